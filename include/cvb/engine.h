@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The inference engine: load an ONNX model, plan it once, run it many times.
+ *
+ * Building the graph (cvb_engine_load) is separate from computing it
+ * (cvb_engine_run). Shapes are static after load; run() never allocates. */
+#ifndef CVB_ENGINE_H
+#define CVB_ENGINE_H
+
+#include "cvb/common.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CVB_ENGINE_MAX_DIMS 8
+/* Model files larger than this are refused (2 GiB, protobuf's own limit). */
+#define CVB_MODEL_MAX_BYTES ((size_t)2 << 30)
+
+enum cvb_kernels {
+    CVB_KERNELS_ONEDNN = 0, /* oneDNN primitives for heavy ops, reference for the rest */
+    CVB_KERNELS_REF,        /* plain C reference kernels for every op */
+};
+
+struct cvb_engine_opts {
+    enum cvb_kernels kernels;
+    int imgsz;   /* > 0: fix dynamic spatial dims of 4-D inputs to imgsz x imgsz */
+    int threads; /* oneDNN threads; 0 = the cores this process may use */
+};
+
+/* Tensor description. dtype is one of "float32", "uint8", "int64", ... */
+struct cvb_tensor_info {
+    const char *name;
+    const char *dtype;
+    int ndim;
+    int64_t dims[CVB_ENGINE_MAX_DIMS];
+    int64_t numel;
+    size_t bytes;
+};
+
+struct cvb_engine;
+
+/* Load the ONNX model at 'path'. On success sets *out (caller frees with
+ * cvb_engine_free()) and returns 0; on failure returns a negative status,
+ * sets *out to NULL and describes the problem in 'err' (naming the file, and
+ * the node and op where there is one). 'opts' may be NULL for defaults. */
+int cvb_engine_load(const char *path, const struct cvb_engine_opts *opts,
+                    struct cvb_engine **out, struct cvb_err *err);
+/* The same from a serialized ModelProto in memory; 'name' is used in errors. */
+int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
+                           const struct cvb_engine_opts *opts, struct cvb_engine **out,
+                           struct cvb_err *err);
+void cvb_engine_free(struct cvb_engine *e);
+
+int cvb_engine_n_inputs(const struct cvb_engine *e);
+int cvb_engine_n_outputs(const struct cvb_engine *e);
+/* Fill *info for input/output i; the strings live as long as the engine. */
+int cvb_engine_input_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info);
+int cvb_engine_output_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info);
+
+/* Run once. inputs[i] points to a dense row-major buffer of input i's dtype
+ * and size; outputs[i] to a buffer of output i's size, which run() fills.
+ * Not thread-safe on one engine: use one engine per concurrent caller. */
+int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const *outputs,
+                   struct cvb_err *err);
+
+/* Called after each node executes with that node's first output (float32
+ * outputs only). The callback may modify the data in place; later nodes
+ * see the modification. Used by model synthesis for data-dependent init.
+ * Only honoured with CVB_KERNELS_REF; pass NULL to remove. */
+typedef void (*cvb_engine_observer)(void *user, const char *node_name, const char *op_type,
+                                    float *data, int ndim, const int64_t *dims);
+void cvb_engine_set_observer(struct cvb_engine *e, cvb_engine_observer fn, void *user);
+
+/* Static facts about a loaded model, for `cvbench model info`. */
+struct cvb_model_info {
+    int64_t n_params;           /* elements of float constants feeding Conv/MatMul/Gemm/Add/Mul */
+    double flops;               /* 2 x MAC of Conv and MatMul per inference */
+    int64_t activation_bytes;   /* bytes of run-time tensor buffers the engine holds */
+    int n_nodes;                /* nodes in the model file */
+    int n_live_nodes;           /* nodes left after constant folding */
+    int64_t opset;
+    bool synthetic;             /* model says it carries synthetic weights */
+    const char *producer;
+    int n_ops;                  /* entries in op_names/op_counts (file's histogram) */
+    const char *op_names[64];
+    int op_counts[64];
+};
+int cvb_engine_model_info(const struct cvb_engine *e, struct cvb_model_info *info);
+
+/* Per-node kernel assignment, for profiling and tests: the number of live
+ * nodes running on oneDNN primitives. */
+int cvb_engine_n_onednn_nodes(const struct cvb_engine *e);
+
+#endif

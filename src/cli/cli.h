@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Subcommand entry points and shared CLI conventions.
+ *
+ * Every subcommand returns the process exit status: 0 success, 2 bad input
+ * or usage (the message names the input and the problem), 1 internal
+ * failure. Errors are printed once, as one line "cvbench: error: ...". */
+#ifndef CVB_CLI_H
+#define CVB_CLI_H
+
+#include "cvb/common.h"
+
+#define CVB_EXIT_OK 0
+#define CVB_EXIT_FAIL 1
+#define CVB_EXIT_USAGE 2
+
+int cvb__cmd_infer(int argc, char **argv);
+int cvb__cmd_model_info(int argc, char **argv);
+int cvb__cmd_model_synth(int argc, char **argv);
+int cvb__cmd_detect(int argc, char **argv);
+
+/* Print "cvbench: error: <msg>" for 'err' and return the exit status its
+ * code maps to (2 for bad input, 1 for internal/out-of-memory). */
+int cvb__cli_fail(const struct cvb_err *err);
+/* printf-style usage error: prints one line, returns 2. */
+int cvb__cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#include "cvb/engine.h"
+/* Option parsing shared by subcommands. */
+int cvb__parse_kernels(const char *s, enum cvb_kernels *out);
+/* Integer in [lo, hi], or -1 when 's' is not one. */
+int cvb__parse_int(const char *s, int lo, int hi);
+
+#endif

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `cvbench model info`: what a model takes, gives and costs. */
+#include "cli/cli.h"
+#include "cvb/engine.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cvbench model info MODEL [--json] [--imgsz N] [--kernels onednn|ref]\n");
+}
+
+static void print_dims(FILE *f, const struct cvb_tensor_info *ti) {
+    fputc('[', f);
+    for (int d = 0; d < ti->ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)ti->dims[d]);
+    fputc(']', f);
+}
+
+/* JSON string with the escapes names can need. */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s != NULL && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void print_tensors_json(FILE *f, const struct cvb_engine *e, int outputs) {
+    int n = outputs ? cvb_engine_n_outputs(e) : cvb_engine_n_inputs(e);
+    fputc('[', f);
+    for (int i = 0; i < n; i++) {
+        struct cvb_tensor_info ti;
+        if (outputs)
+            cvb_engine_output_info(e, i, &ti);
+        else
+            cvb_engine_input_info(e, i, &ti);
+        fprintf(f, "%s{\"name\": ", i ? ", " : "");
+        json_str(f, ti.name);
+        fprintf(f, ", \"dtype\": \"%s\", \"shape\": ", ti.dtype);
+        print_dims(f, &ti);
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+int cvb__cmd_model_info(int argc, char **argv) {
+    struct cvb_engine_opts opts = {.kernels = CVB_KERNELS_REF};
+    int json = 0;
+    static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
+                                             {"imgsz", required_argument, 0, 's'},
+                                             {"kernels", required_argument, 0, 'k'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "js:k:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 's':
+            if ((opts.imgsz = cvb__parse_int(optarg, 32, 16384)) < 0 || opts.imgsz % 32)
+                return cvb__cli_usage_error("--imgsz must be a multiple of 32 in 32..16384, not '%s'",
+                                            optarg);
+            break;
+        case 'k':
+            if (cvb__parse_kernels(optarg, &opts.kernels) < 0)
+                return cvb__cli_usage_error("--kernels must be 'onednn' or 'ref', not '%s'", optarg);
+            break;
+        case 'h': usage(stdout); return CVB_EXIT_OK;
+        default: usage(stderr); return CVB_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) return cvb__cli_usage_error("model info needs exactly one MODEL file");
+    const char *path = argv[optind];
+    struct cvb_engine *e = NULL;
+    struct cvb_err err = {0};
+    if (cvb_engine_load(path, &opts, &e, &err) < 0) return cvb__cli_fail(&err);
+    struct cvb_model_info mi;
+    cvb_engine_model_info(e, &mi);
+    if (json) {
+        printf("{\"model\": ");
+        json_str(stdout, path);
+        printf(", \"producer\": ");
+        json_str(stdout, mi.producer);
+        printf(", \"opset\": %lld, \"synthetic_weights\": %s, \"inputs\": ", (long long)mi.opset,
+               mi.synthetic ? "true" : "false");
+        print_tensors_json(stdout, e, 0);
+        printf(", \"outputs\": ");
+        print_tensors_json(stdout, e, 1);
+        printf(", \"nodes\": %d, \"nodes_after_folding\": %d, \"ops\": {", mi.n_nodes,
+               mi.n_live_nodes);
+        for (int i = 0; i < mi.n_ops; i++)
+            printf("%s\"%s\": %d", i ? ", " : "", mi.op_names[i], mi.op_counts[i]);
+        printf("}, \"parameters\": %lld, \"gflops\": %.4f, \"activation_bytes\": %lld}\n",
+               (long long)mi.n_params, mi.flops / 1e9, (long long)mi.activation_bytes);
+    } else {
+        printf("model:        %s\n", path);
+        printf("producer:     %s (opset %lld)\n", mi.producer, (long long)mi.opset);
+        printf("weights:      %s\n", mi.synthetic ? "synthetic weights (cvbench model synth)"
+                                                  : "from the model file");
+        for (int i = 0; i < cvb_engine_n_inputs(e); i++) {
+            struct cvb_tensor_info ti;
+            cvb_engine_input_info(e, i, &ti);
+            printf("input:        %s %s ", ti.name, ti.dtype);
+            print_dims(stdout, &ti);
+            putchar('\n');
+        }
+        for (int i = 0; i < cvb_engine_n_outputs(e); i++) {
+            struct cvb_tensor_info ti;
+            cvb_engine_output_info(e, i, &ti);
+            printf("output:       %s %s ", ti.name, ti.dtype);
+            print_dims(stdout, &ti);
+            putchar('\n');
+        }
+        printf("nodes:        %d (%d after constant folding)\n", mi.n_nodes, mi.n_live_nodes);
+        printf("ops:         ");
+        for (int i = 0; i < mi.n_ops; i++)
+            printf(" %s %d%s", mi.op_names[i], mi.op_counts[i], i + 1 < mi.n_ops ? "," : "");
+        putchar('\n');
+        printf("parameters:   %lld (%.2f M)\n", (long long)mi.n_params, mi.n_params / 1e6);
+        printf("GFLOPs:       %.2f per inference (2 x MACs of Conv and MatMul)\n", mi.flops / 1e9);
+        printf("activations:  %.1f MiB (planned arena)\n", mi.activation_bytes / 1048576.0);
+    }
+    cvb_engine_free(e);
+    return CVB_EXIT_OK;
+}

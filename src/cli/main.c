@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cvbench: the command-line entry point; dispatches to one file per subcommand. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Subcommands other files provide while they are being written; a missing
+ * one fails loudly instead of linking errors. */
+#pragma weak cvb__cmd_model_synth
+#pragma weak cvb__cmd_detect
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: cvbench <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  model synth --arch A [--imgsz S] [--seed N] -o FILE.onnx\n"
+            "                        write a YOLO model with synthetic weights\n"
+            "  model info MODEL [--json] [--imgsz N]\n"
+            "                        inputs, outputs, op histogram, parameters, GFLOPs\n"
+            "  infer --model M --input X.npy --output Y.npy [--kernels ref|onednn]\n"
+            "                        run a model on NumPy tensors\n"
+            "  detect --model M IMAGE... [--json] [--annotate OUT.png]\n"
+            "                        detect objects in images\n"
+            "  version               print the version\n"
+            "\n"
+            "Run 'cvbench <command> --help' for a command's options.\n");
+}
+
+int cvb__cli_fail(const struct cvb_err *err) {
+    fprintf(stderr, "cvbench: error: %s\n", err->msg[0] ? err->msg : cvb_strerror(err->code));
+    switch (err->code) {
+    case CVB_ENOMEM:
+    case CVB_EINTERNAL: return CVB_EXIT_FAIL;
+    default: return CVB_EXIT_USAGE;
+    }
+}
+
+int cvb__cli_usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cvbench: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    va_end(ap);
+    return CVB_EXIT_USAGE;
+}
+
+static int missing(const char *what) {
+    return cvb__cli_usage_error("'%s' is not built into this cvbench", what);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CVB_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CVB_EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("cvbench %s (commit %s)\n", CVB_VERSION, CVB_GIT_COMMIT);
+        return CVB_EXIT_OK;
+    }
+    if (strcmp(cmd, "infer") == 0) return cvb__cmd_infer(argc - 1, argv + 1);
+    if (strcmp(cmd, "detect") == 0)
+        return cvb__cmd_detect ? cvb__cmd_detect(argc - 1, argv + 1) : missing("detect");
+    if (strcmp(cmd, "model") == 0) {
+        if (argc < 3) return cvb__cli_usage_error("'model' needs a subcommand: synth or info");
+        if (strcmp(argv[2], "info") == 0) return cvb__cmd_model_info(argc - 2, argv + 2);
+        if (strcmp(argv[2], "synth") == 0)
+            return cvb__cmd_model_synth ? cvb__cmd_model_synth(argc - 2, argv + 2)
+                                        : missing("model synth");
+        return cvb__cli_usage_error("unknown 'model' subcommand '%s' (expected synth or info)",
+                                    argv[2]);
+    }
+    fprintf(stderr, "cvbench: error: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CVB_EXIT_USAGE;
+}

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Graph finalisation: fix input shapes, order nodes, infer shapes, fold
+ * constants.
+ *
+ * After cvb__graph_finalize() returns 0 the invariants listed in ir.h hold.
+ * Folding runs the reference kernel of any node whose inputs are all
+ * constant (and every Shape node, whose output only depends on static
+ * shapes), so the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains
+ * exporters emit collapse into constants before execution is planned. */
+#include "engine/ir.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Total bytes of constants that folding may create; a model that would fold
+ * into more is refused rather than exhausting memory. */
+#define MAX_FOLDED_BYTES (1ull << 30)
+
+static int fix_inputs(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
+    for (int i = 0; i < g->n_inputs; i++) {
+        struct cvb_tensor *t = &g->tensors[g->inputs[i]];
+        char shape[160];
+        size_t off = 0;
+        bool dynamic = false;
+        for (int d = 0; d < t->ndim; d++) {
+            if (t->dims[d] < 0) dynamic = true;
+            if (t->dims[d] < 0)
+                off += (size_t)snprintf(shape + off, sizeof shape - off, "%s?", d ? "," : "");
+            else
+                off += (size_t)snprintf(shape + off, sizeof shape - off, "%s%lld", d ? "," : "",
+                                        (long long)t->dims[d]);
+            if (off >= sizeof shape) off = sizeof shape - 1;
+        }
+        if (!dynamic) {
+            if (imgsz > 0 && t->ndim == 4 && (t->dims[2] != imgsz || t->dims[3] != imgsz))
+                return cvb_err_set(err, CVB_EINVAL,
+                                   "%s: input '%s' is fixed at [%s]; --imgsz %d needs a model "
+                                   "exported with dynamic or %dx%d input",
+                                   g->path, t->name, shape, imgsz, imgsz, imgsz);
+            continue;
+        }
+        if (imgsz <= 0 || t->ndim != 4 || t->dims[1] < 0)
+            return cvb_err_set(err, CVB_EUNSUPPORTED,
+                               "%s: input '%s' has dynamic dimensions [%s]; cvbench needs static "
+                               "shapes: pass --imgsz N to fix a 4-D image input at 1x C x N x N, "
+                               "or re-export the model with a fixed input size",
+                               g->path, t->name, shape);
+        int64_t dims[4] = {t->dims[0] < 0 ? 1 : t->dims[0], t->dims[1],
+                           t->dims[2] < 0 ? imgsz : t->dims[2], t->dims[3] < 0 ? imgsz : t->dims[3]};
+        int rc = cvb__tensor_set_shape(g, g->inputs[i], t->dtype, 4, dims, err);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+/* Kahn's algorithm over tensor readiness. Rewrites g->nodes in topological
+ * order and fixes tensor->producer indices. */
+static int topo_sort(struct cvb_graph *g, struct cvb_err *err) {
+    int rc = 0;
+    int n = g->n_nodes;
+    int *pending = calloc((size_t)n + 1, sizeof *pending);
+    int *cons_start = calloc((size_t)g->n_tensors + 1, sizeof *cons_start);
+    int *cons = NULL, *fill = NULL, *queue = NULL;
+    struct cvb_node *sorted = NULL;
+    int n_edges = 0;
+    if (pending == NULL || cons_start == NULL) goto oom;
+    for (int i = 0; i < n; i++) {
+        const struct cvb_node *nd = &g->nodes[i];
+        for (int j = 0; j < nd->n_in; j++) {
+            int t = nd->in[j];
+            if (t < 0) continue;
+            const struct cvb_tensor *tt = &g->tensors[t];
+            if (tt->producer < 0 && tt->data == NULL && !tt->is_input) {
+                rc = cvb_err_set(err, CVB_EFORMAT,
+                                 "%s: node '%s' (%s): input '%s' is not produced by any node, "
+                                 "not a graph input and not an initializer",
+                                 g->path, nd->name, cvb__op_name(nd->op), tt->name);
+                goto out;
+            }
+            if (tt->producer >= 0) {
+                pending[i]++;
+                cons_start[t + 1]++;
+                n_edges++;
+            }
+        }
+    }
+    for (int t = 0; t < g->n_tensors; t++) cons_start[t + 1] += cons_start[t];
+    cons = malloc(((size_t)n_edges + 1) * sizeof *cons);
+    fill = calloc((size_t)g->n_tensors + 1, sizeof *fill);
+    queue = malloc(((size_t)n + 1) * sizeof *queue);
+    sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+    if (cons == NULL || fill == NULL || queue == NULL || sorted == NULL) goto oom;
+    for (int i = 0; i < n; i++) {
+        const struct cvb_node *nd = &g->nodes[i];
+        for (int j = 0; j < nd->n_in; j++) {
+            int t = nd->in[j];
+            if (t >= 0 && g->tensors[t].producer >= 0) cons[cons_start[t] + fill[t]++] = i;
+        }
+    }
+    int head = 0, tail = 0;
+    for (int i = 0; i < n; i++)
+        if (pending[i] == 0) queue[tail++] = i;
+    while (head < tail) {
+        int i = queue[head++];
+        const struct cvb_node *nd = &g->nodes[i];
+        for (int j = 0; j < nd->n_out; j++) {
+            int t = nd->out[j];
+            if (t < 0) continue;
+            for (int k = cons_start[t]; k < cons_start[t + 1]; k++)
+                if (--pending[cons[k]] == 0) queue[tail++] = cons[k];
+        }
+    }
+    if (tail < n) {
+        for (int i = 0; i < n; i++) {
+            if (pending[i] > 0) {
+                rc = cvb_err_set(err, CVB_EFORMAT,
+                                 "%s: graph has a cycle: node '%s' (%s) depends on its own "
+                                 "output (directly or through other nodes)",
+                                 g->path, g->nodes[i].name, cvb__op_name(g->nodes[i].op));
+                goto out;
+            }
+        }
+    }
+    for (int k = 0; k < n; k++) sorted[k] = g->nodes[queue[k]];
+    memcpy(g->nodes, sorted, (size_t)n * sizeof *sorted);
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < g->nodes[k].n_out; j++)
+            if (g->nodes[k].out[j] >= 0) g->tensors[g->nodes[k].out[j]].producer = k;
+    goto out;
+oom:
+    rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+out:
+    free(pending);
+    free(cons_start);
+    free(cons);
+    free(fill);
+    free(queue);
+    free(sorted);
+    return rc;
+}
+
+/* Shape's value depends only on its input's static shape. */
+static int fold_shape(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
+    const struct cvb_tensor *x = &g->tensors[n->in[0]];
+    int64_t r = x->ndim;
+    int64_t start = 0, end = r;
+    if (g->opset >= 15) {
+        start = cvb__attr_int(n, "start", 0);
+        end = cvb__attr_int(n, "end", r);
+    }
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    if (start < 0) start = 0;
+    if (end > r) end = r;
+    if (end < start) end = start;
+    int64_t len = end - start;
+    int t = n->out[0];
+    int rc = cvb__tensor_set_shape(g, t, CVB_DT_I64, 1, &len, err);
+    if (rc < 0) return rc;
+    int64_t *v = malloc((size_t)(len ? len : 1) * sizeof *v);
+    if (v == NULL) return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    for (int64_t i = 0; i < len; i++) v[i] = x->dims[start + i];
+    g->tensors[t].data = v;
+    return 0;
+}
+
+static int fold_node(struct cvb_graph *g, struct cvb_node *n, uint64_t *folded,
+                     struct cvb_err *err) {
+    int rc = 0;
+    const struct cvb_tensor **tin = calloc((size_t)n->n_in + 1, sizeof *tin);
+    const struct cvb_tensor **tout = calloc((size_t)n->n_out + 1, sizeof *tout);
+    const void **in = calloc((size_t)n->n_in + 1, sizeof *in);
+    void **out = calloc((size_t)n->n_out + 1, sizeof *out);
+    if (tin == NULL || tout == NULL || in == NULL || out == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    for (int j = 0; j < n->n_in; j++) {
+        if (n->in[j] < 0) continue;
+        tin[j] = &g->tensors[n->in[j]];
+        in[j] = tin[j]->data;
+    }
+    for (int j = 0; j < n->n_out; j++) {
+        if (n->out[j] < 0) continue;
+        struct cvb_tensor *t = &g->tensors[n->out[j]];
+        size_t bytes = cvb__tensor_bytes(t);
+        *folded += bytes;
+        if (*folded > MAX_FOLDED_BYTES) {
+            rc = cvb_err_set(err, CVB_ERANGE,
+                             "%s: node '%s' (%s): constant folding would create more than "
+                             "%llu MiB of constants",
+                             g->path, n->name, cvb__op_name(n->op), MAX_FOLDED_BYTES >> 20);
+            goto out;
+        }
+        tout[j] = t;
+        out[j] = calloc(bytes ? bytes : 1, 1);
+        if (out[j] == NULL) {
+            rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+            goto out;
+        }
+    }
+    struct cvb_kctx k = {.g = g, .node = n, .tin = tin, .tout = tout, .in = in, .out = out};
+    rc = cvb__op_defs[n->op].ref(&k, err);
+    if (rc < 0) goto out;
+    for (int j = 0; j < n->n_out; j++) {
+        if (n->out[j] < 0) continue;
+        g->tensors[n->out[j]].data = out[j];
+        g->tensors[n->out[j]].producer = -1;
+        out[j] = NULL;
+    }
+    n->dead = true;
+out:
+    if (out != NULL)
+        for (int j = 0; j < n->n_out; j++) free(out[j]);
+    free(tin);
+    free(tout);
+    free(in);
+    free(out);
+    return rc;
+}
+
+int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
+    int rc = fix_inputs(g, imgsz, err);
+    if (rc < 0) return rc;
+    rc = topo_sort(g, err);
+    if (rc < 0) return rc;
+    uint64_t folded = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct cvb_node *n = &g->nodes[i];
+        const struct cvb_op_def *def = &cvb__op_defs[n->op];
+        if (def->infer == NULL || def->ref == NULL)
+            return cvb_err_set(err, CVB_EUNSUPPORTED, "%s: node '%s': op '%s' is not implemented",
+                               g->path, n->name, cvb__op_name(n->op));
+        if (n->op == CVB_OP_SHAPE && n->n_in >= 1 && n->in[0] >= 0 && n->n_out >= 1 &&
+            n->out[0] >= 0) {
+            rc = fold_shape(g, n, err);
+            if (rc < 0) return rc;
+            g->tensors[n->out[0]].producer = -1;
+            n->dead = true;
+            continue;
+        }
+        rc = def->infer(g, n, err);
+        if (rc < 0) return rc;
+        bool all_const = true;
+        for (int j = 0; j < n->n_out; j++) {
+            if (n->out[j] >= 0 && !g->tensors[n->out[j]].shape_known)
+                return cvb_err_set(err, CVB_EINTERNAL,
+                                   "%s: node '%s' (%s): shape inference left output %d unknown",
+                                   g->path, n->name, cvb__op_name(n->op), j);
+        }
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0 && g->tensors[n->in[j]].data == NULL) all_const = false;
+        if (all_const) {
+            rc = fold_node(g, n, &folded, err);
+            if (rc < 0) return rc;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        const struct cvb_tensor *t = &g->tensors[g->outputs[i]];
+        if (!t->shape_known)
+            return cvb_err_set(err, CVB_EFORMAT, "%s: graph output '%s' has no known shape",
+                               g->path, t->name);
+    }
+    return 0;
+}
