@@ -183,7 +183,9 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err);
  * A kernel gets the node, tensor metadata and data pointers. Inputs with
  * index -1 have tin[i] == NULL and in[i] == NULL. Output buffers are
  * allocated by the executor (or, for folding, by the graph) to exactly
- * cvb__tensor_bytes(tout[i]). Kernels never allocate per call unless noted. */
+ * cvb__tensor_bytes(tout[i]). Kernels never allocate per call unless noted.
+ * The arrays have exactly node->n_in / node->n_out entries: a kernel must
+ * check the count before reading an optional trailing input. */
 struct cvb_kctx {
     const struct cvb_graph *g;
     const struct cvb_node *node;

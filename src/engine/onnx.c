@@ -37,18 +37,18 @@ static int tensor_payload(struct cvb_graph *g, struct cvb_tensor *t, const Onnx_
                            g->path, bytes, t->name);
     if (tp->has_raw_data) {
         have = tp->raw_data.len;
-        if (have == bytes) memcpy(buf, tp->raw_data.data, bytes);
+        if (have == bytes && bytes) memcpy(buf, tp->raw_data.data, bytes);
     } else {
         switch (t->dtype) {
         case CVB_DT_F32:
             kind = "float_data";
             have = tp->n_float_data * 4;
-            if (have == bytes) memcpy(buf, tp->float_data, bytes);
+            if (have == bytes && bytes) memcpy(buf, tp->float_data, bytes);
             break;
         case CVB_DT_I64:
             kind = "int64_data";
             have = tp->n_int64_data * 8;
-            if (have == bytes) memcpy(buf, tp->int64_data, bytes);
+            if (have == bytes && bytes) memcpy(buf, tp->int64_data, bytes);
             break;
         case CVB_DT_I32:
         case CVB_DT_U8:
@@ -332,8 +332,18 @@ int cvb__onnx_parse(const void *buf, size_t len, const char *path, struct cvb_gr
             opset = os->version;
     }
     if (opset < 0) {
-        rc = cvb_err_set(err, CVB_EFORMAT,
-                         "%s: not a valid ONNX model: no opset_import for the default domain", path);
+        const char *dom = m->n_opset_import > 0 && m->opset_import[0]->domain != NULL
+                              ? m->opset_import[0]->domain
+                              : NULL;
+        if (dom != NULL)
+            rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                             "%s: unsupported opset domain '%s' (only the default ONNX domain is "
+                             "supported)",
+                             path, dom);
+        else
+            rc = cvb_err_set(err, CVB_EFORMAT,
+                             "%s: not a valid ONNX model: no opset_import for the default domain",
+                             path);
         goto out;
     }
     if (opset < CVB_OPSET_MIN || opset > CVB_OPSET_MAX) {
