@@ -223,7 +223,10 @@ static int prepare(struct cvb_engine *e, struct cvb_err *err) {
                 e->plan[i].kind = KIND_DNN;
                 e->plan[i].state = state;
                 e->n_dnn++;
-            } else if (rc != CVB_EUNSUPPORTED) {
+            } else if (rc == CVB_EUNSUPPORTED) {
+                cvb_log_debug("%s: node '%s' (%s) runs on the reference kernel: %s", g->path,
+                              g->nodes[i].name, cvb__op_name(g->nodes[i].op), perr.msg);
+            } else {
                 *err = perr;
                 return rc;
             }

@@ -1,0 +1,1242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The oneDNN kernel set: the only file in cvbench that includes dnnl.h.
+ *
+ * The executor (engine.c) asks cvb__dnn_prepare() once per live node, after
+ * cvb__graph_finalize() has fixed every shape. prepare() either builds a
+ * plan for the node -- one to four oneDNN primitives ("steps") with their
+ * memory objects -- or returns CVB_EUNSUPPORTED so the node runs on its
+ * reference kernel instead. cvb__dnn_run() then only points the memory
+ * objects at the run's buffers and executes the steps: no allocation.
+ *
+ * What runs here (float32 only; anything else is refused):
+ *   Conv          convolution_forward: 1-3 spatial dims, groups, strides,
+ *                 pads, auto_pad, dilations, bias; constant weights are
+ *                 reordered once into the layout the kernel picks
+ *   MaxPool       pooling_v2 max: ceil_mode (end pad grown), auto_pad;
+ *                 not the Indices output, not dilations (oneDNN: ref only)
+ *   Resize        resampling nearest/linear, opset >= 11, where every output
+ *                 pixel provably reads the source ONNX names (checked per
+ *                 index at prepare); cubic, tf_crop_and_resize, antialias
+ *                 and .5 ties are refused
+ *   Add Sub Mul Div  binary; src1 broadcasts, a broadcast src0 is swapped in
+ *                 for Add/Mul and for Sub (negated by a post-op); not Div
+ *   Sigmoid Relu Sqrt  eltwise; Pow with a constant scalar exponent
+ *   Concat        concat;  Softmax: any axis, both opset semantics
+ *                 (a non-innermost axis is reordered innermost and back)
+ *   MatMul        matmul with numpy 1-D promotion and batch broadcast
+ * Light ops for which oneDNN only has a "ref" implementation are refused:
+ * its reference kernels are slower than our plain C ones.
+ *
+ * Contract at the node boundary: every tensor the executor hands us is dense
+ * row-major (plain, "abcd...") float32. Inside a plan a primitive may prefer
+ * another layout; then a reorder step converts into a buffer owned by the
+ * plan, or, for constant inputs (conv weights), the conversion is done once
+ * at prepare time.
+ *
+ * Invariants of a prepared plan (struct dnn_plan):
+ *  1. Each step's exec args are fixed at prepare; run() only calls
+ *     dnnl_memory_set_data_handle() on them, resolving each binding to an
+ *     input, an output, a plan buffer or the context's shared scratchpad.
+ *  2. All primitives use the user scratchpad mode; the context owns one
+ *     scratchpad sized for the largest prepared primitive, so one context
+ *     must run one node at a time (it has one stream, too).
+ *  3. The plan only accepts a node when oneDNN computes what the ONNX spec
+ *     computes; every semantic check is done here, at prepare time.
+ *
+ * Threads: oneDNN 2.6 here uses OpenMP; each calling thread has its own team.
+ * prepare() and run() configure the calling thread once per context (team
+ * size, FTZ/DAZ in the caller and in its OpenMP workers: denormals make
+ * kernels ~60x slower, see notes/onednn.md). FTZ/DAZ stays set in that
+ * thread afterwards, for the reference kernels it runs too. */
+#include "engine/ir.h"
+
+#include <dnnl.h>
+#include <dnnl_debug.h>
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define CVB_HAVE_MXCSR 1
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- context ---------------------------------------------------------------- */
+
+struct cvb__dnn {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    dnnl_primitive_attr_t attr; /* user scratchpad mode; shared by every primitive */
+    int threads;                /* OpenMP team size for calling threads; 0 = default */
+    unsigned long id;           /* unique per context, never reused */
+    void *scratch;              /* shared scratchpad, grown at prepare time only */
+    size_t scratch_bytes;
+};
+
+/* Ids of contexts; the calling thread remembers the one it was last
+ * configured for (team size, FTZ) so run() reconfigures only on a change. */
+static atomic_ulong next_id = 1;
+static _Thread_local unsigned long tl_configured;
+
+static void set_ftz_daz(void *unused) {
+    (void)unused;
+#ifdef CVB_HAVE_MXCSR
+    /* FTZ is bit 15, DAZ bit 6. */
+    unsigned csr = _mm_getcsr();
+    if ((csr & 0x8040u) != 0x8040u) _mm_setcsr(csr | 0x8040u);
+#endif
+}
+
+/* Set the calling thread's OpenMP team size, then FTZ/DAZ in the caller and
+ * in each member of its team. Workers created later inherit the caller's
+ * MXCSR (Linux copies FPU state on clone); the parallel region covers
+ * workers that already exist. Without -fopenmp the libgomp entry points
+ * that libdnnl loaded are looked up at run time; both are optional. */
+static void configure_thread(const struct cvb__dnn *d) {
+    set_ftz_daz(NULL);
+#ifdef _OPENMP
+    if (d->threads > 0) omp_set_num_threads(d->threads);
+#pragma omp parallel
+    set_ftz_daz(NULL);
+#else
+    typedef void (*set_threads_fn)(int);
+    typedef void (*gomp_parallel_fn)(void (*)(void *), void *, unsigned, unsigned);
+    set_threads_fn set_threads = (set_threads_fn)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    gomp_parallel_fn gomp_parallel = (gomp_parallel_fn)dlsym(RTLD_DEFAULT, "GOMP_parallel");
+    if (d->threads > 0 && set_threads != NULL) set_threads(d->threads);
+    if (gomp_parallel != NULL) gomp_parallel(set_ftz_daz, NULL, 0, 0);
+#endif
+    tl_configured = d->id;
+}
+
+static int dnn_err(struct cvb_err *err, int code, dnnl_status_t s, const char *what) {
+    return cvb_err_set(err, code, "oneDNN: %s failed: %s", what, dnnl_status2str(s));
+}
+
+int cvb__dnn_new(struct cvb__dnn **out, int threads, struct cvb_err *err) {
+    int rc = 0;
+    dnnl_status_t s;
+    struct cvb__dnn *d = calloc(1, sizeof *d);
+    *out = NULL;
+    if (d == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "oneDNN: out of memory creating the context");
+        goto out;
+    }
+    d->threads = threads > 0 ? threads : 0;
+    d->id = atomic_fetch_add(&next_id, 1);
+    /* Engine verbosity floods logs (one line per primitive execution): off
+     * unless the user asks for it through our own variable. */
+    const char *v = getenv("CVB_ONEDNN_VERBOSE");
+    int level = v != NULL && *v != '\0' ? atoi(v) : 0;
+    dnnl_set_verbose(level < 0 ? 0 : level > 2 ? 2 : level);
+
+    configure_thread(d);
+    s = dnnl_engine_create(&d->eng, dnnl_cpu, 0);
+    if (s != dnnl_success) {
+        rc = dnn_err(err, CVB_EINTERNAL, s, "creating the CPU engine");
+        goto out;
+    }
+    s = dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+        rc = dnn_err(err, CVB_EINTERNAL, s, "creating a stream");
+        goto out;
+    }
+    s = dnnl_primitive_attr_create(&d->attr);
+    if (s == dnnl_success)
+        s = dnnl_primitive_attr_set_scratchpad_mode(d->attr, dnnl_scratchpad_mode_user);
+    if (s != dnnl_success) {
+        rc = dnn_err(err, CVB_EINTERNAL, s, "creating primitive attributes");
+        goto out;
+    }
+    *out = d;
+    d = NULL;
+out:
+    cvb__dnn_free(d);
+    return rc;
+}
+
+void cvb__dnn_free(struct cvb__dnn *d) {
+    if (d == NULL) return;
+    if (d->attr != NULL) dnnl_primitive_attr_destroy(d->attr);
+    if (d->stream != NULL) dnnl_stream_destroy(d->stream);
+    if (d->eng != NULL) dnnl_engine_destroy(d->eng);
+    free(d->scratch);
+    free(d);
+}
+
+/* ---- plans ------------------------------------------------------------------- */
+
+enum bind_kind { BIND_IN, BIND_OUT, BIND_BUF, BIND_SCRATCH };
+
+struct dnn_bind {
+    enum bind_kind kind;
+    int idx; /* input/output index of the node, or plan buffer index */
+};
+
+#define MAX_STEPS 4
+#define MAX_BUFS  4
+
+struct dnn_step {
+    dnnl_primitive_t prim;
+    int n_args, cap_args;
+    dnnl_exec_arg_t *args;  /* memory objects created at prepare, handles set per run */
+    struct dnn_bind *binds; /* where each arg's handle comes from */
+};
+
+struct dnn_plan {
+    enum cvb_op op;
+    char impl[128];
+    int n_steps;
+    struct dnn_step steps[MAX_STEPS];
+    int n_bufs;
+    void *bufs[MAX_BUFS];
+};
+
+void cvb__dnn_release(void *state) {
+    struct dnn_plan *p = state;
+    if (p == NULL) return;
+    for (int i = 0; i < p->n_steps; i++) {
+        struct dnn_step *st = &p->steps[i];
+        for (int j = 0; j < st->n_args; j++)
+            if (st->args[j].memory != NULL) dnnl_memory_destroy(st->args[j].memory);
+        if (st->prim != NULL) dnnl_primitive_destroy(st->prim);
+        free(st->args);
+        free(st->binds);
+    }
+    for (int i = 0; i < p->n_bufs; i++)
+        free(p->bufs[i]);
+    free(p);
+}
+
+const char *cvb__dnn_impl_name(void *state) {
+    const struct dnn_plan *p = state;
+    return p != NULL ? p->impl : "";
+}
+
+/* Everything a per-op builder needs. */
+struct prep {
+    struct cvb__dnn *d;
+    const struct cvb_graph *g;
+    const struct cvb_node *n;
+    struct dnn_plan *plan;
+    struct cvb_err *err;
+};
+
+static int prep_fail(struct prep *p, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int prep_fail(struct prep *p, int code, const char *fmt, ...) {
+    char msg[CVB_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cvb_err_set(p->err, code, "node \"%s\" (%s): oneDNN: %s", p->n->name,
+                       cvb__op_name(p->n->op), msg);
+}
+
+/* A oneDNN status at prepare time: out of memory is an error; anything else
+ * means oneDNN cannot do this node, so the reference kernel will. */
+static int prep_status(struct prep *p, dnnl_status_t s, const char *what) {
+    return prep_fail(p, s == dnnl_out_of_memory ? CVB_ENOMEM : CVB_EUNSUPPORTED, "%s: %s", what,
+                     dnnl_status2str(s));
+}
+
+static const struct cvb_tensor *tin(const struct prep *p, int i) {
+    if (i >= p->n->n_in || p->n->in[i] < 0) return NULL;
+    return &p->g->tensors[p->n->in[i]];
+}
+
+static const struct cvb_tensor *tout(const struct prep *p, int i) {
+    if (i >= p->n->n_out || p->n->out[i] < 0) return NULL;
+    return &p->g->tensors[p->n->out[i]];
+}
+
+static bool is_f32(const struct cvb_tensor *t) {
+    return t != NULL && t->dtype == CVB_DT_F32 && t->numel > 0;
+}
+
+static void *alloc_aligned(size_t bytes) {
+    void *ptr = NULL;
+    if (bytes == 0) bytes = 64;
+    if (posix_memalign(&ptr, 64, (bytes + 63) & ~(size_t)63) != 0) return NULL;
+    return ptr;
+}
+
+/* Dense row-major f32 descriptor; a scalar becomes [1]. */
+static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int nd, const int64_t *dims) {
+    dnnl_dims_t dd, st;
+    if (nd == 0) {
+        nd = 1;
+        dd[0] = 1;
+    } else {
+        for (int i = 0; i < nd; i++)
+            dd[i] = dims[i];
+    }
+    st[nd - 1] = 1;
+    for (int i = nd - 2; i >= 0; i--)
+        st[i] = st[i + 1] * dd[i + 1];
+    return dnnl_memory_desc_init_by_strides(md, nd, dd, dnnl_f32, st);
+}
+
+static dnnl_status_t md_flat(dnnl_memory_desc_t *md, int64_t numel) {
+    return md_plain(md, 1, &numel);
+}
+
+static int plan_buf(struct prep *p, size_t bytes, int *idx) {
+    struct dnn_plan *pl = p->plan;
+    if (pl->n_bufs == MAX_BUFS) return prep_fail(p, CVB_EINTERNAL, "too many plan buffers");
+    void *b = alloc_aligned(bytes);
+    if (b == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory (%zu-byte buffer)", bytes);
+    pl->bufs[pl->n_bufs] = b;
+    *idx = pl->n_bufs++;
+    return 0;
+}
+
+/* Create a step for primitive descriptor 'pd' with room for 'n_args'
+ * arguments besides the scratchpad, which is bound here when needed. The
+ * first step created with is_main names the plan's implementation. */
+static int step_new(struct prep *p, const_dnnl_primitive_desc_t pd, int n_args, bool is_main,
+                    struct dnn_step **out) {
+    struct dnn_plan *pl = p->plan;
+    int rc = 0;
+    dnnl_status_t s;
+    if (pl->n_steps == MAX_STEPS) return prep_fail(p, CVB_EINTERNAL, "too many steps");
+    struct dnn_step *st = &pl->steps[pl->n_steps++];
+    st->cap_args = n_args + 1;
+    st->args = calloc((size_t)st->cap_args, sizeof *st->args);
+    st->binds = calloc((size_t)st->cap_args, sizeof *st->binds);
+    if (st->args == NULL || st->binds == NULL) {
+        rc = prep_fail(p, CVB_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (is_main) {
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+            impl != NULL)
+            snprintf(pl->impl, sizeof pl->impl, "%s", impl);
+        /* oneDNN's "ref" kernels are 10-1000x slower than its jit ones, and
+         * for the light ops slower than our plain C (softmax: 45 ms vs
+         * 6 ms). Convolution and matmul keep them: still correct. */
+        if (strncmp(pl->impl, "ref", 3) == 0 && pl->op != CVB_OP_CONV && pl->op != CVB_OP_MATMUL) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "only the slow reference implementation (%s)",
+                           pl->impl);
+            goto out;
+        }
+    }
+    s = dnnl_primitive_create(&st->prim, pd);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "creating the primitive");
+        goto out;
+    }
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t sbytes = smd != NULL ? dnnl_memory_desc_get_size(smd) : 0;
+    if (sbytes > 0) {
+        struct cvb__dnn *d = p->d;
+        if (sbytes > d->scratch_bytes) {
+            void *b = alloc_aligned(sbytes);
+            if (b == NULL) {
+                rc = prep_fail(p, CVB_ENOMEM, "out of memory (%zu-byte scratchpad)", sbytes);
+                goto out;
+            }
+            free(d->scratch);
+            d->scratch = b;
+            d->scratch_bytes = sbytes;
+        }
+        s = dnnl_memory_create(&st->args[0].memory, smd, d->eng, DNNL_MEMORY_NONE);
+        if (s != dnnl_success) {
+            rc = prep_status(p, s, "creating the scratchpad memory");
+            goto out;
+        }
+        st->args[0].arg = DNNL_ARG_SCRATCHPAD;
+        st->binds[0] = (struct dnn_bind){BIND_SCRATCH, 0};
+        st->n_args = 1;
+    }
+    *out = st;
+out:
+    return rc;
+}
+
+/* Append argument 'arg' (DNNL_ARG_*) with layout 'md', bound to 'b'. */
+static int step_arg(struct prep *p, struct dnn_step *st, int arg, const dnnl_memory_desc_t *md,
+                    struct dnn_bind b) {
+    if (st->n_args == st->cap_args) return prep_fail(p, CVB_EINTERNAL, "too many arguments");
+    dnnl_status_t s =
+        dnnl_memory_create(&st->args[st->n_args].memory, md, p->d->eng, DNNL_MEMORY_NONE);
+    if (s != dnnl_success) return prep_status(p, s, "creating a memory object");
+    st->args[st->n_args].arg = arg;
+    st->binds[st->n_args] = b;
+    st->n_args++;
+    return 0;
+}
+
+/* Add a step that reorders 'src' (layout 'from') into 'dst' (layout 'to'). */
+static int step_reorder(struct prep *p, const dnnl_memory_desc_t *from, struct dnn_bind src,
+                        const dnnl_memory_desc_t *to, struct dnn_bind dst) {
+    dnnl_primitive_desc_t rpd = NULL;
+    struct dnn_step *st;
+    int rc;
+    dnnl_status_t s =
+        dnnl_reorder_primitive_desc_create(&rpd, from, p->d->eng, to, p->d->eng, p->d->attr);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "creating a reorder");
+        goto out;
+    }
+    rc = step_new(p, rpd, 2, false, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_FROM, from, src);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_TO, to, dst);
+out:
+    if (rpd != NULL) dnnl_primitive_desc_destroy(rpd);
+    return rc;
+}
+
+/* Reorder constant data 'data' (layout 'from') into a new plan buffer of
+ * layout 'to', now. */
+static int const_reorder(struct prep *p, const void *data, const dnnl_memory_desc_t *from,
+                         const dnnl_memory_desc_t *to, int *buf) {
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    dnnl_memory_t mf = NULL, mt = NULL;
+    int rc = plan_buf(p, dnnl_memory_desc_get_size(to), buf);
+    if (rc < 0) goto out;
+    dnnl_status_t s =
+        dnnl_reorder_primitive_desc_create(&rpd, from, p->d->eng, to, p->d->eng, NULL);
+    if (s == dnnl_success) s = dnnl_primitive_create(&rp, rpd);
+    if (s == dnnl_success) s = dnnl_memory_create(&mf, from, p->d->eng, (void *)data);
+    if (s == dnnl_success) s = dnnl_memory_create(&mt, to, p->d->eng, p->plan->bufs[*buf]);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, mf}, {DNNL_ARG_TO, mt}};
+        s = dnnl_primitive_execute(rp, p->d->stream, 2, args);
+    }
+    if (s == dnnl_success) s = dnnl_stream_wait(p->d->stream);
+    if (s != dnnl_success) rc = prep_status(p, s, "reordering constant weights");
+out:
+    if (mf != NULL) dnnl_memory_destroy(mf);
+    if (mt != NULL) dnnl_memory_destroy(mt);
+    if (rp != NULL) dnnl_primitive_destroy(rp);
+    if (rpd != NULL) dnnl_primitive_desc_destroy(rpd);
+    return rc;
+}
+
+/* Bind node input 'i' (dense layout 'plain') for a primitive that wants it
+ * in layout 'want'. Equal layouts bind the input directly; otherwise a
+ * constant is converted now and a run-time input gets a reorder step (which
+ * must therefore be called before the main step is created). */
+static int bind_input(struct prep *p, int i, const dnnl_memory_desc_t *plain,
+                      const dnnl_memory_desc_t *want, struct dnn_bind *b) {
+    int rc = 0, buf;
+    if (dnnl_memory_desc_equal(plain, want)) {
+        *b = (struct dnn_bind){BIND_IN, i};
+        goto out;
+    }
+    const struct cvb_tensor *t = tin(p, i);
+    if (t->data != NULL) {
+        rc = const_reorder(p, t->data, plain, want, &buf);
+    } else {
+        rc = plan_buf(p, dnnl_memory_desc_get_size(want), &buf);
+        if (rc == 0)
+            rc = step_reorder(p, plain, (struct dnn_bind){BIND_IN, i}, want,
+                              (struct dnn_bind){BIND_BUF, buf});
+    }
+    if (rc == 0) *b = (struct dnn_bind){BIND_BUF, buf};
+out:
+    return rc;
+}
+
+/* Create the primitive descriptor for op descriptor 'od' with the context's
+ * attributes (or 'attr'). */
+static int pd_create(struct prep *p, const_dnnl_op_desc_t od, const_dnnl_primitive_attr_t attr,
+                     dnnl_primitive_desc_t *pd) {
+    dnnl_status_t s =
+        dnnl_primitive_desc_create(pd, od, attr != NULL ? attr : p->d->attr, p->d->eng, NULL);
+    if (s != dnnl_success) {
+        *pd = NULL;
+        return prep_status(p, s, "no implementation for this configuration");
+    }
+    return 0;
+}
+
+/* ---- spatial geometry (Conv, MaxPool) --------------------------------------- */
+
+struct geom {
+    int sp;             /* spatial rank */
+    dnnl_dims_t stride; /* ONNX strides */
+    dnnl_dims_t dil;    /* ONNX dilations (>= 1) */
+    dnnl_dims_t pl, pr; /* begin/end padding as oneDNN needs it */
+};
+
+/* Read strides, dilations and pads of node 'n' (auto_pad included) for
+ * input spatial dims 'in', kernel 'k' and the inferred output 'outd'. oneDNN
+ * needs out == (in + pl + pr - kext) / s + 1 exactly; for a pooling node
+ * with ceil_mode the end padding is grown so the last (partial) window
+ * fits -- max pooling ignores padded positions, as ONNX does. */
+static int read_geom(struct prep *p, int sp, const int64_t *in, const int64_t *k,
+                     const int64_t *outd, bool pool, struct geom *gm) {
+    const struct cvb_node *n = p->n;
+    const int64_t *v;
+    int cnt;
+    gm->sp = sp;
+    cnt = cvb__attr_ints(n, "strides", &v);
+    if (cnt >= 0 && cnt != sp) return prep_fail(p, CVB_EUNSUPPORTED, "strides has %d values", cnt);
+    for (int i = 0; i < sp; i++)
+        gm->stride[i] = cnt > 0 ? v[i] : 1;
+    cnt = cvb__attr_ints(n, "dilations", &v);
+    if (cnt >= 0 && cnt != sp)
+        return prep_fail(p, CVB_EUNSUPPORTED, "dilations has %d values", cnt);
+    for (int i = 0; i < sp; i++)
+        gm->dil[i] = cnt > 0 ? v[i] : 1;
+    const char *ap = cvb__attr_str(n, "auto_pad", "NOTSET");
+    cnt = cvb__attr_ints(n, "pads", &v);
+    if (cnt >= 0 && cnt != 2 * sp) return prep_fail(p, CVB_EUNSUPPORTED, "pads has %d values", cnt);
+    for (int i = 0; i < sp; i++) {
+        if (gm->stride[i] < 1 || gm->dil[i] < 1 || k[i] < 1)
+            return prep_fail(p, CVB_EUNSUPPORTED, "non-positive stride, dilation or kernel");
+        int64_t kext = (k[i] - 1) * gm->dil[i] + 1;
+        if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
+            int64_t total = (outd[i] - 1) * gm->stride[i] + kext - in[i];
+            if (total < 0) total = 0;
+            gm->pl[i] = strcmp(ap, "SAME_UPPER") == 0 ? total / 2 : total - total / 2;
+            gm->pr[i] = total - gm->pl[i];
+        } else if (strcmp(ap, "VALID") == 0) {
+            gm->pl[i] = gm->pr[i] = 0;
+        } else if (strcmp(ap, "NOTSET") == 0 || ap[0] == '\0') {
+            gm->pl[i] = cnt > 0 ? v[i] : 0;
+            gm->pr[i] = cnt > 0 ? v[sp + i] : 0;
+        } else {
+            return prep_fail(p, CVB_EUNSUPPORTED, "auto_pad '%s'", ap);
+        }
+        if (gm->pl[i] < 0 || gm->pr[i] < 0)
+            return prep_fail(p, CVB_EUNSUPPORTED, "negative padding");
+        /* End padding that makes the last window end exactly at the edge. */
+        int64_t need = (outd[i] - 1) * gm->stride[i] + kext - in[i] - gm->pl[i];
+        if (gm->pr[i] < need) {
+            if (!pool)
+                return prep_fail(p, CVB_EUNSUPPORTED, "output size inconsistent with padding");
+            /* ceil_mode: the last window must still start inside the data or
+             * the begin padding, else ONNX and oneDNN disagree on it. */
+            if ((outd[i] - 1) * gm->stride[i] - gm->pl[i] >= in[i])
+                return prep_fail(p, CVB_EUNSUPPORTED, "a pooling window lies wholly in padding");
+            gm->pr[i] = need;
+        } else if (gm->pr[i] >= need + gm->stride[i]) {
+            return prep_fail(p, CVB_EUNSUPPORTED, "output size inconsistent with padding");
+        }
+    }
+    return 0;
+}
+
+/* ---- Conv -------------------------------------------------------------------- */
+
+static int prep_conv(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0), *w = tin(p, 1), *b = tin(p, 2), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    struct dnn_step *st;
+    struct geom gm;
+    int rc = 0;
+    if (!is_f32(x) || !is_f32(w) || !is_f32(y) || (b != NULL && !is_f32(b))) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 convolutions");
+        goto out;
+    }
+    int nd = x->ndim, sp = nd - 2;
+    if (nd < 3 || nd > 5 || w->ndim != nd || y->ndim != nd) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only 1-D, 2-D and 3-D convolutions");
+        goto out;
+    }
+    int64_t group = cvb__attr_int(p->n, "group", 1);
+    int64_t c = x->dims[1], m = w->dims[0];
+    if (group < 1 || c != w->dims[1] * group || m % group != 0 || y->dims[1] != m ||
+        y->dims[0] != x->dims[0] || (b != NULL && b->numel != m)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "inconsistent channel counts");
+        goto out;
+    }
+    const int64_t *ks;
+    int nks = cvb__attr_ints(p->n, "kernel_shape", &ks);
+    for (int i = 0; i < nks; i++)
+        if (nks != sp || ks[i] != w->dims[2 + i]) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "kernel_shape disagrees with the weights");
+            goto out;
+        }
+    rc = read_geom(p, sp, x->dims + 2, w->dims + 2, y->dims + 2, false, &gm);
+    if (rc < 0) goto out;
+
+    dnnl_memory_desc_t src_md, dst_md, wplain_md, wany_md, bias_md;
+    int64_t wd[CVB_MAX_DIMS + 1];
+    int wnd = 0;
+    if (group > 1) wd[wnd++] = group;
+    wd[wnd++] = m / group;
+    wd[wnd++] = c / group;
+    for (int i = 0; i < sp; i++)
+        wd[wnd++] = w->dims[2 + i];
+    dnnl_dims_t strides, dil, pl, pr, wdims;
+    for (int i = 0; i < sp; i++) {
+        strides[i] = gm.stride[i];
+        dil[i] = gm.dil[i] - 1; /* oneDNN counts the gaps */
+        pl[i] = gm.pl[i];
+        pr[i] = gm.pr[i];
+    }
+    for (int i = 0; i < wnd; i++)
+        wdims[i] = wd[i];
+    dnnl_status_t s = md_plain(&src_md, nd, x->dims);
+    if (s == dnnl_success) s = md_plain(&dst_md, nd, y->dims);
+    if (s == dnnl_success) s = md_plain(&wplain_md, wnd, wd);
+    if (s == dnnl_success) s = md_flat(&bias_md, m);
+    /* Constant weights may take the layout the kernel likes (converted once,
+     * here); run-time weights stay plain. */
+    if (s == dnnl_success) {
+        if (w->data != NULL)
+            s = dnnl_memory_desc_init_by_tag(&wany_md, wnd, wdims, dnnl_f32, dnnl_format_tag_any);
+        else
+            wany_md = wplain_md;
+    }
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "describing the tensors");
+        goto out;
+    }
+    dnnl_convolution_desc_t cd;
+    s = dnnl_dilated_convolution_forward_desc_init(
+        &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &wany_md,
+        b != NULL ? &bias_md : NULL, &dst_md, strides, dil, pl, pr);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "convolution descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &cd, NULL, &pd);
+    if (rc < 0) goto out;
+    const dnnl_memory_desc_t *want_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    struct dnn_bind wb;
+    rc = bind_input(p, 1, &wplain_md, want_w, &wb);
+    if (rc < 0) goto out;
+    rc = step_new(p, pd, 4, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, want_w, wb);
+    if (rc == 0 && b != NULL)
+        rc = step_arg(p, st, DNNL_ARG_BIAS, &bias_md, (struct dnn_bind){BIND_IN, 2});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- MaxPool ----------------------------------------------------------------- */
+
+static int prep_maxpool(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    struct dnn_step *st;
+    struct geom gm;
+    int rc = 0;
+    if (!is_f32(x) || !is_f32(y)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 pooling");
+        goto out;
+    }
+    if (tout(p, 1) != NULL) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "the Indices output");
+        goto out;
+    }
+    int nd = x->ndim, sp = nd - 2;
+    if (nd < 3 || nd > 5 || y->ndim != nd || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only 1-D, 2-D and 3-D pooling");
+        goto out;
+    }
+    const int64_t *ks;
+    if (cvb__attr_ints(p->n, "kernel_shape", &ks) != sp) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "kernel_shape must have %d values", sp);
+        goto out;
+    }
+    rc = read_geom(p, sp, x->dims + 2, ks, y->dims + 2, true, &gm);
+    if (rc < 0) goto out;
+    dnnl_dims_t strides, kernel, dil, pl, pr;
+    for (int i = 0; i < sp; i++) {
+        strides[i] = gm.stride[i];
+        kernel[i] = ks[i];
+        dil[i] = gm.dil[i] - 1;
+        pl[i] = gm.pl[i];
+        pr[i] = gm.pr[i];
+    }
+    dnnl_memory_desc_t src_md, dst_md;
+    dnnl_status_t s = md_plain(&src_md, nd, x->dims);
+    if (s == dnnl_success) s = md_plain(&dst_md, nd, y->dims);
+    dnnl_pooling_v2_desc_t pdsc;
+    if (s == dnnl_success)
+        s = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max,
+                                              &src_md, &dst_md, strides, kernel, dil, pl, pr);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "pooling descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &pdsc, NULL, &pd);
+    if (rc == 0) rc = step_new(p, pd, 2, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- Resize ------------------------------------------------------------------ */
+
+/* ONNX's source coordinate for output index o (Resize-11+ spec). 'ok' is
+ * cleared for modes we do not map. */
+static double onnx_coord(const char *mode, double o, double scale, int64_t in, int64_t out,
+                         bool *ok) {
+    if (strcmp(mode, "half_pixel") == 0) return (o + 0.5) / scale - 0.5;
+    if (strcmp(mode, "pytorch_half_pixel") == 0) return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
+    if (strcmp(mode, "asymmetric") == 0) return o / scale;
+    if (strcmp(mode, "tf_half_pixel_for_nn") == 0) return (o + 0.5) / scale;
+    if (strcmp(mode, "align_corners") == 0)
+        return out == 1 ? 0.0 : o * (double)(in - 1) / (double)(out - 1);
+    if (strcmp(mode, "half_pixel_symmetric") == 0) {
+        double adj = (double)out / ((double)in * scale);
+        double off = (double)in / 2.0 * (1.0 - adj);
+        return off + (o + 0.5) / scale - 0.5;
+    }
+    *ok = false;
+    return 0.0;
+}
+
+/* ONNX nearest index for coordinate x, or -1 for a mode we do not know. */
+static int64_t onnx_nearest(const char *nm, double x, int64_t in) {
+    double r;
+    if (strcmp(nm, "floor") == 0) {
+        r = floor(x);
+    } else if (strcmp(nm, "ceil") == 0) {
+        r = ceil(x);
+    } else if (strcmp(nm, "round_prefer_floor") == 0) {
+        r = x - floor(x) == 0.5 ? floor(x) : floor(x + 0.5);
+    } else if (strcmp(nm, "round_prefer_ceil") == 0) {
+        r = x - floor(x) == 0.5 ? ceil(x) : floor(x + 0.5);
+    } else {
+        return -1;
+    }
+    int64_t i = (int64_t)r;
+    return i < 0 ? 0 : i >= in ? in - 1 : i;
+}
+
+/* Check every output index of one spatial axis maps to the same source as
+ * in ONNX. oneDNN picks round((o + 0.5) * in / out - 0.5) (float math); we
+ * only accept it where that value is clearly off a .5 tie, so the rounding
+ * convention of its kernels cannot matter. Linear: the source coordinates
+ * must agree (oneDNN clamps at the edges, as ONNX's reference does). */
+static bool resize_axis_ok(bool linear, const char *coord, const char *nm, double scale, int64_t in,
+                           int64_t out) {
+    for (int64_t o = 0; o < out; o++) {
+        bool ok = true;
+        double xo = onnx_coord(coord, (double)o, scale, in, out, &ok);
+        float xd = ((float)o + 0.5f) * (float)in / (float)out - 0.5f;
+        if (!ok) return false;
+        if (linear) {
+            if (fabs(xo - (double)xd) > 1e-5 * (1.0 + fabs(xo))) return false;
+            continue;
+        }
+        /* Same answer in float and double, or the ONNX index is ambiguous. */
+        bool okf = true;
+        double xof =
+            (double)(float)onnx_coord(coord, (double)(float)o, (double)(float)scale, in, out, &okf);
+        int64_t io = onnx_nearest(nm, xo, in);
+        if (io < 0 || io != onnx_nearest(nm, xof, in)) return false;
+        double frac = (double)xd - floor((double)xd);
+        if (fabs(frac - 0.5) < 1e-3) return false;
+        int64_t id = (int64_t)floor((double)xd + 0.5);
+        id = id < 0 ? 0 : id >= in ? in - 1 : id;
+        if (id != io) return false;
+    }
+    return true;
+}
+
+static int prep_resize(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    struct dnn_step *st;
+    int rc = 0;
+    if (!is_f32(x) || !is_f32(y)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 resize");
+        goto out;
+    }
+    int nd = x->ndim;
+    if (nd < 3 || nd > 5 || y->ndim != nd || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only resizing 1 to 3 spatial axes of N,C,...");
+        goto out;
+    }
+    const char *mode = cvb__attr_str(p->n, "mode", "nearest");
+    bool linear = strcmp(mode, "linear") == 0;
+    if (!linear && strcmp(mode, "nearest") != 0) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "mode '%s'", mode);
+        goto out;
+    }
+    const char *coord, *nm;
+    const struct cvb_tensor *scales_t, *sizes_t;
+    if (p->g->opset < 11) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "Resize before opset 11");
+        goto out;
+    }
+    coord = cvb__attr_str(p->n, "coordinate_transformation_mode", "half_pixel");
+    nm = cvb__attr_str(p->n, "nearest_mode", "round_prefer_floor");
+    scales_t = tin(p, 2);
+    sizes_t = tin(p, 3);
+    const char *karp = cvb__attr_str(p->n, "keep_aspect_ratio_policy", "stretch");
+    if (cvb__attr_int(p->n, "antialias", 0) != 0 || cvb__attr_find(p->n, "axes") != NULL ||
+        strcmp(karp, "stretch") != 0) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "antialias, axes or keep_aspect_ratio_policy");
+        goto out;
+    }
+    if (scales_t != NULL && scales_t->numel == 0) scales_t = NULL;
+    float fac[3];
+    for (int i = 0; i < nd; i++) {
+        double scale;
+        if (scales_t != NULL) {
+            if (scales_t->data == NULL || scales_t->dtype != CVB_DT_F32 || scales_t->numel != nd) {
+                rc = prep_fail(p, CVB_EUNSUPPORTED, "scales must be a constant float32[%d]", nd);
+                goto out;
+            }
+            scale = ((const float *)scales_t->data)[i];
+        } else if (sizes_t != NULL) {
+            scale = (double)y->dims[i] / (double)x->dims[i];
+        } else {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "neither scales nor sizes");
+            goto out;
+        }
+        if (i < 2) {
+            if (scale != 1.0) {
+                rc = prep_fail(p, CVB_EUNSUPPORTED, "resizing the batch or channel axis");
+                goto out;
+            }
+            continue;
+        }
+        if (!(scale > 0.0) || !resize_axis_ok(linear, coord, nm, scale, x->dims[i], y->dims[i])) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED,
+                           "%s/%s%s%s on axis %d (scale %g) is not what oneDNN computes", mode,
+                           coord, linear ? "" : "/", linear ? "" : nm, i, scale);
+            goto out;
+        }
+        fac[i - 2] = (float)y->dims[i] / (float)x->dims[i];
+    }
+    dnnl_memory_desc_t src_md, dst_md;
+    dnnl_status_t s = md_plain(&src_md, nd, x->dims);
+    if (s == dnnl_success) s = md_plain(&dst_md, nd, y->dims);
+    dnnl_resampling_desc_t rd;
+    if (s == dnnl_success)
+        s = dnnl_resampling_forward_desc_init(
+            &rd, dnnl_forward_inference, linear ? dnnl_resampling_linear : dnnl_resampling_nearest,
+            fac, &src_md, &dst_md);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "resampling descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &rd, NULL, &pd);
+    if (rc == 0) rc = step_new(p, pd, 2, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- Add, Sub, Mul, Div ------------------------------------------------------ */
+
+static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
+    const struct cvb_tensor *a = tin(p, 0), *b = tin(p, 1), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    struct dnn_step *st;
+    int rc = 0;
+    if (!is_f32(a) || !is_f32(b) || !is_f32(y)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 arithmetic");
+        goto out;
+    }
+    int nd = y->ndim;
+    if (a->ndim > nd || b->ndim > nd) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "output rank below an input's");
+        goto out;
+    }
+    /* Right-align both shapes to the output rank. */
+    int64_t da[CVB_MAX_DIMS], db[CVB_MAX_DIMS];
+    bool a_full = true, b_full = true;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - a->ndim), ib = i - (nd - b->ndim);
+        da[i] = ia >= 0 ? a->dims[ia] : 1;
+        db[i] = ib >= 0 ? b->dims[ib] : 1;
+        if (da[i] != y->dims[i]) a_full = false;
+        if (db[i] != y->dims[i]) b_full = false;
+        if ((da[i] != y->dims[i] && da[i] != 1) || (db[i] != y->dims[i] && db[i] != 1)) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "shapes do not broadcast to the output");
+            goto out;
+        }
+    }
+    /* oneDNN broadcasts src1 only. A broadcast first operand is swapped in
+     * for the commutative ops; for Sub, b - a is computed and negated by an
+     * exact linear post-op. Div with a broadcast dividend stays on ref. */
+    int i0 = 0, i1 = 1;
+    bool negate = false;
+    if (!a_full) {
+        if (!b_full || alg == dnnl_binary_div) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "broadcast of the first operand");
+            goto out;
+        }
+        i0 = 1;
+        i1 = 0;
+        negate = alg == dnnl_binary_sub;
+    }
+    dnnl_memory_desc_t md0, md1, mdy;
+    dnnl_status_t s;
+    if (a_full && b_full) {
+        s = md_flat(&md0, y->numel);
+        md1 = md0;
+    } else {
+        s = md_plain(&md0, nd, y->dims);
+        if (s == dnnl_success) s = md_plain(&md1, nd, i1 == 1 ? db : da);
+    }
+    mdy = md0;
+    dnnl_binary_desc_t bd;
+    if (s == dnnl_success) s = dnnl_binary_desc_init(&bd, alg, &md0, &md1, &mdy);
+    if (s == dnnl_success && negate) {
+        s = dnnl_primitive_attr_clone(&attr, p->d->attr);
+        if (s == dnnl_success) s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success)
+            s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_linear, -1.f, 0.f);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "binary descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &bd, attr, &pd);
+    if (rc == 0) rc = step_new(p, pd, 3, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_0, &md0, (struct dnn_bind){BIND_IN, i0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_1, &md1, (struct dnn_bind){BIND_IN, i1});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &mdy, (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (po != NULL) dnnl_post_ops_destroy(po);
+    if (attr != NULL) dnnl_primitive_attr_destroy(attr);
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- Sigmoid, Relu, Sqrt, Pow ------------------------------------------------ */
+
+static int prep_eltwise(struct prep *p, dnnl_alg_kind_t alg) {
+    const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    struct dnn_step *st;
+    int rc = 0;
+    float alpha = 0.f, beta = 0.f;
+    if (!is_f32(x) || !is_f32(y) || x->numel != y->numel) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 element-wise ops");
+        goto out;
+    }
+    if (alg == dnnl_eltwise_pow) {
+        /* Pow(x, e) with a constant scalar exponent: alpha * x^beta. */
+        const struct cvb_tensor *e = tin(p, 1);
+        if (e == NULL || e->data == NULL || e->numel != 1) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "Pow needs a constant scalar exponent");
+            goto out;
+        }
+        switch (e->dtype) {
+        case CVB_DT_F32: beta = *(const float *)e->data; break;
+        case CVB_DT_I32: beta = (float)*(const int32_t *)e->data; break;
+        case CVB_DT_I64: beta = (float)*(const int64_t *)e->data; break;
+        default:
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "Pow exponent of type %s",
+                           cvb__dtype_name(e->dtype));
+            goto out;
+        }
+        alpha = 1.f;
+    }
+    dnnl_memory_desc_t md;
+    dnnl_eltwise_desc_t ed;
+    dnnl_status_t s = md_flat(&md, y->numel);
+    if (s == dnnl_success)
+        s = dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &md, alpha, beta);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "eltwise descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &ed, NULL, &pd);
+    if (rc == 0) rc = step_new(p, pd, 2, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md, (struct dnn_bind){BIND_IN, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md, (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- Concat ------------------------------------------------------------------ */
+
+static int prep_concat(struct prep *p) {
+    const struct cvb_tensor *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_memory_desc_t *mds = NULL;
+    struct dnn_step *st;
+    int rc = 0, k = p->n->n_in;
+    if (!is_f32(y) || y->ndim < 1 || k < 1) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 concatenation");
+        goto out;
+    }
+    int64_t axis = cvb__attr_int(p->n, "axis", 0);
+    if (axis < 0) axis += y->ndim;
+    if (axis < 0 || axis >= y->ndim) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
+        goto out;
+    }
+    mds = calloc((size_t)k, sizeof *mds);
+    if (mds == NULL) {
+        rc = prep_fail(p, CVB_ENOMEM, "out of memory");
+        goto out;
+    }
+    dnnl_status_t s = dnnl_success;
+    for (int i = 0; i < k && s == dnnl_success; i++) {
+        const struct cvb_tensor *x = tin(p, i);
+        /* Empty inputs (numel 0) are left to the reference kernel. */
+        if (!is_f32(x) || x->ndim != y->ndim) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "input %d is not a float32 tensor of rank %d", i,
+                           y->ndim);
+            goto out;
+        }
+        s = md_plain(&mds[i], x->ndim, x->dims);
+    }
+    dnnl_memory_desc_t dst_md;
+    if (s == dnnl_success) s = md_plain(&dst_md, y->ndim, y->dims);
+    if (s == dnnl_success)
+        s = dnnl_concat_primitive_desc_create(&pd, &dst_md, k, (int)axis, mds, p->d->attr,
+                                              p->d->eng);
+    if (s != dnnl_success) {
+        pd = NULL;
+        rc = prep_status(p, s, "concat");
+        goto out;
+    }
+    rc = step_new(p, pd, k + 1, true, &st);
+    for (int i = 0; i < k && rc == 0; i++)
+        rc = step_arg(p, st, DNNL_ARG_MULTIPLE_SRC + i, &mds[i], (struct dnn_bind){BIND_IN, i});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+out:
+    free(mds);
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- Softmax ----------------------------------------------------------------- */
+
+static int prep_softmax(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    struct dnn_step *st;
+    int rc = 0;
+    if (!is_f32(x) || !is_f32(y) || x->ndim < 1 || x->numel != y->numel) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 softmax of rank >= 1");
+        goto out;
+    }
+    int nd = x->ndim;
+    bool v13 = p->g->opset >= 13;
+    int64_t axis = cvb__attr_int(p->n, "axis", v13 ? -1 : 1);
+    if (axis < 0) axis += nd;
+    if (axis < 0 || axis >= nd) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
+        goto out;
+    }
+    /* Softmax-13: over one axis, seen as [outer, axis, inner]. Before 13 the
+     * input is flattened to [outer, inner] at 'axis' and normalised over
+     * the inner part: a softmax over axis 1 of that 2-D view. */
+    int64_t outer = 1, mid = 1, inner = 1;
+    for (int i = 0; i < axis; i++)
+        outer *= x->dims[i];
+    if (v13) {
+        mid = x->dims[axis];
+        for (int i = (int)axis + 1; i < nd; i++)
+            inner *= x->dims[i];
+    } else {
+        for (int i = (int)axis; i < nd; i++)
+            mid *= x->dims[i];
+    }
+    /* oneDNN's fast softmax wants the axis innermost in memory: with inner
+     * > 1 the data is reordered to [outer, inner, mid], normalised there and
+     * reordered back (DFL: 16 bins on axis 1 of [1,16,4,A]). */
+    int64_t dims[3] = {outer, mid, inner};
+    dnnl_dims_t ddims = {outer, mid, inner};
+    dnnl_memory_desc_t md, md_t;
+    dnnl_softmax_desc_t sd;
+    bool permute = inner > 1;
+    dnnl_status_t s = md_plain(&md, permute ? 3 : 2, dims);
+    if (s == dnnl_success && permute)
+        s = dnnl_memory_desc_init_by_tag(&md_t, 3, ddims, dnnl_f32, dnnl_acb);
+    if (s == dnnl_success)
+        s = dnnl_softmax_forward_desc_init(&sd, dnnl_forward_inference, permute ? &md_t : &md, 1);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "softmax descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &sd, NULL, &pd);
+    if (rc < 0) goto out;
+    if (!permute) {
+        rc = step_new(p, pd, 2, true, &st);
+        if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md, (struct dnn_bind){BIND_IN, 0});
+        if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md, (struct dnn_bind){BIND_OUT, 0});
+        goto out;
+    }
+    int b0, b1;
+    size_t bytes = dnnl_memory_desc_get_size(&md_t);
+    rc = plan_buf(p, bytes, &b0);
+    if (rc == 0) rc = plan_buf(p, bytes, &b1);
+    if (rc == 0)
+        rc = step_reorder(p, &md, (struct dnn_bind){BIND_IN, 0}, &md_t,
+                          (struct dnn_bind){BIND_BUF, b0});
+    if (rc == 0) rc = step_new(p, pd, 2, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md_t, (struct dnn_bind){BIND_BUF, b0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md_t, (struct dnn_bind){BIND_BUF, b1});
+    if (rc == 0)
+        rc = step_reorder(p, &md_t, (struct dnn_bind){BIND_BUF, b1}, &md,
+                          (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- MatMul ------------------------------------------------------------------ */
+
+static int prep_matmul(struct prep *p) {
+    const struct cvb_tensor *a = tin(p, 0), *b = tin(p, 1), *y = tout(p, 0);
+    dnnl_primitive_desc_t pd = NULL;
+    struct dnn_step *st;
+    int rc = 0;
+    if (!is_f32(a) || !is_f32(b) || !is_f32(y) || a->ndim < 1 || b->ndim < 1) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 matmul of rank >= 1");
+        goto out;
+    }
+    /* numpy rules: a 1-D A is [1,K], a 1-D B is [K,1]; the inserted dim is
+     * dropped from the output, which does not change its memory. */
+    int64_t sa[CVB_MAX_DIMS + 1], sb[CVB_MAX_DIMS + 1];
+    int na = a->ndim, nb = b->ndim;
+    if (na == 1) {
+        sa[0] = 1;
+        sa[1] = a->dims[0];
+        na = 2;
+    } else {
+        memcpy(sa, a->dims, (size_t)na * sizeof *sa);
+    }
+    if (nb == 1) {
+        sb[0] = b->dims[0];
+        sb[1] = 1;
+        nb = 2;
+    } else {
+        memcpy(sb, b->dims, (size_t)nb * sizeof *sb);
+    }
+    int nd = na > nb ? na : nb;
+    if (nd > CVB_MAX_DIMS) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "rank above %d", CVB_MAX_DIMS);
+        goto out;
+    }
+    int64_t da[CVB_MAX_DIMS], db[CVB_MAX_DIMS], dy[CVB_MAX_DIMS];
+    int64_t numel = 1;
+    for (int i = 0; i < nd; i++) {
+        int ia = i - (nd - na), ib = i - (nd - nb);
+        da[i] = ia >= 0 ? sa[ia] : 1;
+        db[i] = ib >= 0 ? sb[ib] : 1;
+        if (i < nd - 2) {
+            if (da[i] != db[i] && da[i] != 1 && db[i] != 1) {
+                rc = prep_fail(p, CVB_EUNSUPPORTED, "batch dims do not broadcast");
+                goto out;
+            }
+            dy[i] = da[i] > db[i] ? da[i] : db[i];
+        }
+        numel *= i < nd - 2 ? dy[i] : 1;
+    }
+    if (da[nd - 1] != db[nd - 2]) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "inner dimensions differ");
+        goto out;
+    }
+    dy[nd - 2] = da[nd - 2];
+    dy[nd - 1] = db[nd - 1];
+    numel *= dy[nd - 2] * dy[nd - 1];
+    if (numel != y->numel) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "output size disagrees with the inputs");
+        goto out;
+    }
+    dnnl_memory_desc_t ma, mb, my;
+    dnnl_matmul_desc_t md;
+    dnnl_status_t s = md_plain(&ma, nd, da);
+    if (s == dnnl_success) s = md_plain(&mb, nd, db);
+    if (s == dnnl_success) s = md_plain(&my, nd, dy);
+    if (s == dnnl_success) s = dnnl_matmul_desc_init(&md, &ma, &mb, NULL, &my);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "matmul descriptor");
+        goto out;
+    }
+    rc = pd_create(p, &md, NULL, &pd);
+    if (rc == 0) rc = step_new(p, pd, 3, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &ma, (struct dnn_bind){BIND_IN, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, &mb, (struct dnn_bind){BIND_IN, 1});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &my, (struct dnn_bind){BIND_OUT, 0});
+out:
+    if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* ---- prepare / run ----------------------------------------------------------- */
+
+int cvb__dnn_prepare(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
+                     void **state, struct cvb_err *err) {
+    struct prep p = {d, g, n, NULL, err};
+    int rc;
+    *state = NULL;
+    p.plan = calloc(1, sizeof *p.plan);
+    if (p.plan == NULL) return prep_fail(&p, CVB_ENOMEM, "out of memory");
+    p.plan->op = n->op;
+    if (tl_configured != d->id) configure_thread(d);
+    switch (n->op) {
+    case CVB_OP_CONV: rc = prep_conv(&p); break;
+    case CVB_OP_MAXPOOL: rc = prep_maxpool(&p); break;
+    case CVB_OP_RESIZE: rc = prep_resize(&p); break;
+    case CVB_OP_ADD: rc = prep_binary(&p, dnnl_binary_add); break;
+    case CVB_OP_SUB: rc = prep_binary(&p, dnnl_binary_sub); break;
+    case CVB_OP_MUL: rc = prep_binary(&p, dnnl_binary_mul); break;
+    case CVB_OP_DIV: rc = prep_binary(&p, dnnl_binary_div); break;
+    case CVB_OP_SIGMOID: rc = prep_eltwise(&p, dnnl_eltwise_logistic); break;
+    case CVB_OP_RELU: rc = prep_eltwise(&p, dnnl_eltwise_relu); break;
+    case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
+    case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
+    case CVB_OP_CONCAT: rc = prep_concat(&p); break;
+    case CVB_OP_SOFTMAX: rc = prep_softmax(&p); break;
+    case CVB_OP_MATMUL: rc = prep_matmul(&p); break;
+    default: rc = prep_fail(&p, CVB_EUNSUPPORTED, "no oneDNN kernel for this op"); break;
+    }
+    if (rc < 0) {
+        cvb__dnn_release(p.plan);
+        return rc;
+    }
+    *state = p.plan;
+    return 0;
+}
+
+int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, struct cvb_err *err) {
+    struct dnn_plan *pl = state;
+    dnnl_status_t s = dnnl_success;
+    if (tl_configured != d->id) configure_thread(d);
+    for (int i = 0; i < pl->n_steps && s == dnnl_success; i++) {
+        struct dnn_step *st = &pl->steps[i];
+        for (int j = 0; j < st->n_args && s == dnnl_success; j++) {
+            const struct dnn_bind *b = &st->binds[j];
+            void *ptr;
+            switch (b->kind) {
+            case BIND_IN: ptr = (void *)k->in[b->idx]; break;
+            case BIND_OUT: ptr = k->out[b->idx]; break;
+            case BIND_BUF: ptr = pl->bufs[b->idx]; break;
+            default: ptr = d->scratch; break;
+            }
+            s = dnnl_memory_set_data_handle(st->args[j].memory, ptr);
+        }
+        if (s == dnnl_success)
+            s = dnnl_primitive_execute(st->prim, d->stream, st->n_args, st->args);
+    }
+    if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
+    if (s != dnnl_success)
+        return cvb_err_set(err, CVB_EINTERNAL, "node \"%s\" (%s): oneDNN execution failed: %s",
+                           k->node->name, cvb__op_name(k->node->op), dnnl_status2str(s));
+    return 0;
+}
