@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* YOLO output decoding and class-aware non-maximum suppression.
+ *
+ * The last stage of the data flow: the raw output tensor of a YOLO detection
+ * model becomes a short list of boxes in the original picture's pixels.
+ *
+ *   output tensor --decode+threshold--> candidates --sort--> NMS --> unletterbox
+ *
+ * Two output layouts exist (C = number of classes, N = number of anchors):
+ *   CVB_YOLO_V8  [1, 4+C, N]  YOLOv8 / YOLO11 / YOLOv5u: rows cx, cy, w, h (input
+ *                pixels) then C class scores, already sigmoided; score = max
+ *                class score.
+ *   CVB_YOLO_V5  [1, N, 5+C]  classic YOLOv5: per anchor cx, cy, w, h,
+ *                objectness, C class scores; score = objectness x class score.
+ * Layout rule for CVB_YOLO_AUTO, on a tensor [1, A, B] (or [A, B]):
+ *   - if opts.n_classes > 0: A == 4 + n_classes -> V8, else B == 5 + n_classes
+ *     -> V5, else the shape is refused;
+ *   - otherwise the class axis is the shorter one: A < B -> V8 (84 x 8400),
+ *     A > B -> V5 (25200 x 85); A == B is ambiguous and refused (force the
+ *     layout).
+ *
+ * Semantics (as Ultralytics' non_max_suppression with multi_label off):
+ *   - a candidate is an anchor whose score is > conf_thresh (strictly; NaN
+ *     never passes); its class is the first class with the highest score;
+ *   - candidates are ordered by score descending, ties broken by anchor index
+ *     ascending, so the result is deterministic;
+ *   - only the first CVB_DETECT_MAX_NMS candidates in that order go to NMS;
+ *   - greedy NMS per class: a candidate is dropped when its IoU with an
+ *     already kept box of the same class is > iou_thresh (strictly); boxes of
+ *     different classes never suppress each other;
+ *   - at most max_det boxes are kept (the first max_det in score order);
+ *   - kept boxes are mapped back through the letterbox (subtract the padding,
+ *     divide by the scale) and clipped to [0, width] x [0, height].
+ *
+ * Memory: a detector is created once per output shape with everything it
+ * needs for N candidates; cvb_detector_run() allocates nothing. One detector
+ * per thread. */
+#ifndef CVB_DETECT_H
+#define CVB_DETECT_H
+
+#include "cvb/common.h"
+#include "cvb/video.h"
+
+#include <stdint.h>
+
+/* Ultralytics' defaults. */
+#define CVB_DETECT_DEFAULT_CONF 0.25f
+#define CVB_DETECT_DEFAULT_IOU  0.45f
+#define CVB_DETECT_MAX_DET      300
+#define CVB_DETECT_MAX_NMS      30000
+/* Shapes beyond these are refused as absurd. */
+#define CVB_DETECT_MAX_ANCHORS (1 << 20)
+#define CVB_DETECT_MAX_CLASSES 100000
+
+enum cvb_yolo_layout {
+    CVB_YOLO_AUTO = 0, /* from the shape, by the rule above */
+    CVB_YOLO_V8,       /* [1, 4+C, N] */
+    CVB_YOLO_V5,       /* [1, N, 5+C] */
+};
+
+/* Start from cvb_detect_opts_init(): a zeroed struct means conf 0 (every
+ * anchor is a candidate), which is valid but rarely wanted. */
+struct cvb_detect_opts {
+    float conf_thresh;           /* 0..1 */
+    float iou_thresh;            /* 0..1 */
+    int max_det;                 /* 1..CVB_DETECT_MAX_DET */
+    enum cvb_yolo_layout layout; /* CVB_YOLO_AUTO to detect it */
+    int n_classes;               /* 0 = derive from the shape */
+};
+
+/* Fill 'opts' with the defaults (conf 0.25, IoU 0.45, 300 boxes, auto layout). */
+void cvb_detect_opts_init(struct cvb_detect_opts *opts);
+
+/* One detection: box corners in original-picture pixels (x1 <= x2, y1 <= y2). */
+struct cvb_detection {
+    float x1, y1, x2, y2;
+    float score;
+    int class_id;
+};
+
+struct cvb_detector;
+
+/* Create a detector for model outputs of shape dims[0..ndim-1] (float32). The
+ * layout is resolved here, once. 'opts' may be NULL for defaults. On success
+ * sets *out (free with cvb_detector_free()) and returns 0; on a shape that is
+ * not a YOLO detection output, or bad options, returns CVB_ESHAPE / CVB_EINVAL
+ * with 'err' saying why. */
+int cvb_detector_new(int ndim, const int64_t *dims, const struct cvb_detect_opts *opts,
+                     struct cvb_detector **out, struct cvb_err *err);
+void cvb_detector_free(struct cvb_detector *d);
+
+/* The resolved layout, class count and anchor count. */
+enum cvb_yolo_layout cvb_detector_layout(const struct cvb_detector *d);
+int cvb_detector_n_classes(const struct cvb_detector *d);
+int64_t cvb_detector_n_anchors(const struct cvb_detector *d);
+
+/* Decode 'output' (the dense tensor of the shape given at creation), run NMS
+ * and write at most 'max_dets' (and at most opts.max_det) detections, best
+ * first, into 'dets'; sets *n_dets. 'lb' maps boxes back to the original
+ * picture; NULL leaves them in model-input pixels (unclipped). Allocates
+ * nothing. */
+int cvb_detector_run(struct cvb_detector *d, const float *output, const struct cvb_letterbox *lb,
+                     struct cvb_detection *dets, int max_dets, int *n_dets, struct cvb_err *err);
+
+/* Intersection over union of two boxes (x1, y1, x2, y2); 0 when the union is
+ * empty. */
+float cvb_detect_iou(const float a[4], const float b[4]);
+
+/* The 80 COCO class names in the order YOLO models trained on COCO use
+ * ("person", "bicycle", ...); NULL for an id outside 0..79. */
+const char *cvb_coco_class_name(int class_id);
+#define CVB_COCO_N_CLASSES 80
+
+#endif
