@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Model synthesis: write an ONNX model with the exact topology of an
+ * Ultralytics YOLO detection export and deterministic synthetic weights.
+ *
+ * Real weights cannot be downloaded where cvbench is built and tested, yet
+ * every benchmark needs a model whose graph is the one people deploy. The
+ * synthesized graph reproduces Ultralytics' classic ONNX export (opset 17,
+ * static shape, simplified: BatchNorm folded into Conv, SiLU as Sigmoid then
+ * Mul, Detect head with DFL and in-graph box decoding, output0 [1, 84, N]),
+ * node for node, with the exporter's node and initializer names.
+ *
+ * Weights come from a seeded PRNG and are then fixed by a data-dependent
+ * initialisation (a calibration pass through the engine's reference kernels
+ * on a deterministic image-like input, normalising each convolution's output
+ * per channel as BatchNorm with batch statistics would), so activations
+ * neither vanish nor explode. The class branch's biases are then shifted so
+ * that only a handful of anchors score above 0.25 on that input, as with a
+ * trained model. Calibration runs at the model's imgsz, so the weights depend
+ * on seed and imgsz (and nothing else). Every model written says so in its metadata
+ * (cvbench.synthetic = "true"). */
+#ifndef CVB_SYNTH_H
+#define CVB_SYNTH_H
+
+#include "cvb/common.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Calibration runs at the model's own imgsz up to this side (its cost grows
+ * with the square of the side; the reference kernels run it). */
+#define CVB_SYNTH_CALIB_MAX_IMGSZ 640
+/* Anchors scoring above CVB_SYNTH_SCORE_THRESH on the calibration input.
+ * Other inputs give other counts: a random network is not a trained one
+ * (measured on Debian's darknet photos at 640: 0 to a few thousand). */
+#define CVB_SYNTH_CALIB_HITS 6
+#define CVB_SYNTH_SCORE_THRESH 0.25f
+
+struct cvb_synth_opts {
+    const char *arch; /* "yolov5nu", "yolov8n", "yolov8s", "yolo11n" */
+    int imgsz;        /* input side, multiple of 32; 0 = 640 */
+    uint64_t seed;
+    int opset;        /* 0 = 17; only 17 is written */
+    bool no_calib;    /* skip the data-dependent init (raw He-init weights;
+                         for topology tests only: activations are not sane) */
+};
+
+struct cvb_synth_stats {
+    int64_t n_params;      /* Conv/MatMul weight and bias elements (BN folded), as
+                              Ultralytics' fused model summary counts them */
+    double gflops;         /* 2 x MAC of Conv and MatMul per inference at imgsz, / 1e9 */
+    int n_nodes;           /* nodes in the graph */
+    int n_initializers;
+    int64_t n_anchors;     /* N of output0 [1, 84, N] */
+    size_t model_bytes;    /* size of the serialized model */
+    /* Calibration results (zero when no_calib): */
+    int calib_imgsz;
+    int calib_hits;        /* anchors with a class score > 0.25 on the calibration input */
+    float calib_act_std_min, calib_act_std_max; /* range of SiLU outputs' std over layers */
+    double calib_ms;       /* wall time of the calibration pass */
+    /* Op histogram of the graph, in order of first appearance. */
+    int n_ops;
+    const char *op_names[32]; /* static strings */
+    int op_counts[32];
+};
+
+/* Names of the architectures cvb_synth_model() knows, NULL-terminated. */
+extern const char *const cvb_synth_archs[];
+
+/* Synthesize the model described by 'o' and write it to 'out_path'. On
+ * success returns 0 and fills *stats (which may be NULL). On failure returns
+ * a negative status, describes the problem in 'err' (an unknown arch, a bad
+ * imgsz, an unwritable path, or a calibration failure in the engine) and
+ * leaves no file behind. */
+int cvb_synth_model(const struct cvb_synth_opts *o, const char *out_path,
+                    struct cvb_synth_stats *stats, struct cvb_err *err);
+
+/* The same into memory: *buf (caller frees with free()) holds the serialized
+ * ModelProto, *len its size. */
+int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *len,
+                           struct cvb_synth_stats *stats, struct cvb_err *err);
+
+/* The deterministic calibration input: an image-like float32 tensor
+ * [1, 3, imgsz, imgsz] in [0, 1] (smooth gradients, textures and blobs),
+ * written to 'out' (3 * imgsz * imgsz floats). Tests use it to check score
+ * statistics on the same input the synthesis calibrated on. */
+void cvb_synth_calib_image(int imgsz, float *out);
+
+#endif

@@ -1,0 +1,1621 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Model synthesis: Ultralytics YOLO detection graphs with synthetic weights.
+ *
+ * Sits beside the engine: it builds an ONNX ModelProto with the protobuf-c
+ * bindings generated at build time, runs it once through the engine's
+ * reference kernels to calibrate the weights, and writes the result.
+ *
+ * The graph is the one Ultralytics' classic ONNX export writes (torch
+ * exporter, opset 17, static shape, simplified), derived from
+ * ultralytics/cfg/models/{v5/yolov5.yaml, v8/yolov8.yaml, 11/yolo11.yaml}
+ * and ultralytics/nn/modules/{conv.py, block.py, head.py}:
+ *   Conv      Conv2d with the BatchNorm folded into weight and bias, then SiLU
+ *             exported as Sigmoid and Mul (act=False convs have neither);
+ *   C2f       cv1, Split in two, n Bottlenecks on the last part, Concat, cv2;
+ *   C3        cv1 -> n Bottlenecks, cv2, Concat, cv3 (v5u; C3k inside C3k2);
+ *   C3k2      C2f whose blocks are Bottleneck(e=0.5) or C3k (YOLO11);
+ *   SPPF      cv1, three MaxPool 5x5, Concat, cv2;
+ *   C2PSA     cv1, Split, PSABlock (Attention: qkv conv, Reshape, Split,
+ *             Transpose, MatMul, Mul, Softmax, Transpose, MatMul, Reshape,
+ *             depthwise positional conv on v, Add, proj; then an FFN of two
+ *             convs, each with a residual Add), Concat, cv2;
+ *   Detect    per level a box branch (cv2: Conv 3x3, Conv 3x3, Conv2d 1x1 to
+ *             4 x 16 DFL bins) and a class branch (cv3: two Conv 3x3 for the
+ *             "legacy" v5u/v8 head, two DWConv+Conv pairs for YOLO11), Concat,
+ *             Reshape to [1, 144, HW], Concat across levels, Split 64/80,
+ *             DFL (Reshape, Transpose, Softmax, fixed Conv 0..15, Reshape),
+ *             dist2bbox (Split, Sub, Add, Add, Div, Sub, Concat), Mul by the
+ *             strides, Sigmoid on the classes, Concat to output0.
+ * Node, tensor and initializer names follow the exporter's scheme
+ * ("/model.2/m.0/cv1/conv/Conv", "model.2.m.0.cv1.conv.weight").
+ *
+ * Weights and the data-dependent init:
+ *  1. Every convolution gets N(0, 1/fan_in) weights and zero bias from a
+ *     splitmix64 stream seeded with the user's seed, in graph order. The
+ *     weights live in struct synth (not in the protobuf) so that graphs of
+ *     different sizes share them.
+ *  2. The graph is built at the requested size (at most
+ *     CVB_SYNTH_CALIB_MAX_IMGSZ: a random network is far from scale-robust, so
+ *     calibrating at the deployed size matters), loaded with the reference
+ *     kernels and run once on cvb_synth_calib_image(). An engine observer
+ *     sees each Conv's output, normalises it per channel to a target mean
+ *     and std (BatchNorm with batch statistics), and folds the same affine
+ *     map into that conv's weights, so later layers see calibrated inputs.
+ *  3. The class branch's final biases are shifted together so that exactly
+ *     CVB_SYNTH_CALIB_HITS anchors score above 0.25 on that input.
+ *  4. The graph is rebuilt at the requested size with the fixed weights and
+ *     serialized. No timestamp or host detail enters the file: the same
+ *     options give the same bytes. */
+#include "cvb/synth.h"
+#include "cvb/engine.h"
+
+#include "onnx.pb-c.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "synth.c writes raw_data in host byte order; ONNX raw_data is little-endian"
+#endif
+
+#define OPSET 17
+#define IR_VERSION 8
+#define NC 80
+#define REG_MAX 16
+#define MAX_IMGSZ 4096
+#define MAX_SCOPE 256
+
+const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", NULL};
+
+/* ==== PRNG: splitmix64 + Box-Muller ======================================= */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1): never 0, so log() in Box-Muller is finite. */
+static double rng_uniform(uint64_t *s) { return ((double)(splitmix64(s) >> 11) + 0.5) * 0x1.0p-53; }
+
+static double rng_normal(uint64_t *s) {
+    double u1 = rng_uniform(s), u2 = rng_uniform(s);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* ==== arena for protobuf pieces =========================================== */
+
+struct arena_blk {
+    struct arena_blk *next;
+    size_t used, cap;
+    _Alignas(16) unsigned char data[];
+};
+
+/* ==== synthesis state ===================================================== */
+
+enum conv_role { ROLE_PLAIN = 0, ROLE_BOX, ROLE_CLS, ROLE_DFL };
+
+/* One convolution's weights (BN folded). Owned by struct synth; graphs point
+ * at them through raw_data without copying. */
+struct conv_w {
+    char *node;     /* exporter's node name, e.g. "/model.0/conv/Conv"; malloc'd */
+    int cout, cin_g, k;
+    enum conv_role role;
+    float *w;       /* cout * cin_g * k * k */
+    float *b;       /* cout, or NULL (DFL) */
+    int seen;       /* calibration: times the observer normalised it */
+};
+
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N };
+
+struct arch {
+    const char *name;
+    enum arch_id id;
+    const char *desc; /* as Ultralytics' metadata "description" names it */
+    double depth, width;
+    int max_ch;
+};
+
+static const struct arch archs[] = {
+    {"yolov5nu", ARCH_V5NU, "Ultralytics YOLOv5nu model", 0.33, 0.25, 1024},
+    {"yolov8n", ARCH_V8N, "Ultralytics YOLOv8n model", 0.33, 0.25, 1024},
+    {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024},
+    {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024},
+};
+
+struct name_count {
+    char *key; /* "<scope>/<op>" */
+    int n;
+};
+
+struct synth {
+    const struct arch *arch;
+    uint64_t seed, rng;
+    int imgsz;             /* of the graph being built */
+    int rc;                /* first error while building; builders no-op once set */
+    struct cvb_err *err;
+
+    /* weights, persistent across builds */
+    struct conv_w *convs;
+    int n_convs, cap_convs;
+    int conv_cursor;       /* next conv index in the graph being built */
+
+    /* graph being built */
+    struct arena_blk *arena;
+    Onnx__NodeProto **nodes;
+    int n_nodes, cap_nodes;
+    Onnx__TensorProto **inits;
+    int n_inits, cap_inits;
+    struct name_count *names;
+    int n_names, cap_names;
+    char scope[MAX_SCOPE];
+    int64_t n_params;
+    double macs;
+};
+
+/* A 4-D activation [1, c, h, w] flowing between module builders. */
+struct val {
+    const char *name;
+    int c, h, w;
+};
+
+static const struct val NOVAL = {NULL, 0, 0, 0};
+
+static int fail(struct synth *s, int code, const char *what) {
+    if (s->rc == 0) s->rc = cvb_err_set(s->err, code, "model synth (%s): %s", s->arch->name, what);
+    return s->rc;
+}
+
+static void *arena_alloc(struct synth *s, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    if (s->arena == NULL || s->arena->cap - s->arena->used < n) {
+        size_t cap = n > 65536 ? n : 65536;
+        struct arena_blk *b = malloc(sizeof(*b) + cap);
+        if (b == NULL) {
+            fail(s, CVB_ENOMEM, "out of memory building the graph");
+            return NULL;
+        }
+        b->next = s->arena;
+        b->used = 0;
+        b->cap = cap;
+        s->arena = b;
+    }
+    void *p = s->arena->data + s->arena->used;
+    s->arena->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+static char *arena_printf(struct synth *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *arena_printf(struct synth *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = arena_alloc(s, (size_t)n + 1);
+    if (p == NULL) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* Forget the graph being built (weights stay). */
+static void graph_reset(struct synth *s) {
+    while (s->arena != NULL) {
+        struct arena_blk *b = s->arena;
+        s->arena = b->next;
+        free(b);
+    }
+    for (int i = 0; i < s->n_names; i++) free(s->names[i].key);
+    s->n_names = 0;
+    s->n_nodes = s->n_inits = 0;
+    s->scope[0] = '\0';
+    s->n_params = 0;
+    s->macs = 0;
+    s->conv_cursor = 0;
+}
+
+static void synth_cleanup(struct synth *s) {
+    graph_reset(s);
+    free(s->names);
+    free(s->nodes);
+    free(s->inits);
+    for (int i = 0; i < s->n_convs; i++) {
+        free(s->convs[i].node);
+        free(s->convs[i].w);
+        free(s->convs[i].b);
+    }
+    free(s->convs);
+}
+
+static int grow(struct synth *s, void **arr, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 0;
+    int ncap = *cap ? *cap * 2 : 64;
+    while (ncap < need) ncap *= 2;
+    void *p = realloc(*arr, (size_t)ncap * elem);
+    if (p == NULL) return fail(s, CVB_ENOMEM, "out of memory building the graph");
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* ---- scopes and names ----------------------------------------------------
+ * The torch exporter names a node "<scope>/<Op>[_k]" where the scope is the
+ * chain of module names and k counts earlier nodes of that op in the same
+ * scope; its outputs are "<node>_output_<i>". */
+
+static size_t scope_push(struct synth *s, const char *comp) {
+    size_t mark = strlen(s->scope);
+    int n = snprintf(s->scope + mark, MAX_SCOPE - mark, "/%s", comp);
+    if (n < 0 || (size_t)n >= MAX_SCOPE - mark) fail(s, CVB_EINTERNAL, "scope name too long");
+    return mark;
+}
+
+static void scope_pop(struct synth *s, size_t mark) { s->scope[mark] = '\0'; }
+
+static char *node_name(struct synth *s, const char *op) {
+    char key[MAX_SCOPE + 32];
+    snprintf(key, sizeof key, "%s/%s", s->scope, op);
+    for (int i = 0; i < s->n_names; i++) {
+        if (strcmp(s->names[i].key, key) == 0) {
+            int k = s->names[i].n++;
+            return arena_printf(s, "%s_%d", key, k);
+        }
+    }
+    if (grow(s, (void **)&s->names, &s->cap_names, s->n_names + 1, sizeof(*s->names)) < 0)
+        return NULL;
+    char *dup = strdup(key);
+    if (dup == NULL) {
+        fail(s, CVB_ENOMEM, "out of memory building the graph");
+        return NULL;
+    }
+    s->names[s->n_names].key = dup;
+    s->names[s->n_names].n = 1;
+    s->n_names++;
+    return arena_printf(s, "%s", key);
+}
+
+/* "/model.2/m.0/cv1/conv" + ".weight" -> "model.2.m.0.cv1.conv.weight" */
+static char *param_name(struct synth *s, const char *suffix) {
+    char *p = arena_printf(s, "%s.%s", s->scope[0] == '/' ? s->scope + 1 : s->scope, suffix);
+    if (p == NULL) return NULL;
+    for (char *q = p; *q; q++)
+        if (*q == '/') *q = '.';
+    return p;
+}
+
+/* ---- protobuf pieces ------------------------------------------------------ */
+
+/* Add a node of 'op' in the current scope with inputs in[0..n_in) (NULL or
+ * "" = absent optional input) and n_out outputs named after the node. */
+static Onnx__NodeProto *add_node(struct synth *s, const char *op, int n_in, const char *const *in,
+                                 int n_out) {
+    if (s->rc < 0) return NULL;
+    if (grow(s, (void **)&s->nodes, &s->cap_nodes, s->n_nodes + 1, sizeof(*s->nodes)) < 0)
+        return NULL;
+    Onnx__NodeProto *n = arena_alloc(s, sizeof(*n));
+    char **ins = arena_alloc(s, sizeof(char *) * (size_t)n_in);
+    char **outs = arena_alloc(s, sizeof(char *) * (size_t)n_out);
+    Onnx__AttributeProto **attrs = arena_alloc(s, sizeof(*attrs) * 8);
+    char *name = node_name(s, op);
+    if (n == NULL || ins == NULL || outs == NULL || attrs == NULL || name == NULL) return NULL;
+    onnx__node_proto__init(n);
+    n->name = name;
+    n->op_type = (char *)op;
+    n->n_input = (size_t)n_in;
+    n->input = ins;
+    for (int i = 0; i < n_in; i++) ins[i] = (char *)(in[i] != NULL ? in[i] : "");
+    n->n_output = (size_t)n_out;
+    n->output = outs;
+    for (int i = 0; i < n_out; i++)
+        if ((outs[i] = arena_printf(s, "%s_output_%d", name, i)) == NULL) return NULL;
+    n->attribute = attrs;
+    s->nodes[s->n_nodes++] = n;
+    return n;
+}
+
+static Onnx__AttributeProto *add_attr(struct synth *s, Onnx__NodeProto *n, const char *name,
+                                      Onnx__AttributeProto__AttributeType type) {
+    if (n == NULL || n->n_attribute >= 8) {
+        if (n != NULL) fail(s, CVB_EINTERNAL, "too many attributes");
+        return NULL;
+    }
+    Onnx__AttributeProto *a = arena_alloc(s, sizeof(*a));
+    if (a == NULL) return NULL;
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = 1;
+    a->type = type;
+    n->attribute[n->n_attribute++] = a;
+    return a;
+}
+
+static void attr_int(struct synth *s, Onnx__NodeProto *n, const char *name, int64_t v) {
+    Onnx__AttributeProto *a = add_attr(s, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    if (a == NULL) return;
+    a->has_i = 1;
+    a->i = v;
+}
+
+static void attr_float(struct synth *s, Onnx__NodeProto *n, const char *name, float v) {
+    Onnx__AttributeProto *a = add_attr(s, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    if (a == NULL) return;
+    a->has_f = 1;
+    a->f = v;
+}
+
+static void attr_str(struct synth *s, Onnx__NodeProto *n, const char *name, const char *v) {
+    Onnx__AttributeProto *a = add_attr(s, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    if (a == NULL) return;
+    a->has_s = 1;
+    a->s.data = (uint8_t *)v;
+    a->s.len = strlen(v);
+}
+
+static void attr_ints(struct synth *s, Onnx__NodeProto *n, const char *name, int cnt,
+                      const int64_t *v) {
+    Onnx__AttributeProto *a = add_attr(s, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    int64_t *copy = arena_alloc(s, sizeof(int64_t) * (size_t)cnt);
+    if (a == NULL || copy == NULL) return;
+    memcpy(copy, v, sizeof(int64_t) * (size_t)cnt);
+    a->n_ints = (size_t)cnt;
+    a->ints = copy;
+}
+
+/* Add an initializer. 'data' is referenced, not copied, unless 'copy'. */
+static const char *add_init(struct synth *s, const char *name, int dtype, int ndim,
+                            const int64_t *dims, const void *data, size_t bytes, int copy) {
+    if (s->rc < 0 || name == NULL) return NULL;
+    if (grow(s, (void **)&s->inits, &s->cap_inits, s->n_inits + 1, sizeof(*s->inits)) < 0)
+        return NULL;
+    Onnx__TensorProto *t = arena_alloc(s, sizeof(*t));
+    int64_t *d = arena_alloc(s, sizeof(int64_t) * (size_t)(ndim > 0 ? ndim : 1));
+    void *buf = copy ? arena_alloc(s, bytes) : (void *)data;
+    if (t == NULL || d == NULL || buf == NULL) return NULL;
+    if (copy) memcpy(buf, data, bytes);
+    onnx__tensor_proto__init(t);
+    t->name = (char *)name;
+    t->n_dims = (size_t)ndim;
+    memcpy(d, dims, sizeof(int64_t) * (size_t)ndim);
+    t->dims = d;
+    t->has_data_type = 1;
+    t->data_type = dtype;
+    t->has_raw_data = 1;
+    t->raw_data.data = buf;
+    t->raw_data.len = bytes;
+    s->inits[s->n_inits++] = t;
+    return name;
+}
+
+static const char *init_i64(struct synth *s, const char *name, int n, const int64_t *v) {
+    int64_t dims[1] = {n};
+    return add_init(s, name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 1, dims, v,
+                    sizeof(int64_t) * (size_t)n, 1);
+}
+
+static const char *init_f32_scalar(struct synth *s, const char *name, float v) {
+    return add_init(s, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0, NULL, &v, sizeof v, 1);
+}
+
+/* ==== layers ============================================================== */
+
+static int make_divisible8(double x) { return (int)ceil(x / 8.0) * 8; }
+
+/* Output channels of a layer whose yaml says 'c' (parse_model's scaling). */
+static int ch(const struct synth *s, int c) {
+    int m = c < s->arch->max_ch ? c : s->arch->max_ch;
+    return make_divisible8(m * s->arch->width);
+}
+
+/* Repeats of a block whose yaml says 'n'. */
+static int reps(const struct synth *s, int n) {
+    if (n <= 1) return n;
+    int r = (int)lround(n * s->arch->depth);
+    return r > 1 ? r : 1;
+}
+
+/* The weights of the next conv in graph order: created (He-init) on the
+ * first build, reused by later builds of the same architecture. */
+static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, int cin_g, int k,
+                                  int bias, enum conv_role role) {
+    int i = s->conv_cursor++;
+    if (i < s->n_convs) {
+        struct conv_w *cw = &s->convs[i];
+        if (cw->cout != cout || cw->cin_g != cin_g || cw->k != k || strcmp(cw->node, node) != 0) {
+            fail(s, CVB_EINTERNAL, "conv weights out of step between builds");
+            return NULL;
+        }
+        return cw;
+    }
+    if (grow(s, (void **)&s->convs, &s->cap_convs, s->n_convs + 1, sizeof(*s->convs)) < 0)
+        return NULL;
+    struct conv_w *cw = &s->convs[s->n_convs];
+    memset(cw, 0, sizeof(*cw));
+    size_t nw = (size_t)cout * cin_g * k * k;
+    cw->node = strdup(node);
+    cw->w = malloc(nw * sizeof(float));
+    cw->b = bias ? calloc((size_t)cout, sizeof(float)) : NULL;
+    if (cw->node == NULL || cw->w == NULL || (bias && cw->b == NULL)) {
+        free(cw->node);
+        free(cw->w);
+        free(cw->b);
+        fail(s, CVB_ENOMEM, "out of memory for weights");
+        return NULL;
+    }
+    cw->cout = cout;
+    cw->cin_g = cin_g;
+    cw->k = k;
+    cw->role = role;
+    s->n_convs++;
+    if (role == ROLE_DFL) {
+        for (size_t j = 0; j < nw; j++) cw->w[j] = (float)j; /* DFL: arange(16) */
+    } else {
+        double sd = 1.0 / sqrt((double)cin_g * k * k);
+        for (size_t j = 0; j < nw; j++) cw->w[j] = (float)(rng_normal(&s->rng) * sd);
+    }
+    return cw;
+}
+
+enum { F_ACT = 1, F_BARE = 2, F_NOBIAS = 4 };
+
+/* Ultralytics Conv (module 'comp' in the current scope): Conv2d with folded
+ * BN then SiLU when F_ACT; with F_BARE a plain nn.Conv2d named
+ * "<comp>/Conv". pad < 0 means autopad (k / 2). */
+static struct val conv_role(struct synth *s, const char *comp, struct val x, int c2, int k, int st,
+                            int pad, int g, int flags, enum conv_role role) {
+    if (s->rc < 0) return NOVAL;
+    size_t mark = comp ? scope_push(s, comp) : strlen(s->scope);
+    size_t mark2 = (flags & F_BARE) ? 0 : scope_push(s, "conv");
+    if (pad < 0) pad = k / 2;
+    struct val y = {NULL, c2, (x.h + 2 * pad - k) / st + 1, (x.w + 2 * pad - k) / st + 1};
+    char *node = node_name(s, "Conv");
+    /* node_name consumed the counter; build the node by hand with that name */
+    struct conv_w *cw = node ? next_conv_w(s, node, c2, x.c / g, k, !(flags & F_NOBIAS), role)
+                             : NULL;
+    const char *wname = param_name(s, "weight");
+    const char *bname = (flags & F_NOBIAS) ? NULL : param_name(s, "bias");
+    if (cw == NULL || wname == NULL) goto out;
+    int64_t wd[4] = {c2, x.c / g, k, k};
+    add_init(s, wname, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 4, wd, cw->w,
+             sizeof(float) * (size_t)c2 * (x.c / g) * k * k, 0);
+    if (bname != NULL) {
+        int64_t bd[1] = {c2};
+        add_init(s, bname, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, bd, cw->b,
+                 sizeof(float) * (size_t)c2, 0);
+    }
+    if (grow(s, (void **)&s->nodes, &s->cap_nodes, s->n_nodes + 1, sizeof(*s->nodes)) < 0) goto out;
+    Onnx__NodeProto *n = arena_alloc(s, sizeof(*n));
+    char **ins = arena_alloc(s, sizeof(char *) * 3);
+    char **outs = arena_alloc(s, sizeof(char *));
+    Onnx__AttributeProto **attrs = arena_alloc(s, sizeof(*attrs) * 8);
+    if (n == NULL || ins == NULL || outs == NULL || attrs == NULL) goto out;
+    onnx__node_proto__init(n);
+    n->name = node;
+    n->op_type = "Conv";
+    ins[0] = (char *)x.name;
+    ins[1] = (char *)wname;
+    ins[2] = (char *)bname;
+    n->n_input = bname ? 3 : 2;
+    n->input = ins;
+    if ((outs[0] = arena_printf(s, "%s_output_0", node)) == NULL) goto out;
+    n->n_output = 1;
+    n->output = outs;
+    n->attribute = attrs;
+    s->nodes[s->n_nodes++] = n;
+    int64_t dil[2] = {1, 1}, ks[2] = {k, k}, pads[4] = {pad, pad, pad, pad}, strides[2] = {st, st};
+    attr_ints(s, n, "dilations", 2, dil);
+    attr_int(s, n, "group", g);
+    attr_ints(s, n, "kernel_shape", 2, ks);
+    attr_ints(s, n, "pads", 4, pads);
+    attr_ints(s, n, "strides", 2, strides);
+    s->n_params += (int64_t)c2 * (x.c / g) * k * k + (bname ? c2 : 0);
+    s->macs += (double)c2 * y.h * y.w * (x.c / g) * k * k;
+    y.name = outs[0];
+    if (!(flags & F_BARE)) scope_pop(s, mark2);
+    if (flags & F_ACT) {
+        size_t m3 = scope_push(s, "act");
+        const char *in1[1] = {y.name};
+        Onnx__NodeProto *sg = add_node(s, "Sigmoid", 1, in1, 1);
+        if (sg != NULL) {
+            const char *in2[2] = {y.name, sg->output[0]};
+            Onnx__NodeProto *mul = add_node(s, "Mul", 2, in2, 1);
+            if (mul != NULL) y.name = mul->output[0];
+        }
+        scope_pop(s, m3);
+    }
+out:
+    scope_pop(s, mark);
+    return s->rc < 0 ? NOVAL : y;
+}
+
+static struct val conv(struct synth *s, const char *comp, struct val x, int c2, int k, int st,
+                       int flags) {
+    return conv_role(s, comp, x, c2, k, st, -1, 1, flags, ROLE_PLAIN);
+}
+
+/* A Conv that is itself a model layer: its parts sit in the layer's scope. */
+static struct val conv_here(struct synth *s, struct val x, int c2, int k, int st, int pad) {
+    return conv_role(s, NULL, x, c2, k, st, pad, 1, F_ACT, ROLE_PLAIN);
+}
+
+static struct val add2(struct synth *s, struct val a, struct val b) {
+    const char *in[2] = {a.name, b.name};
+    Onnx__NodeProto *n = add_node(s, "Add", 2, in, 1);
+    if (n == NULL) return NOVAL;
+    a.name = n->output[0];
+    return a;
+}
+
+static struct val concat(struct synth *s, int cnt, const struct val *xs) {
+    const char *in[8];
+    struct val y = xs[0];
+    y.c = 0;
+    for (int i = 0; i < cnt; i++) {
+        in[i] = xs[i].name;
+        y.c += xs[i].c;
+    }
+    Onnx__NodeProto *n = add_node(s, "Concat", cnt, in, 1);
+    attr_int(s, n, "axis", 1);
+    if (n == NULL) return NOVAL;
+    y.name = n->output[0];
+    return y;
+}
+
+/* Split along 'axis' into cnt parts of sizes[]; output names into out[]. */
+static int split(struct synth *s, const char *x, int axis, int cnt, const int64_t *sizes,
+                 const char **out) {
+    if (s->rc < 0) return s->rc;
+    char *nm = arena_printf(s, "%s/Split_sizes_%d", s->scope, s->n_inits);
+    const char *sz = init_i64(s, nm, cnt, sizes);
+    const char *in[2] = {x, sz};
+    Onnx__NodeProto *n = add_node(s, "Split", 2, in, cnt);
+    attr_int(s, n, "axis", axis);
+    if (n == NULL) return s->rc;
+    for (int i = 0; i < cnt; i++) out[i] = n->output[i];
+    return 0;
+}
+
+static const char *reshape(struct synth *s, const char *x, int nd, const int64_t *shape) {
+    char *nm = arena_printf(s, "%s/Reshape_shape_%d", s->scope, s->n_inits);
+    const char *sh = init_i64(s, nm, nd, shape);
+    const char *in[2] = {x, sh};
+    Onnx__NodeProto *n = add_node(s, "Reshape", 2, in, 1);
+    attr_int(s, n, "allowzero", 0);
+    return n ? n->output[0] : NULL;
+}
+
+static const char *unary(struct synth *s, const char *op, const char *x) {
+    const char *in[1] = {x};
+    Onnx__NodeProto *n = add_node(s, op, 1, in, 1);
+    return n ? n->output[0] : NULL;
+}
+
+static const char *binary(struct synth *s, const char *op, const char *a, const char *b) {
+    const char *in[2] = {a, b};
+    Onnx__NodeProto *n = add_node(s, op, 2, in, 1);
+    return n ? n->output[0] : NULL;
+}
+
+static const char *transpose(struct synth *s, const char *x, int nd, const int64_t *perm) {
+    const char *in[1] = {x};
+    Onnx__NodeProto *n = add_node(s, "Transpose", 1, in, 1);
+    attr_ints(s, n, "perm", nd, perm);
+    return n ? n->output[0] : NULL;
+}
+
+static const char *softmax(struct synth *s, const char *x, int axis) {
+    const char *in[1] = {x};
+    Onnx__NodeProto *n = add_node(s, "Softmax", 1, in, 1);
+    attr_int(s, n, "axis", axis);
+    return n ? n->output[0] : NULL;
+}
+
+/* ==== modules (ultralytics/nn/modules) ==================================== */
+
+/* Bottleneck(c1, c2, shortcut, k=(k1, k2), e): cv1 -> cv2, + x when the
+ * shortcut is on and c1 == c2. */
+static struct val bottleneck(struct synth *s, const char *comp, struct val x, int c2,
+                             int shortcut, int k1, int k2, double e) {
+    size_t mark = scope_push(s, comp);
+    int c_ = (int)(c2 * e);
+    struct val y = conv(s, "cv1", x, c_, k1, 1, F_ACT);
+    y = conv(s, "cv2", y, c2, k2, 1, F_ACT);
+    if (shortcut && x.c == c2) y = add2(s, x, y);
+    scope_pop(s, mark);
+    return y;
+}
+
+/* C3(c1, c2, n, shortcut, e) in the current scope; inner bottlenecks use
+ * kernels (kb1, 3) and e=1.0 (C3: kb1 = 1; C3k: kb1 = 3). */
+static struct val c3(struct synth *s, struct val x, int c2, int n, int shortcut, double e, int kb1) {
+    int c_ = (int)(c2 * e);
+    struct val a = conv(s, "cv1", x, c_, 1, 1, F_ACT);
+    size_t mark = scope_push(s, "m");
+    for (int i = 0; i < n; i++) {
+        char comp[16];
+        snprintf(comp, sizeof comp, "m.%d", i);
+        a = bottleneck(s, comp, a, c_, shortcut, kb1, 3, 1.0);
+    }
+    scope_pop(s, mark);
+    struct val b = conv(s, "cv2", x, c_, 1, 1, F_ACT);
+    struct val cat[2] = {a, b};
+    struct val y = concat(s, 2, cat);
+    return conv(s, "cv3", y, c2, 1, 1, F_ACT);
+}
+
+enum c2f_block { BLK_C2F = 0, BLK_C3K2_BOTTLENECK, BLK_C3K2_C3K };
+
+/* C2f / C3k2 in the current scope. */
+static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e,
+                      enum c2f_block blk) {
+    int c = (int)(c2 * e);
+    struct val y0 = conv(s, "cv1", x, 2 * c, 1, 1, F_ACT);
+    const char *parts[2] = {NULL, NULL};
+    int64_t sizes[2] = {c, c};
+    if (split(s, y0.name, 1, 2, sizes, parts) < 0) return NOVAL;
+    struct val ys[8];
+    int ny = 0;
+    ys[ny++] = (struct val){parts[0], c, y0.h, y0.w};
+    ys[ny++] = (struct val){parts[1], c, y0.h, y0.w};
+    for (int i = 0; i < n && ny < 8; i++) {
+        char comp[16];
+        snprintf(comp, sizeof comp, "m.%d", i);
+        struct val prev = ys[ny - 1], y;
+        if (blk == BLK_C2F) {
+            y = bottleneck(s, comp, prev, c, shortcut, 3, 3, 1.0);
+        } else if (blk == BLK_C3K2_BOTTLENECK) {
+            y = bottleneck(s, comp, prev, c, shortcut, 3, 3, 0.5);
+        } else {
+            size_t mark = scope_push(s, comp);
+            y = c3(s, prev, c, 2, shortcut, 0.5, 3); /* C3k(c, c, 2, shortcut), k=3 */
+            scope_pop(s, mark);
+        }
+        ys[ny++] = y;
+    }
+    struct val cat = concat(s, ny, ys);
+    return conv(s, "cv2", cat, c2, 1, 1, F_ACT);
+}
+
+static struct val sppf(struct synth *s, struct val x, int c2) {
+    int c_ = x.c / 2;
+    struct val ys[4];
+    ys[0] = conv(s, "cv1", x, c_, 1, 1, F_ACT);
+    static const char *const comps[3] = {"m", "m_1", "m_2"};
+    for (int i = 0; i < 3; i++) {
+        size_t mark = scope_push(s, comps[i]);
+        const char *in[1] = {ys[i].name};
+        Onnx__NodeProto *n = add_node(s, "MaxPool", 1, in, 1);
+        int64_t ks[2] = {5, 5}, pads[4] = {2, 2, 2, 2}, st[2] = {1, 1};
+        attr_int(s, n, "ceil_mode", 0);
+        attr_ints(s, n, "kernel_shape", 2, ks);
+        attr_ints(s, n, "pads", 4, pads);
+        attr_ints(s, n, "strides", 2, st);
+        scope_pop(s, mark);
+        ys[i + 1] = ys[i];
+        ys[i + 1].name = n ? n->output[0] : NULL;
+    }
+    struct val cat = concat(s, 4, ys);
+    return conv(s, "cv2", cat, c2, 1, 1, F_ACT);
+}
+
+/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
+static struct val attention(struct synth *s, struct val x, int heads) {
+    size_t mark = scope_push(s, "attn");
+    int dim = x.c, hd = dim / heads, kd = (int)(hd * 0.5), h = dim + 2 * kd * heads;
+    int64_t n_pos = (int64_t)x.h * x.w;
+    struct val qkv = conv_role(s, "qkv", x, h, 1, 1, -1, 1, 0, ROLE_PLAIN);
+    int64_t sh1[4] = {1, heads, 2 * kd + hd, n_pos};
+    const char *r = reshape(s, qkv.name, 4, sh1);
+    const char *qkv3[3] = {NULL, NULL, NULL};
+    int64_t sizes[3] = {kd, kd, hd};
+    split(s, r, 2, 3, sizes, qkv3);
+    int64_t perm[4] = {0, 1, 3, 2};
+    const char *qt = transpose(s, qkv3[0], 4, perm);
+    const char *mm = binary(s, "MatMul", qt, qkv3[1]);
+    s->macs += (double)heads * n_pos * n_pos * kd;
+    char *scn = arena_printf(s, "%s/Mul_scale", s->scope);
+    const char *sc = binary(s, "Mul", mm, init_f32_scalar(s, scn, (float)pow(kd, -0.5)));
+    const char *sm = softmax(s, sc, -1);
+    const char *smt = transpose(s, sm, 4, perm);
+    const char *mm2 = binary(s, "MatMul", qkv3[2], smt);
+    s->macs += (double)heads * hd * n_pos * n_pos;
+    int64_t sh2[4] = {1, dim, x.h, x.w};
+    const char *o = reshape(s, mm2, 4, sh2);
+    struct val v = {reshape(s, qkv3[2], 4, sh2), dim, x.h, x.w};
+    struct val pe = conv_role(s, "pe", v, dim, 3, 1, -1, dim, 0, ROLE_PLAIN);
+    struct val sum = {binary(s, "Add", o, pe.name), dim, x.h, x.w};
+    struct val y = conv_role(s, "proj", sum, dim, 1, 1, -1, 1, 0, ROLE_PLAIN);
+    scope_pop(s, mark);
+    return y;
+}
+
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads) {
+    size_t mark = scope_push(s, comp);
+    x = add2(s, x, attention(s, x, heads));
+    size_t m2 = scope_push(s, "ffn");
+    struct val f = conv(s, "ffn.0", x, 2 * x.c, 1, 1, F_ACT);
+    f = conv(s, "ffn.1", f, x.c, 1, 1, 0);
+    scope_pop(s, m2);
+    x = add2(s, x, f);
+    scope_pop(s, mark);
+    return x;
+}
+
+/* C2PSA(c1, c2, n, e=0.5) in the current scope. */
+static struct val c2psa(struct synth *s, struct val x, int n) {
+    int c = x.c / 2;
+    struct val y0 = conv(s, "cv1", x, 2 * c, 1, 1, F_ACT);
+    const char *parts[2] = {NULL, NULL};
+    int64_t sizes[2] = {c, c};
+    if (split(s, y0.name, 1, 2, sizes, parts) < 0) return NOVAL;
+    struct val a = {parts[0], c, y0.h, y0.w}, b = {parts[1], c, y0.h, y0.w};
+    size_t mark = scope_push(s, "m");
+    for (int i = 0; i < n; i++) {
+        char comp[16];
+        snprintf(comp, sizeof comp, "m.%d", i);
+        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1);
+    }
+    scope_pop(s, mark);
+    struct val cat[2] = {a, b};
+    return conv(s, "cv2", concat(s, 2, cat), x.c, 1, 1, F_ACT);
+}
+
+static struct val upsample(struct synth *s, struct val x) {
+    static const float scales[4] = {1, 1, 2, 2};
+    int64_t d[1] = {4};
+    char *nm = arena_printf(s, "%s/Resize_scales", s->scope);
+    const char *sc = add_init(s, nm, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d, scales,
+                              sizeof scales, 1);
+    const char *in[3] = {x.name, "", sc};
+    Onnx__NodeProto *n = add_node(s, "Resize", 3, in, 1);
+    attr_str(s, n, "coordinate_transformation_mode", "asymmetric");
+    attr_float(s, n, "cubic_coeff_a", -0.75f);
+    attr_str(s, n, "mode", "nearest");
+    attr_str(s, n, "nearest_mode", "floor");
+    if (n == NULL) return NOVAL;
+    return (struct val){n->output[0], x.c, x.h * 2, x.w * 2};
+}
+
+/* Detect(nc=80, reg_max=16, ch) in the current scope; returns output0's
+ * producer output name. legacy: v5u/v8 class branch (two Conv 3x3);
+ * otherwise YOLO11's DWConv + Conv pairs. */
+static const char *detect(struct synth *s, const struct val *feats, int nl, int legacy,
+                          const int *strides) {
+    int c2 = feats[0].c / 4;
+    if (c2 < 16) c2 = 16;
+    if (c2 < 4 * REG_MAX) c2 = 4 * REG_MAX;
+    int c3 = feats[0].c > NC ? feats[0].c : (NC < 100 ? NC : 100);
+    const int no = NC + 4 * REG_MAX;
+    const char *lv[3];
+    int64_t n_anchor = 0;
+    for (int i = 0; i < nl; i++) {
+        char comp[32], sub[32];
+        struct val x = feats[i];
+        snprintf(comp, sizeof comp, "cv2.%d", i);
+        size_t mark = scope_push(s, comp);
+        snprintf(sub, sizeof sub, "cv2.%d.0", i);
+        struct val b = conv(s, sub, x, c2, 3, 1, F_ACT);
+        snprintf(sub, sizeof sub, "cv2.%d.1", i);
+        b = conv(s, sub, b, c2, 3, 1, F_ACT);
+        snprintf(sub, sizeof sub, "cv2.%d.2", i);
+        b = conv_role(s, sub, b, 4 * REG_MAX, 1, 1, -1, 1, F_BARE, ROLE_BOX);
+        scope_pop(s, mark);
+
+        snprintf(comp, sizeof comp, "cv3.%d", i);
+        mark = scope_push(s, comp);
+        struct val c;
+        if (legacy) {
+            snprintf(sub, sizeof sub, "cv3.%d.0", i);
+            c = conv(s, sub, x, c3, 3, 1, F_ACT);
+            snprintf(sub, sizeof sub, "cv3.%d.1", i);
+            c = conv(s, sub, c, c3, 3, 1, F_ACT);
+        } else {
+            c = x;
+            for (int j = 0; j < 2; j++) {
+                char seq[32], dw[40], pw[40];
+                snprintf(seq, sizeof seq, "cv3.%d.%d", i, j);
+                snprintf(dw, sizeof dw, "cv3.%d.%d.0", i, j);
+                snprintf(pw, sizeof pw, "cv3.%d.%d.1", i, j);
+                size_t m2 = scope_push(s, seq);
+                c = conv_role(s, dw, c, c.c, 3, 1, -1, c.c, F_ACT, ROLE_PLAIN); /* DWConv */
+                c = conv(s, pw, c, c3, 1, 1, F_ACT);
+                scope_pop(s, m2);
+            }
+        }
+        snprintf(sub, sizeof sub, "cv3.%d.2", i);
+        c = conv_role(s, sub, c, NC, 1, 1, -1, 1, F_BARE, ROLE_CLS);
+        scope_pop(s, mark);
+
+        struct val cat[2] = {b, c};
+        struct val y = concat(s, 2, cat);
+        int64_t sh[3] = {1, no, -1};
+        lv[i] = reshape(s, y.name, 3, sh);
+        n_anchor += (int64_t)x.h * x.w;
+    }
+    Onnx__NodeProto *cat = add_node(s, "Concat", nl, lv, 1);
+    attr_int(s, cat, "axis", 2);
+    if (cat == NULL) return NULL;
+    const char *bc[2] = {NULL, NULL};
+    int64_t sizes[2] = {4 * REG_MAX, NC};
+    split(s, cat->output[0], 1, 2, sizes, bc);
+
+    /* DFL */
+    size_t mark = scope_push(s, "dfl");
+    int64_t sh4[4] = {1, 4, REG_MAX, n_anchor};
+    const char *d = reshape(s, bc[0], 4, sh4);
+    int64_t perm[4] = {0, 2, 1, 3};
+    d = transpose(s, d, 4, perm);
+    d = softmax(s, d, 1);
+    struct val dv = {d, REG_MAX, 4, (int)n_anchor};
+    dv = conv_role(s, "conv", dv, 1, 1, 1, -1, 1, F_BARE | F_NOBIAS, ROLE_DFL);
+    int64_t sh3[3] = {1, 4, n_anchor};
+    d = reshape(s, dv.name, 3, sh3);
+    scope_pop(s, mark);
+
+    /* anchors [1, 2, A] (cell centres) and strides [1, A] as constants */
+    float *anc = arena_alloc(s, sizeof(float) * 2 * (size_t)n_anchor);
+    float *str = arena_alloc(s, sizeof(float) * (size_t)n_anchor);
+    if (anc == NULL || str == NULL) return NULL;
+    int64_t a = 0;
+    for (int i = 0; i < nl; i++)
+        for (int y = 0; y < feats[i].h; y++)
+            for (int x = 0; x < feats[i].w; x++, a++) {
+                anc[a] = (float)x + 0.5f;
+                anc[n_anchor + a] = (float)y + 0.5f;
+                str[a] = (float)strides[i];
+            }
+    int64_t ad[3] = {1, 2, n_anchor}, sd[2] = {1, n_anchor};
+    const char *anchors = add_init(s, arena_printf(s, "%s/anchors", s->scope),
+                                   ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, ad, anc,
+                                   sizeof(float) * 2 * (size_t)n_anchor, 0);
+    const char *strd = add_init(s, arena_printf(s, "%s/strides", s->scope),
+                                ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, sd, str,
+                                sizeof(float) * (size_t)n_anchor, 0);
+
+    /* dist2bbox(xywh=True, dim=1) * strides */
+    const char *ltrb[2] = {NULL, NULL};
+    int64_t half[2] = {2, 2};
+    split(s, d, 1, 2, half, ltrb);
+    const char *x1y1 = binary(s, "Sub", anchors, ltrb[0]);
+    const char *x2y2 = binary(s, "Add", anchors, ltrb[1]);
+    const char *sum = binary(s, "Add", x1y1, x2y2);
+    const char *cxy = binary(s, "Div", sum, init_f32_scalar(s, arena_printf(s, "%s/Div_two", s->scope), 2.0f));
+    const char *wh = binary(s, "Sub", x2y2, x1y1);
+    const char *box_in[2] = {cxy, wh};
+    Onnx__NodeProto *bx = add_node(s, "Concat", 2, box_in, 1);
+    attr_int(s, bx, "axis", 1);
+    if (bx == NULL) return NULL;
+    const char *dbox = binary(s, "Mul", bx->output[0], strd);
+    const char *cls = unary(s, "Sigmoid", bc[1]);
+    const char *out_in[2] = {dbox, cls};
+    Onnx__NodeProto *out = add_node(s, "Concat", 2, out_in, 1);
+    attr_int(s, out, "axis", 1);
+    if (out == NULL) return NULL;
+    out->output[0] = "output0";
+    return out->output[0];
+}
+
+/* ==== architectures ======================================================= */
+
+/* Build the whole graph at s->imgsz into s->nodes / s->inits. */
+static int build_graph(struct synth *s) {
+    graph_reset(s);
+    struct val L[24];
+    struct val x = {"images", 3, s->imgsz, s->imgsz};
+    int nl = 0, det_idx = 0;
+    int feats_idx[3];
+    const int strides[3] = {8, 16, 32};
+    char comp[16];
+#define LAYER(i, expr)                                                         \
+    do {                                                                       \
+        snprintf(comp, sizeof comp, "model.%d", (i));                          \
+        size_t mark_ = scope_push(s, comp);                                    \
+        L[i] = (expr);                                                         \
+        scope_pop(s, mark_);                                                   \
+    } while (0)
+#define CAT2(i, a, b)                                                          \
+    do {                                                                       \
+        struct val xs_[2] = {(a), (b)};                                        \
+        LAYER(i, concat(s, 2, xs_));                                           \
+    } while (0)
+
+#define CONVL(i, in, c, k, st) LAYER(i, conv_here(s, (in), (c), (k), (st), -1))
+    switch (s->arch->id) {
+    case ARCH_V8N:
+    case ARCH_V8S: {
+        CONVL(0, x, ch(s, 64), 3, 2);
+        CONVL(1, L[0], ch(s, 128), 3, 2);
+        LAYER(2, c2f(s, L[1], ch(s, 128), reps(s, 3), 1, 0.5, BLK_C2F));
+        CONVL(3, L[2], ch(s, 256), 3, 2);
+        LAYER(4, c2f(s, L[3], ch(s, 256), reps(s, 6), 1, 0.5, BLK_C2F));
+        CONVL(5, L[4], ch(s, 512), 3, 2);
+        LAYER(6, c2f(s, L[5], ch(s, 512), reps(s, 6), 1, 0.5, BLK_C2F));
+        CONVL(7, L[6], ch(s, 1024), 3, 2);
+        LAYER(8, c2f(s, L[7], ch(s, 1024), reps(s, 3), 1, 0.5, BLK_C2F));
+        LAYER(9, sppf(s, L[8], ch(s, 1024)));
+        LAYER(10, upsample(s, L[9]));
+        CAT2(11, L[10], L[6]);
+        LAYER(12, c2f(s, L[11], ch(s, 512), reps(s, 3), 0, 0.5, BLK_C2F));
+        LAYER(13, upsample(s, L[12]));
+        CAT2(14, L[13], L[4]);
+        LAYER(15, c2f(s, L[14], ch(s, 256), reps(s, 3), 0, 0.5, BLK_C2F));
+        CONVL(16, L[15], ch(s, 256), 3, 2);
+        CAT2(17, L[16], L[12]);
+        LAYER(18, c2f(s, L[17], ch(s, 512), reps(s, 3), 0, 0.5, BLK_C2F));
+        CONVL(19, L[18], ch(s, 512), 3, 2);
+        CAT2(20, L[19], L[9]);
+        LAYER(21, c2f(s, L[20], ch(s, 1024), reps(s, 3), 0, 0.5, BLK_C2F));
+        feats_idx[0] = 15, feats_idx[1] = 18, feats_idx[2] = 21;
+        det_idx = 22;
+        nl = 3;
+        break;
+    }
+    case ARCH_V5NU: {
+        LAYER(0, conv_here(s, x, ch(s, 64), 6, 2, 2));
+        CONVL(1, L[0], ch(s, 128), 3, 2);
+        LAYER(2, c3(s, L[1], ch(s, 128), reps(s, 3), 1, 0.5, 1));
+        CONVL(3, L[2], ch(s, 256), 3, 2);
+        LAYER(4, c3(s, L[3], ch(s, 256), reps(s, 6), 1, 0.5, 1));
+        CONVL(5, L[4], ch(s, 512), 3, 2);
+        LAYER(6, c3(s, L[5], ch(s, 512), reps(s, 9), 1, 0.5, 1));
+        CONVL(7, L[6], ch(s, 1024), 3, 2);
+        LAYER(8, c3(s, L[7], ch(s, 1024), reps(s, 3), 1, 0.5, 1));
+        LAYER(9, sppf(s, L[8], ch(s, 1024)));
+        CONVL(10, L[9], ch(s, 512), 1, 1);
+        LAYER(11, upsample(s, L[10]));
+        CAT2(12, L[11], L[6]);
+        LAYER(13, c3(s, L[12], ch(s, 512), reps(s, 3), 0, 0.5, 1));
+        CONVL(14, L[13], ch(s, 256), 1, 1);
+        LAYER(15, upsample(s, L[14]));
+        CAT2(16, L[15], L[4]);
+        LAYER(17, c3(s, L[16], ch(s, 256), reps(s, 3), 0, 0.5, 1));
+        CONVL(18, L[17], ch(s, 256), 3, 2);
+        CAT2(19, L[18], L[14]);
+        LAYER(20, c3(s, L[19], ch(s, 512), reps(s, 3), 0, 0.5, 1));
+        CONVL(21, L[20], ch(s, 512), 3, 2);
+        CAT2(22, L[21], L[10]);
+        LAYER(23, c3(s, L[22], ch(s, 1024), reps(s, 3), 0, 0.5, 1));
+        feats_idx[0] = 17, feats_idx[1] = 20, feats_idx[2] = 23;
+        det_idx = 24;
+        nl = 3;
+        break;
+    }
+    case ARCH_11N: {
+        CONVL(0, x, ch(s, 64), 3, 2);
+        CONVL(1, L[0], ch(s, 128), 3, 2);
+        LAYER(2, c2f(s, L[1], ch(s, 256), reps(s, 2), 1, 0.25, BLK_C3K2_BOTTLENECK));
+        CONVL(3, L[2], ch(s, 256), 3, 2);
+        LAYER(4, c2f(s, L[3], ch(s, 512), reps(s, 2), 1, 0.25, BLK_C3K2_BOTTLENECK));
+        CONVL(5, L[4], ch(s, 512), 3, 2);
+        LAYER(6, c2f(s, L[5], ch(s, 512), reps(s, 2), 1, 0.5, BLK_C3K2_C3K));
+        CONVL(7, L[6], ch(s, 1024), 3, 2);
+        LAYER(8, c2f(s, L[7], ch(s, 1024), reps(s, 2), 1, 0.5, BLK_C3K2_C3K));
+        LAYER(9, sppf(s, L[8], ch(s, 1024)));
+        LAYER(10, c2psa(s, L[9], reps(s, 2)));
+        LAYER(11, upsample(s, L[10]));
+        CAT2(12, L[11], L[6]);
+        LAYER(13, c2f(s, L[12], ch(s, 512), reps(s, 2), 1, 0.5, BLK_C3K2_BOTTLENECK));
+        LAYER(14, upsample(s, L[13]));
+        CAT2(15, L[14], L[4]);
+        LAYER(16, c2f(s, L[15], ch(s, 256), reps(s, 2), 1, 0.5, BLK_C3K2_BOTTLENECK));
+        CONVL(17, L[16], ch(s, 256), 3, 2);
+        CAT2(18, L[17], L[13]);
+        LAYER(19, c2f(s, L[18], ch(s, 512), reps(s, 2), 1, 0.5, BLK_C3K2_BOTTLENECK));
+        CONVL(20, L[19], ch(s, 512), 3, 2);
+        CAT2(21, L[20], L[10]);
+        LAYER(22, c2f(s, L[21], ch(s, 1024), reps(s, 2), 1, 0.5, BLK_C3K2_C3K));
+        feats_idx[0] = 16, feats_idx[1] = 19, feats_idx[2] = 22;
+        det_idx = 23;
+        nl = 3;
+        break;
+    }
+    }
+    struct val feats[3];
+    for (int i = 0; i < nl; i++) feats[i] = L[feats_idx[i]];
+    snprintf(comp, sizeof comp, "model.%d", det_idx);
+    size_t mark = scope_push(s, comp);
+    detect(s, feats, nl, s->arch->id != ARCH_11N, strides);
+    scope_pop(s, mark);
+#undef LAYER
+#undef CAT2
+#undef CONVL
+    return s->rc;
+}
+
+/* ==== model assembly ====================================================== */
+
+static const char *const coco_names[NC] = {
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
+    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush"};
+
+static Onnx__ValueInfoProto *value_info(struct synth *s, const char *name, int ndim,
+                                        const int64_t *dims) {
+    Onnx__ValueInfoProto *vi = arena_alloc(s, sizeof(*vi));
+    Onnx__TypeProto *tp = arena_alloc(s, sizeof(*tp));
+    Onnx__TypeProto__Tensor *tt = arena_alloc(s, sizeof(*tt));
+    Onnx__TensorShapeProto *sh = arena_alloc(s, sizeof(*sh));
+    Onnx__TensorShapeProto__Dimension **dv = arena_alloc(s, sizeof(*dv) * (size_t)ndim);
+    if (vi == NULL || tp == NULL || tt == NULL || sh == NULL || dv == NULL) return NULL;
+    onnx__value_info_proto__init(vi);
+    onnx__type_proto__init(tp);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(sh);
+    for (int i = 0; i < ndim; i++) {
+        dv[i] = arena_alloc(s, sizeof(**dv));
+        if (dv[i] == NULL) return NULL;
+        onnx__tensor_shape_proto__dimension__init(dv[i]);
+        dv[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        dv[i]->dim_value = dims[i];
+    }
+    sh->n_dim = (size_t)ndim;
+    sh->dim = dv;
+    tt->has_elem_type = 1;
+    tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt->shape = sh;
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp->tensor_type = tt;
+    vi->name = (char *)name;
+    vi->type = tp;
+    return vi;
+}
+
+/* Serialize the graph built last into a fresh malloc'd buffer. */
+static int pack_model(struct synth *s, void **buf, size_t *len) {
+    *buf = NULL;
+    *len = 0;
+    if (s->rc < 0) return s->rc;
+    int64_t n_anchor = 0;
+    for (int st = 8; st <= 32; st *= 2) n_anchor += (int64_t)(s->imgsz / st) * (s->imgsz / st);
+    int64_t in_dims[4] = {1, 3, s->imgsz, s->imgsz}, out_dims[3] = {1, 4 + NC, n_anchor};
+
+    Onnx__ModelProto model;
+    Onnx__GraphProto graph;
+    Onnx__OperatorSetIdProto opset;
+    onnx__model_proto__init(&model);
+    onnx__graph_proto__init(&graph);
+    onnx__operator_set_id_proto__init(&opset);
+    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
+    opset.domain = "";
+    opset.has_version = 1;
+    opset.version = OPSET;
+
+    Onnx__ValueInfoProto *in = value_info(s, "images", 4, in_dims);
+    Onnx__ValueInfoProto *out = value_info(s, "output0", 3, out_dims);
+
+    /* Ultralytics' own metadata keys (exporter.py), then ours. */
+    char names[2048];
+    size_t used = 0;
+    used += (size_t)snprintf(names + used, sizeof names - used, "{");
+    for (int i = 0; i < NC && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%d: '%s'", i ? ", " : "", i,
+                                 coco_names[i]);
+    if (used < sizeof names) snprintf(names + used, sizeof names - used, "}");
+    char imgsz[32], seed[32];
+    snprintf(imgsz, sizeof imgsz, "[%d, %d]", s->imgsz, s->imgsz);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed);
+    const char *kv[][2] = {
+        {"description", s->arch->desc},
+        {"author", "cvbench model synth (synthetic weights, not Ultralytics' trained weights)"},
+        {"stride", "32"},
+        {"task", "detect"},
+        {"batch", "1"},
+        {"imgsz", imgsz},
+        {"names", names},
+        {"cvbench.synthetic", "true"},
+        {"cvbench.arch", s->arch->name},
+        {"cvbench.seed", seed},
+    };
+    enum { N_META = sizeof kv / sizeof kv[0] };
+    Onnx__StringStringEntryProto meta[N_META];
+    Onnx__StringStringEntryProto *metap[N_META];
+    for (int i = 0; i < N_META; i++) {
+        onnx__string_string_entry_proto__init(&meta[i]);
+        meta[i].key = (char *)kv[i][0];
+        meta[i].value = (char *)kv[i][1];
+        metap[i] = &meta[i];
+    }
+    if (in == NULL || out == NULL) return s->rc;
+
+    graph.name = "main_graph";
+    graph.n_node = (size_t)s->n_nodes;
+    graph.node = s->nodes;
+    graph.n_initializer = (size_t)s->n_inits;
+    graph.initializer = s->inits;
+    graph.n_input = 1;
+    graph.input = &in;
+    graph.n_output = 1;
+    graph.output = &out;
+
+    model.has_ir_version = 1;
+    model.ir_version = IR_VERSION;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.producer_name = "cvbench-synth";
+    model.producer_version = CVB_VERSION;
+    model.graph = &graph;
+    model.n_metadata_props = N_META;
+    model.metadata_props = metap;
+
+    size_t n = onnx__model_proto__get_packed_size(&model);
+    uint8_t *b = malloc(n ? n : 1);
+    if (b == NULL) return fail(s, CVB_ENOMEM, "out of memory serializing the model");
+    size_t wrote = onnx__model_proto__pack(&model, b);
+    if (wrote != n) {
+        free(b);
+        return fail(s, CVB_EINTERNAL, "protobuf-c packed a different size than it measured");
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* ==== calibration ========================================================= */
+
+/* Per-pixel hash noise in [-1, 1], a pure function of position. */
+static double pixel_noise(uint64_t x, uint64_t y, uint64_t c) {
+    uint64_t h = (x * 0x9E3779B97F4A7C15ull) ^ (y * 0xC2B2AE3D27D4EB4Full) ^ (c << 56);
+    return (double)(splitmix64(&h) >> 11) * 0x1.0p-52 - 1.0;
+}
+
+/* The calibration input is a 3 x 3 mosaic of unlike content, so that the
+ * per-channel statistics of one image span what a batch of photos would
+ * (between-content variance included), as YOLO's own mosaic augmentation
+ * does: a model normalised on it stays sane on photos, noise and flat
+ * frames. Tiles, row-major: blobs on gradients, uniform noise, flat grey,
+ * stripes, dark scene, sharp rectangles, bright scene, small blobs, smooth
+ * gradient. Every pattern is defined in tile-relative coordinates, so the
+ * picture is the same at every size (but for pixel noise). */
+enum { N_BLOBS = 10, N_RECTS = 8 };
+struct calib_pic {
+    struct { double cu, cv, ru, rv, rgb[3], freq, ang, tex; } blobs[N_BLOBS];
+    struct { double u0, v0, u1, v1, rgb[3]; } rects[N_RECTS];
+};
+
+static void calib_pic_init(struct calib_pic *pc) {
+    uint64_t r = 0x5EEDC0FFEEull; /* fixed: the same picture for every model */
+    for (int i = 0; i < N_BLOBS; i++) {
+        pc->blobs[i].cu = 0.1 + 0.8 * rng_uniform(&r);
+        pc->blobs[i].cv = 0.1 + 0.8 * rng_uniform(&r);
+        pc->blobs[i].ru = 0.08 + 0.25 * rng_uniform(&r);
+        pc->blobs[i].rv = 0.08 + 0.25 * rng_uniform(&r);
+        for (int c = 0; c < 3; c++) pc->blobs[i].rgb[c] = rng_uniform(&r);
+        pc->blobs[i].freq = 4 + 16 * rng_uniform(&r);
+        pc->blobs[i].ang = 3.14159265 * rng_uniform(&r);
+        pc->blobs[i].tex = (i % 2) ? 0.3 * rng_uniform(&r) : 0.0;
+    }
+    for (int i = 0; i < N_RECTS; i++) {
+        double u = 0.9 * rng_uniform(&r), v = 0.9 * rng_uniform(&r);
+        pc->rects[i].u0 = u;
+        pc->rects[i].v0 = v;
+        pc->rects[i].u1 = u + 0.1 + 0.4 * rng_uniform(&r);
+        pc->rects[i].v1 = v + 0.1 + 0.4 * rng_uniform(&r);
+        for (int c = 0; c < 3; c++) pc->rects[i].rgb[c] = rng_uniform(&r);
+    }
+}
+
+static void blobs_over(const struct calib_pic *pc, double u, double v, double scale, double *px) {
+    const double tau = 6.283185307179586;
+    for (int i = 0; i < N_BLOBS; i++) {
+        double du = (u - pc->blobs[i].cu) / (pc->blobs[i].ru * scale);
+        double dv = (v - pc->blobs[i].cv) / (pc->blobs[i].rv * scale);
+        double alpha = (1.0 - sqrt(du * du + dv * dv)) * 8.0;
+        if (alpha <= 0) continue;
+        if (alpha > 1) alpha = 1;
+        double stripe = pc->blobs[i].tex *
+                        sin(tau * pc->blobs[i].freq / scale *
+                            (u * cos(pc->blobs[i].ang) + v * sin(pc->blobs[i].ang)));
+        for (int c = 0; c < 3; c++) px[c] = (1 - alpha) * px[c] + alpha * (pc->blobs[i].rgb[c] + stripe);
+    }
+}
+
+static void calib_pixel(const struct calib_pic *pc, int tile, double u, double v, int x, int y,
+                        double *px) {
+    const double tau = 6.283185307179586;
+    for (int c = 0; c < 3; c++)
+        px[c] = 0.5 + 0.2 * sin(tau * (1.1 * u + 0.3 * c)) * cos(tau * (0.7 * v - 0.2 * c)) +
+                0.15 * (u - v) * (c - 1);
+    switch (tile) {
+    case 0: blobs_over(pc, u, v, 1.0, px); break;
+    case 1:
+        for (int c = 0; c < 3; c++) px[c] = 0.5 + 0.5 * pixel_noise((uint64_t)x, (uint64_t)y, (uint64_t)c + 3);
+        break;
+    case 2:
+        for (int c = 0; c < 3; c++) px[c] = 114.0 / 255.0;
+        break;
+    case 3:
+        for (int c = 0; c < 3; c++)
+            px[c] = 0.5 + 0.4 * sin(tau * (6 + 10 * v) * u + c) * (v < 0.5 ? 1 : cos(tau * 9 * v));
+        break;
+    case 4:
+        for (int c = 0; c < 3; c++) px[c] *= 0.25;
+        blobs_over(pc, 1 - u, v, 0.6, px);
+        break;
+    case 5:
+        for (int i = 0; i < N_RECTS; i++)
+            if (u >= pc->rects[i].u0 && u < pc->rects[i].u1 && v >= pc->rects[i].v0 &&
+                v < pc->rects[i].v1)
+                for (int c = 0; c < 3; c++) px[c] = pc->rects[i].rgb[c];
+        break;
+    case 6:
+        for (int c = 0; c < 3; c++) px[c] = 0.75 + 0.5 * (px[c] - 0.5);
+        blobs_over(pc, v, u, 1.3, px);
+        break;
+    case 7: blobs_over(pc, u, 1 - v, 0.35, px); break;
+    default: break;
+    }
+}
+
+void cvb_synth_calib_image(int imgsz, float *out) {
+    struct calib_pic pc;
+    calib_pic_init(&pc);
+    size_t plane = (size_t)imgsz * imgsz;
+    for (int y = 0; y < imgsz; y++) {
+        int ty = y * 3 / imgsz;
+        double v = (y - ty * imgsz / 3.0 + 0.5) / (imgsz / 3.0);
+        for (int x = 0; x < imgsz; x++) {
+            int tx = x * 3 / imgsz;
+            double u = (x - tx * imgsz / 3.0 + 0.5) / (imgsz / 3.0);
+            double px[3];
+            calib_pixel(&pc, ty * 3 + tx, u, v, x, y, px);
+            for (int c = 0; c < 3; c++) {
+                double p = px[c] + 0.02 * pixel_noise((uint64_t)x, (uint64_t)y, (uint64_t)c);
+                p = p < 0 ? 0 : p > 1 ? 1 : p;
+                out[(size_t)c * plane + (size_t)y * imgsz + x] = (float)p;
+            }
+        }
+    }
+}
+
+/* Fraction of a layer's median channel std below which a channel's std is
+ * not trusted for its gain. */
+#define CALIB_SD_FLOOR 0.25
+
+struct calib {
+    struct synth *s;
+    double *scratch; /* 3 x max channels */
+    int64_t scratch_n;
+    int n_fixed;
+    int failed;
+    float act_std_min, act_std_max;
+};
+
+static struct conv_w *find_conv(struct synth *s, const char *node) {
+    for (int i = 0; i < s->n_convs; i++)
+        if (strcmp(s->convs[i].node, node) == 0) return &s->convs[i];
+    return NULL;
+}
+
+/* Target (gamma, beta) of output channel c of a conv: BatchNorm-like
+ * per-channel scale and shift, drawn from a stream private to the conv so
+ * that they do not depend on anything but the seed and the conv's place. */
+static void target_affine(const struct synth *s, const struct conv_w *cw, int idx, int c,
+                          double *gamma, double *beta) {
+    uint64_t r = s->seed ^ (0xA5A5A5A5ull + (uint64_t)idx * 0x9E3779B97F4A7C15ull) ^
+                 ((uint64_t)c << 40);
+    double n1 = rng_normal(&r), n2 = rng_normal(&r);
+    switch (cw->role) {
+    case ROLE_BOX:
+        /* DFL bin logits: spread 2, a prior towards short distances so that
+         * boxes span a few strides, as a trained head's do */
+        *gamma = 2.0;
+        *beta = -0.3 * (c % REG_MAX) + 0.5 * n2;
+        break;
+    case ROLE_CLS:
+        *gamma = 1.0;
+        *beta = 0.0; /* shifted together afterwards */
+        break;
+    default:
+        *gamma = exp(0.15 * n1);
+        *beta = 0.2 * n2;
+        break;
+    }
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void observe(void *user, const char *node, const char *op, float *data, int ndim,
+                    const int64_t *dims) {
+    struct calib *cb = user;
+    struct synth *s = cb->s;
+    if (ndim != 4 || dims[0] != 1) return;
+    int64_t C = dims[1], HW = dims[2] * dims[3];
+    if (strcmp(op, "Mul") == 0) {
+        size_t nl = strlen(node);
+        if (nl < 8 || strcmp(node + nl - 8, "/act/Mul") != 0) return;
+        double sum = 0, sq = 0;
+        int64_t n = C * HW;
+        for (int64_t i = 0; i < n; i++) {
+            sum += data[i];
+            sq += (double)data[i] * data[i];
+        }
+        double mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
+        if (sd < cb->act_std_min) cb->act_std_min = (float)sd;
+        if (sd > cb->act_std_max) cb->act_std_max = (float)sd;
+        return;
+    }
+    if (strcmp(op, "Conv") != 0) return;
+    struct conv_w *cw = find_conv(s, node);
+    if (cw == NULL || cw->cout != C) {
+        cb->failed = 1;
+        return;
+    }
+    if (cw->role == ROLE_DFL) return;
+    int idx = (int)(cw - s->convs);
+    size_t per = (size_t)cw->cin_g * cw->k * cw->k;
+    double *mean = cb->scratch, *sd = cb->scratch + C;
+    if (3 * C > cb->scratch_n) {
+        cb->failed = 1;
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        const float *p = data + c * HW;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < HW; i++) {
+            sum += p[i];
+            sq += (double)p[i] * p[i];
+        }
+        mean[c] = sum / HW;
+        sd[c] = sqrt(fmax(sq / HW - mean[c] * mean[c], 0));
+    }
+    /* A channel nearly constant on the calibration input would get a huge
+     * gain and explode on other inputs: floor its std at a fraction of the
+     * layer's median. */
+    double *tmp = cb->scratch + 2 * C;
+    memcpy(tmp, sd, sizeof(double) * (size_t)C);
+    qsort(tmp, (size_t)C, sizeof(double), cmp_double);
+    double floor_sd = fmax(CALIB_SD_FLOOR * tmp[C / 2], 1e-6);
+    for (int64_t c = 0; c < C; c++) {
+        float *p = data + c * HW;
+        double sdc = fmax(sd[c], floor_sd);
+        double gamma, beta;
+        target_affine(s, cw, idx, (int)c, &gamma, &beta);
+        double a = gamma / sdc, b = beta - mean[c] * a;
+        for (int64_t i = 0; i < HW; i++) p[i] = (float)(p[i] * a + b);
+        float *w = cw->w + (size_t)c * per;
+        for (size_t j = 0; j < per; j++) w[j] = (float)(w[j] * a);
+        cw->b[c] = (float)(cw->b[c] * a + b);
+    }
+    cw->seen++;
+    cb->n_fixed++;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+static float logitf_(float p) {
+    if (p < 1e-30f) p = 1e-30f;
+    if (p > 1 - 1e-7f) p = 1 - 1e-7f;
+    return logf(p / (1 - p));
+}
+
+/* Steps 2 and 3 of the header comment. */
+static int calibrate(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
+    void *buf = NULL;
+    size_t len = 0;
+    struct cvb_engine *e = NULL;
+    float *img = NULL, *out = NULL, *best = NULL;
+    struct calib cb = {.s = s, .act_std_min = INFINITY, .act_std_max = 0};
+    uint64_t t0 = cvb_now_ns();
+    int rc;
+    s->imgsz = cal_sz;
+    if ((rc = build_graph(s)) < 0) goto out;
+    if ((rc = pack_model(s, &buf, &len)) < 0) goto out;
+    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF, .imgsz = 0, .threads = 1};
+    struct cvb_err eerr = {0};
+    rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, &e, &eerr);
+    if (rc < 0) {
+        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration model rejected by the engine: %s",
+                         s->arch->name, eerr.msg);
+        goto out;
+    }
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(e, 0, &oi);
+    int64_t n_anchor = oi.dims[2];
+    size_t isz = (size_t)3 * cal_sz * cal_sz;
+    img = malloc(isz * sizeof(float));
+    out = malloc((size_t)oi.numel * sizeof(float));
+    best = malloc((size_t)n_anchor * sizeof(float));
+    if (img == NULL || out == NULL || best == NULL) {
+        rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
+        goto out;
+    }
+    int max_c = 0;
+    for (int i = 0; i < s->n_convs; i++) max_c = s->convs[i].cout > max_c ? s->convs[i].cout : max_c;
+    cb.scratch_n = 3 * (int64_t)max_c;
+    cb.scratch = malloc(sizeof(double) * (size_t)cb.scratch_n);
+    if (cb.scratch == NULL) {
+        rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
+        goto out;
+    }
+    cvb_synth_calib_image(cal_sz, img);
+    cvb_engine_set_observer(e, observe, &cb);
+    const void *ins[1] = {img};
+    void *outs[1] = {out};
+    rc = cvb_engine_run(e, ins, outs, &eerr);
+    if (rc < 0) {
+        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration run failed: %s",
+                         s->arch->name, eerr.msg);
+        goto out;
+    }
+    int expect = 0;
+    for (int i = 0; i < s->n_convs; i++) expect += s->convs[i].role != ROLE_DFL;
+    if (cb.failed || cb.n_fixed != expect) {
+        rc = cvb_err_set(s->err, CVB_EINTERNAL,
+                         "model synth (%s): calibration saw %d of %d convolutions (the engine "
+                         "must call its observer after every Conv node with reference kernels)",
+                         s->arch->name, cb.n_fixed, expect);
+        goto out;
+    }
+    /* Class bias: max class logit per anchor, shifted so that exactly
+     * CVB_SYNTH_CALIB_HITS anchors clear the score threshold. */
+    for (int64_t a = 0; a < n_anchor; a++) {
+        float m = -INFINITY;
+        for (int c = 0; c < NC; c++) {
+            float l = logitf_(out[(size_t)(4 + c) * n_anchor + a]);
+            if (l > m) m = l;
+        }
+        best[a] = m;
+    }
+    qsort(best, (size_t)n_anchor, sizeof(float), cmp_desc);
+    int k = CVB_SYNTH_CALIB_HITS < n_anchor ? CVB_SYNTH_CALIB_HITS : (int)n_anchor - 1;
+    float cut = 0.5f * (best[k - 1] + best[k]);
+    float delta = logitf_(CVB_SYNTH_SCORE_THRESH) - cut;
+    for (int i = 0; i < s->n_convs; i++)
+        if (s->convs[i].role == ROLE_CLS)
+            for (int c = 0; c < s->convs[i].cout; c++) s->convs[i].b[c] += delta;
+    int hits = 0;
+    for (int64_t a = 0; a < n_anchor; a++) hits += best[a] + delta > logitf_(CVB_SYNTH_SCORE_THRESH);
+    if (st != NULL) {
+        st->calib_imgsz = cal_sz;
+        st->calib_hits = hits;
+        st->calib_act_std_min = cb.act_std_min;
+        st->calib_act_std_max = cb.act_std_max;
+        st->calib_ms = (double)(cvb_now_ns() - t0) / 1e6;
+    }
+    rc = 0;
+out:
+    cvb_engine_free(e);
+    free(buf);
+    free(img);
+    free(out);
+    free(best);
+    free(cb.scratch);
+    return rc;
+}
+
+/* ==== public API ========================================================== */
+
+static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, int *imgsz,
+                      struct cvb_err *err) {
+    if (o == NULL || o->arch == NULL)
+        return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n)");
+    *arch = NULL;
+    for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
+        if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
+    if (*arch == NULL)
+        return cvb_err_set(err, CVB_EINVAL,
+                           "model synth: unknown architecture '%s' (expected one of yolov5nu, "
+                           "yolov8n, yolov8s, yolo11n)", o->arch);
+    *imgsz = o->imgsz ? o->imgsz : 640;
+    if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
+        return cvb_err_set(err, CVB_EINVAL,
+                           "model synth: imgsz %d is not a multiple of 32 between 32 and %d",
+                           *imgsz, MAX_IMGSZ);
+    if (o->opset != 0 && o->opset != OPSET)
+        return cvb_err_set(err, CVB_EUNSUPPORTED,
+                           "model synth: opset %d not supported (only %d, as Ultralytics' "
+                           "default export)", o->opset, OPSET);
+    return 0;
+}
+
+static void fill_stats(const struct synth *s, size_t len, struct cvb_synth_stats *st) {
+    st->n_params = s->n_params;
+    st->gflops = 2.0 * s->macs / 1e9;
+    st->n_nodes = s->n_nodes;
+    st->n_initializers = s->n_inits;
+    st->n_anchors = 0;
+    for (int k = 8; k <= 32; k *= 2) st->n_anchors += (int64_t)(s->imgsz / k) * (s->imgsz / k);
+    st->model_bytes = len;
+    st->n_ops = 0;
+    for (int i = 0; i < s->n_nodes; i++) {
+        const char *op = s->nodes[i]->op_type;
+        int j = 0;
+        while (j < st->n_ops && strcmp(st->op_names[j], op) != 0) j++;
+        if (j == st->n_ops) {
+            if (st->n_ops == (int)CVB_ARRAY_LEN(st->op_names)) continue;
+            st->op_names[st->n_ops] = op; /* string literals in this file */
+            st->op_counts[st->n_ops++] = 0;
+        }
+        st->op_counts[j]++;
+    }
+}
+
+int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *len,
+                           struct cvb_synth_stats *stats, struct cvb_err *err) {
+    struct synth s = {0};
+    struct cvb_synth_stats st = {0};
+    int imgsz = 0;
+    *buf = NULL;
+    *len = 0;
+    int rc = check_opts(o, &s.arch, &imgsz, err);
+    if (rc < 0) return rc;
+    s.err = err;
+    s.seed = o->seed;
+    s.rng = o->seed;
+    int cal_sz = imgsz < CVB_SYNTH_CALIB_MAX_IMGSZ ? imgsz : CVB_SYNTH_CALIB_MAX_IMGSZ;
+    if (!o->no_calib && (rc = calibrate(&s, cal_sz, &st)) < 0) goto out;
+    s.imgsz = imgsz;
+    if ((rc = build_graph(&s)) < 0) goto out;
+    if ((rc = pack_model(&s, buf, len)) < 0) goto out;
+    fill_stats(&s, *len, &st);
+    if (stats != NULL) *stats = st;
+out:
+    synth_cleanup(&s);
+    return rc;
+}
+
+int cvb_synth_model(const struct cvb_synth_opts *o, const char *out_path,
+                    struct cvb_synth_stats *stats, struct cvb_err *err) {
+    void *buf = NULL;
+    size_t len = 0;
+    char *tmp = NULL;
+    FILE *f = NULL;
+    int rc = cvb_synth_model_buffer(o, &buf, &len, stats, err);
+    if (rc < 0) goto out;
+    size_t n = strlen(out_path) + 16;
+    tmp = malloc(n);
+    if (tmp == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "model synth: out of memory");
+        goto out;
+    }
+    snprintf(tmp, n, "%s.tmp%d", out_path, (int)getpid());
+    f = fopen(tmp, "wb");
+    if (f == NULL) {
+        rc = cvb_err_set(err, CVB_EIO, "model synth: cannot write '%s': %s", out_path,
+                         strerror(errno));
+        goto out;
+    }
+    if (fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+        f = NULL;
+        rc = cvb_err_set(err, CVB_EIO, "model synth: writing '%s' failed: %s", out_path,
+                         strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    f = NULL;
+    if (rename(tmp, out_path) != 0) {
+        rc = cvb_err_set(err, CVB_EIO, "model synth: cannot create '%s': %s", out_path,
+                         strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+out:
+    if (f != NULL) {
+        fclose(f);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Model synthesis: each architecture's graph matches Ultralytics' export
+ * (op histogram, fused parameter count, GFLOPs, output shape), loads in the
+ * engine, is calibrated (a handful of anchors above 0.25 on the calibration
+ * input) and is deterministic in its seed. Expected figures come from
+ * Ultralytics 8.3.40's own ONNX export of each YAML (opset 17, simplified)
+ * and its fused model summary; the one difference, dist2bbox's chunk as one
+ * Split rather than two Slices, is torch 2.x's export of it. */
+#include "cvb/engine.h"
+#include "cvb/synth.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+struct expect {
+    const char *arch;
+    int64_t fused_params;  /* Ultralytics "summary (fused)" */
+    double published_m;   /* published parameter count, millions */
+    double gflops_640;    /* published GFLOPs at 640 */
+    int n_nodes;
+    const char *hist;     /* "Op:count ..." */
+};
+
+static const struct expect expects[] = {
+    {"yolov8n", 3151904, 3.151904, 8.7, 232,
+     "Conv:64 Sigmoid:58 Mul:58 Concat:19 Split:10 Add:8 Reshape:5 MaxPool:3 Resize:2 Sub:2 "
+     "Transpose:1 Softmax:1 Div:1"},
+    {"yolov8s", 11156544, 11.2, 28.6, 232,
+     "Conv:64 Sigmoid:58 Mul:58 Concat:19 Split:10 Add:8 Reshape:5 MaxPool:3 Resize:2 Sub:2 "
+     "Transpose:1 Softmax:1 Div:1"},
+    {"yolov5nu", 2649200, 2.6, 7.7, 261,
+     "Conv:76 Sigmoid:70 Mul:70 Concat:19 Add:9 Reshape:5 MaxPool:3 Resize:2 Sub:2 Split:2 "
+     "Transpose:1 Softmax:1 Div:1"},
+    {"yolo11n", 2616248, 2.6, 6.5, 319,
+     "Conv:88 Mul:79 Sigmoid:78 Concat:23 Add:16 Split:12 Reshape:8 MaxPool:3 Transpose:3 "
+     "MatMul:2 Softmax:2 Resize:2 Sub:2 Div:1"},
+};
+
+static int hist_count(const struct cvb_synth_stats *st, const char *op) {
+    for (int i = 0; i < st->n_ops; i++)
+        if (strcmp(st->op_names[i], op) == 0) return st->op_counts[i];
+    return 0;
+}
+
+static void check_hist(const struct cvb_synth_stats *st, const char *hist) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", hist);
+    int n_listed = 0;
+    for (char *tok = strtok(buf, " "); tok != NULL; tok = strtok(NULL, " ")) {
+        char *colon = strchr(tok, ':');
+        *colon = '\0';
+        int want = atoi(colon + 1), got = hist_count(st, tok);
+        if (got != want) fprintf(stderr, "  op %s: %d, expected %d\n", tok, got, want);
+        CHECK_EQ_INT(got, want);
+        n_listed++;
+    }
+    CHECK_EQ_INT(st->n_ops, n_listed);
+}
+
+static void test_archs(void) {
+    char dir[] = "/tmp/cvb-synth-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    for (size_t i = 0; i < CVB_ARRAY_LEN(expects); i++) {
+        const struct expect *x = &expects[i];
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s.onnx", dir, x->arch);
+        struct cvb_synth_opts o = {.arch = x->arch, .imgsz = 320, .seed = 7};
+        struct cvb_synth_stats st;
+        struct cvb_err err = {0};
+        int rc = cvb_synth_model(&o, path, &st, &err);
+        if (rc < 0) fprintf(stderr, "  %s: %s\n", x->arch, err.msg);
+        CHECK_EQ_INT(rc, 0);
+        if (rc < 0) continue;
+        printf("  %-9s %lld params, %.3f GFLOPs at 320 (x4 = %.2f at 640), %d nodes, "
+               "%d anchors > 0.25 on the calibration input, act std %.2f..%.2f, calib %.0f ms\n",
+               x->arch, (long long)st.n_params, st.gflops, 4 * st.gflops, st.n_nodes,
+               st.calib_hits, st.calib_act_std_min, st.calib_act_std_max, st.calib_ms);
+        CHECK_EQ_INT(st.n_params, x->fused_params);
+        CHECK(fabs(st.n_params / 1e6 - x->published_m) <= 0.02 * x->published_m);
+        /* GFLOPs scale with the square of the side, but for attention's
+         * MatMuls (YOLO11), which grow faster and are < 1 % of the total */
+        CHECK(fabs(4 * st.gflops - x->gflops_640) <= 0.02 * x->gflops_640);
+        CHECK_EQ_INT(st.n_nodes, x->n_nodes);
+        CHECK_EQ_INT(st.n_anchors, 2100);
+        check_hist(&st, x->hist);
+        CHECK_EQ_INT(st.calib_hits, CVB_SYNTH_CALIB_HITS);
+        CHECK(st.calib_act_std_min > 0.3f && st.calib_act_std_max < 3.0f);
+
+        struct cvb_engine *e = NULL;
+        struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
+        rc = cvb_engine_load(path, &eo, &e, &err);
+        if (rc < 0) fprintf(stderr, "  load %s: %s\n", path, err.msg);
+        CHECK_EQ_INT(rc, 0);
+        if (rc == 0) {
+            struct cvb_tensor_info ii, oi;
+            CHECK_EQ_INT(cvb_engine_n_inputs(e), 1);
+            CHECK_EQ_INT(cvb_engine_n_outputs(e), 1);
+            cvb_engine_input_info(e, 0, &ii);
+            cvb_engine_output_info(e, 0, &oi);
+            CHECK(strcmp(ii.name, "images") == 0);
+            CHECK_EQ_INT(ii.ndim, 4);
+            CHECK_EQ_INT(ii.dims[2], 320);
+            CHECK(strcmp(oi.name, "output0") == 0);
+            CHECK_EQ_INT(oi.ndim, 3);
+            CHECK_EQ_INT(oi.dims[0], 1);
+            CHECK_EQ_INT(oi.dims[1], 84);
+            CHECK_EQ_INT(oi.dims[2], 2100);
+            struct cvb_model_info mi;
+            cvb_engine_model_info(e, &mi);
+            CHECK(mi.synthetic);
+            CHECK_EQ_INT(mi.n_nodes, x->n_nodes);
+            cvb_engine_free(e);
+        }
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void test_deterministic(void) {
+    struct cvb_synth_opts o = {.arch = "yolov8n", .imgsz = 128, .seed = 42};
+    void *a = NULL, *b = NULL, *c = NULL;
+    size_t la = 0, lb = 0, lc = 0;
+    struct cvb_err err = {0};
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &a, &la, NULL, &err), 0);
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &b, &lb, NULL, &err), 0);
+    o.seed = 43;
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &c, &lc, NULL, &err), 0);
+    CHECK(la > 0 && la == lb && memcmp(a, b, la) == 0);
+    CHECK(la != lc || memcmp(a, c, la) != 0);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_bad_options(void) {
+    struct cvb_err err = {0};
+    struct cvb_synth_opts o = {.arch = "yolov9000", .imgsz = 320};
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &buf, &len, NULL, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "yolov9000") != NULL);
+    CHECK(buf == NULL);
+    o.arch = "yolov8n";
+    o.imgsz = 100;
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &buf, &len, NULL, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "100") != NULL);
+    o.imgsz = 64;
+    o.opset = 12;
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &buf, &len, NULL, &err), CVB_EUNSUPPORTED);
+    o.opset = 0;
+    o.no_calib = true;
+    CHECK_EQ_INT(cvb_synth_model(&o, "/nonexistent-dir/x.onnx", NULL, &err), CVB_EIO);
+    CHECK(strstr(err.msg, "/nonexistent-dir/x.onnx") != NULL);
+}
+
+static void test_calib_image(void) {
+    enum { S = 96 };
+    static float img[3 * S * S];
+    cvb_synth_calib_image(S, img);
+    float lo = 1, hi = 0;
+    for (int i = 0; i < 3 * S * S; i++) {
+        lo = img[i] < lo ? img[i] : lo;
+        hi = img[i] > hi ? img[i] : hi;
+    }
+    CHECK(lo >= 0.0f && hi <= 1.0f && hi - lo > 0.5f);
+}
+
+int main(void) {
+    RUN(test_calib_image);
+    RUN(test_bad_options);
+    RUN(test_deterministic);
+    RUN(test_archs);
+    return test_summary();
+}
