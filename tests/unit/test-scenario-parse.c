@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scenario parsing: defaults, JSON, CLI overrides, path resolution against
+ * the scenario file's directory, and rejection of bad fields by name. */
+#include "cvb/scenario.h"
+#include "test.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/cvb-scn-XXXXXX";
+
+static void test_defaults(void) {
+    struct cvb_scenario s;
+    cvb_scenario_defaults(&s);
+    CHECK_EQ_INT(s.frames, 210);
+    CHECK_EQ_INT(s.n_levels, 7);
+    CHECK_EQ_INT(s.streams[6], 64);
+    CHECK(strcmp(s.mode, "pipeline") == 0);
+    CHECK(strcmp(s.backend, "cpu") == 0);
+}
+
+static void test_json_paths_resolve_against_file_dir(void) {
+    char sub[256], path[300];
+    snprintf(sub, sizeof sub, "%s/cfg", dir);
+    CHECK_EQ_INT(mkdir(sub, 0755), 0);
+    snprintf(path, sizeof path, "%s/scenario.json", sub);
+    FILE *f = fopen(path, "w");
+    fputs("{\"model\": \"models/y.onnx\", \"video\": [\"a.mp4\", \"/abs/b.mp4\"],\n"
+          " \"streams\": [1, 3], \"frames\": 50, \"memory_budget\": \"2G\",\n"
+          " \"mode\": \"inference-only\", \"density\": true, \"target_fps\": 25}\n",
+          f);
+    fclose(f);
+    struct cvb_scenario s;
+    struct cvb_err err = {0};
+    cvb_scenario_defaults(&s);
+    /* the working directory must not matter */
+    CHECK_EQ_INT(chdir("/"), 0);
+    int rc = cvb_scenario_load_file(&s, path, &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc < 0) fprintf(stderr, "%s\n", err.msg);
+    char want[400];
+    snprintf(want, sizeof want, "%s/models/y.onnx", sub);
+    CHECK(strcmp(s.model, want) == 0);
+    CHECK_EQ_INT(s.n_videos, 2);
+    snprintf(want, sizeof want, "%s/a.mp4", sub);
+    CHECK(strcmp(s.videos[0], want) == 0);
+    CHECK(strcmp(s.videos[1], "/abs/b.mp4") == 0);
+    CHECK_EQ_INT(s.n_levels, 2);
+    CHECK_EQ_INT(s.streams[1], 3);
+    CHECK(s.streams_given);
+    CHECK_EQ_INT(s.frames, 50);
+    CHECK_EQ_INT(s.memory_budget, 2LL << 30);
+    CHECK(s.density);
+    CHECK_NEAR(s.target_fps, 25, 1e-9);
+    CHECK(strcmp(s.mode, "inference-only") == 0);
+    CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
+}
+
+static void expect_json_error(const char *json, const char *needle) {
+    struct cvb_scenario s;
+    struct cvb_err err = {0};
+    cvb_scenario_defaults(&s);
+    int rc = cvb_scenario_apply_json(&s, json, "t.json", "/base", &err);
+    CHECK(rc < 0);
+    CHECK(strstr(err.msg, needle) != NULL);
+    if (strstr(err.msg, needle) == NULL) fprintf(stderr, "  got: %s\n", err.msg);
+    CHECK(strstr(err.msg, "t.json") != NULL);
+}
+
+static void test_bad_json(void) {
+    expect_json_error("{\"frames\": 10, \"framez\": 3}", "unknown field 'framez'");
+    expect_json_error("{\"frames\": -1}", "'frames'");
+    expect_json_error("{\"frames\": \"ten\"}", "'frames'");
+    expect_json_error("{\"streams\": [1, 5000]}", "'streams'");
+    expect_json_error("{\"mode\": \"turbo\"}", "'mode'");
+    expect_json_error("{\"memory_budget\": \"lots\"}", "'memory_budget'");
+    expect_json_error("{\"frames\": 1,}", "invalid JSON");
+    expect_json_error("[1, 2]", "JSON object");
+    expect_json_error("{\"video\": []}", "'video'");
+    expect_json_error("{\"frames\": 1, \"frames\": 2}", "invalid JSON");
+}
+
+static void test_cli_overrides(void) {
+    struct cvb_scenario s;
+    struct cvb_err err = {0};
+    cvb_scenario_defaults(&s);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "model", "m.onnx", "/work", &err), 0);
+    CHECK(strcmp(s.model, "/work/m.onnx") == 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "streams", "1,2,8", NULL, &err), 0);
+    CHECK_EQ_INT(s.n_levels, 3);
+    CHECK_EQ_INT(s.streams[2], 8);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "memory-budget", "512M", NULL, &err), 0);
+    CHECK_EQ_INT(s.memory_budget, 512LL << 20);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "target-fps", "15", NULL, &err), 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "density", NULL, NULL, &err), 0);
+    CHECK(s.density);
+    CHECK(cvb_scenario_set(&s, "streams", "1,x", NULL, &err) < 0);
+    CHECK(strstr(err.msg, "'streams'") != NULL);
+    CHECK(cvb_scenario_set(&s, "bogus", "1", NULL, &err) < 0);
+    CHECK(strstr(err.msg, "--bogus") != NULL);
+    bool takes = true;
+    CHECK(cvb_scenario_has_field("density", &takes) && !takes);
+    CHECK(cvb_scenario_has_field("ring-frames", &takes) && takes);
+    /* validation */
+    CHECK(cvb_scenario_validate(&s, &err) < 0); /* no video */
+    CHECK(strstr(err.msg, "'video'") != NULL);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "video", "v.mp4", "/work", &err), 0);
+    CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "streams", "4,2", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "ascending") != NULL);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "streams", "2,4", NULL, &err), 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "kserve", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "not implemented") != NULL);
+}
+
+static void test_to_json_roundtrip(void) {
+    struct cvb_scenario a, b;
+    struct cvb_err err = {0};
+    cvb_scenario_defaults(&a);
+    cvb_scenario_set(&a, "model", "/m/x.onnx", NULL, &err);
+    cvb_scenario_set(&a, "video", "/v/a.mp4", NULL, &err);
+    cvb_scenario_set(&a, "streams", "1,3,9", NULL, &err);
+    cvb_scenario_set(&a, "min-duration", "2.5", NULL, &err);
+    char buf[4096];
+    int n = cvb_scenario_to_json(&a, buf, sizeof buf);
+    CHECK(n > 0 && n < (int)sizeof buf);
+    cvb_scenario_defaults(&b);
+    int rc = cvb_scenario_apply_json(&b, buf, "roundtrip", "/elsewhere", &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc < 0) fprintf(stderr, "%s\n%s\n", err.msg, buf);
+    CHECK(strcmp(b.model, a.model) == 0);
+    CHECK_EQ_INT(b.n_levels, 3);
+    CHECK_EQ_INT(b.streams[2], 9);
+    CHECK_NEAR(b.min_duration, 2.5, 1e-12);
+    CHECK_EQ_INT(b.n_videos, 1);
+}
+
+int main(void) {
+    if (mkdtemp(dir) == NULL) return test_skip("cannot create a temp dir");
+    RUN(test_defaults);
+    RUN(test_json_paths_resolve_against_file_dir);
+    RUN(test_bad_json);
+    RUN(test_cli_overrides);
+    RUN(test_to_json_roundtrip);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: cannot remove %s\n", dir);
+    return test_summary();
+}
