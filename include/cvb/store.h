@@ -34,4 +34,7 @@ int cvb_store_get_run(struct cvb_store *st, const char *run_id, struct cvb_manif
                       struct cvb_level_result *levels, int max_levels, int *n_levels,
                       struct cvb_err *err);
 
+/* The SQLite library in use, for run manifests: "SQLite 3.40.1". */
+const char *cvb_store_version(void);
+
 #endif

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Console output of a run: the live progress line and the end-of-run summary
+ * table (one row per level, at most 160 columns wide).
+ *
+ * The pipeline calls cvb_report_progress about once a second while a level
+ * runs, and cvb_report_table once at the end; `cvbench report` without -o
+ * prints the same table for a stored run. */
+#include "cvb/report.h"
+#include "report/result_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TABLE_WIDTH 160
+
+void cvb_report_progress(FILE *f, bool tty, const struct cvb_progress *p) {
+    char line[256];
+    int len = 0;
+#define ADD(...)                                                                                 \
+    do {                                                                                         \
+        if (len < (int)sizeof line) len += snprintf(line + len, sizeof line - len, __VA_ARGS__); \
+    } while (0)
+    if (p->n_levels > 0)
+        ADD("level %d/%d", p->level + 1, p->n_levels);
+    else
+        ADD("level %d", p->level + 1);
+    ADD(" · %d stream%s", p->streams, p->streams == 1 ? "" : "s");
+    if (p->frames_total > 0)
+        ADD(" · %lld/%lld frames", (long long)p->frames_done, (long long)p->frames_total);
+    else
+        ADD(" · %lld frames", (long long)p->frames_done);
+    ADD(" · %.1f fps", isfinite(p->fps_now) ? p->fps_now : 0.0);
+    if (p->eta_s < 0 || !isfinite(p->eta_s))
+        ADD(" · ETA ?");
+    else if (p->eta_s < 120)
+        ADD(" · ETA %.0f s", p->eta_s);
+    else
+        ADD(" · ETA %.0f min", ceil(p->eta_s / 60));
+    if (p->warming_up) ADD(" · warming up");
+#undef ADD
+    if (tty)
+        fprintf(f, "\r\033[K%s", line);
+    else
+        fprintf(f, "%s\n", line);
+    fflush(f);
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
+/* Print at most 'width' bytes of 's', cutting at a UTF-8 character boundary. */
+static void put_clipped(FILE *f, const char *s, int width) {
+    int n = (int)strlen(s);
+    if (n > width) {
+        n = width;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    fprintf(f, "%.*s", n, s);
+}
+
+static double share_pct(const struct cvb_level_result *r, enum cvb_stage s) {
+    return 100.0 * r->stages[s].share;
+}
+
+void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_level_result *lv,
+                      int n) {
+    fprintf(f, "\nrun %s · model %s", m->run_id[0] ? m->run_id : "-",
+            m->model_path[0] ? base_name(m->model_path) : "-");
+    if (m->synthetic_weights) fprintf(f, " (%s)", CVB__SYNTHETIC_NOTE);
+    fprintf(f, "\nbackend %s · isa %s · precision %s · mode %s · execution %s · pacing %s",
+            m->backend[0] ? m->backend : "-", m->isa[0] ? m->isa : "-",
+            m->precision[0] ? m->precision : "-", m->mode[0] ? m->mode : "-",
+            m->execution[0] ? m->execution : "-", m->pacing[0] ? m->pacing : "-");
+    if (strcmp(m->pacing, "camera") == 0) fprintf(f, " %.0f fps", m->target_fps);
+    if (m->threads > 0) fprintf(f, " · %d threads", m->threads);
+    fprintf(f, "\nwarm-up frames are excluded from every number below\n\n");
+
+    /* Fixed part of a row: 98 columns; the bottleneck gets the rest. */
+    static const char head_fmt[] = "%7s %9s %8s %8s %8s %5s %5s %5s %5s %5s %6s %8s %6s  ";
+    int fixed = fprintf(f, head_fmt, "streams", "fps", "fps/str", "p50 ms", "p99 ms", "dec%",
+                        "pre%", "que%", "inf%", "post%", "cpu%", "RSS MiB", "stable");
+    fprintf(f, "bottleneck\n");
+    int rest = TABLE_WIDTH - fixed;
+    for (int i = 0; i < n; i++) {
+        const struct cvb_level_result *r = &lv[i];
+        if (r->status[0] && strcmp(r->status, "ok") != 0) {
+            int w = fprintf(f, "%7d  %s: ", r->streams, r->status);
+            put_clipped(f, r->error[0] ? r->error : "(no detail)", TABLE_WIDTH - w);
+            fputc('\n', f);
+            continue;
+        }
+        fprintf(f, "%7d %9.2f %8.2f %8.2f %8.2f %5.1f %5.1f %5.1f %5.1f %5.1f %6.0f %8.1f %6s  ",
+                r->streams, r->fps, r->fps_per_stream, r->latency_p50_ms, r->latency_p99_ms,
+                share_pct(r, CVB_STAGE_DECODE), share_pct(r, CVB_STAGE_PREPROCESS),
+                share_pct(r, CVB_STAGE_QUEUE), share_pct(r, CVB_STAGE_INFER),
+                share_pct(r, CVB_STAGE_POSTPROCESS), r->cpu_process_pct,
+                (double)r->rss_peak_bytes / (1024.0 * 1024.0), r->stable ? "yes" : "NO");
+        put_clipped(f, r->bottleneck[0] ? r->bottleneck : "-", rest);
+        fputc('\n', f);
+    }
+    fflush(f);
+}
