@@ -15,6 +15,7 @@
  *     side over CVB_IMAGE_MAX_SIDE are refused in the decoder's get_buffer2
  *     callback, before the frame is allocated. */
 #include "cvb/video.h"
+#include "video/video_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,10 +30,6 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
 #include <libswscale/swscale.h>
-
-/* Internal, shared with the other src/video/ files: install the FFmpeg log
- * routing. Idempotent and thread-safe. */
-void cvb__video_init(void);
 
 /* ==== FFmpeg log routing ====================================================== */
 
@@ -89,6 +86,23 @@ static const char *av_detail(void) {
 static const char *av_errstr(int averr, char *buf, size_t len) {
     if (av_strerror(averr, buf, len) < 0) snprintf(buf, len, "error %d", averr);
     return buf;
+}
+
+/* Shared with video.c and vsynth.c through video/video_internal.h. */
+void cvb__av_error_reset(void) {
+    av_last_error[0] = '\0';
+}
+
+const char *cvb__av_last_error(void) {
+    return av_last_error;
+}
+
+const char *cvb__av_detail(void) {
+    return av_detail();
+}
+
+const char *cvb__av_errstr(int averr, char *buf, size_t len) {
+    return av_errstr(averr, buf, len);
 }
 
 /* ==== decoding ================================================================ */
@@ -539,6 +553,20 @@ void cvb_letterbox_unmap(const struct cvb_letterbox *lb, float box[4]) {
     }
 }
 
+void cvb__letterbox_fill_pad(uint8_t *canvas, const struct cvb_letterbox *lb) {
+    const size_t row = (size_t)lb->dst_w * 3;
+    memset(canvas, CVB_LETTERBOX_PAD, row * (size_t)lb->pad_top);
+    size_t below = (size_t)(lb->pad_top + lb->new_h);
+    memset(canvas + row * below, CVB_LETTERBOX_PAD, row * ((size_t)lb->dst_h - below));
+    size_t right = (size_t)(lb->dst_w - lb->pad_left - lb->new_w) * 3;
+    if (lb->pad_left == 0 && right == 0) return;
+    for (int y = lb->pad_top; y < lb->pad_top + lb->new_h; y++) {
+        uint8_t *r = canvas + row * (size_t)y;
+        memset(r, CVB_LETTERBOX_PAD, (size_t)lb->pad_left * 3);
+        memset(r + (size_t)(lb->pad_left + lb->new_w) * 3, CVB_LETTERBOX_PAD, right);
+    }
+}
+
 /* swscale's SIMD readers load up to 16 bytes past the end of a source row.
  * Inside the picture that lands in the next row; past the last row it would
  * leave the caller's buffer. So the last source row is fed from 'tail', a
@@ -579,15 +607,7 @@ int cvb_letterbox(struct cvb_letterboxer *lbr, const struct cvb_image *src, uint
     if (rc < 0) goto out;
     const size_t row = (size_t)dst_w * 3;
     /* Fill only the padding; the picture area is overwritten below. */
-    memset(canvas, CVB_LETTERBOX_PAD, row * (size_t)lb->pad_top);
-    size_t below = (size_t)(lb->pad_top + lb->new_h);
-    memset(canvas + row * below, CVB_LETTERBOX_PAD, row * ((size_t)dst_h - below));
-    size_t right = (size_t)(dst_w - lb->pad_left - lb->new_w) * 3;
-    for (int y = lb->pad_top; y < lb->pad_top + lb->new_h; y++) {
-        uint8_t *r = canvas + row * (size_t)y;
-        memset(r, CVB_LETTERBOX_PAD, (size_t)lb->pad_left * 3);
-        memset(r + (size_t)(lb->pad_left + lb->new_w) * 3, CVB_LETTERBOX_PAD, right);
-    }
+    cvb__letterbox_fill_pad(canvas, lb);
     uint8_t *dst0 = canvas + row * (size_t)lb->pad_top + (size_t)lb->pad_left * 3;
     if (lb->new_w == src->width && lb->new_h == src->height) {
         for (int y = 0; y < src->height; y++)
