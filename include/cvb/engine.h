@@ -20,11 +20,35 @@ enum cvb_kernels {
     CVB_KERNELS_REF,        /* plain C reference kernels for every op */
 };
 
+/* How the caller hands input 0 to cvb_engine_run(). */
+enum cvb_input_format {
+    CVB_INPUT_F32_NCHW = 0, /* the model's own input: float32 [1,3,S,S], RGB in 0..1 */
+    CVB_INPUT_U8_NHWC,      /* a letterboxed frame: uint8 [1,S,S,3] RGB in 0..255; the
+                               engine scales by 1/255 while converting it for the first
+                               layer (one pass, no separate float copy) */
+};
+
+/* Threads: each engine runs its oneDNN kernels on an OpenMP team of
+ * 'threads' threads belonging to the thread that calls cvb_engine_run()
+ * (run() sets that thread's team size). Several engines may run side by
+ * side, each driven by its own thread; they do not share threads, so the
+ * caller keeps the sum of their 'threads' at or below the cores it may use
+ * (cvb_engine_default_threads()) to avoid oversubscription. */
 struct cvb_engine_opts {
     enum cvb_kernels kernels;
     int imgsz;   /* > 0: fix dynamic spatial dims of 4-D inputs to imgsz x imgsz */
     int threads; /* oneDNN threads; 0 = the cores this process may use */
+    enum cvb_input_format input_format;
+    /* oneDNN ISA cap: NULL/"auto", "amx", "avx512_vnni", "avx512", "avx2".
+     * Process-wide, fixed by the first engine: a later engine asking a
+     * different cap fails (CVB_EINVAL); an ISA the CPU lacks fails
+     * (CVB_EUNSUPPORTED). */
+    const char *isa;
+    bool no_fusion; /* oneDNN set: plain layouts, no fusion or views (for comparison) */
 };
+
+/* The cores this process may use (sched_getaffinity), >= 1. */
+int cvb_engine_default_threads(void);
 
 /* Tensor description. dtype is one of "float32", "uint8", "int64", ... */
 struct cvb_tensor_info {
@@ -89,5 +113,28 @@ int cvb_engine_model_info(const struct cvb_engine *e, struct cvb_model_info *inf
 /* Per-node kernel assignment, for profiling and tests: the number of live
  * nodes running on oneDNN primitives. */
 int cvb_engine_n_onednn_nodes(const struct cvb_engine *e);
+
+/* ---- profiling ----
+ * One entry per executed step (a node, possibly with fused nodes, or the
+ * input conversion), in execution order. Times are only taken while
+ * profiling is on (a clock read around each step; off by default). */
+struct cvb_node_profile {
+    const char *name;   /* node name ("input" for the u8 frame conversion) */
+    const char *ops;    /* what it computes: "Conv+SiLU", "Concat", ... */
+    const char *shape;  /* first output's shape, "[1,16,320,320]" */
+    const char *kernel; /* oneDNN implementation ("jit:avx512_core"), or "ref:<op>" */
+    double flops;       /* 2 x MACs per run (Conv, MatMul), else 0 */
+    int64_t ns;         /* accumulated wall time over 'calls' runs */
+    int64_t calls;
+};
+void cvb_engine_set_profiling(struct cvb_engine *e, bool on);
+void cvb_engine_profile_reset(struct cvb_engine *e);
+/* Sets *entries (valid while the engine lives) and returns their count. */
+int cvb_engine_profile(const struct cvb_engine *e, const struct cvb_node_profile **entries);
+
+/* Effective settings: the thread count run() uses; the ISA oneDNN runs
+ * ("avx512_core_vnni"; "none" with the reference kernels). */
+int cvb_engine_threads(const struct cvb_engine *e);
+const char *cvb_engine_isa(const struct cvb_engine *e);
 
 #endif

@@ -5,6 +5,9 @@
 #include "cvb/npy.h"
 
 #include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +15,19 @@
 #define MAX_IO 16
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cvbench infer --model M --input X.npy [--input ...] --output Y.npy "
-               "[--output ...]\n"
-               "                     [--kernels onednn|ref] [--imgsz N] [--threads N]\n"
-               "\n"
-               "Inputs are matched to the model's inputs in order, outputs likewise; each\n"
-               "input must have exactly the model input's dtype and shape.\n");
+    fprintf(f,
+            "usage: cvbench infer --model M [--input X.npy ...] [--output Y.npy ...]\n"
+            "                     [--kernels onednn|ref] [--imgsz N] [--threads N]\n"
+            "                     [--isa auto|amx|avx512_vnni|avx512|avx2]\n"
+            "                     [--input-format f32-nchw|u8-nhwc] [--no-fusion]\n"
+            "                     [--repeat R] [--warmup W] [--json] [--profile]\n"
+            "\n"
+            "Inputs are matched to the model's inputs in order, outputs likewise; each\n"
+            "input must have exactly the model input's dtype and shape (u8-nhwc: a\n"
+            "uint8 [1,S,S,3] RGB frame). Without --input (timing only) a deterministic\n"
+            "image-like tensor is used. --repeat R times R runs after W warm-ups (default\n"
+            "3) and prints one JSON object (median_ms, p90_ms, min_ms, mean_ms, fps, isa,\n"
+            "threads, ...). --profile prints per-node time, kernel and GFLOP/s.\n");
 }
 
 int cvb__parse_kernels(const char *s, enum cvb_kernels *out) {
@@ -38,20 +48,97 @@ int cvb__parse_int(const char *s, int lo, int hi) {
     return (int)v;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* Deterministic image-like content: smooth gradients plus noise, in the
+ * input's dtype (uint8 0..255 or float 0..1). */
+static void fill_synthetic(void *buf, const struct cvb_tensor_info *ti) {
+    uint32_t st = 0x12345678u;
+    for (int64_t i = 0; i < ti->numel; i++) {
+        st = st * 1664525u + 1013904223u;
+        double v = 0.5 + 0.35 * sin((double)i * 0.0007) + ((st >> 8) & 0xff) / 255.0 * 0.15 - 0.075;
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        if (strcmp(ti->dtype, "uint8") == 0)
+            ((uint8_t *)buf)[i] = (uint8_t)(v * 255.0 + 0.5);
+        else if (strcmp(ti->dtype, "float32") == 0)
+            ((float *)buf)[i] = (float)v;
+        else
+            memset((uint8_t *)buf + i * (int64_t)(ti->bytes / (size_t)(ti->numel ? ti->numel : 1)), 0,
+                   ti->bytes / (size_t)(ti->numel ? ti->numel : 1));
+    }
+}
+
+struct prof_row {
+    const struct cvb_node_profile *p;
+};
+
+static int cmp_prof(const void *a, const void *b) {
+    const struct cvb_node_profile *x = ((const struct prof_row *)a)->p;
+    const struct cvb_node_profile *y = ((const struct prof_row *)b)->p;
+    return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+static void print_profile(struct cvb_engine *e, bool json) {
+    const struct cvb_node_profile *pr;
+    int n = cvb_engine_profile(e, &pr);
+    struct prof_row *rows = calloc((size_t)n + 1, sizeof *rows);
+    if (rows == NULL) return;
+    double total = 0, flops = 0;
+    for (int i = 0; i < n; i++) {
+        rows[i].p = &pr[i];
+        if (pr[i].calls > 0) total += (double)pr[i].ns / (double)pr[i].calls / 1e6;
+        flops += pr[i].flops;
+    }
+    qsort(rows, (size_t)n, sizeof *rows, cmp_prof);
+    FILE *f = json ? stderr : stdout;
+    fprintf(f, "%-28s %-18s %-18s %-26s %9s %6s %8s\n", "node", "op(s)", "shape", "kernel", "ms",
+            "%", "GFLOP/s");
+    for (int i = 0; i < n; i++) {
+        const struct cvb_node_profile *p = rows[i].p;
+        double ms = p->calls > 0 ? (double)p->ns / (double)p->calls / 1e6 : 0;
+        char gf[32] = "";
+        if (p->flops > 0 && ms > 0) snprintf(gf, sizeof gf, "%.1f", p->flops / (ms * 1e6));
+        fprintf(f, "%-28.28s %-18.18s %-18.18s %-26.26s %9.3f %6.2f %8s\n", p->name, p->ops,
+                p->shape, p->kernel, ms, total > 0 ? 100.0 * ms / total : 0.0, gf);
+    }
+    fprintf(f, "total: %.3f ms over %d steps, %.2f GFLOP, %.1f GFLOP/s\n", total, n, flops / 1e9,
+            total > 0 ? flops / (total * 1e6) : 0.0);
+    free(rows);
+}
+
 int cvb__cmd_infer(int argc, char **argv) {
     const char *model = NULL;
     const char *inputs[MAX_IO], *outputs[MAX_IO];
     int n_in = 0, n_out = 0, status = CVB_EXIT_OK;
+    int repeat = 0, warmup = 3;
+    bool json = false, profile = false;
     struct cvb_engine_opts opts = {0};
     struct cvb_engine *e = NULL;
     struct cvb_npy in_npy[MAX_IO];
     void *out_bufs[MAX_IO] = {0};
+    void *syn_bufs[MAX_IO] = {0};
+    double *times = NULL;
     struct cvb_err err = {0};
     memset(in_npy, 0, sizeof in_npy);
+    enum { OPT_ISA = 256, OPT_FMT, OPT_REPEAT, OPT_WARMUP, OPT_JSON, OPT_PROFILE, OPT_NOFUSE };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},   {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},  {"kernels", required_argument, 0, 'k'},
         {"imgsz", required_argument, 0, 's'},   {"threads", required_argument, 0, 't'},
+        {"isa", required_argument, 0, OPT_ISA}, {"input-format", required_argument, 0, OPT_FMT},
+        {"repeat", required_argument, 0, OPT_REPEAT},
+        {"warmup", required_argument, 0, OPT_WARMUP},
+        {"json", no_argument, 0, OPT_JSON},     {"profile", no_argument, 0, OPT_PROFILE},
+        {"no-fusion", no_argument, 0, OPT_NOFUSE},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -79,19 +166,48 @@ int cvb__cmd_infer(int argc, char **argv) {
             if ((opts.threads = cvb__parse_int(optarg, 1, 4096)) < 0)
                 return cvb__cli_usage_error("--threads must be a positive integer, not '%s'", optarg);
             break;
+        case OPT_ISA:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "amx") && strcmp(optarg, "avx512_vnni") &&
+                strcmp(optarg, "avx512") && strcmp(optarg, "avx2"))
+                return cvb__cli_usage_error(
+                    "--isa must be auto, amx, avx512_vnni, avx512 or avx2, not '%s'", optarg);
+            opts.isa = optarg;
+            break;
+        case OPT_FMT:
+            if (strcmp(optarg, "f32-nchw") == 0)
+                opts.input_format = CVB_INPUT_F32_NCHW;
+            else if (strcmp(optarg, "u8-nhwc") == 0)
+                opts.input_format = CVB_INPUT_U8_NHWC;
+            else
+                return cvb__cli_usage_error("--input-format must be f32-nchw or u8-nhwc, not '%s'",
+                                            optarg);
+            break;
+        case OPT_REPEAT:
+            if ((repeat = cvb__parse_int(optarg, 1, 1000000)) < 0)
+                return cvb__cli_usage_error("--repeat must be a positive integer, not '%s'", optarg);
+            break;
+        case OPT_WARMUP:
+            if ((warmup = cvb__parse_int(optarg, 0, 1000000)) < 0)
+                return cvb__cli_usage_error("--warmup must be an integer >= 0, not '%s'", optarg);
+            break;
+        case OPT_JSON: json = true; break;
+        case OPT_PROFILE: profile = true; break;
+        case OPT_NOFUSE: opts.no_fusion = true; break;
         case 'h': usage(stdout); return CVB_EXIT_OK;
         default: usage(stderr); return CVB_EXIT_USAGE;
         }
     }
     if (optind < argc) return cvb__cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (model == NULL) return cvb__cli_usage_error("infer needs --model");
-    if (n_in == 0 || n_out == 0) return cvb__cli_usage_error("infer needs --input and --output");
+    bool timing = repeat > 0 || profile;
+    if (!timing && (n_in == 0 || n_out == 0))
+        return cvb__cli_usage_error("infer needs --input and --output (or --repeat/--profile)");
 
     if (cvb_engine_load(model, &opts, &e, &err) < 0) {
         status = cvb__cli_fail(&err);
         goto out;
     }
-    if (n_in != cvb_engine_n_inputs(e)) {
+    if (n_in != 0 && n_in != cvb_engine_n_inputs(e)) {
         status = cvb__cli_usage_error("%s: model has %d inputs but %d --input files were given",
                                       model, cvb_engine_n_inputs(e), n_in);
         goto out;
@@ -102,9 +218,25 @@ int cvb__cmd_infer(int argc, char **argv) {
         goto out;
     }
     const void *in_ptrs[MAX_IO];
-    for (int i = 0; i < n_in; i++) {
+    int n_model_in = cvb_engine_n_inputs(e);
+    if (n_model_in > MAX_IO) {
+        status = cvb__cli_usage_error("%s: more than %d inputs", model, MAX_IO);
+        goto out;
+    }
+    for (int i = 0; i < n_model_in; i++) {
         struct cvb_tensor_info ti;
         cvb_engine_input_info(e, i, &ti);
+        if (n_in == 0) {
+            syn_bufs[i] = malloc(ti.bytes ? ti.bytes : 1);
+            if (syn_bufs[i] == NULL) {
+                cvb_err_set(&err, CVB_ENOMEM, "cannot allocate input '%s'", ti.name);
+                status = cvb__cli_fail(&err);
+                goto out;
+            }
+            fill_synthetic(syn_bufs[i], &ti);
+            in_ptrs[i] = syn_bufs[i];
+            continue;
+        }
         if (cvb_npy_read(inputs[i], &in_npy[i], &err) < 0) {
             status = cvb__cli_fail(&err);
             goto out;
@@ -149,11 +281,62 @@ int cvb__cmd_infer(int argc, char **argv) {
             goto out;
         }
     }
+    if (!timing) goto out;
+    int runs = repeat > 0 ? repeat : 10;
+    times = calloc((size_t)runs, sizeof *times);
+    if (times == NULL) {
+        cvb_err_set(&err, CVB_ENOMEM, "out of memory");
+        status = cvb__cli_fail(&err);
+        goto out;
+    }
+    for (int i = 0; i < warmup; i++)
+        if (cvb_engine_run(e, in_ptrs, out_bufs, &err) < 0) {
+            status = cvb__cli_fail(&err);
+            goto out;
+        }
+    if (profile) {
+        cvb_engine_profile_reset(e);
+        cvb_engine_set_profiling(e, true);
+    }
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_ms();
+        if (cvb_engine_run(e, in_ptrs, out_bufs, &err) < 0) {
+            status = cvb__cli_fail(&err);
+            goto out;
+        }
+        times[i] = now_ms() - t0;
+    }
+    cvb_engine_set_profiling(e, false);
+    double sum = 0;
+    for (int i = 0; i < runs; i++) sum += times[i];
+    qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    double median = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    int p90i = (int)(0.9 * (runs - 1) + 0.5);
+    struct cvb_model_info mi;
+    cvb_engine_model_info(e, &mi);
+    if (profile) print_profile(e, json || repeat > 0);
+    if (repeat > 0 || json) {
+        printf("{\"model\": \"%s\", \"median_ms\": %.4f, \"p90_ms\": %.4f, \"min_ms\": %.4f, "
+               "\"mean_ms\": %.4f, \"max_ms\": %.4f, \"fps\": %.2f, \"isa\": \"%s\", "
+               "\"threads\": %d, \"kernels\": \"%s\", \"input_format\": \"%s\", "
+               "\"fusion\": %s, \"repeat\": %d, \"warmup\": %d, \"synthetic_weights\": %s, "
+               "\"synthetic_input\": %s, \"gflops\": %.4f, \"gflop_per_s\": %.2f, "
+               "\"activation_bytes\": %lld}\n",
+               model, median, times[p90i], times[0], sum / runs, times[runs - 1],
+               median > 0 ? 1000.0 / median : 0.0, cvb_engine_isa(e), cvb_engine_threads(e),
+               opts.kernels == CVB_KERNELS_REF ? "ref" : "onednn",
+               opts.input_format == CVB_INPUT_U8_NHWC ? "u8-nhwc" : "f32-nchw",
+               opts.no_fusion || opts.kernels == CVB_KERNELS_REF ? "false" : "true", runs, warmup,
+               mi.synthetic ? "true" : "false", n_in == 0 ? "true" : "false", mi.flops / 1e9,
+               median > 0 ? mi.flops / (median * 1e6) : 0.0, (long long)mi.activation_bytes);
+    }
 out:
     for (int i = 0; i < MAX_IO; i++) {
         cvb_npy_cleanup(&in_npy[i]);
         free(out_bufs[i]);
+        free(syn_bufs[i]);
     }
+    free(times);
     cvb_engine_free(e);
     return status;
 }

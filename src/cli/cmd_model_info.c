@@ -51,7 +51,7 @@ static void print_tensors_json(FILE *f, const struct cvb_engine *e, int outputs)
 }
 
 int cvb__cmd_model_info(int argc, char **argv) {
-    struct cvb_engine_opts opts = {.kernels = CVB_KERNELS_REF};
+    struct cvb_engine_opts opts = {.kernels = CVB_KERNELS_ONEDNN};
     int json = 0;
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
                                              {"imgsz", required_argument, 0, 's'},

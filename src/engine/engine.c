@@ -1,23 +1,47 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The engine: a finalized graph plus an execution plan.
  *
- * Load = parse (onnx.c) + finalize (finalize.c) + plan (here): each live
- * node gets a kernel (a oneDNN primitive prepared once, or the reference
- * kernel), and every run-time tensor gets an offset in one arena sized by
- * tensor lifetimes. cvb_engine_run() only points kernels at buffers and
- * calls them: it never allocates.
+ * Load = parse (onnx.c) + finalize (finalize.c) + plan (here). With the
+ * oneDNN kernel set, planning first runs the fusion passes (passes.c), then:
+ *  - layouts: every run-time 4-D float32 batch-1 tensor whose channel count
+ *    is a multiple of 16, and whose producer and consumers all run on
+ *    oneDNN kernels that take blocked data (Conv, MaxPool, Resize,
+ *    element-wise, channel Concat/Split), is kept in nChw16c; the rest is
+ *    plain. Conversions happen inside the Conv that crosses the boundary
+ *    (graph edges, head Reshape/Softmax) or in Concat/Split copies.
+ *  - views: the members of a Concat or Split whose slices are dense (batch
+ *    1; in nChw16c, 16-aligned channel offsets) become "children" of the
+ *    whole tensor: their producers write, and consumers read, the slice in
+ *    place; nested (a Split's input is itself a Concat slice) by moving a
+ *    whole alias tree into the Concat. Members that cannot alias are copied.
+ *  - memory: each alias tree (its root) gets one arena range for the union
+ *    of its members' lifetimes, first fit.
+ * Each live node then gets a kernel: a oneDNN plan (prepared once, with
+ * fused post-ops, layouts, view offsets), the reference kernel, or nothing
+ * (a Concat/Split whose members are all in place). If a node that the plan
+ * needs on oneDNN cannot be prepared there, the model is re-planned without
+ * fusion, layouts and views (the plain per-node path) and a warning says why.
  *
  * Buffer rule: a tensor's lifetime is [index of its producer, index of its
- * last live consumer]; two tensors may share arena bytes only when their
- * lifetimes are disjoint, so a kernel never sees an output aliasing one of
- * its inputs. Graph outputs produced by a node are written straight into
- * the caller's buffers; graph inputs are read from the caller's buffers. */
+ * last live consumer]; two alias trees may share arena bytes only when
+ * their lifetimes are disjoint. Within a tree, members are disjoint slices
+ * (or a slice and the slices of it), so a kernel never writes bytes it reads,
+ * except the fused residual sum, which adds onto its own output by design.
+ * Graph outputs are written straight into the caller's buffers (their
+ * children too); graph inputs are read from the caller's buffers.
+ *
+ * cvb_engine_run() only points kernels at buffers and calls them: it never
+ * allocates. */
 #include "cvb/engine.h"
 #include "engine/ir.h"
+#include "engine/kernels/onednn/dnn.h"
+#include "engine/passes.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARENA_ALIGN 64
@@ -26,19 +50,30 @@
  * every tensor gets its own range. */
 #define MAX_SHARED_PLAN 20000
 
-enum node_kind { KIND_REF = 0, KIND_DNN };
+enum node_kind { KIND_REF = 0, KIND_DNN, KIND_NOP };
 
 struct node_plan {
     enum node_kind kind;
     void *state; /* oneDNN state, owned; released with cvb__dnn_release */
+    int prof;    /* index into the engine's profile entries, -1 for none */
 };
 
 struct cvb_engine {
     struct cvb_graph *g;
     struct cvb_engine_opts opts;
+    bool fast;                /* fusion + layouts + views in force */
+    int blk;                  /* the blocked layout: CVB__LAYOUT_BLK16 or _BLK8 */
+    int cblk;                 /* its channel block: 16 or 8 */
     struct cvb__dnn *dnn;
     struct node_plan *plan;   /* per node */
-    size_t *offset;           /* per tensor arena offset or NO_OFFSET */
+    struct cvb__fusion *fuse; /* per node */
+    uint8_t *layout;          /* per tensor, enum cvb__layout */
+    int *parent;              /* per tensor: alias parent or -1 */
+    size_t *poff;             /* per tensor: byte offset in its parent */
+    int *root;                /* per tensor: alias root (itself when none) */
+    size_t *abs_off;          /* per tensor: byte offset in its root */
+    int *out_root;            /* per tensor: graph output index of its root, or -1 */
+    size_t *offset;           /* per root tensor: arena offset or NO_OFFSET */
     void **buf;               /* per tensor data pointer during a run */
     uint8_t *arena;
     size_t arena_bytes;
@@ -47,12 +82,312 @@ struct cvb_engine {
     const void **in;
     void **out;
     int n_dnn;
+    /* uint8 frame input: the model's input tensor becomes an arena tensor,
+     * filled from the caller's frame by 'u8_state' (oneDNN) or a C loop */
+    int u8_tensor;            /* -1 when the input is taken as is */
+    void *u8_state;
+    int u8_prof;
+    char u8_name[64];
+    int64_t u8_dims[4];
+    bool profiling;
+    int n_prof;
+    struct cvb_node_profile *prof;
+    char *prof_strings;       /* shape and kernel strings of 'prof' */
     cvb_engine_observer observer;
     void *observer_user;
     struct cvb_model_info info;
 };
 
 static size_t align_up(size_t v) { return (v + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
+
+int cvb_engine_default_threads(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- layouts ------------------------------------------------------------------- */
+
+static bool live_node(const struct cvb_graph *g, int i) { return i >= 0 && !g->nodes[i].dead; }
+
+static int norm_axis(const struct cvb_node *n, int nd) {
+    int64_t a = cvb__attr_int(n, "axis", n->op == CVB_OP_SPLIT ? 0 : 1);
+    if (a < 0) a += nd;
+    return (int)a;
+}
+
+/* Channel block of the blocked layout; set once per plan (planning is
+ * single-threaded per engine, and every engine in a process has the same
+ * ISA, so the same value). */
+static _Thread_local int cblk_tl = 16;
+
+static bool blk_shape(const struct cvb_tensor *t) {
+    return t->dtype == CVB_DT_F32 && t->ndim == 4 && t->dims[0] == 1 &&
+           t->dims[1] % cblk_tl == 0 && t->numel > 0;
+}
+
+/* Can node n keep its activation tensors in nChw16c? */
+static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
+    const struct cvb_tensor *y = n->n_out >= 1 && n->out[0] >= 0 ? &g->tensors[n->out[0]] : NULL;
+    if (y == NULL) return false;
+    switch (n->op) {
+    case CVB_OP_CONV:
+    case CVB_OP_RESIZE: return true;
+    case CVB_OP_MAXPOOL: return n->n_out < 2 || n->out[1] < 0;
+    case CVB_OP_ADD:
+    case CVB_OP_SUB:
+    case CVB_OP_MUL:
+    case CVB_OP_SIGMOID:
+    case CVB_OP_RELU:
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] < 0 || g->tensors[n->in[j]].numel != y->numel ||
+                g->tensors[n->in[j]].ndim != y->ndim || g->tensors[n->in[j]].data != NULL)
+                return false;
+        return true;
+    case CVB_OP_CONCAT:
+        if (!blk_shape(y) || norm_axis(n, 4) != 1) return false;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] < 0 || !blk_shape(&g->tensors[n->in[j]])) return false;
+        return true;
+    case CVB_OP_SPLIT: {
+        const struct cvb_tensor *x = &g->tensors[n->in[0]];
+        if (!blk_shape(x) || norm_axis(n, 4) != 1) return false;
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j] < 0 || !blk_shape(&g->tensors[n->out[j]])) return false;
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* Does node n need all its activations in one layout? */
+static bool node_uniform(enum cvb_op op) {
+    return op == CVB_OP_MAXPOOL || op == CVB_OP_RESIZE || op == CVB_OP_ADD || op == CVB_OP_SUB ||
+           op == CVB_OP_MUL || op == CVB_OP_SIGMOID || op == CVB_OP_RELU;
+}
+
+static void choose_layouts(struct cvb_engine *e) {
+    struct cvb_graph *g = e->g;
+    bool *ok = calloc((size_t)g->n_nodes + 1, sizeof *ok);
+    if (ok == NULL) return; /* all plain: still correct */
+    for (int i = 0; i < g->n_nodes; i++) ok[i] = live_node(g, i) && node_blk(g, &g->nodes[i]);
+    for (int t = 0; t < g->n_tensors; t++) {
+        const struct cvb_tensor *tt = &g->tensors[t];
+        bool b = blk_shape(tt) && tt->data == NULL && !tt->is_input && !tt->is_output &&
+                 live_node(g, tt->producer) && ok[tt->producer] && t != e->u8_tensor;
+        e->layout[t] = b ? e->blk : CVB__LAYOUT_PLAIN;
+    }
+    /* every consumer must take the blocked layout, and the sum addend must
+     * have the layout of the Conv output that overwrites it */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in; j++) {
+            int t = n->in[j];
+            if (t < 0) continue;
+            bool role = ok[i] && (n->op != CVB_OP_CONV || j == 0) &&
+                        (n->op != CVB_OP_RESIZE || j == 0);
+            if (!role) e->layout[t] = CVB__LAYOUT_PLAIN;
+        }
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const struct cvb_node *n = &g->nodes[i];
+            int ts[2];
+            int nts = 0;
+            if (n->dead) continue;
+            if (e->fuse[i].sum_in >= 0) {
+                ts[nts++] = e->fuse[i].sum_in;
+                ts[nts++] = n->out[0];
+            }
+            bool mixed = false;
+            int first = -1;
+            if (node_uniform(n->op)) {
+                for (int j = 0; j < n->n_in + n->n_out; j++) {
+                    int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+                    if (t < 0 || g->tensors[t].data != NULL) continue;
+                    if (first < 0) first = e->layout[t];
+                    if (e->layout[t] != first) mixed = true;
+                }
+                if (mixed)
+                    for (int j = 0; j < n->n_in + n->n_out; j++) {
+                        int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+                        if (t >= 0) e->layout[t] = CVB__LAYOUT_PLAIN;
+                    }
+            }
+            if (nts == 2 && e->layout[ts[0]] != e->layout[ts[1]]) {
+                e->layout[ts[0]] = e->layout[ts[1]] = CVB__LAYOUT_PLAIN;
+                mixed = true;
+            }
+            changed |= mixed;
+        }
+    }
+    free(ok);
+}
+
+/* ---- views ---------------------------------------------------------------------- */
+
+static int find_root(const struct cvb_engine *e, int t, size_t *abs) {
+    size_t off = 0;
+    while (e->parent[t] >= 0) {
+        off += e->poff[t];
+        t = e->parent[t];
+    }
+    *abs = off;
+    return t;
+}
+
+static bool can_be_child(const struct cvb_engine *e, int t) {
+    const struct cvb_tensor *tt = &e->g->tensors[t];
+    return tt->data == NULL && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
+           live_node(e->g, tt->producer) && e->parent[t] < 0;
+}
+
+/* Concat/Split over 'axis' of 'whole' with members 'mem' (n of them): are
+ * the members dense slices? Sets the byte offset of each. */
+static bool dense_slices(const struct cvb_engine *e, int whole, int axis, const int *mem, int n,
+                         size_t *off) {
+    const struct cvb_graph *g = e->g;
+    const struct cvb_tensor *w = &g->tensors[whole];
+    if (w->dtype != CVB_DT_F32 || axis < 0 || axis >= w->ndim) return false;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= w->dims[d];
+    for (int d = axis + 1; d < w->ndim; d++) inner *= w->dims[d];
+    if (outer != 1) return false;
+    int64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        if (mem[i] < 0) return false;
+        const struct cvb_tensor *m = &g->tensors[mem[i]];
+        if (m->dtype != CVB_DT_F32 || m->ndim != w->ndim) return false;
+        if (e->layout[whole] != CVB__LAYOUT_PLAIN &&
+            (m->dims[1] % e->cblk != 0 || pos % e->cblk != 0))
+            return false;
+        off[i] = (size_t)(pos * inner) * sizeof(float);
+        pos += m->dims[axis];
+    }
+    return pos == w->dims[axis];
+}
+
+/* Members of node n (inputs of a Concat, outputs of a Split). */
+static void members(const struct cvb_node *n, const int **mem, int *cnt, int *whole) {
+    if (n->op == CVB_OP_CONCAT) {
+        *mem = n->in;
+        *cnt = n->n_in;
+        *whole = n->out[0];
+    } else {
+        *mem = n->out;
+        *cnt = n->n_out;
+        *whole = n->in[0];
+    }
+}
+
+static bool is_reshape(enum cvb_op op) {
+    return op == CVB_OP_RESHAPE || op == CVB_OP_FLATTEN || op == CVB_OP_SQUEEZE ||
+           op == CVB_OP_UNSQUEEZE || op == CVB_OP_IDENTITY;
+}
+
+/* A fused Conv overwrites this tensor in place: no views of it may outlive that. */
+static bool is_sum_addend(const struct cvb_engine *e, int t) {
+    for (int i = 0; i < e->g->n_nodes; i++)
+        if (!e->g->nodes[i].dead && e->fuse[i].sum_in == t) return true;
+    return false;
+}
+
+/* Per node view info for prepare: view[] and off[] slices in 'vflags'/'voff'. */
+static void choose_views(struct cvb_engine *e, bool *vmode, bool *vflag, size_t *voff,
+                         int *vbase) {
+    struct cvb_graph *g = e->g;
+    int nv = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct cvb_node *n = &g->nodes[i];
+        vmode[i] = false;
+        vbase[i] = nv;
+        if (n->dead) continue;
+        if (e->fuse[i].sum_in >= 0 && can_be_child(e, n->out[0])) {
+            /* the conv writes on top of its addend */
+            e->parent[n->out[0]] = e->fuse[i].sum_in;
+            e->poff[n->out[0]] = 0;
+        }
+        if (is_reshape(n->op) && n->n_in >= 1 && n->n_out >= 1 && n->in[0] >= 0 &&
+            n->out[0] >= 0) {
+            /* same bytes, new shape: the output is the input */
+            int x = n->in[0], y = n->out[0];
+            const struct cvb_tensor *tx = &g->tensors[x], *ty = &g->tensors[y];
+            if (e->layout[x] == CVB__LAYOUT_PLAIN && e->layout[y] == CVB__LAYOUT_PLAIN &&
+                tx->data == NULL && !tx->is_input && x != e->u8_tensor && can_be_child(e, y) &&
+                tx->dtype == ty->dtype && tx->numel == ty->numel && !is_sum_addend(e, x)) {
+                e->parent[y] = x;
+                e->poff[y] = 0;
+            }
+            continue;
+        }
+        if ((n->op != CVB_OP_CONCAT && n->op != CVB_OP_SPLIT) || n->n_out < 1 || n->n_in < 1 ||
+            n->out[0] < 0 || n->in[0] < 0)
+            continue;
+        const int *mem;
+        int cnt, whole;
+        members(n, &mem, &cnt, &whole);
+        if (n->op == CVB_OP_SPLIT && n->n_in > 1 && n->in[1] >= 0 && g->tensors[n->in[1]].data == NULL)
+            continue; /* run-time split sizes: never here after folding, but be safe */
+        int axis = norm_axis(n, g->tensors[whole].ndim);
+        if (!dense_slices(e, whole, axis, mem, cnt, voff + nv)) continue;
+        vmode[i] = true;
+        size_t *off = voff + nv;
+        bool *view = vflag + nv;
+        nv += cnt;
+        size_t wbytes = cvb__tensor_bytes(&g->tensors[whole]);
+        if (n->op == CVB_OP_SPLIT) {
+            for (int k = 0; k < cnt; k++) {
+                int t = mem[k];
+                view[k] = can_be_child(e, t) && e->layout[t] == e->layout[whole] &&
+                          !g->tensors[whole].is_input && whole != e->u8_tensor &&
+                          g->tensors[whole].data == NULL;
+                if (view[k]) {
+                    e->parent[t] = whole;
+                    e->poff[t] = off[k];
+                }
+            }
+            continue;
+        }
+        /* Concat: move each member's alias tree into the output where the
+         * tree's bytes land exactly on members of that tree */
+        size_t aP;
+        int rP = find_root(e, whole, &aP);
+        for (int k = 0; k < cnt; k++) {
+            size_t a;
+            int r = find_root(e, mem[k], &a);
+            if (r == rP || e->layout[mem[k]] != e->layout[whole] ||
+                e->layout[r] != e->layout[whole] || !can_be_child(e, r) || off[k] < a)
+                continue;
+            size_t delta = off[k] - a, rbytes = cvb__tensor_bytes(&g->tensors[r]);
+            if (delta + rbytes > wbytes) continue;
+            bool fits = true;
+            for (int j = 0; j < cnt && fits; j++) {
+                size_t lj = cvb__tensor_bytes(&g->tensors[mem[j]]);
+                if (off[j] + lj <= delta || off[j] >= delta + rbytes) continue;
+                size_t aj;
+                int rj = find_root(e, mem[j], &aj);
+                if (rj != r || aj + delta != off[j] || e->layout[mem[j]] != e->layout[whole])
+                    fits = false;
+            }
+            if (!fits) continue;
+            e->parent[r] = whole;
+            e->poff[r] = delta;
+        }
+        for (int k = 0; k < cnt; k++) {
+            size_t a;
+            int r = find_root(e, mem[k], &a);
+            view[k] = r == rP && a == aP + off[k];
+        }
+    }
+}
+
+/* ---- memory -------------------------------------------------------------------- */
 
 struct interval {
     int t;
@@ -66,7 +401,8 @@ static int cmp_by_size_desc(const void *a, const void *b) {
     return x->t - y->t;
 }
 
-/* Place every run-time tensor in the arena by first fit over lifetimes. */
+/* Place every alias root in the arena by first fit over the union of its
+ * members' lifetimes. */
 static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
     struct cvb_graph *g = e->g;
     int rc = 0;
@@ -83,19 +419,33 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
         first[t] = -1;
         last[t] = -1;
         e->offset[t] = NO_OFFSET;
+        e->root[t] = find_root(e, t, &e->abs_off[t]);
+        e->out_root[t] = -1;
     }
+    for (int i = 0; i < g->n_outputs; i++)
+        for (int t = 0; t < g->n_tensors; t++)
+            if (e->root[t] == g->outputs[i] && t != g->outputs[i]) e->out_root[t] = i;
     for (int i = 0; i < g->n_nodes; i++) {
         const struct cvb_node *n = &g->nodes[i];
         if (n->dead) continue;
-        for (int j = 0; j < n->n_out; j++)
-            if (n->out[j] >= 0 && first[n->out[j]] < 0) first[n->out[j]] = last[n->out[j]] = i;
-        for (int j = 0; j < n->n_in; j++)
-            if (n->in[j] >= 0) last[n->in[j]] = i;
+        for (int j = 0; j < n->n_out; j++) {
+            int r = n->out[j] >= 0 ? e->root[n->out[j]] : -1;
+            if (r >= 0 && first[r] < 0) first[r] = i;
+            if (r >= 0) last[r] = i;
+        }
+        for (int j = 0; j < n->n_in; j++) {
+            int r = n->in[j] >= 0 ? e->root[n->in[j]] : -1;
+            if (r < 0) continue;
+            if (first[r] < 0) first[r] = i;
+            last[r] = i;
+        }
     }
+    if (e->u8_tensor >= 0) first[e->u8_tensor] = 0;
     int n_iv = 0;
     for (int t = 0; t < g->n_tensors; t++) {
         const struct cvb_tensor *tt = &g->tensors[t];
-        if (first[t] < 0 || tt->data != NULL || tt->is_input || tt->is_output) continue;
+        if (first[t] < 0 || e->root[t] != t || tt->data != NULL || tt->is_output) continue;
+        if (tt->is_input && t != e->u8_tensor) continue;
         iv[n_iv++] = (struct interval){t, first[t], last[t], align_up(cvb__tensor_bytes(tt))};
     }
     qsort(iv, (size_t)n_iv, sizeof *iv, cmp_by_size_desc);
@@ -124,7 +474,7 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
         if (off + iv[k].bytes > total) total = off + iv[k].bytes;
     }
     e->arena_bytes = total;
-    e->arena = aligned_alloc(ARENA_ALIGN, total ? total : ARENA_ALIGN);
+    e->arena = aligned_alloc(ARENA_ALIGN, total ? align_up(total) : ARENA_ALIGN);
     if (e->arena == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes of activations", g->path,
                          total);
@@ -132,10 +482,11 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
     }
     memset(e->arena, 0, total);
     for (int t = 0; t < g->n_tensors; t++) {
+        int r = e->root[t];
         if (g->tensors[t].data != NULL)
             e->buf[t] = g->tensors[t].data;
-        else if (e->offset[t] != NO_OFFSET)
-            e->buf[t] = e->arena + e->offset[t];
+        else if (e->offset[r] != NO_OFFSET)
+            e->buf[t] = e->arena + e->offset[r] + e->abs_off[t];
     }
 out:
     free(first);
@@ -146,57 +497,217 @@ out:
     return rc;
 }
 
-static void compute_info(struct cvb_engine *e) {
-    const struct cvb_graph *g = e->g;
-    struct cvb_model_info *info = &e->info;
-    memset(info, 0, sizeof *info);
-    for (int i = 0; i < g->n_nodes; i++) {
-        const struct cvb_node *n = &g->nodes[i];
-        info->n_nodes++;
-        if (!n->dead) info->n_live_nodes++;
-        const char *name = cvb__op_name(n->op);
-        int k;
-        for (k = 0; k < info->n_ops; k++)
-            if (strcmp(info->op_names[k], name) == 0) break;
-        if (k == info->n_ops && k < (int)CVB_ARRAY_LEN(info->op_names)) {
-            info->op_names[k] = name;
-            info->n_ops++;
-        }
-        if (k < info->n_ops) info->op_counts[k]++;
-        if (n->dead) continue;
-        if (n->op == CVB_OP_CONV && n->n_in >= 2 && n->n_out >= 1 && n->out[0] >= 0) {
-            const struct cvb_tensor *w = &g->tensors[n->in[1]];
-            const struct cvb_tensor *y = &g->tensors[n->out[0]];
-            if (w->data != NULL) info->n_params += w->numel;
-            if (n->n_in >= 3 && n->in[2] >= 0 && g->tensors[n->in[2]].data != NULL)
-                info->n_params += g->tensors[n->in[2]].numel;
-            /* MACs: every output element reads (Cin/group) x kernel-area weights */
-            int64_t per_out = 1;
-            for (int d = 1; d < w->ndim; d++) per_out *= w->dims[d];
-            info->flops += 2.0 * (double)y->numel * (double)per_out;
-        } else if (n->op == CVB_OP_MATMUL && n->n_in >= 2 && n->n_out >= 1 && n->out[0] >= 0) {
-            const struct cvb_tensor *a = &g->tensors[n->in[0]];
-            const struct cvb_tensor *b = &g->tensors[n->in[1]];
-            const struct cvb_tensor *y = &g->tensors[n->out[0]];
-            int64_t kdim = a->ndim >= 1 ? a->dims[a->ndim - 1] : 1;
-            info->flops += 2.0 * (double)y->numel * (double)kdim;
-            if (b->data != NULL) info->n_params += b->numel;
-            if (a->data != NULL) info->n_params += a->numel;
-        }
+/* ---- info and profile ------------------------------------------------------------ */
+
+static double node_flops(const struct cvb_graph *g, const struct cvb_node *n) {
+    if (n->op == CVB_OP_CONV && n->n_in >= 2 && n->n_out >= 1 && n->out[0] >= 0) {
+        const struct cvb_tensor *w = &g->tensors[n->in[1]];
+        const struct cvb_tensor *y = &g->tensors[n->out[0]];
+        /* MACs: every output element reads (Cin/group) x kernel-area weights */
+        int64_t per_out = 1;
+        for (int d = 1; d < w->ndim; d++) per_out *= w->dims[d];
+        return 2.0 * (double)y->numel * (double)per_out;
     }
-    info->activation_bytes = (int64_t)e->arena_bytes;
-    info->opset = g->opset;
-    info->synthetic = g->synthetic;
-    info->producer = g->producer;
+    if (n->op == CVB_OP_MATMUL && n->n_in >= 2 && n->n_out >= 1 && n->out[0] >= 0) {
+        const struct cvb_tensor *a = &g->tensors[n->in[0]];
+        const struct cvb_tensor *y = &g->tensors[n->out[0]];
+        int64_t kdim = a->ndim >= 1 ? a->dims[a->ndim - 1] : 1;
+        return 2.0 * (double)y->numel * (double)kdim;
+    }
+    return 0.0;
 }
 
-static int prepare(struct cvb_engine *e, struct cvb_err *err) {
-    struct cvb_graph *g = e->g;
-    e->plan = calloc((size_t)g->n_nodes + 1, sizeof *e->plan);
-    e->offset = calloc((size_t)g->n_tensors + 1, sizeof *e->offset);
-    e->buf = calloc((size_t)g->n_tensors + 1, sizeof *e->buf);
-    if (e->plan == NULL || e->offset == NULL || e->buf == NULL)
+/* Model statistics count the graph as loaded (fused nodes included). */
+static void compute_info(struct cvb_engine *e, const struct cvb_model_info *before) {
+    const struct cvb_graph *g = e->g;
+    struct cvb_model_info *info = &e->info;
+    if (before != NULL) {
+        *info = *before;
+    } else {
+        memset(info, 0, sizeof *info);
+        for (int i = 0; i < g->n_nodes; i++) {
+            const struct cvb_node *n = &g->nodes[i];
+            info->n_nodes++;
+            if (!n->dead) info->n_live_nodes++;
+            const char *name = cvb__op_name(n->op);
+            int k;
+            for (k = 0; k < info->n_ops; k++)
+                if (strcmp(info->op_names[k], name) == 0) break;
+            if (k == info->n_ops && k < (int)CVB_ARRAY_LEN(info->op_names)) {
+                info->op_names[k] = name;
+                info->n_ops++;
+            }
+            if (k < info->n_ops) info->op_counts[k]++;
+            if (n->dead) continue;
+            info->flops += node_flops(g, n);
+            if (n->op == CVB_OP_CONV && n->n_in >= 2) {
+                const struct cvb_tensor *w = &g->tensors[n->in[1]];
+                if (w->data != NULL) info->n_params += w->numel;
+                if (n->n_in >= 3 && n->in[2] >= 0 && g->tensors[n->in[2]].data != NULL)
+                    info->n_params += g->tensors[n->in[2]].numel;
+            } else if (n->op == CVB_OP_MATMUL && n->n_in >= 2) {
+                const struct cvb_tensor *a = &g->tensors[n->in[0]];
+                const struct cvb_tensor *b = &g->tensors[n->in[1]];
+                if (b->data != NULL) info->n_params += b->numel;
+                if (a->data != NULL) info->n_params += a->numel;
+            }
+        }
+        info->opset = g->opset;
+        info->synthetic = g->synthetic;
+        info->producer = g->producer;
+    }
+    info->activation_bytes = (int64_t)e->arena_bytes;
+}
+
+#define PROF_STR 96
+
+static int build_profile(struct cvb_engine *e, struct cvb_err *err) {
+    const struct cvb_graph *g = e->g;
+    int n = e->u8_tensor >= 0 ? 1 : 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && e->plan[i].kind != KIND_NOP) n++;
+    e->prof = calloc((size_t)n + 1, sizeof *e->prof);
+    e->prof_strings = calloc((size_t)n + 1, 2 * PROF_STR);
+    if (e->prof == NULL || e->prof_strings == NULL)
         return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    int k = 0;
+    if (e->u8_tensor >= 0) {
+        char *shape = e->prof_strings, *kern = shape + PROF_STR;
+        snprintf(shape, PROF_STR, "[1,%lld,%lld,%lld]", (long long)e->u8_dims[1],
+                 (long long)e->u8_dims[2], (long long)e->u8_dims[3]);
+        snprintf(kern, PROF_STR, "%s",
+                 e->u8_state != NULL ? cvb__dnn_impl_name(e->u8_state) : "ref:u8_to_f32");
+        e->prof[k] = (struct cvb_node_profile){"input", "u8->f32", shape, kern, 0.0, 0, 0};
+        e->u8_prof = k++;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct cvb_node *nd = &g->nodes[i];
+        e->plan[i].prof = -1;
+        if (nd->dead || e->plan[i].kind == KIND_NOP) continue;
+        char *shape = e->prof_strings + (size_t)k * 2 * PROF_STR, *kern = shape + PROF_STR;
+        if (nd->n_out >= 1 && nd->out[0] >= 0)
+            cvb__shape_str(&g->tensors[nd->out[0]], shape, PROF_STR);
+        if (e->plan[i].kind == KIND_DNN)
+            snprintf(kern, PROF_STR, "%s", cvb__dnn_impl_name(e->plan[i].state));
+        else
+            snprintf(kern, PROF_STR, "ref:%s", cvb__op_name(nd->op));
+        e->prof[k] = (struct cvb_node_profile){nd->name, e->fuse[i].ops, shape, kern,
+                                               node_flops(g, nd), 0, 0};
+        e->plan[i].prof = k++;
+    }
+    e->n_prof = k;
+    return 0;
+}
+
+/* ---- planning ------------------------------------------------------------------- */
+
+static void release_plan(struct cvb_engine *e) {
+    if (e->plan != NULL && e->g != NULL)
+        for (int i = 0; i < e->g->n_nodes; i++)
+            if (e->plan[i].kind == KIND_DNN) cvb__dnn_release(e->plan[i].state);
+    cvb__dnn_release(e->u8_state);
+    e->u8_state = NULL;
+    free(e->plan);
+    free(e->fuse);
+    free(e->layout);
+    free(e->parent);
+    free(e->poff);
+    free(e->root);
+    free(e->abs_off);
+    free(e->out_root);
+    free(e->offset);
+    free(e->buf);
+    free(e->arena);
+    free(e->tin);
+    free(e->tout);
+    free(e->in);
+    free(e->out);
+    free(e->prof);
+    free(e->prof_strings);
+    e->plan = NULL;
+    e->fuse = NULL;
+    e->layout = NULL;
+    e->parent = NULL;
+    e->poff = NULL;
+    e->root = NULL;
+    e->abs_off = NULL;
+    e->out_root = NULL;
+    e->offset = NULL;
+    e->buf = NULL;
+    e->arena = NULL;
+    e->tin = e->tout = NULL;
+    e->in = NULL;
+    e->out = NULL;
+    e->prof = NULL;
+    e->prof_strings = NULL;
+    e->n_dnn = 0;
+    e->n_prof = 0;
+}
+
+/* Decide the u8 input tensor (before layouts: it must stay plain). */
+static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
+    struct cvb_graph *g = e->g;
+    e->u8_tensor = -1;
+    if (e->opts.input_format != CVB_INPUT_U8_NHWC) return 0;
+    if (g->n_inputs != 1)
+        return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a model with one "
+                           "input, this one has %d", g->path, g->n_inputs);
+    const struct cvb_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->dtype != CVB_DT_F32 || t->ndim != 4 || t->dims[0] != 1 || t->dims[1] > 4)
+        return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a float32 "
+                           "[1,C<=4,H,W] input; input '%s' is not", g->path, t->name);
+    e->u8_tensor = g->inputs[0];
+    for (int d = 0; d < 4; d++) e->u8_dims[d] = t->dims[d];
+    snprintf(e->u8_name, sizeof e->u8_name, "%s", t->name);
+    return 0;
+}
+
+static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
+                    struct cvb_err *err) {
+    struct cvb_graph *g = e->g;
+    bool *vmode = NULL, *vflag = NULL;
+    size_t *voff = NULL;
+    int *vbase = NULL;
+    int rc = 0;
+    size_t nn = (size_t)g->n_nodes + 1, nt = (size_t)g->n_tensors + 1;
+    e->plan = calloc(nn, sizeof *e->plan);
+    e->fuse = calloc(nn, sizeof *e->fuse);
+    e->layout = calloc(nt, sizeof *e->layout);
+    e->parent = malloc(nt * sizeof *e->parent);
+    e->poff = calloc(nt, sizeof *e->poff);
+    e->root = calloc(nt, sizeof *e->root);
+    e->abs_off = calloc(nt, sizeof *e->abs_off);
+    e->out_root = calloc(nt, sizeof *e->out_root);
+    e->offset = calloc(nt, sizeof *e->offset);
+    e->buf = calloc(nt, sizeof *e->buf);
+    int n_members = 0;
+    for (int i = 0; i < g->n_nodes; i++) n_members += g->nodes[i].n_in + g->nodes[i].n_out;
+    vmode = calloc(nn, sizeof *vmode);
+    vbase = calloc(nn, sizeof *vbase);
+    vflag = calloc((size_t)n_members + 1, sizeof *vflag);
+    voff = calloc((size_t)n_members + 1, sizeof *voff);
+    if (e->plan == NULL || e->fuse == NULL || e->layout == NULL || e->parent == NULL ||
+        e->poff == NULL || e->root == NULL || e->abs_off == NULL || e->out_root == NULL ||
+        e->offset == NULL || e->buf == NULL || vmode == NULL || vbase == NULL || vflag == NULL ||
+        voff == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    for (int t = 0; t < g->n_tensors; t++) e->parent[t] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        e->fuse[i].sum_in = -1;
+        snprintf(e->fuse[i].ops, sizeof e->fuse[i].ops, "%s", cvb__op_name(g->nodes[i].op));
+    }
+    rc = setup_u8(e, err);
+    if (rc < 0) goto out;
+    if (e->fast) {
+        e->blk = cvb__dnn_blocked_layout();
+        e->cblk = e->blk == CVB__LAYOUT_BLK8 ? 8 : 16;
+        cblk_tl = e->cblk;
+        cvb__passes_fuse(g, e->fuse);
+        choose_layouts(e);
+        choose_views(e, vmode, vflag, voff, vbase);
+    }
     int max_io = 1;
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].n_in > max_io) max_io = g->nodes[i].n_in;
@@ -207,33 +718,69 @@ static int prepare(struct cvb_engine *e, struct cvb_err *err) {
     e->tout = calloc((size_t)max_io, sizeof *e->tout);
     e->in = calloc((size_t)max_io, sizeof *e->in);
     e->out = calloc((size_t)max_io, sizeof *e->out);
-    if (e->tin == NULL || e->tout == NULL || e->in == NULL || e->out == NULL)
-        return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
-    int rc = plan_memory(e, err);
-    if (rc < 0) return rc;
+    if (e->tin == NULL || e->tout == NULL || e->in == NULL || e->out == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    rc = plan_memory(e, err);
+    if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
-        rc = cvb__dnn_new(&e->dnn, e->opts.threads, err);
-        if (rc < 0) return rc;
+        if (e->u8_tensor >= 0) {
+            rc = cvb__dnn_prepare_u8_input(e->dnn, &g->tensors[e->u8_tensor],
+                                           e->layout[e->u8_tensor], &e->u8_state, err);
+            if (rc < 0) goto out;
+        }
         for (int i = 0; i < g->n_nodes; i++) {
-            if (g->nodes[i].dead) continue;
+            const struct cvb_node *n = &g->nodes[i];
+            if (n->dead) continue;
+            if (is_reshape(n->op) && n->n_out >= 1 && n->out[0] >= 0 && n->n_in >= 1 &&
+                e->parent[n->out[0]] == n->in[0]) {
+                e->plan[i].kind = KIND_NOP; /* a view of its input */
+                continue;
+            }
+            struct cvb__dnn_io io = {.layout = e->layout, .post = e->fuse[i].post};
+            if (vmode[i]) {
+                bool all = true;
+                int cnt = n->op == CVB_OP_CONCAT ? n->n_in : n->n_out;
+                for (int k = 0; k < cnt; k++) all &= vflag[vbase[i] + k];
+                if (all) {
+                    e->plan[i].kind = KIND_NOP;
+                    continue;
+                }
+                io.view = vflag + vbase[i];
+                io.off = voff + vbase[i];
+            }
+            bool needs_dnn = vmode[i] || e->fuse[i].post != 0;
+            for (int j = 0; j < n->n_in + n->n_out; j++) {
+                int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+                if (t >= 0 && e->layout[t] != CVB__LAYOUT_PLAIN) needs_dnn = true;
+            }
             void *state = NULL;
             struct cvb_err perr = {0};
-            rc = cvb__dnn_prepare(e->dnn, g, &g->nodes[i], &state, &perr);
+            rc = cvb__dnn_prepare_io(e->dnn, g, n, &io, &state, &perr);
             if (rc == 0) {
                 e->plan[i].kind = KIND_DNN;
                 e->plan[i].state = state;
                 e->n_dnn++;
-            } else if (rc == CVB_EUNSUPPORTED) {
+            } else if (rc == CVB_EUNSUPPORTED && !needs_dnn) {
+                rc = 0;
                 cvb_log_debug("%s: node '%s' (%s) runs on the reference kernel: %s", g->path,
-                              g->nodes[i].name, cvb__op_name(g->nodes[i].op), perr.msg);
+                              n->name, cvb__op_name(n->op), perr.msg);
             } else {
                 *err = perr;
-                return rc;
+                goto out;
             }
         }
     }
-    compute_info(e);
-    return 0;
+    rc = build_profile(e, err);
+    if (rc < 0) goto out;
+    compute_info(e, before);
+out:
+    free(vmode);
+    free(vflag);
+    free(voff);
+    free(vbase);
+    return rc;
 }
 
 int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
@@ -241,23 +788,67 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
                            struct cvb_err *err) {
     int rc = 0;
     struct cvb_engine *e = NULL;
+    struct cvb_model_info before;
     *out = NULL;
     e = calloc(1, sizeof *e);
     if (e == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", name);
         goto out;
     }
+    e->u8_tensor = -1;
+    e->u8_prof = -1;
     if (opts != NULL) e->opts = *opts;
+    e->opts.isa = NULL; /* not kept: the caller's string */
     if (e->opts.imgsz < 0 || e->opts.imgsz > 16384 || (e->opts.imgsz % 32) != 0) {
         rc = cvb_err_set(err, CVB_EINVAL, "imgsz %d is invalid: it must be a multiple of 32 in "
                          "32..16384", e->opts.imgsz);
         goto out;
     }
+    if (e->opts.input_format != CVB_INPUT_F32_NCHW && e->opts.input_format != CVB_INPUT_U8_NHWC) {
+        rc = cvb_err_set(err, CVB_EINVAL, "unknown input format %d", (int)e->opts.input_format);
+        goto out;
+    }
+    if (e->opts.threads < 0 || e->opts.threads > 4096) {
+        rc = cvb_err_set(err, CVB_EINVAL, "threads %d is invalid (0 = default, or 1..4096)",
+                         e->opts.threads);
+        goto out;
+    }
+    if (e->opts.threads == 0) e->opts.threads = cvb_engine_default_threads();
+    if (opts != NULL && opts->isa != NULL) {
+        rc = cvb__dnn_set_isa(opts->isa, err);
+        if (rc < 0) goto out;
+    }
     rc = cvb__onnx_parse(buf, len, name, &e->g, err);
     if (rc < 0) goto out;
     rc = cvb__graph_finalize(e->g, e->opts.imgsz, err);
     if (rc < 0) goto out;
-    rc = prepare(e, err);
+    if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
+        rc = cvb__dnn_new(&e->dnn, e->opts.threads, err);
+        if (rc < 0) goto out;
+    }
+    e->fast = e->opts.kernels == CVB_KERNELS_ONEDNN && !e->opts.no_fusion;
+    /* model statistics of the graph as loaded, before the passes */
+    e->fast = false;
+    {
+        /* count on the unfused graph: compute_info(NULL) reads only g */
+        struct cvb_engine tmp = {.g = e->g};
+        compute_info(&tmp, NULL);
+        before = tmp.info;
+    }
+    e->fast = e->opts.kernels == CVB_KERNELS_ONEDNN && !e->opts.no_fusion;
+    rc = plan_all(e, &before, err);
+    if (rc == CVB_EUNSUPPORTED && e->fast) {
+        /* a fused or blocked node has no oneDNN kernel: plain path */
+        cvb_log_warn("%s: %s; running without fusion and blocked layouts", name, err->msg);
+        release_plan(e);
+        cvb__graph_free(e->g);
+        e->g = NULL;
+        e->fast = false;
+        memset(err, 0, sizeof *err);
+        rc = cvb__onnx_parse(buf, len, name, &e->g, err);
+        if (rc == 0) rc = cvb__graph_finalize(e->g, e->opts.imgsz, err);
+        if (rc == 0) rc = plan_all(e, &before, err);
+    }
     if (rc < 0) goto out;
     *out = e;
     e = NULL;
@@ -280,18 +871,8 @@ int cvb_engine_load(const char *path, const struct cvb_engine_opts *opts,
 
 void cvb_engine_free(struct cvb_engine *e) {
     if (e == NULL) return;
-    if (e->plan != NULL && e->g != NULL)
-        for (int i = 0; i < e->g->n_nodes; i++)
-            if (e->plan[i].kind == KIND_DNN) cvb__dnn_release(e->plan[i].state);
+    release_plan(e);
     cvb__dnn_free(e->dnn);
-    free(e->plan);
-    free(e->offset);
-    free(e->buf);
-    free(e->arena);
-    free(e->tin);
-    free(e->tout);
-    free(e->in);
-    free(e->out);
     cvb__graph_free(e->g);
     free(e);
 }
@@ -312,6 +893,13 @@ static void fill_info(const struct cvb_tensor *t, struct cvb_tensor_info *info) 
 int cvb_engine_input_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info) {
     if (i < 0 || i >= e->g->n_inputs) return CVB_EINVAL;
     fill_info(&e->g->tensors[e->g->inputs[i]], info);
+    if (e->g->inputs[i] == e->u8_tensor) {
+        info->dtype = "uint8";
+        info->dims[1] = e->u8_dims[2];
+        info->dims[2] = e->u8_dims[3];
+        info->dims[3] = e->u8_dims[1];
+        info->bytes = (size_t)info->numel;
+    }
     return 0;
 }
 
@@ -333,17 +921,70 @@ int cvb_engine_model_info(const struct cvb_engine *e, struct cvb_model_info *inf
 
 int cvb_engine_n_onednn_nodes(const struct cvb_engine *e) { return e->n_dnn; }
 
+void cvb_engine_set_profiling(struct cvb_engine *e, bool on) { e->profiling = on; }
+
+void cvb_engine_profile_reset(struct cvb_engine *e) {
+    for (int k = 0; k < e->n_prof; k++) e->prof[k].ns = e->prof[k].calls = 0;
+}
+
+int cvb_engine_profile(const struct cvb_engine *e, const struct cvb_node_profile **entries) {
+    *entries = e->prof;
+    return e->n_prof;
+}
+
+int cvb_engine_threads(const struct cvb_engine *e) {
+    return e->opts.kernels == CVB_KERNELS_ONEDNN ? e->opts.threads : 1;
+}
+
+const char *cvb_engine_isa(const struct cvb_engine *e) {
+    return e->opts.kernels == CVB_KERNELS_ONEDNN ? cvb__dnn_effective_isa() : "none";
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Plain C conversion of a uint8 NHWC frame into float32 NCHW / 255. */
+static void u8_to_f32(const uint8_t *src, float *dst, const int64_t *dims) {
+    int64_t c = dims[1], hw = dims[2] * dims[3];
+    for (int64_t p = 0; p < hw; p++)
+        for (int64_t k = 0; k < c; k++) dst[k * hw + p] = (float)src[p * c + k] / 255.f;
+}
+
 int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const *outputs,
                    struct cvb_err *err) {
     struct cvb_graph *g = e->g;
-    for (int i = 0; i < g->n_inputs; i++) e->buf[g->inputs[i]] = (void *)inputs[i];
+    int64_t t0 = 0;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] != e->u8_tensor) e->buf[g->inputs[i]] = (void *)inputs[i];
     for (int i = 0; i < g->n_outputs; i++) {
         const struct cvb_tensor *t = &g->tensors[g->outputs[i]];
         if (t->producer >= 0 && !t->is_input) e->buf[g->outputs[i]] = outputs[i];
     }
+    for (int t = 0; t < g->n_tensors; t++)
+        if (e->out_root[t] >= 0) e->buf[t] = (uint8_t *)outputs[e->out_root[t]] + e->abs_off[t];
+    if (e->u8_tensor >= 0) {
+        if (e->profiling) t0 = now_ns();
+        if (e->u8_state != NULL) {
+            const void *in0[1] = {inputs[0]};
+            void *out0[1] = {e->buf[e->u8_tensor]};
+            static struct cvb_node u8_node = {.op = CVB_OP_IDENTITY, .name = (char *)"input"};
+            struct cvb_kctx k = {.g = g, .node = &u8_node, .in = in0, .out = out0};
+            int rc = cvb__dnn_run(e->dnn, e->u8_state, &k, err);
+            if (rc < 0) return rc;
+        } else {
+            u8_to_f32(inputs[0], e->buf[e->u8_tensor], e->u8_dims);
+        }
+        if (e->profiling) {
+            e->prof[e->u8_prof].ns += now_ns() - t0;
+            e->prof[e->u8_prof].calls++;
+        }
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         const struct cvb_node *n = &g->nodes[i];
-        if (n->dead) continue;
+        if (n->dead || e->plan[i].kind == KIND_NOP) continue;
         for (int j = 0; j < n->n_in; j++) {
             int t = n->in[j];
             e->tin[j] = t >= 0 ? &g->tensors[t] : NULL;
@@ -356,9 +997,14 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
         }
         struct cvb_kctx k = {.g = g, .node = n, .tin = e->tin, .tout = e->tout,
                              .in = e->in, .out = e->out};
+        if (e->profiling) t0 = now_ns();
         int rc = e->plan[i].kind == KIND_DNN ? cvb__dnn_run(e->dnn, e->plan[i].state, &k, err)
                                              : cvb__op_defs[n->op].ref(&k, err);
         if (rc < 0) return rc;
+        if (e->profiling && e->plan[i].prof >= 0) {
+            e->prof[e->plan[i].prof].ns += now_ns() - t0;
+            e->prof[e->plan[i].prof].calls++;
+        }
         if (e->observer != NULL && n->n_out >= 1 && n->out[0] >= 0 &&
             g->tensors[n->out[0]].dtype == CVB_DT_F32) {
             const struct cvb_tensor *t = &g->tensors[n->out[0]];

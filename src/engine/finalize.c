@@ -241,7 +241,11 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
             continue;
         }
         rc = def->infer(g, n, err);
-        if (rc < 0) return rc;
+        if (rc < 0) {
+            /* every load error names the model file */
+            if (err != NULL && strstr(err->msg, g->path) == NULL) cvb_err_prefix(err, "%s", g->path);
+            return rc;
+        }
         bool all_const = true;
         for (int j = 0; j < n->n_out; j++) {
             if (n->out[j] >= 0 && !g->tensors[n->out[j]].shape_known)
@@ -253,7 +257,11 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
             if (n->in[j] >= 0 && g->tensors[n->in[j]].data == NULL) all_const = false;
         if (all_const) {
             rc = fold_node(g, n, &folded, err);
-            if (rc < 0) return rc;
+            if (rc < 0) {
+                if (err != NULL && strstr(err->msg, g->path) == NULL)
+                    cvb_err_prefix(err, "%s", g->path);
+                return rc;
+            }
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {

@@ -49,11 +49,13 @@
  * kernels ~60x slower, see notes/onednn.md). FTZ/DAZ stays set in that
  * thread afterwards, for the reference kernels it runs too. */
 #include "engine/ir.h"
+#include "engine/kernels/onednn/dnn.h"
 
 #include <dnnl.h>
 #include <dnnl_debug.h>
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -87,6 +89,8 @@ struct cvb__dnn {
  * configured for (team size, FTZ) so run() reconfigures only on a change. */
 static atomic_ulong next_id = 1;
 static _Thread_local unsigned long tl_configured;
+/* Set once oneDNN has been used in this process: the ISA cap is fixed. */
+static atomic_bool dnn_used;
 
 static void set_ftz_daz(void *unused) {
     (void)unused;
@@ -134,6 +138,7 @@ int cvb__dnn_new(struct cvb__dnn **out, int threads, struct cvb_err *err) {
     }
     d->threads = threads > 0 ? threads : 0;
     d->id = atomic_fetch_add(&next_id, 1);
+    atomic_store(&dnn_used, true); /* the ISA cap is fixed from here on */
     /* Engine verbosity floods logs (one line per primitive execution): off
      * unless the user asks for it through our own variable. */
     const char *v = getenv("CVB_ONEDNN_VERBOSE");
@@ -180,10 +185,11 @@ enum bind_kind { BIND_IN, BIND_OUT, BIND_BUF, BIND_SCRATCH };
 
 struct dnn_bind {
     enum bind_kind kind;
-    int idx; /* input/output index of the node, or plan buffer index */
+    int idx;    /* input/output index of the node, or plan buffer index */
+    size_t off; /* bytes added to the bound pointer (slices of a view) */
 };
 
-#define MAX_STEPS 4
+#define MAX_STEPS 16
 #define MAX_BUFS  4
 
 struct dnn_step {
@@ -230,6 +236,7 @@ struct prep {
     const struct cvb_node *n;
     struct dnn_plan *plan;
     struct cvb_err *err;
+    const struct cvb__dnn_io *io; /* NULL: every activation plain, no fusion */
 };
 
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
@@ -290,6 +297,41 @@ static dnnl_status_t md_plain(dnnl_memory_desc_t *md, int nd, const int64_t *dim
 
 static dnnl_status_t md_flat(dnnl_memory_desc_t *md, int64_t numel) {
     return md_plain(md, 1, &numel);
+}
+
+/* Layout the executor gave tensor 't' (plain without an io). */
+static int layout_of(const struct prep *p, const struct cvb_tensor *t) {
+    if (p->io == NULL || p->io->layout == NULL || t == NULL) return CVB__LAYOUT_PLAIN;
+    return p->io->layout[t - p->g->tensors];
+}
+
+/* Descriptor of 'dims' in layout 'layout': dense row-major, or nChw16c. */
+static dnnl_status_t md_layout(dnnl_memory_desc_t *md, int nd, const int64_t *dims, int layout) {
+    if (layout == CVB__LAYOUT_PLAIN || nd != 4) return md_plain(md, nd, dims);
+    dnnl_dims_t dd = {dims[0], dims[1], dims[2], dims[3]};
+    return dnnl_memory_desc_init_by_tag(md, 4, dd, dnnl_f32,
+                                        layout == CVB__LAYOUT_BLK8 ? dnnl_nChw8c : dnnl_nChw16c);
+}
+
+/* Descriptor of activation 't' in the layout the executor gave it. */
+static dnnl_status_t md_act(const struct prep *p, dnnl_memory_desc_t *md,
+                            const struct cvb_tensor *t) {
+    return md_layout(md, t->ndim, t->dims, layout_of(p, t));
+}
+
+/* True when every activation (non-constant) input and output of the node
+ * has the same layout; *layout gets it. */
+static bool same_layout(const struct prep *p, int *layout) {
+    int l = -1;
+    for (int i = 0; i < p->n->n_in + p->n->n_out; i++) {
+        const struct cvb_tensor *t = i < p->n->n_in ? tin(p, i) : tout(p, i - p->n->n_in);
+        if (t == NULL || t->data != NULL) continue;
+        int li = layout_of(p, t);
+        if (l >= 0 && li != l) return false;
+        l = li;
+    }
+    *layout = l < 0 ? CVB__LAYOUT_PLAIN : l;
+    return true;
 }
 
 static int plan_buf(struct prep *p, size_t bytes, int *idx) {
@@ -358,7 +400,7 @@ static int step_new(struct prep *p, const_dnnl_primitive_desc_t pd, int n_args, 
             goto out;
         }
         st->args[0].arg = DNNL_ARG_SCRATCHPAD;
-        st->binds[0] = (struct dnn_bind){BIND_SCRATCH, 0};
+        st->binds[0] = (struct dnn_bind){BIND_SCRATCH, 0, 0};
         st->n_args = 1;
     }
     *out = st;
@@ -435,7 +477,7 @@ static int bind_input(struct prep *p, int i, const dnnl_memory_desc_t *plain,
                       const dnnl_memory_desc_t *want, struct dnn_bind *b) {
     int rc = 0, buf;
     if (dnnl_memory_desc_equal(plain, want)) {
-        *b = (struct dnn_bind){BIND_IN, i};
+        *b = (struct dnn_bind){BIND_IN, i, 0};
         goto out;
     }
     const struct cvb_tensor *t = tin(p, i);
@@ -444,11 +486,25 @@ static int bind_input(struct prep *p, int i, const dnnl_memory_desc_t *plain,
     } else {
         rc = plan_buf(p, dnnl_memory_desc_get_size(want), &buf);
         if (rc == 0)
-            rc = step_reorder(p, plain, (struct dnn_bind){BIND_IN, i}, want,
-                              (struct dnn_bind){BIND_BUF, buf});
+            rc = step_reorder(p, plain, (struct dnn_bind){BIND_IN, i, 0}, want,
+                              (struct dnn_bind){BIND_BUF, buf, 0});
     }
-    if (rc == 0) *b = (struct dnn_bind){BIND_BUF, buf};
+    if (rc == 0) *b = (struct dnn_bind){BIND_BUF, buf, 0};
 out:
+    return rc;
+}
+
+/* Like bind_input for run-time input 'i' whose actual layout is 'have'. */
+static int bind_input_md(struct prep *p, int i, const dnnl_memory_desc_t *have,
+                         const dnnl_memory_desc_t *want, struct dnn_bind *b) {
+    int rc = 0, buf;
+    if (dnnl_memory_desc_equal(have, want) || tin(p, i)->data != NULL)
+        return bind_input(p, i, have, want, b);
+    rc = plan_buf(p, dnnl_memory_desc_get_size(want), &buf);
+    if (rc == 0)
+        rc = step_reorder(p, have, (struct dnn_bind){BIND_IN, i, 0}, want,
+                          (struct dnn_bind){BIND_BUF, buf, 0});
+    if (rc == 0) *b = (struct dnn_bind){BIND_BUF, buf, 0};
     return rc;
 }
 
@@ -538,6 +594,8 @@ static int read_geom(struct prep *p, int sp, const int64_t *in, const int64_t *k
 static int prep_conv(struct prep *p) {
     const struct cvb_tensor *x = tin(p, 0), *w = tin(p, 1), *b = tin(p, 2), *y = tout(p, 0);
     dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
     struct dnn_step *st;
     struct geom gm;
     int rc = 0;
@@ -584,8 +642,8 @@ static int prep_conv(struct prep *p) {
     }
     for (int i = 0; i < wnd; i++)
         wdims[i] = wd[i];
-    dnnl_status_t s = md_plain(&src_md, nd, x->dims);
-    if (s == dnnl_success) s = md_plain(&dst_md, nd, y->dims);
+    dnnl_status_t s = md_act(p, &src_md, x);
+    if (s == dnnl_success) s = md_act(p, &dst_md, y);
     if (s == dnnl_success) s = md_plain(&wplain_md, wnd, wd);
     if (s == dnnl_success) s = md_flat(&bias_md, m);
     /* Constant weights may take the layout the kernel likes (converted once,
@@ -600,27 +658,88 @@ static int prep_conv(struct prep *p) {
         rc = prep_status(p, s, "describing the tensors");
         goto out;
     }
-    dnnl_convolution_desc_t cd;
-    s = dnnl_dilated_convolution_forward_desc_init(
-        &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, &wany_md,
-        b != NULL ? &bias_md : NULL, &dst_md, strides, dil, pl, pr);
-    if (s != dnnl_success) {
-        rc = prep_status(p, s, "convolution descriptor");
+    /* Fused post-ops (executor's passes): SiLU = swish(alpha 1), ReLU, and
+     * the residual sum (the output buffer already holds the addend). */
+    unsigned post = p->io != NULL ? p->io->post : 0;
+    if (post != 0) {
+        s = dnnl_primitive_attr_clone(&attr, p->d->attr);
+        if (s == dnnl_success) s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success && (post & CVB__POST_SWISH))
+            s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_swish, 1.f, 0.f);
+        if (s == dnnl_success && (post & CVB__POST_RELU))
+            s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+        if (s == dnnl_success && (post & CVB__POST_SUM)) s = dnnl_post_ops_append_sum(po, 1.f);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+        if (s != dnnl_success) {
+            rc = prep_status(p, s, "post-ops");
+            goto out;
+        }
+    }
+    /* First with the layouts the executor chose; if that only has a
+     * reference kernel (e.g. blocked source into a plain output), let the
+     * kernel pick both layouts and convert around it. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        dnnl_memory_desc_t s_md = src_md, d_md = dst_md;
+        if (attempt == 1) {
+            dnnl_dims_t sd, dd;
+            for (int i = 0; i < nd; i++) {
+                sd[i] = x->dims[i];
+                dd[i] = y->dims[i];
+            }
+            s = dnnl_memory_desc_init_by_tag(&s_md, nd, sd, dnnl_f32, dnnl_format_tag_any);
+            if (s == dnnl_success)
+                s = dnnl_memory_desc_init_by_tag(&d_md, nd, dd, dnnl_f32, dnnl_format_tag_any);
+            if (s != dnnl_success) {
+                rc = prep_status(p, s, "describing the tensors");
+                goto out;
+            }
+        }
+        dnnl_convolution_desc_t cd;
+        s = dnnl_dilated_convolution_forward_desc_init(
+            &cd, dnnl_forward_inference, dnnl_convolution_direct, &s_md, &wany_md,
+            b != NULL ? &bias_md : NULL, &d_md, strides, dil, pl, pr);
+        if (s != dnnl_success) {
+            rc = prep_status(p, s, "convolution descriptor");
+            goto out;
+        }
+        if (pd != NULL) dnnl_primitive_desc_destroy(pd);
+        pd = NULL;
+        rc = pd_create(p, &cd, attr, &pd);
+        if (rc < 0) goto out;
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        bool is_ref = impl == NULL || strncmp(impl, "ref", 3) == 0;
+        bool plain = layout_of(p, x) == CVB__LAYOUT_PLAIN && layout_of(p, y) == CVB__LAYOUT_PLAIN;
+        if (!is_ref || plain || attempt == 1) break;
+    }
+    const dnnl_memory_desc_t *want_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *want_s = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *want_d = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    bool dst_direct = dnnl_memory_desc_equal(want_d, &dst_md);
+    if (!dst_direct && (post & CVB__POST_SUM)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "a fused sum needs the output in its own layout");
         goto out;
     }
-    rc = pd_create(p, &cd, NULL, &pd);
-    if (rc < 0) goto out;
-    const dnnl_memory_desc_t *want_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    struct dnn_bind wb;
+    struct dnn_bind wb, sb, db = {BIND_OUT, 0, 0};
     rc = bind_input(p, 1, &wplain_md, want_w, &wb);
+    if (rc == 0) rc = bind_input_md(p, 0, &src_md, want_s, &sb);
+    if (rc == 0 && !dst_direct) {
+        int buf;
+        rc = plan_buf(p, dnnl_memory_desc_get_size(want_d), &buf);
+        db = (struct dnn_bind){BIND_BUF, buf, 0};
+    }
     if (rc < 0) goto out;
     rc = step_new(p, pd, 4, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, want_s, sb);
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, want_w, wb);
     if (rc == 0 && b != NULL)
-        rc = step_arg(p, st, DNNL_ARG_BIAS, &bias_md, (struct dnn_bind){BIND_IN, 2});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+        rc = step_arg(p, st, DNNL_ARG_BIAS, &bias_md, (struct dnn_bind){BIND_IN, 2, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, want_d, db);
+    if (rc == 0 && !dst_direct)
+        rc = step_reorder(p, want_d, db, &dst_md, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
+    if (po != NULL) dnnl_post_ops_destroy(po);
+    if (attr != NULL) dnnl_primitive_attr_destroy(attr);
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
 }
@@ -662,8 +781,13 @@ static int prep_maxpool(struct prep *p) {
         pr[i] = gm.pr[i];
     }
     dnnl_memory_desc_t src_md, dst_md;
-    dnnl_status_t s = md_plain(&src_md, nd, x->dims);
-    if (s == dnnl_success) s = md_plain(&dst_md, nd, y->dims);
+    int lay;
+    if (!same_layout(p, &lay)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "input and output in different layouts");
+        goto out;
+    }
+    dnnl_status_t s = md_act(p, &src_md, x);
+    if (s == dnnl_success) s = md_act(p, &dst_md, y);
     dnnl_pooling_v2_desc_t pdsc;
     if (s == dnnl_success)
         s = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max,
@@ -674,8 +798,8 @@ static int prep_maxpool(struct prep *p) {
     }
     rc = pd_create(p, &pdsc, NULL, &pd);
     if (rc == 0) rc = step_new(p, pd, 2, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
@@ -819,8 +943,13 @@ static int prep_resize(struct prep *p) {
         fac[i - 2] = (float)y->dims[i] / (float)x->dims[i];
     }
     dnnl_memory_desc_t src_md, dst_md;
-    dnnl_status_t s = md_plain(&src_md, nd, x->dims);
-    if (s == dnnl_success) s = md_plain(&dst_md, nd, y->dims);
+    int lay;
+    if (!same_layout(p, &lay)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "input and output in different layouts");
+        goto out;
+    }
+    dnnl_status_t s = md_act(p, &src_md, x);
+    if (s == dnnl_success) s = md_act(p, &dst_md, y);
     dnnl_resampling_desc_t rd;
     if (s == dnnl_success)
         s = dnnl_resampling_forward_desc_init(
@@ -832,8 +961,8 @@ static int prep_resize(struct prep *p) {
     }
     rc = pd_create(p, &rd, NULL, &pd);
     if (rc == 0) rc = step_new(p, pd, 2, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &src_md, (struct dnn_bind){BIND_IN, 0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
@@ -855,6 +984,11 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
     int nd = y->ndim;
     if (a->ndim > nd || b->ndim > nd) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "output rank below an input's");
+        goto out;
+    }
+    int lay;
+    if (!same_layout(p, &lay)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "operands in different layouts");
         goto out;
     }
     /* Right-align both shapes to the output rank. */
@@ -885,6 +1019,10 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
         i1 = 0;
         negate = alg == dnnl_binary_sub;
     }
+    if (lay != CVB__LAYOUT_PLAIN && !(a_full && b_full)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "broadcast in a blocked layout");
+        goto out;
+    }
     dnnl_memory_desc_t md0, md1, mdy;
     dnnl_status_t s;
     if (a_full && b_full) {
@@ -910,9 +1048,9 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
     }
     rc = pd_create(p, &bd, attr, &pd);
     if (rc == 0) rc = step_new(p, pd, 3, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_0, &md0, (struct dnn_bind){BIND_IN, i0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_1, &md1, (struct dnn_bind){BIND_IN, i1});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &mdy, (struct dnn_bind){BIND_OUT, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_0, &md0, (struct dnn_bind){BIND_IN, i0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_1, &md1, (struct dnn_bind){BIND_IN, i1, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &mdy, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (po != NULL) dnnl_post_ops_destroy(po);
     if (attr != NULL) dnnl_primitive_attr_destroy(attr);
@@ -928,8 +1066,9 @@ static int prep_eltwise(struct prep *p, dnnl_alg_kind_t alg) {
     struct dnn_step *st;
     int rc = 0;
     float alpha = 0.f, beta = 0.f;
-    if (!is_f32(x) || !is_f32(y) || x->numel != y->numel) {
-        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 element-wise ops");
+    int lay;
+    if (!is_f32(x) || !is_f32(y) || x->numel != y->numel || !same_layout(p, &lay)) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 element-wise ops, one layout");
         goto out;
     }
     if (alg == dnnl_eltwise_pow) {
@@ -961,8 +1100,8 @@ static int prep_eltwise(struct prep *p, dnnl_alg_kind_t alg) {
     }
     rc = pd_create(p, &ed, NULL, &pd);
     if (rc == 0) rc = step_new(p, pd, 2, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md, (struct dnn_bind){BIND_IN, 0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md, (struct dnn_bind){BIND_OUT, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md, (struct dnn_bind){BIND_IN, 0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
@@ -1014,8 +1153,8 @@ static int prep_concat(struct prep *p) {
     }
     rc = step_new(p, pd, k + 1, true, &st);
     for (int i = 0; i < k && rc == 0; i++)
-        rc = step_arg(p, st, DNNL_ARG_MULTIPLE_SRC + i, &mds[i], (struct dnn_bind){BIND_IN, i});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0});
+        rc = step_arg(p, st, DNNL_ARG_MULTIPLE_SRC + i, &mds[i], (struct dnn_bind){BIND_IN, i, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &dst_md, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     free(mds);
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
@@ -1076,8 +1215,8 @@ static int prep_softmax(struct prep *p) {
     if (rc < 0) goto out;
     if (!permute) {
         rc = step_new(p, pd, 2, true, &st);
-        if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md, (struct dnn_bind){BIND_IN, 0});
-        if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md, (struct dnn_bind){BIND_OUT, 0});
+        if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md, (struct dnn_bind){BIND_IN, 0, 0});
+        if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md, (struct dnn_bind){BIND_OUT, 0, 0});
         goto out;
     }
     int b0, b1;
@@ -1085,14 +1224,14 @@ static int prep_softmax(struct prep *p) {
     rc = plan_buf(p, bytes, &b0);
     if (rc == 0) rc = plan_buf(p, bytes, &b1);
     if (rc == 0)
-        rc = step_reorder(p, &md, (struct dnn_bind){BIND_IN, 0}, &md_t,
-                          (struct dnn_bind){BIND_BUF, b0});
+        rc = step_reorder(p, &md, (struct dnn_bind){BIND_IN, 0, 0}, &md_t,
+                          (struct dnn_bind){BIND_BUF, b0, 0});
     if (rc == 0) rc = step_new(p, pd, 2, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md_t, (struct dnn_bind){BIND_BUF, b0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md_t, (struct dnn_bind){BIND_BUF, b1});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &md_t, (struct dnn_bind){BIND_BUF, b0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &md_t, (struct dnn_bind){BIND_BUF, b1, 0});
     if (rc == 0)
-        rc = step_reorder(p, &md_t, (struct dnn_bind){BIND_BUF, b1}, &md,
-                          (struct dnn_bind){BIND_OUT, 0});
+        rc = step_reorder(p, &md_t, (struct dnn_bind){BIND_BUF, b1, 0}, &md,
+                          (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
@@ -1170,9 +1309,9 @@ static int prep_matmul(struct prep *p) {
     }
     rc = pd_create(p, &md, NULL, &pd);
     if (rc == 0) rc = step_new(p, pd, 3, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &ma, (struct dnn_bind){BIND_IN, 0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, &mb, (struct dnn_bind){BIND_IN, 1});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &my, (struct dnn_bind){BIND_OUT, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &ma, (struct dnn_bind){BIND_IN, 0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, &mb, (struct dnn_bind){BIND_IN, 1, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &my, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
@@ -1180,31 +1319,291 @@ out:
 
 /* ---- prepare / run ----------------------------------------------------------- */
 
+/* ---- Concat / Split as views ------------------------------------------------ */
+
+/* The executor placed the members of a channel Concat (inputs) or Split
+ * (outputs) as dense slices of the whole tensor; members marked view[i] are
+ * already in place, the others are copied (reordered: layouts may differ)
+ * to/from byte offset off[i] of the whole tensor, described in its layout. */
+static int prep_view_copies(struct prep *p, bool concat) {
+    const struct cvb__dnn_io *io = p->io;
+    const struct cvb_tensor *whole = concat ? tout(p, 0) : tin(p, 0);
+    int k = concat ? p->n->n_in : p->n->n_out, rc = 0, n_copies = 0;
+    if (!is_f32(whole)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 views");
+    int wl = layout_of(p, whole);
+    for (int i = 0; i < k && rc == 0; i++) {
+        const struct cvb_tensor *m = concat ? tin(p, i) : tout(p, i);
+        if (m == NULL || io->view[i]) continue;
+        if (!is_f32(m)) return prep_fail(p, CVB_EUNSUPPORTED, "member %d is not float32", i);
+        dnnl_memory_desc_t mmd, smd;
+        dnnl_status_t s = md_act(p, &mmd, m);
+        if (s == dnnl_success) s = md_layout(&smd, m->ndim, m->dims, wl);
+        if (s != dnnl_success) return prep_status(p, s, "describing a slice");
+        if (concat) {
+            if (m->data != NULL) {
+                /* a constant member: copied into the slice by a reorder
+                 * from a plan buffer holding it */
+                int buf;
+                rc = plan_buf(p, cvb__tensor_bytes(m), &buf);
+                if (rc == 0) memcpy(p->plan->bufs[buf], m->data, cvb__tensor_bytes(m));
+                if (rc == 0)
+                    rc = step_reorder(p, &mmd, (struct dnn_bind){BIND_BUF, buf, 0}, &smd,
+                                      (struct dnn_bind){BIND_OUT, 0, io->off[i]});
+            } else {
+                rc = step_reorder(p, &mmd, (struct dnn_bind){BIND_IN, i, 0}, &smd,
+                                  (struct dnn_bind){BIND_OUT, 0, io->off[i]});
+            }
+        } else {
+            rc = step_reorder(p, &smd, (struct dnn_bind){BIND_IN, 0, io->off[i]}, &mmd,
+                              (struct dnn_bind){BIND_OUT, i, 0});
+        }
+        n_copies++;
+    }
+    snprintf(p->plan->impl, sizeof p->plan->impl, n_copies ? "view+reorder" : "view");
+    return rc;
+}
+
+/* ---- uint8 frame input --------------------------------------------------------- */
+
+int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
+                              void **state, struct cvb_err *err) {
+    static const struct cvb_node dummy = {.op = CVB_OP_IDENTITY, .name = "input"};
+    struct prep p = {d, NULL, &dummy, NULL, err, NULL};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    struct dnn_step *st;
+    int rc = 0;
+    *state = NULL;
+    p.plan = calloc(1, sizeof *p.plan);
+    if (p.plan == NULL) return cvb_err_set(err, CVB_ENOMEM, "oneDNN: out of memory");
+    p.plan->op = CVB_OP_IDENTITY;
+    if (tl_configured != d->id) configure_thread(d);
+    if (t->ndim != 4 || t->dims[0] != 1) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "uint8 input needs a [1,C,H,W] model input");
+        goto out;
+    }
+    /* logical dims N,C,H,W; the frame is N,H,W,C bytes */
+    dnnl_dims_t dd = {t->dims[0], t->dims[1], t->dims[2], t->dims[3]};
+    dnnl_memory_desc_t from, to;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&from, 4, dd, dnnl_u8, dnnl_nhwc);
+    if (s == dnnl_success) s = md_layout(&to, 4, t->dims, layout);
+    if (s == dnnl_success) s = dnnl_primitive_attr_clone(&attr, d->attr);
+    if (s == dnnl_success) {
+        float scale = 1.f / 255.f;
+        s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
+    }
+    if (s == dnnl_success)
+        s = dnnl_reorder_primitive_desc_create(&rpd, &from, d->eng, &to, d->eng, attr);
+    if (s != dnnl_success) {
+        rpd = NULL;
+        rc = dnn_err(err, CVB_EUNSUPPORTED, s, "uint8 NHWC to float32 reorder");
+        goto out;
+    }
+    rc = step_new(&p, rpd, 2, true, &st);
+    if (rc == 0) rc = step_arg(&p, st, DNNL_ARG_FROM, &from, (struct dnn_bind){BIND_IN, 0, 0});
+    if (rc == 0) rc = step_arg(&p, st, DNNL_ARG_TO, &to, (struct dnn_bind){BIND_OUT, 0, 0});
+out:
+    if (rpd != NULL) dnnl_primitive_desc_destroy(rpd);
+    if (attr != NULL) dnnl_primitive_attr_destroy(attr);
+    if (rc < 0) {
+        cvb__dnn_release(p.plan);
+        return rc;
+    }
+    *state = p.plan;
+    return 0;
+}
+
+/* ---- ISA ------------------------------------------------------------------------- */
+
+bool cvb__cpu_has(const char *flag) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[8192];
+    bool found = false;
+    size_t fl = strlen(flag);
+    if (f == NULL) return false;
+    while (!found && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "flags", 5) != 0) continue;
+        for (char *q = strstr(line, flag); q != NULL; q = strstr(q + 1, flag))
+            if ((q == line || q[-1] == ' ' || q[-1] == '\t') &&
+                (q[fl] == ' ' || q[fl] == '\n' || q[fl] == '\0')) {
+                found = true;
+                break;
+            }
+        break; /* first CPU's flags */
+    }
+    fclose(f);
+    return found;
+}
+
+const char *cvb__cpu_model(char *buf, size_t len) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[1024];
+    snprintf(buf, len, "unknown");
+    if (f == NULL) return buf;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "model name", 10) != 0) continue;
+        char *c = strchr(line, ':');
+        if (c == NULL) break;
+        c++;
+        while (*c == ' ' || *c == '\t') c++;
+        c[strcspn(c, "\n")] = '\0';
+        snprintf(buf, len, "%s", c);
+        break;
+    }
+    fclose(f);
+    return buf;
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_all: return "all";
+    default: return "other";
+    }
+}
+
+/* The cap set through cvb__dnn_set_isa (0: none asked), under 'isa_lock'. */
+static pthread_mutex_t isa_lock = PTHREAD_MUTEX_INITIALIZER;
+static dnnl_cpu_isa_t isa_cap;
+
+const char *cvb__dnn_effective_isa(void) {
+    atomic_store(&dnn_used, true);
+    return isa_name(dnnl_get_effective_cpu_isa());
+}
+
+int cvb__dnn_blocked_layout(void) {
+    atomic_store(&dnn_used, true);
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    bool avx512 = isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni ||
+                  isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx ||
+                  isa == dnnl_cpu_isa_all;
+    return avx512 ? CVB__LAYOUT_BLK16 : CVB__LAYOUT_BLK8;
+}
+
+const char *cvb__dnn_runtime(void) {
+    const dnnl_version_t *v = dnnl_version();
+    return v != NULL && v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other";
+}
+
+int cvb__dnn_set_isa(const char *isa, struct cvb_err *err) {
+    static const struct {
+        const char *name;
+        dnnl_cpu_isa_t cap;
+        const char *flags[3];
+    } tab[] = {
+        {"amx", dnnl_cpu_isa_avx512_core_amx, {"amx_tile", "amx_int8", "amx_bf16"}},
+        {"avx512_vnni", dnnl_cpu_isa_avx512_core_vnni, {"avx512_vnni", "avx512f", "avx512bw"}},
+        {"avx512", dnnl_cpu_isa_avx512_core, {"avx512f", "avx512bw", "avx512vl"}},
+        {"avx2", dnnl_cpu_isa_avx2, {"avx2", "fma", NULL}},
+    };
+    int rc = 0;
+    if (isa == NULL || isa[0] == '\0' || strcmp(isa, "auto") == 0) return 0;
+    int k = -1;
+    for (int i = 0; i < (int)CVB_ARRAY_LEN(tab); i++)
+        if (strcmp(isa, tab[i].name) == 0) k = i;
+    if (k < 0)
+        return cvb_err_set(err, CVB_EINVAL,
+                           "unknown ISA '%s' (expected auto, amx, avx512_vnni, avx512 or avx2)", isa);
+    for (int j = 0; j < 3; j++)
+        if (tab[k].flags[j] != NULL && !cvb__cpu_has(tab[k].flags[j])) {
+            char model[128];
+            return cvb_err_set(err, CVB_EUNSUPPORTED,
+                               "ISA '%s' needs the CPU flag '%s', which this CPU (%s) lacks", isa,
+                               tab[k].flags[j], cvb__cpu_model(model, sizeof model));
+        }
+    pthread_mutex_lock(&isa_lock);
+    if (isa_cap == tab[k].cap) goto out;
+    if (isa_cap != 0 || atomic_load(&dnn_used)) {
+        rc = cvb_err_set(err, CVB_EINVAL,
+                         "ISA '%s' asked after oneDNN was initialised in this process with %s "
+                         "(%s): the ISA can only be chosen before the first engine is created",
+                         isa, isa_cap ? "a cap of" : "no cap, effective",
+                         isa_cap ? isa_name(isa_cap) : isa_name(dnnl_get_effective_cpu_isa()));
+        goto out;
+    }
+    dnnl_status_t s = dnnl_set_max_cpu_isa(tab[k].cap);
+    if (s != dnnl_success) {
+        rc = cvb_err_set(err, CVB_EINVAL,
+                         "ISA '%s': oneDNN refused the cap (%s): it was already initialised", isa,
+                         dnnl_status2str(s));
+        goto out;
+    }
+    isa_cap = tab[k].cap;
+    atomic_store(&dnn_used, true);
+    dnnl_cpu_isa_t eff = dnnl_get_effective_cpu_isa();
+    /* the effective ISA must be the asked family: never a silent fallback */
+    bool ok = (k == 0 && eff == dnnl_cpu_isa_avx512_core_amx) ||
+              (k == 1 && eff == dnnl_cpu_isa_avx512_core_vnni) ||
+              (k == 2 && eff == dnnl_cpu_isa_avx512_core) || (k == 3 && eff == dnnl_cpu_isa_avx2);
+    if (!ok)
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "ISA '%s' asked but oneDNN runs %s", isa,
+                         isa_name(eff));
+out:
+    pthread_mutex_unlock(&isa_lock);
+    return rc;
+}
+
+/* ---- prepare / run ----------------------------------------------------------- */
+
 int cvb__dnn_prepare(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
                      void **state, struct cvb_err *err) {
-    struct prep p = {d, g, n, NULL, err};
+    return cvb__dnn_prepare_io(d, g, n, NULL, state, err);
+}
+
+int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
+                        const struct cvb__dnn_io *io, void **state, struct cvb_err *err) {
+    struct prep p = {d, g, n, NULL, err, io};
     int rc;
     *state = NULL;
     p.plan = calloc(1, sizeof *p.plan);
     if (p.plan == NULL) return prep_fail(&p, CVB_ENOMEM, "out of memory");
     p.plan->op = n->op;
     if (tl_configured != d->id) configure_thread(d);
-    switch (n->op) {
-    case CVB_OP_CONV: rc = prep_conv(&p); break;
-    case CVB_OP_MAXPOOL: rc = prep_maxpool(&p); break;
-    case CVB_OP_RESIZE: rc = prep_resize(&p); break;
-    case CVB_OP_ADD: rc = prep_binary(&p, dnnl_binary_add); break;
-    case CVB_OP_SUB: rc = prep_binary(&p, dnnl_binary_sub); break;
-    case CVB_OP_MUL: rc = prep_binary(&p, dnnl_binary_mul); break;
-    case CVB_OP_DIV: rc = prep_binary(&p, dnnl_binary_div); break;
-    case CVB_OP_SIGMOID: rc = prep_eltwise(&p, dnnl_eltwise_logistic); break;
-    case CVB_OP_RELU: rc = prep_eltwise(&p, dnnl_eltwise_relu); break;
-    case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
-    case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
-    case CVB_OP_CONCAT: rc = prep_concat(&p); break;
-    case CVB_OP_SOFTMAX: rc = prep_softmax(&p); break;
-    case CVB_OP_MATMUL: rc = prep_matmul(&p); break;
-    default: rc = prep_fail(&p, CVB_EUNSUPPORTED, "no oneDNN kernel for this op"); break;
+    bool blk = false;
+    for (int i = 0; i < n->n_in + n->n_out; i++) {
+        const struct cvb_tensor *t = i < n->n_in ? tin(&p, i) : tout(&p, i - n->n_in);
+        if (t != NULL && layout_of(&p, t) != CVB__LAYOUT_PLAIN) blk = true;
+    }
+    bool views = io != NULL && io->view != NULL;
+    if (views && n->op != CVB_OP_CONCAT && n->op != CVB_OP_SPLIT) {
+        rc = prep_fail(&p, CVB_EINTERNAL, "views asked for a node that is not Concat or Split");
+    } else if (io != NULL && io->post != 0 && n->op != CVB_OP_CONV) {
+        rc = prep_fail(&p, CVB_EINTERNAL, "post-ops asked for a node that is not Conv");
+    } else if (views) {
+        rc = prep_view_copies(&p, n->op == CVB_OP_CONCAT);
+    } else {
+        switch (n->op) {
+        case CVB_OP_CONV: rc = prep_conv(&p); break;
+        case CVB_OP_MAXPOOL: rc = prep_maxpool(&p); break;
+        case CVB_OP_RESIZE: rc = prep_resize(&p); break;
+        case CVB_OP_ADD: rc = prep_binary(&p, dnnl_binary_add); break;
+        case CVB_OP_SUB: rc = prep_binary(&p, dnnl_binary_sub); break;
+        case CVB_OP_MUL: rc = prep_binary(&p, dnnl_binary_mul); break;
+        case CVB_OP_DIV: rc = prep_binary(&p, dnnl_binary_div); break;
+        case CVB_OP_SIGMOID: rc = prep_eltwise(&p, dnnl_eltwise_logistic); break;
+        case CVB_OP_RELU: rc = prep_eltwise(&p, dnnl_eltwise_relu); break;
+        case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
+        case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
+        case CVB_OP_CONCAT:
+        case CVB_OP_SOFTMAX:
+        case CVB_OP_MATMUL:
+            if (blk) {
+                rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
+                break;
+            }
+            rc = n->op == CVB_OP_CONCAT    ? prep_concat(&p)
+                 : n->op == CVB_OP_SOFTMAX ? prep_softmax(&p)
+                                           : prep_matmul(&p);
+            break;
+        default: rc = prep_fail(&p, CVB_EUNSUPPORTED, "no oneDNN kernel for this op"); break;
+        }
     }
     if (rc < 0) {
         cvb__dnn_release(p.plan);
@@ -1224,8 +1623,8 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
             const struct dnn_bind *b = &st->binds[j];
             void *ptr;
             switch (b->kind) {
-            case BIND_IN: ptr = (void *)k->in[b->idx]; break;
-            case BIND_OUT: ptr = k->out[b->idx]; break;
+            case BIND_IN: ptr = (uint8_t *)k->in[b->idx] + b->off; break;
+            case BIND_OUT: ptr = (uint8_t *)k->out[b->idx] + b->off; break;
             case BIND_BUF: ptr = pl->bufs[b->idx]; break;
             default: ptr = d->scratch; break;
             }

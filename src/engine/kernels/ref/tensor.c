@@ -9,6 +9,7 @@
  * constants by the time shape inference runs: exporters compute them with
  * Shape -> Gather -> Unsqueeze -> Concat chains that constant folding
  * resolves, and a value that is only known at run time is refused. */
+#include <stdint.h>
 #include "engine/kernels/ref/ref.h"
 
 #include <math.h>
@@ -155,6 +156,8 @@ int cvb__infer_RESHAPE(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *
         if (shape[i] < 0)
             return cvb__ref_fail(err, CVB_ESHAPE, n, "shape[%d] = %lld is invalid", i,
                                  (long long)shape[i]);
+        if (shape[i] > 0 && known > INT64_MAX / shape[i])
+            return cvb__ref_fail(err, CVB_ERANGE, n, "shape has more than 2^63 elements (absurd size)");
         known *= shape[i];
     }
     if (infer_at >= 0) {

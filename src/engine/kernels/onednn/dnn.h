@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Extensions of the oneDNN kernel set used by the fused executor (engine.c).
+ *
+ * ir.h declares the node-at-a-time ABI (every activation plain, dense).
+ * The executor's oneDNN plan instead gives each run-time tensor a layout
+ * (plain row-major, or blocked nChw16c for 4-D f32 batch-1 tensors whose
+ * channel count is a multiple of 16), fuses post-ops into convolutions and
+ * makes channel Concat/Split members views of one buffer. It describes
+ * that to prepare through struct cvb__dnn_io. Internal to src/engine/. */
+#ifndef CVB_ENGINE_DNN_H
+#define CVB_ENGINE_DNN_H
+
+#include "engine/ir.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* BLK16 = nChw16c (AVX-512 kernels), BLK8 = nChw8c (AVX2 kernels). */
+enum cvb__layout { CVB__LAYOUT_PLAIN = 0, CVB__LAYOUT_BLK16 = 1, CVB__LAYOUT_BLK8 = 2 };
+
+/* Post-ops of a fused Conv. SUM: the conv adds its result to what its
+ * output buffer holds (the executor made the output alias the addend). */
+enum { CVB__POST_SWISH = 1u, CVB__POST_RELU = 2u, CVB__POST_SUM = 4u };
+
+struct cvb__dnn_io {
+    const uint8_t *layout; /* per graph tensor: enum cvb__layout */
+    unsigned post;         /* Conv only: CVB__POST_* */
+    /* Concat (inputs) / Split (outputs) in "view" mode: member i is already
+     * in place (view[i]) or is copied to/from byte offset off[i] of the
+     * concatenated tensor. NULL: not view mode. Members are dense slices
+     * of the whole tensor (batch 1), in the whole tensor's layout. */
+    const bool *view;
+    const size_t *off;
+};
+
+/* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
+int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
+                        const struct cvb__dnn_io *io, void **state, struct cvb_err *err);
+
+/* A plan that converts a uint8 NHWC frame (the caller's input 0) into the
+ * float32 tensor 't' ([1,C,H,W], output 0, layout 'layout') scaled by 1/255.
+ * Run it with cvb__dnn_run and a kctx whose in[0]/out[0] are set. */
+int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
+                              void **state, struct cvb_err *err);
+
+/* ISA cap, process-wide. 'isa' is auto|amx|avx512_vnni|avx512|avx2. Must be
+ * called before any other oneDNN use in the process; a later call asking a
+ * different cap than the one in force is an error (CVB_EINVAL); asking for
+ * an ISA the CPU lacks is an error (CVB_EUNSUPPORTED), never a fallback. */
+int cvb__dnn_set_isa(const char *isa, struct cvb_err *err);
+/* The ISA oneDNN uses ("avx512_core_vnni", ...). Locks the ISA cap. */
+const char *cvb__dnn_effective_isa(void);
+/* The blocked layout the effective ISA's kernels prefer: BLK16 or BLK8. */
+int cvb__dnn_blocked_layout(void);
+/* "OpenMP" (this build's oneDNN threading runtime) and its library version. */
+const char *cvb__dnn_runtime(void);
+/* Does /proc/cpuinfo list 'flag' (e.g. "amx_tile")? */
+bool cvb__cpu_has(const char *flag);
+/* CPU model name from /proc/cpuinfo into buf. */
+const char *cvb__cpu_model(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Graph optimisation before execution planning (oneDNN kernel set only).
+ *
+ * Pattern fusion on the finalized graph: a Conv absorbs the element-wise
+ * nodes that follow it (SiLU as Sigmoid+Mul, ReLU) and a residual Add. The
+ * rewrite keeps invariant 1 of ir.h (topological order): the Conv takes the
+ * last fused node's output, whose consumers all come after that node and so
+ * after the Conv. Concat/Split views and layouts are the executor's job
+ * (engine.c), not a graph rewrite. */
+#include "engine/passes.h"
+#include "engine/kernels/onednn/dnn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Live consumers of tensor t: count, and the first one in *first and the
+ * last one's index in *last. */
+static int consumers(const struct cvb_graph *g, int t, int *first, int *last) {
+    int cnt = 0;
+    *first = *last = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        bool uses = false;
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] == t) uses = true;
+        if (!uses) continue;
+        if (cnt++ == 0) *first = i;
+        *last = i;
+    }
+    return cnt;
+}
+
+static bool is_f32_runtime(const struct cvb_tensor *t) {
+    return t->dtype == CVB_DT_F32 && t->data == NULL;
+}
+
+/* The one consumer of tensor t, or -1 when t has 0 or several, or is a
+ * graph output. */
+static int sole_consumer(const struct cvb_graph *g, int t) {
+    int first, last;
+    if (g->tensors[t].is_output) return -1;
+    return consumers(g, t, &first, &last) == 1 ? first : -1;
+}
+
+/* Node 'conv' now produces node 'tail''s output; 'tail' and the nodes in
+ * between are marked dead by the caller. */
+static void take_output(struct cvb_graph *g, int conv, int tail) {
+    int y = g->nodes[tail].out[0];
+    g->nodes[conv].out[0] = y;
+    g->tensors[y].producer = conv;
+}
+
+static void append_op(struct cvb__fusion *f, const char *what) {
+    size_t l = strlen(f->ops);
+    snprintf(f->ops + l, sizeof f->ops - l, "+%s", what);
+}
+
+int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f) {
+    int removed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        f[i].post = 0;
+        f[i].sum_in = -1;
+        snprintf(f[i].ops, sizeof f[i].ops, "%s", cvb__op_name(g->nodes[i].op));
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct cvb_node *cv = &g->nodes[i];
+        if (cv->dead || cv->op != CVB_OP_CONV || cv->n_out < 1 || cv->out[0] < 0) continue;
+        if (!is_f32_runtime(&g->tensors[cv->out[0]])) continue;
+        /* SiLU: Conv -> c; Sigmoid(c) -> s; Mul(c, s) or Mul(s, c) -> y */
+        int c = cv->out[0], first, last;
+        if (!g->tensors[c].is_output && consumers(g, c, &first, &last) == 2) {
+            struct cvb_node *a = &g->nodes[first], *b = &g->nodes[last];
+            struct cvb_node *sg = a->op == CVB_OP_SIGMOID ? a : b->op == CVB_OP_SIGMOID ? b : NULL;
+            struct cvb_node *mu = sg == a ? b : a;
+            if (sg != NULL && mu->op == CVB_OP_MUL && sg->n_out >= 1 && mu->n_in == 2 &&
+                mu->n_out >= 1 && sg->out[0] >= 0 && mu->out[0] >= 0) {
+                int s = sg->out[0];
+                bool pair = (mu->in[0] == c && mu->in[1] == s) || (mu->in[0] == s && mu->in[1] == c);
+                const struct cvb_tensor *tc = &g->tensors[c], *ty = &g->tensors[mu->out[0]];
+                if (pair && sole_consumer(g, s) == (int)(mu - g->nodes) && ty->numel == tc->numel &&
+                    ty->dtype == CVB_DT_F32) {
+                    take_output(g, i, (int)(mu - g->nodes));
+                    sg->dead = mu->dead = true;
+                    f[i].post |= CVB__POST_SWISH;
+                    append_op(&f[i], "SiLU");
+                    removed += 2;
+                }
+            }
+        }
+        /* ReLU */
+        if (f[i].post == 0) {
+            int r = sole_consumer(g, cv->out[0]);
+            if (r >= 0 && g->nodes[r].op == CVB_OP_RELU && g->nodes[r].n_out >= 1 &&
+                g->nodes[r].out[0] >= 0) {
+                take_output(g, i, r);
+                g->nodes[r].dead = true;
+                f[i].post |= CVB__POST_RELU;
+                append_op(&f[i], "Relu");
+                removed++;
+            }
+        }
+        /* Residual Add as a sum post-op: oneDNN 2.6's blocked kernels only
+         * take sum before or without an eltwise post-op, so only a Conv
+         * with no eltwise post-op is a candidate. */
+        if (f[i].post == 0) {
+            int ad = sole_consumer(g, cv->out[0]);
+            if (ad < 0 || g->nodes[ad].op != CVB_OP_ADD || g->nodes[ad].n_in != 2 ||
+                g->nodes[ad].n_out < 1 || g->nodes[ad].out[0] < 0)
+                continue;
+            struct cvb_node *an = &g->nodes[ad];
+            int other = an->in[0] == cv->out[0] ? an->in[1] : an->in[0];
+            if (other < 0 || other == cv->out[0]) continue;
+            const struct cvb_tensor *tb = &g->tensors[other], *tz = &g->tensors[an->out[0]];
+            const struct cvb_tensor *tcv = &g->tensors[cv->out[0]];
+            if (!is_f32_runtime(tb) || tb->is_input || tb->is_output || tz->is_output ||
+                tb->producer < 0 || tb->ndim != tz->ndim || tb->numel != tz->numel ||
+                tcv->numel != tz->numel)
+                continue;
+            /* the addend's producer must not be a Split (its outputs become
+             * views of another buffer) and b must die at the Add */
+            if (g->nodes[tb->producer].op == CVB_OP_SPLIT) continue;
+            consumers(g, other, &first, &last);
+            if (last != ad || tb->producer >= i) continue;
+            /* the Conv overwrites b: every other reader of b runs before it */
+            bool early = true;
+            for (int k = i; k < ad && early; k++)
+                for (int j = 0; j < g->nodes[k].n_in && !g->nodes[k].dead; j++)
+                    if (g->nodes[k].in[j] == other) early = false;
+            if (!early) continue;
+            take_output(g, i, ad);
+            an->dead = true;
+            f[i].post |= CVB__POST_SUM;
+            f[i].sum_in = other;
+            append_op(&f[i], "Add");
+            removed++;
+        }
+    }
+    return removed;
+}

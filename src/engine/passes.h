@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Graph optimisation passes for the oneDNN kernel set (passes.c).
+ *
+ * They run after cvb__graph_finalize() and before execution planning, only
+ * when the engine uses oneDNN; the reference kernel set sees the graph as
+ * loaded. Fused nodes are marked dead; the surviving Conv takes over the
+ * last fused node's output tensor and its producer index. What each
+ * surviving node must now also compute is recorded in struct cvb__fusion
+ * (one per node), not in the graph. Internal to src/engine/. */
+#ifndef CVB_ENGINE_PASSES_H
+#define CVB_ENGINE_PASSES_H
+
+#include "engine/ir.h"
+
+struct cvb__fusion {
+    unsigned post; /* CVB__POST_* (kernels/onednn/dnn.h) */
+    int sum_in;    /* CVB__POST_SUM: tensor added in place (output aliases it); else -1 */
+    char ops[40];  /* what the node computes, for profiles: "Conv+SiLU+Add" */
+};
+
+/* Fuse, in this order:
+ *   Conv -> Sigmoid -> Mul(conv, sigmoid)   => Conv with a swish post-op
+ *   Conv -> Relu                            => Conv with a relu post-op
+ *   Conv (no eltwise post-op) -> Add(conv, b) => Conv with a sum post-op,
+ *       only when b is a run-time tensor with no consumer after the Add
+ *       (the executor makes the Conv write on top of b's buffer)
+ * Each intermediate must have no other consumer and not be a graph output.
+ * 'f' has g->n_nodes entries, initialised here. Returns the number of
+ * nodes removed (>= 0). */
+int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f);
+
+#endif
