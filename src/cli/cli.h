@@ -17,6 +17,11 @@ int cvb__cmd_infer(int argc, char **argv);
 int cvb__cmd_model_info(int argc, char **argv);
 int cvb__cmd_model_synth(int argc, char **argv);
 int cvb__cmd_detect(int argc, char **argv);
+int cvb__cmd_sysinfo(int argc, char **argv);
+int cvb__cmd_run(int argc, char **argv);
+int cvb__cmd_report(int argc, char **argv);
+int cvb__cmd_compare(int argc, char **argv);
+int cvb__cmd_video(int argc, char **argv);
 
 /* Print "cvbench: error: <msg>" for 'err' and return the exit status its
  * code maps to (2 for bad input, 1 for internal/out-of-memory). */

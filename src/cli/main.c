@@ -4,7 +4,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Subcommands other files provide while they are being written; a missing
  * one fails loudly instead of linking errors. */
@@ -24,6 +26,17 @@ static void usage(FILE *f) {
             "                        run a model on NumPy tensors\n"
             "  detect --model M IMAGE... [--json] [--annotate OUT.png]\n"
             "                        detect objects in images\n"
+            "  report [--db FILE] [--run ID|latest] [-o FILE.html|.json|.csv]\n"
+            "                        re-render a stored run\n"
+            "  compare RUN_A RUN_B [--db FILE]\n"
+            "                        per-level deltas of two stored runs\n"
+            "  run [SCENARIO.json] [--flag value ...]\n"
+            "                        the benchmark: video streams swept over concurrency\n"
+            "  video synth -o FILE.mp4 [--size WxH] [--fps N] [--seconds S] [--seed N]\n"
+            "                        write a synthetic test clip\n"
+            "  video info FILE [--json] [--decode]\n"
+            "                        container, codec, size, frame rate; --decode times decoding\n"
+            "  sysinfo [--json]      CPU model, ISA flags, oneDNN ISA, threading\n"
             "  version               print the version\n"
             "\n"
             "Run 'cvbench <command> --help' for a command's options.\n");
@@ -52,7 +65,22 @@ static int missing(const char *what) {
     return cvb__cli_usage_error("'%s' is not built into this cvbench", what);
 }
 
+/* OpenMP threads (oneDNN's runtime) spin at every barrier by default. With
+ * several engine instances, or anything else on the machine, spinning teams
+ * steal each other's cores: measured 2-4x slower on a loaded 2-core host.
+ * libgomp reads OMP_WAIT_POLICY when it is loaded, before main(), so the
+ * only way to default it is to re-execute ourselves once with it set. A
+ * user's own setting (e.g. OMP_WAIT_POLICY=active) is always kept. */
+static void default_passive_openmp(char **argv) {
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    if (policy != NULL && policy[0] != '\0') return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with libgomp's defaults */
+}
+
 int main(int argc, char **argv) {
+    default_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);
         return CVB_EXIT_USAGE;
@@ -66,7 +94,12 @@ int main(int argc, char **argv) {
         printf("cvbench %s (commit %s)\n", CVB_VERSION, CVB_GIT_COMMIT);
         return CVB_EXIT_OK;
     }
+    if (strcmp(cmd, "run") == 0) return cvb__cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "video") == 0) return cvb__cmd_video(argc - 1, argv + 1);
     if (strcmp(cmd, "infer") == 0) return cvb__cmd_infer(argc - 1, argv + 1);
+    if (strcmp(cmd, "sysinfo") == 0) return cvb__cmd_sysinfo(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0) return cvb__cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cvb__cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "detect") == 0)
         return cvb__cmd_detect ? cvb__cmd_detect(argc - 1, argv + 1) : missing("detect");
     if (strcmp(cmd, "model") == 0) {

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Memory admission: the probe that learns a run's sizes once, the memory
+ * model of a level, and the engine-instance rule.
+ *
+ * The model (bytes above the process's RSS before the level):
+ *   engines    instances x (engine_bytes            measured: RSS growth of
+ *                                                    loading + running one
+ *                                                    instance in the probe
+ *                           + conversion buffer      float/NCHW input, if the
+ *                                                    engine does not take the
+ *                                                    uint8 frame as it is
+ *                           + outputs + detector     ~ 1.5 x output bytes
+ *                           + OpenMP team stacks)
+ *   frames     pipeline/async:  streams x POOL x S*S*3
+ *              pipeline/direct: streams x 1 x S*S*3
+ *              inference-only:  distinct videos x ring x S*S*3 (one ring per
+ *                               video, shared read-only by its streams)
+ *   decoders   pipeline: streams x (decoder_bytes + DECODER_FIXED)
+ *              inference-only: one, transiently, while the rings are filled
+ *   per_stream streams x PER_STREAM (thread stack pages, stream state);
+ *              direct: + each stream thread's OpenMP team (it calls the engine)
+ *   fixed      statistics, queues, RSS timeline
+ * It is checked after every level: measured peak RSS must stay within
+ * 1.25 x (baseline + estimate). */
+#include "cvb/detect.h"
+#include "cvb/engine.h"
+#include "cvb/video.h"
+#include "pipeline/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MiB ((int64_t)1 << 20)
+/* codec context, demuxer buffers, packet, swscale context and its tables */
+#define DECODER_FIXED (3 * MiB)
+#define PER_STREAM (256 * 1024)
+#define FIXED (4 * MiB)
+#define OMP_THREAD_BYTES (256 * 1024)
+
+void cvb_pipeline_instances(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
+                            int streams, int *instances, int *threads_per_instance) {
+    int cores = s->threads > 0 ? s->threads : (p && p->n_cpus > 0 ? p->n_cpus : cvb__n_cpus());
+    int n = s->inference_streams > 0 ? s->inference_streams : cores / 4;
+    if (n < 1) n = 1;
+    if (n > streams) n = streams;
+    if (n < 1) n = 1;
+    int t = cores / n;
+    *instances = n;
+    *threads_per_instance = t < 1 ? 1 : t;
+}
+
+void cvb_pipeline_estimate(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
+                           int streams, struct cvb_mem_estimate *e) {
+    memset(e, 0, sizeof *e);
+    int inst = 0, tpi = 0;
+    cvb_pipeline_instances(s, p, streams, &inst, &tpi);
+    int64_t frame = 3 * (int64_t)p->imgsz * p->imgsz;
+    int64_t conv = p->input_u8 ? 0 : p->input_bytes;
+    e->engines = inst * (p->engine_bytes + conv + p->output_bytes * 3 / 2 +
+                         (int64_t)tpi * OMP_THREAD_BYTES);
+    bool ionly = strcmp(s->mode, "inference-only") == 0;
+    bool direct = strcmp(s->execution, "direct") == 0;
+    if (ionly) {
+        int n_rings = streams < s->n_videos ? streams : s->n_videos;
+        if (n_rings < 1) n_rings = 1;
+        e->frames = (int64_t)n_rings * s->ring_frames * frame;
+        e->decoders = p->decoder_bytes + DECODER_FIXED;
+    } else {
+        e->frames = (int64_t)streams * (direct ? 1 : CVB_PIPELINE_POOL_FRAMES) * frame;
+        e->decoders = (int64_t)streams * (p->decoder_bytes + DECODER_FIXED);
+    }
+    e->per_stream = (int64_t)streams * PER_STREAM;
+    /* direct: every stream thread that calls the engine owns an OpenMP team */
+    if (direct) e->per_stream += (int64_t)streams * tpi * OMP_THREAD_BYTES;
+    e->fixed = FIXED;
+    e->total = e->engines + e->frames + e->decoders + e->per_stream + e->fixed;
+}
+
+/* Provided by the engine as it gains them; weak so this builds before. */
+#pragma weak cvb_engine_isa
+
+static void engine_opts(const struct cvb_scenario *s, int threads, bool u8,
+                        struct cvb_engine_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->kernels = strcmp(s->kernels, "ref") == 0 ? CVB_KERNELS_REF : CVB_KERNELS_ONEDNN;
+    o->imgsz = s->imgsz;
+    o->threads = threads;
+    o->input_format = u8 ? CVB_INPUT_U8_NHWC : CVB_INPUT_F32_NCHW;
+    o->isa = strcmp(s->isa, "auto") == 0 ? NULL : s->isa;
+}
+
+/* Load scenario 's''s model with 'threads' threads per instance, taking
+ * letterboxed uint8 NHWC frames directly when 'u8' (the probe decides:
+ * only if the engine then reports a uint8 [1,S,S,3] input); shared with the
+ * level code. Errors name the model file. */
+int cvb__pipeline_load_engine(const struct cvb_scenario *s, int threads, bool u8,
+                              struct cvb_engine **out, struct cvb_err *err) {
+    struct cvb_engine_opts o;
+    engine_opts(s, threads, u8, &o);
+    int rc = cvb_engine_load(s->model, &o, out, err);
+    if (rc < 0 && err != NULL && strstr(err->msg, s->model) == NULL)
+        cvb_err_prefix(err, "model %s", s->model);
+    return rc;
+}
+
+int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *p,
+                       struct cvb_err *err) {
+    int rc = 0;
+    struct cvb_engine *e = NULL;
+    void *in = NULL, **outs = NULL;
+    struct cvb_video *v = NULL;
+    memset(p, 0, sizeof *p);
+    p->n_cpus = cvb__n_cpus();
+    int max_streams = 1;
+    for (int i = 0; i < s->n_levels; i++)
+        if (s->streams[i] > max_streams) max_streams = s->streams[i];
+    int inst = 0, tpi = 0;
+    cvb_pipeline_instances(s, p, max_streams, &inst, &tpi);
+
+    if (strcmp(s->backend, "cpu") != 0) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                         "backend '%s' is not available in this build (only 'cpu')", s->backend);
+        goto out;
+    }
+    if (strcmp(s->precision, "fp32") != 0) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                         "precision '%s' is not supported by the cpu engine yet (only fp32)",
+                         s->precision);
+        goto out;
+    }
+    cvb__malloc_policy();
+    cvb__trim();
+    int64_t rss0 = cvb_pipeline_rss_bytes();
+    rc = cvb__pipeline_load_engine(s, tpi, true, &e, err);
+    if (rc < 0) goto out;
+    snprintf(p->isa, sizeof p->isa, "%s", cvb_engine_isa ? cvb_engine_isa(e) : s->isa);
+    struct cvb_tensor_info ti;
+    if (cvb_engine_n_inputs(e) != 1) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "model %s: has %d inputs; a detection model has one image input",
+                         s->model, cvb_engine_n_inputs(e));
+        goto out;
+    }
+    cvb_engine_input_info(e, 0, &ti);
+    bool f32 = strcmp(ti.dtype, "float32") == 0, u8 = strcmp(ti.dtype, "uint8") == 0;
+    bool nchw = ti.ndim == 4 && ti.dims[0] == 1 && ti.dims[1] == 3 && ti.dims[2] == ti.dims[3];
+    bool nhwc = ti.ndim == 4 && ti.dims[0] == 1 && ti.dims[3] == 3 && ti.dims[1] == ti.dims[2];
+    if (!((f32 && nchw) || (u8 && (nchw || nhwc)))) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                         "model %s: input '%s' is %s with %d dims; expected float32 or uint8 "
+                         "[1,3,S,S] (or uint8 [1,S,S,3])",
+                         s->model, ti.name, ti.dtype, ti.ndim);
+        goto out;
+    }
+    p->imgsz = (int)(nchw ? ti.dims[2] : ti.dims[1]);
+    p->input_u8 = u8 && nhwc;
+    p->input_bytes = (int64_t)ti.bytes;
+    snprintf(p->model_input, sizeof p->model_input, "%s %s [%lld,%lld,%lld,%lld]", ti.name,
+             ti.dtype, (long long)ti.dims[0], (long long)ti.dims[1], (long long)ti.dims[2],
+             (long long)ti.dims[3]);
+    int n_out = cvb_engine_n_outputs(e);
+    outs = calloc((size_t)n_out, sizeof *outs);
+    in = calloc(1, ti.bytes);
+    if (outs == NULL || in == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "probe: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n_out; i++) {
+        struct cvb_tensor_info oi;
+        cvb_engine_output_info(e, i, &oi);
+        p->output_bytes += (int64_t)oi.bytes;
+        outs[i] = malloc(oi.bytes ? oi.bytes : 1);
+        if (outs[i] == NULL) {
+            rc = cvb_err_set(err, CVB_ENOMEM, "probe: out of memory");
+            goto out;
+        }
+    }
+    if (f32) {
+        float *f = in;
+        for (int64_t i = 0; i < ti.numel; i++) f[i] = 114.0f / 255.0f;
+    } else {
+        memset(in, 114, ti.bytes);
+    }
+    const void *ins[1] = {in};
+    rc = cvb_engine_run(e, ins, outs, err);
+    if (rc < 0) {
+        cvb_err_prefix(err, "model %s", s->model);
+        goto out;
+    }
+    struct cvb_model_info mi;
+    cvb_engine_model_info(e, &mi);
+    p->weights_bytes = mi.n_params * 4;
+    p->activation_bytes = mi.activation_bytes;
+    p->gflops = mi.flops / 1e9;
+    p->synthetic = mi.synthetic;
+    int64_t rss1 = cvb_pipeline_rss_bytes();
+    int64_t formula = p->weights_bytes * 2 + p->activation_bytes;
+    p->engine_bytes = rss1 - rss0 - p->output_bytes - p->input_bytes;
+    if (p->engine_bytes < formula) p->engine_bytes = formula;
+
+    p->n_videos = s->n_videos;
+    for (int i = 0; i < s->n_videos; i++) {
+        struct cvb_video_opts vo = {.out_size = p->imgsz, .threads = 1, .loop = 0};
+        rc = cvb_video_open(s->videos[i], &vo, &v, err);
+        if (rc < 0) goto out;
+        const struct cvb_video_info *vi = cvb_video_info(v);
+        int64_t db = vi->decoder_bytes > 0 ? vi->decoder_bytes
+                                           : (int64_t)vi->width * vi->height * 3 / 2 * 8;
+        if (db > p->decoder_bytes) p->decoder_bytes = db;
+        if (vi->width > p->max_video_w) p->max_video_w = vi->width;
+        if (vi->height > p->max_video_h) p->max_video_h = vi->height;
+        if (i == 0)
+            snprintf(p->video_desc, sizeof p->video_desc, "%s %dx%d %.2f fps %lld frames (%s)",
+                     vi->codec, vi->width, vi->height, vi->fps, (long long)vi->n_frames,
+                     vi->container);
+        cvb_video_close(v);
+        v = NULL;
+    }
+out:
+    cvb_video_close(v);
+    if (outs != NULL) {
+        for (int i = 0; e != NULL && i < cvb_engine_n_outputs(e); i++) free(outs[i]);
+        free(outs);
+    }
+    free(in);
+    cvb_engine_free(e);
+    cvb__trim();
+    return rc;
+}

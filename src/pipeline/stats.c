@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Level statistics: histograms, throughput windows, stability, bottleneck.
+ * See stats.h for the contracts. */
+#include "pipeline/stats.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define HIST_G 1.01
+#define HIST_MIN_NS 1000.0
+
+static double log_g(void) {
+    static double v;
+    if (v == 0) v = log(HIST_G);
+    return v;
+}
+
+void cvb__hist_reset(struct cvb_hist *h) { memset(h, 0, sizeof *h); }
+
+void cvb__hist_add(struct cvb_hist *h, uint64_t ns) {
+    int i = 0;
+    if (ns > HIST_MIN_NS) {
+        double x = log((double)ns / HIST_MIN_NS) / log_g();
+        i = x >= CVB_HIST_BUCKETS - 1 ? CVB_HIST_BUCKETS - 1 : (int)x;
+    }
+    h->count[i]++;
+    if (h->n == 0 || ns < h->min_ns) h->min_ns = ns;
+    if (ns > h->max_ns) h->max_ns = ns;
+    h->n++;
+    h->sum_ns += (double)ns;
+}
+
+void cvb__hist_merge(struct cvb_hist *into, const struct cvb_hist *h) {
+    if (h->n == 0) return;
+    if (into->n == 0 || h->min_ns < into->min_ns) into->min_ns = h->min_ns;
+    if (h->max_ns > into->max_ns) into->max_ns = h->max_ns;
+    into->n += h->n;
+    into->sum_ns += h->sum_ns;
+    for (int i = 0; i < CVB_HIST_BUCKETS; i++) into->count[i] += h->count[i];
+}
+
+double cvb__hist_pct_ms(const struct cvb_hist *h, double p) {
+    if (h->n == 0) return 0;
+    if (p >= 100) return h->max_ns / 1e6;
+    int64_t rank = (int64_t)ceil(p / 100.0 * (double)h->n);
+    if (rank < 1) rank = 1;
+    int64_t seen = 0;
+    for (int i = 0; i < CVB_HIST_BUCKETS; i++) {
+        seen += h->count[i];
+        if (seen >= rank) {
+            double mid = HIST_MIN_NS * exp(((double)i + 0.5) * log_g());
+            /* Never report outside the exact range. */
+            if (mid < (double)h->min_ns) mid = (double)h->min_ns;
+            if (mid > (double)h->max_ns) mid = (double)h->max_ns;
+            return mid / 1e6;
+        }
+    }
+    return h->max_ns / 1e6;
+}
+
+double cvb__hist_mean_ms(const struct cvb_hist *h) { return h->n ? h->sum_ns / h->n / 1e6 : 0; }
+
+/* ---- windows ------------------------------------------------------------------ */
+
+void cvb__windows_init(struct cvb_windows *w, double window_s) {
+    memset(w, 0, sizeof *w);
+    w->window_s = window_s > 0 ? window_s : 1.0;
+}
+
+void cvb__windows_add(struct cvb_windows *w, double t_s) {
+    if (!(t_s >= 0)) t_s = 0;
+    int64_t i = (int64_t)(t_s / w->window_s);
+    while (i >= CVB_MAX_WINDOWS) {
+        /* Merge pairs: window doubles, memory stays the same. */
+        for (int k = 0; k < CVB_MAX_WINDOWS / 2; k++)
+            w->count[k] = w->count[2 * k] + w->count[2 * k + 1];
+        memset(w->count + CVB_MAX_WINDOWS / 2, 0,
+               sizeof(int64_t) * (CVB_MAX_WINDOWS - CVB_MAX_WINDOWS / 2));
+        w->window_s *= 2;
+        w->n = (w->n + 1) / 2;
+        i = (int64_t)(t_s / w->window_s);
+    }
+    w->count[i]++;
+    if (i + 1 > w->n) w->n = (int)(i + 1);
+}
+
+int cvb__windows_fps(const struct cvb_windows *w, double from_s, double to_s, double *fps,
+                     int max) {
+    int k = 0;
+    for (int i = 0; i < w->n && k < max; i++) {
+        double a = i * w->window_s, b = (i + 1) * w->window_s;
+        if (a + 1e-9 < from_s || b > to_s + 1e-9) continue;
+        fps[k++] = (double)w->count[i] / w->window_s;
+    }
+    return k;
+}
+
+bool cvb__windows_stable(const double *fps, int n) {
+    if (n < 3) return false;
+    double lo = fps[n - 3], hi = fps[n - 3];
+    for (int i = n - 2; i < n; i++) {
+        if (fps[i] < lo) lo = fps[i];
+        if (fps[i] > hi) hi = fps[i];
+    }
+    return hi > 0 && hi - lo <= 0.05 * hi;
+}
+
+/* ---- bottleneck verdict --------------------------------------------------------
+ * The stage group with the highest busy fraction bounds throughput, in this
+ * order of precedence (thresholds are busy fractions of the time available
+ * to that group over the measured wall time):
+ *   1. camera pacing and every stream held its target (>= 95 %, no drops):
+ *      the camera sets the rate, nothing is saturated:
+ *        "camera-paced: streams hold 30.0 fps (engine busy 41 %)"
+ *   2. engine busy >= 85 %: the engine instances are saturated:
+ *        "inference-bound: engine busy 97 %"
+ *   3. workers busy >= 85 % but engine < 85 %: the work beside inference on
+ *      the workers (postprocess or the float conversion) fills them:
+ *        "postprocess-bound: engine busy 60 %, workers busy 95 %"
+ *        "preprocess-bound: engine busy 60 %, workers busy 95 %"  (conversion)
+ *   4. producers (decode + letterbox threads) busy >= 85 %: they cannot feed
+ *      the engine; named after the larger of decode and letterbox:
+ *        "decode-bound: engine idle 60 %, decode threads busy 95 %"
+ *        "preprocess-bound: engine idle 60 %, decode threads busy 95 %"
+ *   5. the machine's CPUs are >= 90 % busy: the stages starve each other of
+ *      cores rather than one stage saturating its own threads:
+ *        "cpu-bound: system CPU 98 %, engine busy 70 %"
+ *   6. otherwise nothing is saturated (too few streams to fill the engine
+ *      instances, or pacing/latency limits):
+ *        "under-loaded: engine idle 55 % with 1 stream(s) for 2 instance(s)" */
+void cvb__bottleneck(const struct cvb_busy *b, char *out, int len) {
+    double eng = 100 * b->engine;
+    if (b->camera && b->held) {
+        snprintf(out, len, "camera-paced: streams hold %.1f fps (engine busy %.0f %%)",
+                 b->fps_per_stream_min, eng);
+    } else if (b->engine >= 0.85) {
+        snprintf(out, len, "inference-bound: engine busy %.0f %%", eng);
+    } else if (b->worker >= 0.85) {
+        snprintf(out, len, "%s-bound: engine busy %.0f %%, workers busy %.0f %%",
+                 b->post_share >= 0.5 ? "postprocess" : "preprocess", eng, 100 * b->worker);
+    } else if (b->producer >= 0.85) {
+        snprintf(out, len, "%s-bound: engine idle %.0f %%, decode threads busy %.0f %%",
+                 b->decode_share >= 0.5 ? "decode" : "preprocess", 100 - eng,
+                 100 * b->producer);
+    } else if (b->cpu_system >= 0.90) {
+        snprintf(out, len, "cpu-bound: system CPU %.0f %%, engine busy %.0f %%",
+                 100 * b->cpu_system, eng);
+    } else {
+        snprintf(out, len, "under-loaded: engine idle %.0f %% with %d stream(s) for %d instance(s)",
+                 100 - eng, b->streams, b->instances);
+    }
+}

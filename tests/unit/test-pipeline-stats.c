@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Level statistics: histogram percentiles against a sorted array (<= 1 %),
+ * the window stability rule on hand-computed cases, the bottleneck verdict,
+ * the density search, and memory admission (estimate and refusal). */
+#include "cvb/pipeline.h"
+#include "pipeline/stats.h"
+#include "test.h"
+
+#include <stdint.h>
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void test_hist_percentiles(void) {
+    enum { N = 20000 };
+    static uint64_t v[N];
+    static struct cvb_hist h;
+    /* three shapes: uniform 1 us..1 s (log), a tight cluster, a heavy tail */
+    for (int shape = 0; shape < 3; shape++) {
+        cvb__hist_reset(&h);
+        for (int i = 0; i < N; i++) {
+            double u = (double)(next_rand() % 1000000) / 1e6;
+            if (shape == 0) v[i] = (uint64_t)(1000 * pow(1e6, u));
+            if (shape == 1) v[i] = 30000000 + (uint64_t)(u * 2000000);
+            if (shape == 2) v[i] = (uint64_t)(5e6 / (1.0 - 0.999 * u));
+            cvb__hist_add(&h, v[i]);
+        }
+        qsort(v, N, sizeof v[0], cmp_u64);
+        const double ps[] = {1, 50, 90, 95, 99, 99.9};
+        for (size_t k = 0; k < CVB_ARRAY_LEN(ps); k++) {
+            long rank = (long)ceil(ps[k] / 100.0 * N);
+            double want = v[rank - 1] / 1e6;
+            double got = cvb__hist_pct_ms(&h, ps[k]);
+            CHECK(fabs(got - want) <= 0.01 * want);
+        }
+        CHECK_NEAR(cvb__hist_pct_ms(&h, 100), v[N - 1] / 1e6, 1e-9);
+        double sum = 0;
+        for (int i = 0; i < N; i++) sum += v[i];
+        CHECK_NEAR(cvb__hist_mean_ms(&h), sum / N / 1e6, 1e-6 * sum / N / 1e6);
+    }
+    /* merge == adding everything to one */
+    static struct cvb_hist a, b;
+    cvb__hist_reset(&a);
+    cvb__hist_reset(&b);
+    cvb__hist_add(&a, 5000);
+    cvb__hist_add(&b, 7000000);
+    cvb__hist_merge(&a, &b);
+    CHECK_EQ_INT(a.n, 2);
+    CHECK_NEAR(cvb__hist_pct_ms(&a, 100), 7.0, 1e-9);
+    CHECK(fabs(cvb__hist_pct_ms(&a, 50) - 0.005) <= 0.00005);
+    /* out of range values clamp, empty is 0 */
+    cvb__hist_reset(&a);
+    CHECK_NEAR(cvb__hist_pct_ms(&a, 99), 0, 0);
+    cvb__hist_add(&a, 10);
+    CHECK_NEAR(cvb__hist_pct_ms(&a, 50), 10e-6, 1e-12);
+}
+
+static void test_windows(void) {
+    /* stability: last three windows within 5 % of the largest */
+    double a[] = {10, 50, 100, 98, 96};
+    CHECK(cvb__windows_stable(a, 5));
+    double b[] = {100, 100, 94.9};
+    CHECK(!cvb__windows_stable(b, 3));
+    double c[] = {100, 95, 100};
+    CHECK(cvb__windows_stable(c, 3));
+    double d[] = {100, 100};
+    CHECK(!cvb__windows_stable(d, 2)); /* not enough evidence */
+    double z[] = {0, 0, 0};
+    CHECK(!cvb__windows_stable(z, 3));
+
+    static struct cvb_windows w;
+    cvb__windows_init(&w, 1.0);
+    for (int i = 0; i < 100; i++) cvb__windows_add(&w, i * 0.05); /* 20 per second, 5 s */
+    double fps[8];
+    int n = cvb__windows_fps(&w, 0.5, 5.0, fps, 8);
+    CHECK_EQ_INT(n, 4); /* windows [1,2) [2,3) [3,4) [4,5) */
+    for (int i = 0; i < n; i++) CHECK_NEAR(fps[i], 20, 1e-9);
+    /* bounded: a level longer than CVB_MAX_WINDOWS windows merges them */
+    cvb__windows_init(&w, 1.0);
+    for (int i = 0; i < 2 * CVB_MAX_WINDOWS; i++) cvb__windows_add(&w, i + 0.5);
+    CHECK_NEAR(w.window_s, 2.0, 1e-12);
+    CHECK(w.n <= CVB_MAX_WINDOWS);
+    n = cvb__windows_fps(&w, 0, 2.0 * CVB_MAX_WINDOWS, fps, 8);
+    CHECK_NEAR(fps[0], 1.0, 1e-9);
+}
+
+static void test_bottleneck(void) {
+    char v[128];
+    struct cvb_busy b = {.engine = 0.97, .worker = 0.98, .streams = 4, .instances = 1};
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strcmp(v, "inference-bound: engine busy 97 %") == 0);
+    b = (struct cvb_busy){.engine = 0.4, .producer = 0.95, .decode_share = 0.6, .streams = 2,
+                          .instances = 1};
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strcmp(v, "decode-bound: engine idle 60 %, decode threads busy 95 %") == 0);
+    b.decode_share = 0.3;
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strncmp(v, "preprocess-bound:", 17) == 0);
+    b = (struct cvb_busy){.engine = 0.4, .camera = true, .held = true, .fps_per_stream_min = 30};
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strcmp(v, "camera-paced: streams hold 30.0 fps (engine busy 40 %)") == 0);
+    b = (struct cvb_busy){.engine = 0.3, .cpu_system = 0.97, .streams = 8, .instances = 2};
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strncmp(v, "cpu-bound:", 10) == 0);
+    b = (struct cvb_busy){.engine = 0.45, .streams = 1, .instances = 2};
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strncmp(v, "under-loaded: engine idle 55 %", 30) == 0);
+}
+
+static struct cvb_level_result res;
+static void fake(int streams, double fps_min, double p99, int level) {
+    memset(&res, 0, sizeof res);
+    res.level = level;
+    res.streams = streams;
+    res.frames = 100 * streams;
+    res.fps_per_stream_min = fps_min;
+    res.latency_p99_ms = p99;
+    strcpy(res.status, "ok");
+}
+
+static void test_density_search(void) {
+    struct cvb_scenario s;
+    cvb_scenario_defaults(&s);
+    s.target_fps = 30;
+    s.p99_ms = 100;
+    /* capacity 11 streams: 1,2,4,8 pass, 16 fails, then 12 f, 10 p, 11 p */
+    struct cvb_density d;
+    cvb_density_init(&d, &s, 1024);
+    int seq[16], n = 0, level = 0;
+    for (int k; (k = cvb_density_next(&d)) > 0 && n < 16;) {
+        seq[n++] = k;
+        fake(k, k <= 11 ? 29.9 : 20, 50, level++);
+        cvb_density_report(&d, &res);
+    }
+    int want[] = {1, 2, 4, 8, 16, 12, 10, 11};
+    CHECK_EQ_INT(n, 8);
+    for (int i = 0; i < n && i < 8; i++) CHECK_EQ_INT(seq[i], want[i]);
+    CHECK_EQ_INT(d.best, 11);
+    CHECK_EQ_INT(d.lo_level, 7);
+    CHECK_EQ_INT(d.hi_level, 5);
+    /* p99 over budget fails; refused fails; drops over 1 % fail */
+    fake(1, 30, 150, 0);
+    CHECK(!cvb_density_pass(&d, &res));
+    fake(1, 30, 50, 0);
+    strcpy(res.status, "refused");
+    CHECK(!cvb_density_pass(&d, &res));
+    fake(1, 30, 50, 0);
+    res.dropped_frames = 5;
+    CHECK(!cvb_density_pass(&d, &res));
+    /* nothing passes */
+    cvb_density_init(&d, &s, 64);
+    fake(1, 10, 50, 0);
+    CHECK_EQ_INT(cvb_density_next(&d), 1);
+    cvb_density_report(&d, &res);
+    CHECK_EQ_INT(cvb_density_next(&d), 0);
+    CHECK_EQ_INT(d.best, 0);
+    /* capped */
+    cvb_density_init(&d, &s, 3);
+    int k1 = cvb_density_next(&d);
+    fake(k1, 30, 1, 0);
+    cvb_density_report(&d, &res);
+    int k2 = cvb_density_next(&d);
+    fake(k2, 30, 1, 1);
+    cvb_density_report(&d, &res);
+    CHECK_EQ_INT(cvb_density_next(&d), 3);
+}
+
+static void test_memory_estimate(void) {
+    struct cvb_scenario s;
+    cvb_scenario_defaults(&s);
+    s.n_videos = 1;
+    struct cvb_pipeline_probe p = {.imgsz = 640,
+                                   .input_bytes = 3 * 640 * 640 * 4,
+                                   .output_bytes = 84 * 8400 * 4,
+                                   .engine_bytes = 40 << 20,
+                                   .n_cpus = 2,
+                                   .decoder_bytes = 20 << 20};
+    struct cvb_mem_estimate e1, e64;
+    snprintf(s.mode, sizeof s.mode, "inference-only");
+    cvb_pipeline_estimate(&s, &p, 1, &e1);
+    cvb_pipeline_estimate(&s, &p, 64, &e64);
+    /* inference-only: shared ring, marginal per stream small */
+    CHECK_EQ_INT(e1.frames, e64.frames);
+    CHECK((e64.total - e1.total) / 63 <= 8 << 20);
+    CHECK(e64.total <= (int64_t)1 << 30);
+    snprintf(s.mode, sizeof s.mode, "pipeline");
+    cvb_pipeline_estimate(&s, &p, 4, &e1);
+    CHECK_EQ_INT(e1.frames, 4 * CVB_PIPELINE_POOL_FRAMES * 3 * 640 * 640);
+    CHECK_EQ_INT(e1.decoders > 4 * (20 << 20), 1);
+    CHECK_EQ_INT(e1.total, e1.engines + e1.frames + e1.decoders + e1.per_stream + e1.fixed);
+    /* budget: explicit wins */
+    s.memory_budget = 12345;
+    CHECK_EQ_INT(cvb_pipeline_memory_budget(&s), 12345);
+    s.memory_budget = 0;
+    CHECK(cvb_pipeline_memory_budget(&s) > 0);
+    /* refusal with a tiny budget: no model or video is touched */
+    s.memory_budget = 1 << 20;
+    static struct cvb_level_result r;
+    struct cvb_err err = {0};
+    int rc = cvb_pipeline_run_level(&s, &p, 2, 0, NULL, &r, &err);
+    CHECK_EQ_INT(rc, CVB_ERANGE);
+    CHECK(strcmp(r.status, "refused") == 0);
+    CHECK(strstr(r.error, "exceeds the memory budget 1.0 MiB") != NULL);
+    CHECK(strstr(err.msg, "2 streams: estimated peak memory") != NULL);
+    CHECK(r.mem_estimate_bytes > 1 << 20);
+    /* instances: never more than streams or cores */
+    int inst, tpi;
+    p.n_cpus = 16;
+    cvb_pipeline_instances(&s, &p, 64, &inst, &tpi);
+    CHECK_EQ_INT(inst, 4);
+    CHECK_EQ_INT(tpi, 4);
+    cvb_pipeline_instances(&s, &p, 2, &inst, &tpi);
+    CHECK_EQ_INT(inst, 2);
+    CHECK_EQ_INT(tpi, 8);
+    s.inference_streams = 3;
+    p.n_cpus = 2;
+    cvb_pipeline_instances(&s, &p, 8, &inst, &tpi);
+    CHECK_EQ_INT(inst, 3);
+    CHECK_EQ_INT(tpi, 1);
+}
+
+int main(void) {
+    RUN(test_hist_percentiles);
+    RUN(test_windows);
+    RUN(test_bottleneck);
+    RUN(test_density_search);
+    RUN(test_memory_estimate);
+    return test_summary();
+}
