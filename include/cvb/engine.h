@@ -28,6 +28,23 @@ enum cvb_input_format {
                                layer (one pass, no separate float copy) */
 };
 
+/* Numeric precision of the convolutions (oneDNN kernel set only).
+ *  FP32: everything float32.
+ *  BF16: convolutions take bfloat16 inputs and weights, accumulate and write
+ *        float32; the rest stays float32. Needs avx512_bf16 or AMX: elsewhere
+ *        oneDNN emulates it (~50x slower) and load refuses unless
+ *        allow_emulated is set.
+ *  INT8: post-training static quantisation with a calibration file
+ *        ('calib', from cvb_calib_save / `cvbench model calibrate`): u8
+ *        activations (per tensor, zero point), s8 weights (per output
+ *        channel), float32 between layers in NHWC; the head's output convs,
+ *        DFL, decode and any attention stay float32. */
+enum cvb_precision { CVB_PRECISION_FP32 = 0, CVB_PRECISION_BF16, CVB_PRECISION_INT8 };
+
+/* "fp32", "bf16", "int8" <-> enum; parse returns CVB_EINVAL on anything else. */
+const char *cvb_precision_name(enum cvb_precision p);
+int cvb_precision_parse(const char *s, enum cvb_precision *out);
+
 /* Threads: each engine runs its oneDNN kernels on an OpenMP team of
  * 'threads' threads belonging to the thread that calls cvb_engine_run()
  * (run() sets that thread's team size). Several engines may run side by
@@ -45,6 +62,9 @@ struct cvb_engine_opts {
      * (CVB_EUNSUPPORTED). */
     const char *isa;
     bool no_fusion; /* oneDNN set: plain layouts, no fusion or views (for comparison) */
+    enum cvb_precision precision; /* default FP32 */
+    const char *calib;   /* INT8: calibration file (required; read at load, not kept) */
+    bool allow_emulated; /* BF16 on a CPU without native bf16: run it anyway */
 };
 
 /* The cores this process may use (sched_getaffinity), >= 1. */
@@ -136,5 +156,46 @@ int cvb_engine_profile(const struct cvb_engine *e, const struct cvb_node_profile
  * ("avx512_core_vnni"; "none" with the reference kernels). */
 int cvb_engine_threads(const struct cvb_engine *e);
 const char *cvb_engine_isa(const struct cvb_engine *e);
+
+/* Precision the engine runs and the number of convolutions running at it
+ * (the others stay float32). */
+enum cvb_precision cvb_engine_precision(const struct cvb_engine *e);
+int cvb_engine_n_lowp_convs(const struct cvb_engine *e);
+
+/* ---- calibration (post-training static quantisation) ----
+ * A calibrator runs the float32 model (oneDNN, u8 NHWC frames) and records
+ * the range of every quantised convolution's input (min/max over all frames).
+ * Frames are letterboxed uint8 RGB, S x S x 3 (S = cvb_calib_imgsz()). */
+struct cvb_calib;
+/* Load 'model_path' for calibration at 'imgsz' (0: the model's own) with
+ * 'threads' (0: default). Free with cvb_calib_free(). */
+int cvb_calib_new(const char *model_path, int imgsz, int threads, struct cvb_calib **out,
+                  struct cvb_err *err);
+void cvb_calib_free(struct cvb_calib *c);
+int cvb_calib_imgsz(const struct cvb_calib *c);
+int cvb_calib_n_tensors(const struct cvb_calib *c); /* quantised convs */
+/* Run one frame and widen the recorded ranges. */
+int cvb_calib_add_frame(struct cvb_calib *c, const uint8_t *frame, struct cvb_err *err);
+/* Write the calibration file (text, one line per quantised conv, with the
+ * method and the model's SHA-256). Needs at least one frame. */
+int cvb_calib_save(const struct cvb_calib *c, const char *path, struct cvb_err *err);
+/* Write the model as a QDQ ONNX file: QuantizeLinear/DequantizeLinear on each
+ * quantised conv's input (u8, the calibrated scale/zero point) and
+ * DequantizeLinear on its int8 weights (per output channel, axis 0), the
+ * same numbers the int8 engine uses. ONNX Runtime runs it as QLinearConv. */
+/* A procedural calibration frame (S x S x 3 RGB, seeded): a gradient
+ * background, random rectangles and discs in random colours, noise, and on
+ * every other seed grey-114 letterbox bars. Deterministic per (S, seed). */
+void cvb_calib_procedural_frame(int s, uint64_t seed, uint8_t *dst);
+int cvb_calib_export_qdq(const struct cvb_calib *c, const char *path, struct cvb_err *err);
+
+/* ---- accuracy guard ----
+ * Detection-level agreement of 'test' with 'ref' (boxes x1,y1,x2,y2, score,
+ * class): a test box matches the unmatched ref box of the same class with
+ * the highest IoU >= iou_thresh, test boxes taken in descending score order.
+ * Returns F1 = 2TP / (n_ref + n_test), 1 when both are empty. */
+struct cvb_detection;
+double cvb_detections_f1(const struct cvb_detection *ref, int n_ref,
+                         const struct cvb_detection *test, int n_test, float iou_thresh);
 
 #endif

@@ -16,6 +16,7 @@
 int cvb__cmd_infer(int argc, char **argv);
 int cvb__cmd_model_info(int argc, char **argv);
 int cvb__cmd_model_synth(int argc, char **argv);
+int cvb__cmd_model_calibrate(int argc, char **argv);
 int cvb__cmd_detect(int argc, char **argv);
 int cvb__cmd_sysinfo(int argc, char **argv);
 int cvb__cmd_run(int argc, char **argv);

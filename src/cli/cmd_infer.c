@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `cvbench infer`: run a model on NumPy tensors. */
 #include "cli/cli.h"
+#include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/npy.h"
 
@@ -21,13 +22,19 @@ static void usage(FILE *f) {
             "                     [--isa auto|amx|avx512_vnni|avx512|avx2]\n"
             "                     [--input-format f32-nchw|u8-nhwc] [--no-fusion]\n"
             "                     [--repeat R] [--warmup W] [--json] [--profile]\n"
+            "                     [--precision fp32|bf16|int8] [--calib M.calib]\n"
+            "                     [--allow-emulated] [--guard]\n"
             "\n"
             "Inputs are matched to the model's inputs in order, outputs likewise; each\n"
             "input must have exactly the model input's dtype and shape (u8-nhwc: a\n"
             "uint8 [1,S,S,3] RGB frame). Without --input (timing only) a deterministic\n"
             "image-like tensor is used. --repeat R times R runs after W warm-ups (default\n"
             "3) and prints one JSON object (median_ms, p90_ms, min_ms, mean_ms, fps, isa,\n"
-            "threads, ...). --profile prints per-node time, kernel and GFLOP/s.\n");
+            "threads, ...). --profile prints per-node time, kernel and GFLOP/s.\n"
+            "--precision int8 needs --calib (from `cvbench model calibrate`); bf16 needs a\n"
+            "CPU with avx512_bf16/AMX unless --allow-emulated. --guard (implied by --input\n"
+            "when precision is not fp32) also runs fp32 and prints the detection-level\n"
+            "agreement (F1 at IoU 0.5, class-matched) and the output's relative L2 error.\n");
 }
 
 int cvb__parse_kernels(const char *s, enum cvb_kernels *out) {
@@ -87,6 +94,77 @@ static int cmp_prof(const void *a, const void *b) {
     return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
 }
 
+/* Accuracy guard: run the fp32 model on the same inputs and compare output
+ * 0 with 'test' at the detection level (when it is a YOLO output) and as
+ * raw numbers. Prints one line to stderr; sets *f1 (-1: not a detection
+ * output) and *rel. */
+static int run_guard(const char *model, const struct cvb_engine_opts *opts,
+                     const void *const *in_ptrs, const float *test, double *f1, double *rel,
+                     struct cvb_err *err) {
+    struct cvb_engine_opts o = *opts;
+    struct cvb_engine *e = NULL;
+    struct cvb_detector *det = NULL;
+    void *outs[MAX_IO] = {0};
+    struct cvb_detection *da = NULL, *db = NULL;
+    int rc = 0;
+    o.precision = CVB_PRECISION_FP32;
+    o.calib = NULL;
+    o.isa = NULL; /* the process's cap is already set */
+    *f1 = -1;
+    *rel = -1;
+    rc = cvb_engine_load(model, &o, &e, err);
+    if (rc < 0) goto out;
+    int n_out = cvb_engine_n_outputs(e);
+    for (int i = 0; i < n_out && i < MAX_IO; i++) {
+        struct cvb_tensor_info ti;
+        cvb_engine_output_info(e, i, &ti);
+        if ((outs[i] = malloc(ti.bytes ? ti.bytes : 1)) == NULL) {
+            rc = cvb_err_set(err, CVB_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    rc = cvb_engine_run(e, in_ptrs, outs, err);
+    if (rc < 0) goto out;
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(e, 0, &oi);
+    if (strcmp(oi.dtype, "float32") != 0) goto out;
+    const float *ref = outs[0];
+    double num = 0, den = 0;
+    for (int64_t k = 0; k < oi.numel; k++) {
+        double d = (double)test[k] - (double)ref[k];
+        num += d * d;
+        den += (double)ref[k] * (double)ref[k];
+    }
+    *rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    struct cvb_err derr = {0};
+    int na = 0, nb = 0;
+    if (cvb_detector_new(oi.ndim, oi.dims, NULL, &det, &derr) == 0) {
+        da = calloc(CVB_DETECT_MAX_DET, sizeof *da);
+        db = calloc(CVB_DETECT_MAX_DET, sizeof *db);
+        if (da == NULL || db == NULL) {
+            rc = cvb_err_set(err, CVB_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = cvb_detector_run(det, ref, NULL, da, CVB_DETECT_MAX_DET, &na, err);
+        if (rc == 0) rc = cvb_detector_run(det, test, NULL, db, CVB_DETECT_MAX_DET, &nb, err);
+        if (rc < 0) goto out;
+        *f1 = cvb_detections_f1(da, na, db, nb, 0.5f);
+        fprintf(stderr, "accuracy guard: %s vs fp32: F1@IoU0.5 = %.4f (fp32 %d boxes, %s %d), "
+                "output rel-L2 = %.4g\n", cvb_precision_name(opts->precision), *f1, na,
+                cvb_precision_name(opts->precision), nb, *rel);
+    } else {
+        fprintf(stderr, "accuracy guard: %s vs fp32: output rel-L2 = %.4g (not a detection "
+                "output: %s)\n", cvb_precision_name(opts->precision), *rel, derr.msg);
+    }
+out:
+    for (int i = 0; i < MAX_IO; i++) free(outs[i]);
+    free(da);
+    free(db);
+    cvb_detector_free(det);
+    cvb_engine_free(e);
+    return rc;
+}
+
 static void print_profile(struct cvb_engine *e, bool json) {
     const struct cvb_node_profile *pr;
     int n = cvb_engine_profile(e, &pr);
@@ -120,7 +198,8 @@ int cvb__cmd_infer(int argc, char **argv) {
     const char *inputs[MAX_IO], *outputs[MAX_IO];
     int n_in = 0, n_out = 0, status = CVB_EXIT_OK;
     int repeat = 0, warmup = 3;
-    bool json = false, profile = false;
+    bool json = false, profile = false, guard = false;
+    double guard_f1 = -1, guard_rel = -1;
     struct cvb_engine_opts opts = {0};
     struct cvb_engine *e = NULL;
     struct cvb_npy in_npy[MAX_IO];
@@ -129,7 +208,8 @@ int cvb__cmd_infer(int argc, char **argv) {
     double *times = NULL;
     struct cvb_err err = {0};
     memset(in_npy, 0, sizeof in_npy);
-    enum { OPT_ISA = 256, OPT_FMT, OPT_REPEAT, OPT_WARMUP, OPT_JSON, OPT_PROFILE, OPT_NOFUSE };
+    enum { OPT_ISA = 256, OPT_FMT, OPT_REPEAT, OPT_WARMUP, OPT_JSON, OPT_PROFILE, OPT_NOFUSE,
+           OPT_PREC, OPT_CALIB, OPT_EMU, OPT_GUARD };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},   {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},  {"kernels", required_argument, 0, 'k'},
@@ -139,6 +219,8 @@ int cvb__cmd_infer(int argc, char **argv) {
         {"warmup", required_argument, 0, OPT_WARMUP},
         {"json", no_argument, 0, OPT_JSON},     {"profile", no_argument, 0, OPT_PROFILE},
         {"no-fusion", no_argument, 0, OPT_NOFUSE},
+        {"precision", required_argument, 0, OPT_PREC}, {"calib", required_argument, 0, OPT_CALIB},
+        {"allow-emulated", no_argument, 0, OPT_EMU}, {"guard", no_argument, 0, OPT_GUARD},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -193,6 +275,14 @@ int cvb__cmd_infer(int argc, char **argv) {
         case OPT_JSON: json = true; break;
         case OPT_PROFILE: profile = true; break;
         case OPT_NOFUSE: opts.no_fusion = true; break;
+        case OPT_PREC:
+            if (cvb_precision_parse(optarg, &opts.precision) < 0)
+                return cvb__cli_usage_error("--precision must be fp32, bf16 or int8, not '%s'",
+                                            optarg);
+            break;
+        case OPT_CALIB: opts.calib = optarg; break;
+        case OPT_EMU: opts.allow_emulated = true; break;
+        case OPT_GUARD: guard = true; break;
         case 'h': usage(stdout); return CVB_EXIT_OK;
         default: usage(stderr); return CVB_EXIT_USAGE;
         }
@@ -273,6 +363,12 @@ int cvb__cmd_infer(int argc, char **argv) {
         status = cvb__cli_fail(&err);
         goto out;
     }
+    if (opts.precision != CVB_PRECISION_FP32 && (guard || n_in > 0)) {
+        if (run_guard(model, &opts, in_ptrs, out_bufs[0], &guard_f1, &guard_rel, &err) < 0) {
+            status = cvb__cli_fail(&err);
+            goto out;
+        }
+    }
     for (int i = 0; i < n_out; i++) {
         struct cvb_tensor_info ti;
         cvb_engine_output_info(e, i, &ti);
@@ -321,14 +417,18 @@ int cvb__cmd_infer(int argc, char **argv) {
                "\"threads\": %d, \"kernels\": \"%s\", \"input_format\": \"%s\", "
                "\"fusion\": %s, \"repeat\": %d, \"warmup\": %d, \"synthetic_weights\": %s, "
                "\"synthetic_input\": %s, \"gflops\": %.4f, \"gflop_per_s\": %.2f, "
-               "\"activation_bytes\": %lld}\n",
+               "\"activation_bytes\": %lld, \"precision\": \"%s\", \"lowp_convs\": %d",
                model, median, times[p90i], times[0], sum / runs, times[runs - 1],
                median > 0 ? 1000.0 / median : 0.0, cvb_engine_isa(e), cvb_engine_threads(e),
                opts.kernels == CVB_KERNELS_REF ? "ref" : "onednn",
                opts.input_format == CVB_INPUT_U8_NHWC ? "u8-nhwc" : "f32-nchw",
                opts.no_fusion || opts.kernels == CVB_KERNELS_REF ? "false" : "true", runs, warmup,
                mi.synthetic ? "true" : "false", n_in == 0 ? "true" : "false", mi.flops / 1e9,
-               median > 0 ? mi.flops / (median * 1e6) : 0.0, (long long)mi.activation_bytes);
+               median > 0 ? mi.flops / (median * 1e6) : 0.0, (long long)mi.activation_bytes,
+               cvb_precision_name(opts.precision), cvb_engine_n_lowp_convs(e));
+        if (guard_f1 >= 0) printf(", \"guard_f1\": %.4f", guard_f1);
+        if (guard_rel >= 0) printf(", \"guard_rel_l2\": %.5g", guard_rel);
+        printf("}\n");
     }
 out:
     for (int i = 0; i < MAX_IO; i++) {

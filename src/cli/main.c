@@ -22,6 +22,8 @@ static void usage(FILE *f) {
             "                        write a YOLO model with synthetic weights\n"
             "  model info MODEL [--json] [--imgsz N]\n"
             "                        inputs, outputs, op histogram, parameters, GFLOPs\n"
+            "  model calibrate --model M (--video V|--images DIR|--synthetic N) -o M.calib\n"
+            "                        int8 calibration [--qdq OUT.onnx: QDQ ONNX export]\n"
             "  infer --model M --input X.npy --output Y.npy [--kernels ref|onednn]\n"
             "                        run a model on NumPy tensors\n"
             "  detect --model M IMAGE... [--json] [--annotate OUT.png]\n"
@@ -105,6 +107,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "model") == 0) {
         if (argc < 3) return cvb__cli_usage_error("'model' needs a subcommand: synth or info");
         if (strcmp(argv[2], "info") == 0) return cvb__cmd_model_info(argc - 2, argv + 2);
+        if (strcmp(argv[2], "calibrate") == 0) return cvb__cmd_model_calibrate(argc - 2, argv + 2);
         if (strcmp(argv[2], "synth") == 0)
             return cvb__cmd_model_synth ? cvb__cmd_model_synth(argc - 2, argv + 2)
                                         : missing("model synth");

@@ -30,12 +30,21 @@
  * Graph outputs are written straight into the caller's buffers (their
  * children too); graph inputs are read from the caller's buffers.
  *
+ * Precision (opts.precision): int8 keeps every such activation in NHWC
+ * instead of nChw16c (oneDNN's int8 kernels need channels-last), with no
+ * Concat/Split views there (a channel slice is strided: those are copies);
+ * each Conv chosen by cvb__quant_select() with a calibration entry runs
+ * u8 x s8 with its input quantised on the way in. bf16 keeps the fp32 plan
+ * and converts each Conv's input and weights to bfloat16.
+ *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
  * allocates. */
 #include "cvb/engine.h"
 #include "engine/ir.h"
 #include "engine/kernels/onednn/dnn.h"
 #include "engine/passes.h"
+#include "engine/quant.h"
+#include "cvb/sha256.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -95,6 +104,12 @@ struct cvb_engine {
     char *prof_strings;       /* shape and kernel strings of 'prof' */
     cvb_engine_observer observer;
     void *observer_user;
+    cvb__engine_tap tap;
+    void *tap_user;
+    struct cvb__dnn_quant *quant; /* per node */
+    struct cvb__calib_table calib;
+    int n_lowp;
+    char sha256[65];
     struct cvb_model_info info;
 };
 
@@ -207,7 +222,10 @@ static void choose_layouts(struct cvb_engine *e) {
             }
             bool mixed = false;
             int first = -1;
-            if (node_uniform(n->op)) {
+            bool uniform = node_uniform(n->op) ||
+                           (e->blk == CVB__LAYOUT_NHWC &&
+                            (n->op == CVB_OP_CONCAT || n->op == CVB_OP_SPLIT));
+            if (uniform) {
                 for (int j = 0; j < n->n_in + n->n_out; j++) {
                     int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
                     if (t < 0 || g->tensors[t].data != NULL) continue;
@@ -255,6 +273,9 @@ static bool dense_slices(const struct cvb_engine *e, int whole, int axis, const 
     const struct cvb_graph *g = e->g;
     const struct cvb_tensor *w = &g->tensors[whole];
     if (w->dtype != CVB_DT_F32 || axis < 0 || axis >= w->ndim) return false;
+    if (e->layout[whole] == CVB__LAYOUT_NHWC) return false;
+    for (int i = 0; i < n; i++)
+        if (mem[i] >= 0 && e->layout[mem[i]] == CVB__LAYOUT_NHWC) return false;
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < axis; d++) outer *= w->dims[d];
     for (int d = axis + 1; d < w->ndim; d++) inner *= w->dims[d];
@@ -624,6 +645,9 @@ static void release_plan(struct cvb_engine *e) {
     free(e->out);
     free(e->prof);
     free(e->prof_strings);
+    free(e->quant);
+    e->quant = NULL;
+    e->n_lowp = 0;
     e->plan = NULL;
     e->fuse = NULL;
     e->layout = NULL;
@@ -660,6 +684,46 @@ static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
     for (int d = 0; d < 4; d++) e->u8_dims[d] = t->dims[d];
     snprintf(e->u8_name, sizeof e->u8_name, "%s", t->name);
     return 0;
+}
+
+/* Per-Conv precision (e->quant). int8: the Convs cvb__quant_select()
+ * picks, each with its calibration entry (matched by node name); a picked bf16: every Conv with
+ * constant weights. */
+static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
+    struct cvb_graph *g = e->g;
+    int rc = 0;
+    bool *sel = NULL;
+    e->quant = calloc((size_t)g->n_nodes + 1, sizeof *e->quant);
+    if (e->quant == NULL) return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    if (e->opts.precision == CVB_PRECISION_FP32 || e->opts.kernels != CVB_KERNELS_ONEDNN)
+        return 0;
+    sel = calloc((size_t)g->n_nodes + 1, sizeof *sel);
+    if (sel == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    cvb__quant_select(g, e->fuse, sel);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (!sel[i]) continue;
+        if (e->opts.precision == CVB_PRECISION_BF16) {
+            e->quant[i].prec = CVB__PREC_BF16;
+            e->n_lowp++;
+            continue;
+        }
+        const struct cvb__calib_entry *ce = cvb__calib_find(&e->calib, n->name);
+        if (ce == NULL) {
+            /* a conv left out of the file (edited for mixed precision) stays fp32 */
+            cvb_log_info("%s: conv '%s' has no calibration entry: it stays float32", g->path,
+                         n->name);
+            continue;
+        }
+        e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, ce->scale, ce->zp};
+        e->n_lowp++;
+    }
+out:
+    free(sel);
+    return rc;
 }
 
 static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
@@ -703,6 +767,10 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     if (e->fast) {
         e->blk = cvb__dnn_blocked_layout();
         e->cblk = e->blk == CVB__LAYOUT_BLK8 ? 8 : 16;
+        if (e->opts.precision == CVB_PRECISION_INT8) {
+            e->blk = CVB__LAYOUT_NHWC;
+            e->cblk = 1;
+        }
         cblk_tl = e->cblk;
         cvb__passes_fuse(g, e->fuse);
         choose_layouts(e);
@@ -724,6 +792,8 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     }
     rc = plan_memory(e, err);
     if (rc < 0) goto out;
+    rc = plan_precision(e, err);
+    if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
         if (e->u8_tensor >= 0) {
             rc = cvb__dnn_prepare_u8_input(e->dnn, &g->tensors[e->u8_tensor],
@@ -738,7 +808,9 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 e->plan[i].kind = KIND_NOP; /* a view of its input */
                 continue;
             }
-            struct cvb__dnn_io io = {.layout = e->layout, .post = e->fuse[i].post};
+            struct cvb__dnn_io io = {.layout = e->layout, .post = e->fuse[i].post,
+                                     .quant = e->quant[i].prec != CVB__PREC_F32 ? &e->quant[i]
+                                                                                : NULL};
             if (vmode[i]) {
                 bool all = true;
                 int cnt = n->op == CVB_OP_CONCAT ? n->n_in : n->n_out;
@@ -750,7 +822,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 io.view = vflag + vbase[i];
                 io.off = voff + vbase[i];
             }
-            bool needs_dnn = vmode[i] || e->fuse[i].post != 0;
+            bool needs_dnn = vmode[i] || e->fuse[i].post != 0 || io.quant != NULL;
             for (int j = 0; j < n->n_in + n->n_out; j++) {
                 int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
                 if (t >= 0 && e->layout[t] != CVB__LAYOUT_PLAIN) needs_dnn = true;
@@ -814,6 +886,41 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
         goto out;
     }
     if (e->opts.threads == 0) e->opts.threads = cvb_engine_default_threads();
+    e->opts.calib = NULL; /* not kept: the caller's string */
+    cvb_sha256_hex(buf, len, e->sha256);
+    if (opts != NULL && opts->precision != CVB_PRECISION_FP32) {
+        if (opts->precision != CVB_PRECISION_BF16 && opts->precision != CVB_PRECISION_INT8) {
+            rc = cvb_err_set(err, CVB_EINVAL, "unknown precision %d", (int)opts->precision);
+            goto out;
+        }
+        if (opts->kernels != CVB_KERNELS_ONEDNN) {
+            rc = cvb_err_set(err, CVB_EINVAL, "precision %s needs the oneDNN kernels (the "
+                             "reference kernels are float32 only)",
+                             cvb_precision_name(opts->precision));
+            goto out;
+        }
+    }
+    if (e->opts.precision == CVB_PRECISION_BF16 && !cvb__cpu_has("avx512_bf16") &&
+        !cvb__cpu_has("amx_bf16") && !e->opts.allow_emulated) {
+        char model[128];
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                         "bf16 needs a CPU with avx512_bf16 or amx_bf16; this one (%s) has "
+                         "neither, so oneDNN would emulate it (~50x slower than fp32). Use "
+                         "--precision fp32, or --allow-emulated to run it anyway",
+                         cvb__cpu_model(model, sizeof model));
+        goto out;
+    }
+    if (e->opts.precision == CVB_PRECISION_INT8) {
+        if (opts->calib == NULL || opts->calib[0] == '\0') {
+            rc = cvb_err_set(err, CVB_EINVAL,
+                             "%s: int8 needs a calibration file (--calib FILE); make one with "
+                             "`cvbench model calibrate --model %s --video V (or --images DIR, "
+                             "--synthetic N) -o MODEL.calib`", name, name);
+            goto out;
+        }
+        rc = cvb__calib_load(opts->calib, e->sha256, &e->calib, err);
+        if (rc < 0) goto out;
+    }
     if (opts != NULL && opts->isa != NULL) {
         rc = cvb__dnn_set_isa(opts->isa, err);
         if (rc < 0) goto out;
@@ -874,6 +981,7 @@ void cvb_engine_free(struct cvb_engine *e) {
     release_plan(e);
     cvb__dnn_free(e->dnn);
     cvb__graph_free(e->g);
+    cvb__calib_table_cleanup(&e->calib);
     free(e);
 }
 
@@ -931,6 +1039,17 @@ int cvb_engine_profile(const struct cvb_engine *e, const struct cvb_node_profile
     *entries = e->prof;
     return e->n_prof;
 }
+
+enum cvb_precision cvb_engine_precision(const struct cvb_engine *e) { return e->opts.precision; }
+int cvb_engine_n_lowp_convs(const struct cvb_engine *e) { return e->n_lowp; }
+
+void cvb__engine_set_tap(struct cvb_engine *e, cvb__engine_tap fn, void *user) {
+    e->tap = fn;
+    e->tap_user = user;
+}
+const struct cvb_graph *cvb__engine_graph(const struct cvb_engine *e) { return e->g; }
+const struct cvb__fusion *cvb__engine_fusion(const struct cvb_engine *e) { return e->fuse; }
+const char *cvb__engine_sha256(const struct cvb_engine *e) { return e->sha256; }
 
 int cvb_engine_threads(const struct cvb_engine *e) {
     return e->opts.kernels == CVB_KERNELS_ONEDNN ? e->opts.threads : 1;
@@ -997,6 +1116,7 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
         }
         struct cvb_kctx k = {.g = g, .node = n, .tin = e->tin, .tout = e->tout,
                              .in = e->in, .out = e->out};
+        if (e->tap != NULL) e->tap(e->tap_user, g, i, e->in);
         if (e->profiling) t0 = now_ns();
         int rc = e->plan[i].kind == KIND_DNN ? cvb__dnn_run(e->dnn, e->plan[i].state, &k, err)
                                              : cvb__op_defs[n->op].ref(&k, err);

@@ -50,6 +50,7 @@
  * thread afterwards, for the reference kernels it runs too. */
 #include "engine/ir.h"
 #include "engine/kernels/onednn/dnn.h"
+#include "engine/quant.h"
 
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -190,7 +191,7 @@ struct dnn_bind {
 };
 
 #define MAX_STEPS 16
-#define MAX_BUFS  4
+#define MAX_BUFS  8
 
 struct dnn_step {
     dnnl_primitive_t prim;
@@ -310,7 +311,9 @@ static dnnl_status_t md_layout(dnnl_memory_desc_t *md, int nd, const int64_t *di
     if (layout == CVB__LAYOUT_PLAIN || nd != 4) return md_plain(md, nd, dims);
     dnnl_dims_t dd = {dims[0], dims[1], dims[2], dims[3]};
     return dnnl_memory_desc_init_by_tag(md, 4, dd, dnnl_f32,
-                                        layout == CVB__LAYOUT_BLK8 ? dnnl_nChw8c : dnnl_nChw16c);
+                                        layout == CVB__LAYOUT_BLK8   ? dnnl_nChw8c
+                                        : layout == CVB__LAYOUT_NHWC ? dnnl_nhwc
+                                                                     : dnnl_nChw16c);
 }
 
 /* Descriptor of activation 't' in the layout the executor gave it. */
@@ -421,14 +424,16 @@ static int step_arg(struct prep *p, struct dnn_step *st, int arg, const dnnl_mem
     return 0;
 }
 
-/* Add a step that reorders 'src' (layout 'from') into 'dst' (layout 'to'). */
-static int step_reorder(struct prep *p, const dnnl_memory_desc_t *from, struct dnn_bind src,
-                        const dnnl_memory_desc_t *to, struct dnn_bind dst) {
+/* Add a step that reorders 'src' (layout 'from') into 'dst' (layout 'to'),
+ * with attributes 'attr' (NULL: the context's). */
+static int step_reorder_attr(struct prep *p, const dnnl_memory_desc_t *from, struct dnn_bind src,
+                             const dnnl_memory_desc_t *to, struct dnn_bind dst,
+                             const_dnnl_primitive_attr_t attr) {
     dnnl_primitive_desc_t rpd = NULL;
     struct dnn_step *st;
     int rc;
-    dnnl_status_t s =
-        dnnl_reorder_primitive_desc_create(&rpd, from, p->d->eng, to, p->d->eng, p->d->attr);
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&rpd, from, p->d->eng, to, p->d->eng,
+                                                         attr != NULL ? attr : p->d->attr);
     if (s != dnnl_success) {
         rc = prep_status(p, s, "creating a reorder");
         goto out;
@@ -439,6 +444,11 @@ static int step_reorder(struct prep *p, const dnnl_memory_desc_t *from, struct d
 out:
     if (rpd != NULL) dnnl_primitive_desc_destroy(rpd);
     return rc;
+}
+
+static int step_reorder(struct prep *p, const dnnl_memory_desc_t *from, struct dnn_bind src,
+                        const dnnl_memory_desc_t *to, struct dnn_bind dst) {
+    return step_reorder_attr(p, from, src, to, dst, NULL);
 }
 
 /* Reorder constant data 'data' (layout 'from') into a new plan buffer of
@@ -591,13 +601,31 @@ static int read_geom(struct prep *p, int sp, const int64_t *in, const int64_t *k
 
 /* ---- Conv -------------------------------------------------------------------- */
 
+/* Precision of this Conv as the executor asked (float32 without an io). */
+static const struct cvb__dnn_quant *conv_quant(const struct prep *p) {
+    return p->io != NULL && p->io->quant != NULL && p->io->quant->prec != CVB__PREC_F32
+               ? p->io->quant
+               : NULL;
+}
+
+/* Conv in float32, bfloat16 or int8 (conv_quant). The activations the
+ * executor hands over are float32 in its layout; a bf16/int8 plan converts
+ * the input on the way in (a reorder step into a plan buffer: to bf16, or
+ * quantised to u8 NHWC with the calibrated scale and zero point) and writes
+ * float32 out. int8 details: oneDNN 2.6 applies the output scale after the
+ * bias, dst = oscale * (acc + bias), so the bias is passed divided by
+ * src_scale * w_scale[oc]; the input zero point is a run-time attribute
+ * (padding then reads as the zero point, i.e. real 0, as ONNX's QLinearConv). */
 static int prep_conv(struct prep *p) {
     const struct cvb_tensor *x = tin(p, 0), *w = tin(p, 1), *b = tin(p, 2), *y = tout(p, 0);
+    const struct cvb__dnn_quant *q = conv_quant(p);
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_attr_t attr = NULL, qattr = NULL;
     dnnl_post_ops_t po = NULL;
     struct dnn_step *st;
     struct geom gm;
+    int8_t *wq = NULL;
+    float *wscale = NULL, *oscale = NULL;
     int rc = 0;
     if (!is_f32(x) || !is_f32(w) || !is_f32(y) || (b != NULL && !is_f32(b))) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 convolutions");
@@ -606,6 +634,18 @@ static int prep_conv(struct prep *p) {
     int nd = x->ndim, sp = nd - 2;
     if (nd < 3 || nd > 5 || w->ndim != nd || y->ndim != nd) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "only 1-D, 2-D and 3-D convolutions");
+        goto out;
+    }
+    bool int8 = q != NULL && q->prec == CVB__PREC_INT8, bf16 = q != NULL && q->prec == CVB__PREC_BF16;
+    if (int8 && (nd != 4 || x->dims[0] != 1 || w->data == NULL || !(q->src_scale > 0.f) ||
+                 q->src_zp < 0 || q->src_zp > 255)) {
+        rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D batch-1 convolution with constant "
+                       "weights and a valid input scale (got scale %g, zero point %d)",
+                       (double)q->src_scale, (int)q->src_zp);
+        goto out;
+    }
+    if (bf16 && w->data == NULL) {
+        rc = prep_fail(p, CVB_EINVAL, "bf16 needs constant weights");
         goto out;
     }
     int64_t group = cvb__attr_int(p->n, "group", 1);
@@ -625,7 +665,7 @@ static int prep_conv(struct prep *p) {
     rc = read_geom(p, sp, x->dims + 2, w->dims + 2, y->dims + 2, false, &gm);
     if (rc < 0) goto out;
 
-    dnnl_memory_desc_t src_md, dst_md, wplain_md, wany_md, bias_md;
+    dnnl_memory_desc_t src_md, dst_md, wplain_md, wany_md, bias_md, csrc_md;
     int64_t wd[CVB_MAX_DIMS + 1];
     int wnd = 0;
     if (group > 1) wd[wnd++] = group;
@@ -633,7 +673,7 @@ static int prep_conv(struct prep *p) {
     wd[wnd++] = c / group;
     for (int i = 0; i < sp; i++)
         wd[wnd++] = w->dims[2 + i];
-    dnnl_dims_t strides, dil, pl, pr, wdims;
+    dnnl_dims_t strides, dil, pl, pr, wdims, xdims;
     for (int i = 0; i < sp; i++) {
         strides[i] = gm.stride[i];
         dil[i] = gm.dil[i] - 1; /* oneDNN counts the gaps */
@@ -642,15 +682,30 @@ static int prep_conv(struct prep *p) {
     }
     for (int i = 0; i < wnd; i++)
         wdims[i] = wd[i];
+    for (int i = 0; i < nd; i++)
+        xdims[i] = x->dims[i];
+    dnnl_data_type_t wdt = int8 ? dnnl_s8 : bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_status_t s = md_act(p, &src_md, x);
     if (s == dnnl_success) s = md_act(p, &dst_md, y);
     if (s == dnnl_success) s = md_plain(&wplain_md, wnd, wd);
+    if (s == dnnl_success && int8) {
+        dnnl_dims_t pd_;
+        for (int i = 0; i < wnd; i++) pd_[i] = wd[i];
+        s = dnnl_memory_desc_init_by_tag(&wplain_md, wnd, pd_, dnnl_s8,
+                                         wnd == 4 ? dnnl_oihw : dnnl_goihw);
+    }
     if (s == dnnl_success) s = md_flat(&bias_md, m);
+    /* the convolution's own source: the activation, or its u8/bf16 copy */
+    csrc_md = src_md;
+    if (s == dnnl_success && int8)
+        s = dnnl_memory_desc_init_by_tag(&csrc_md, nd, xdims, dnnl_u8, dnnl_nhwc);
+    if (s == dnnl_success && bf16)
+        s = dnnl_memory_desc_init_by_tag(&csrc_md, nd, xdims, dnnl_bf16, dnnl_format_tag_any);
     /* Constant weights may take the layout the kernel likes (converted once,
      * here); run-time weights stay plain. */
     if (s == dnnl_success) {
         if (w->data != NULL)
-            s = dnnl_memory_desc_init_by_tag(&wany_md, wnd, wdims, dnnl_f32, dnnl_format_tag_any);
+            s = dnnl_memory_desc_init_by_tag(&wany_md, wnd, wdims, wdt, dnnl_format_tag_any);
         else
             wany_md = wplain_md;
     }
@@ -658,11 +713,29 @@ static int prep_conv(struct prep *p) {
         rc = prep_status(p, s, "describing the tensors");
         goto out;
     }
+    if (int8) {
+        int64_t per = w->numel / m;
+        wq = malloc((size_t)w->numel);
+        wscale = malloc((size_t)m * sizeof *wscale);
+        oscale = malloc((size_t)m * sizeof *oscale);
+        if (wq == NULL || wscale == NULL || oscale == NULL) {
+            rc = prep_fail(p, CVB_ENOMEM, "out of memory quantising weights");
+            goto out;
+        }
+        cvb__quant_weights(w->data, m, per, wq, wscale);
+        for (int64_t o = 0; o < m; o++) oscale[o] = q->src_scale * wscale[o];
+    }
     /* Fused post-ops (executor's passes): SiLU = swish(alpha 1), ReLU, and
      * the residual sum (the output buffer already holds the addend). */
     unsigned post = p->io != NULL ? p->io->post : 0;
-    if (post != 0) {
+    if (post != 0 || int8) {
         s = dnnl_primitive_attr_clone(&attr, p->d->attr);
+        if (s == dnnl_success && int8)
+            s = dnnl_primitive_attr_set_output_scales(attr, m, 1 << 1, oscale);
+        if (s == dnnl_success && int8 && q->src_zp != 0) {
+            const int32_t rt = DNNL_RUNTIME_S32_VAL;
+            s = dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &rt);
+        }
         if (s == dnnl_success) s = dnnl_post_ops_create(&po);
         if (s == dnnl_success && (post & CVB__POST_SWISH))
             s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_swish, 1.f, 0.f);
@@ -671,7 +744,7 @@ static int prep_conv(struct prep *p) {
         if (s == dnnl_success && (post & CVB__POST_SUM)) s = dnnl_post_ops_append_sum(po, 1.f);
         if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
         if (s != dnnl_success) {
-            rc = prep_status(p, s, "post-ops");
+            rc = prep_status(p, s, "post-ops and scales");
             goto out;
         }
     }
@@ -679,14 +752,14 @@ static int prep_conv(struct prep *p) {
      * reference kernel (e.g. blocked source into a plain output), let the
      * kernel pick both layouts and convert around it. */
     for (int attempt = 0; attempt < 2; attempt++) {
-        dnnl_memory_desc_t s_md = src_md, d_md = dst_md;
+        dnnl_memory_desc_t s_md = csrc_md, d_md = dst_md;
         if (attempt == 1) {
-            dnnl_dims_t sd, dd;
-            for (int i = 0; i < nd; i++) {
-                sd[i] = x->dims[i];
-                dd[i] = y->dims[i];
-            }
-            s = dnnl_memory_desc_init_by_tag(&s_md, nd, sd, dnnl_f32, dnnl_format_tag_any);
+            dnnl_dims_t dd;
+            for (int i = 0; i < nd; i++) dd[i] = y->dims[i];
+            s = dnnl_success;
+            if (!int8)
+                s = dnnl_memory_desc_init_by_tag(&s_md, nd, xdims, bf16 ? dnnl_bf16 : dnnl_f32,
+                                                 dnnl_format_tag_any);
             if (s == dnnl_success)
                 s = dnnl_memory_desc_init_by_tag(&d_md, nd, dd, dnnl_f32, dnnl_format_tag_any);
             if (s != dnnl_success) {
@@ -710,7 +783,7 @@ static int prep_conv(struct prep *p) {
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
         bool is_ref = impl == NULL || strncmp(impl, "ref", 3) == 0;
         bool plain = layout_of(p, x) == CVB__LAYOUT_PLAIN && layout_of(p, y) == CVB__LAYOUT_PLAIN;
-        if (!is_ref || plain || attempt == 1) break;
+        if (!is_ref || (plain && q == NULL) || attempt == 1) break;
     }
     const dnnl_memory_desc_t *want_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *want_s = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
@@ -720,26 +793,78 @@ static int prep_conv(struct prep *p) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "a fused sum needs the output in its own layout");
         goto out;
     }
-    struct dnn_bind wb, sb, db = {BIND_OUT, 0, 0};
-    rc = bind_input(p, 1, &wplain_md, want_w, &wb);
-    if (rc == 0) rc = bind_input_md(p, 0, &src_md, want_s, &sb);
+    struct dnn_bind wb, sb, db = {BIND_OUT, 0, 0}, bb = {BIND_IN, 2, 0}, zb = {BIND_BUF, 0, 0};
+    if (int8) {
+        /* weights: quantised here, reordered once into the kernel's layout */
+        int buf;
+        rc = const_reorder(p, wq, &wplain_md, want_w, &buf);
+        if (rc < 0) goto out;
+        wb = (struct dnn_bind){BIND_BUF, buf, 0};
+        if (b != NULL) {
+            rc = plan_buf(p, (size_t)m * sizeof(float), &buf);
+            if (rc < 0) goto out;
+            float *bq = p->plan->bufs[buf];
+            for (int64_t o = 0; o < m; o++) bq[o] = ((const float *)b->data)[o] / oscale[o];
+            bb = (struct dnn_bind){BIND_BUF, buf, 0};
+        }
+        if (q->src_zp != 0) {
+            rc = plan_buf(p, sizeof(int32_t), &buf);
+            if (rc < 0) goto out;
+            *(int32_t *)p->plan->bufs[buf] = q->src_zp;
+            zb = (struct dnn_bind){BIND_BUF, buf, 0};
+        }
+        /* input: quantise x / scale + zp, saturating to u8 */
+        float inv = 1.f / q->src_scale;
+        s = dnnl_primitive_attr_clone(&qattr, p->d->attr);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_output_scales(qattr, 1, 0, &inv);
+        if (s == dnnl_success && q->src_zp != 0)
+            s = dnnl_primitive_attr_set_zero_points(qattr, DNNL_ARG_DST, 1, 0, &q->src_zp);
+        if (s != dnnl_success) {
+            rc = prep_status(p, s, "quantisation attributes");
+            goto out;
+        }
+        rc = plan_buf(p, dnnl_memory_desc_get_size(want_s), &buf);
+        if (rc == 0)
+            rc = step_reorder_attr(p, &src_md, (struct dnn_bind){BIND_IN, 0, 0}, want_s,
+                                   (struct dnn_bind){BIND_BUF, buf, 0}, qattr);
+        sb = (struct dnn_bind){BIND_BUF, buf, 0};
+    } else {
+        rc = bind_input(p, 1, &wplain_md, want_w, &wb);
+        if (rc == 0) rc = bind_input_md(p, 0, &src_md, want_s, &sb);
+    }
     if (rc == 0 && !dst_direct) {
         int buf;
         rc = plan_buf(p, dnnl_memory_desc_get_size(want_d), &buf);
         db = (struct dnn_bind){BIND_BUF, buf, 0};
     }
     if (rc < 0) goto out;
-    rc = step_new(p, pd, 4, true, &st);
+    rc = step_new(p, pd, 5, true, &st);
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, want_s, sb);
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, want_w, wb);
-    if (rc == 0 && b != NULL)
-        rc = step_arg(p, st, DNNL_ARG_BIAS, &bias_md, (struct dnn_bind){BIND_IN, 2, 0});
+    if (rc == 0 && b != NULL) rc = step_arg(p, st, DNNL_ARG_BIAS, &bias_md, bb);
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, want_d, db);
+    if (rc == 0 && int8 && q->src_zp != 0) {
+        dnnl_memory_desc_t zmd;
+        dnnl_dims_t one = {1};
+        s = dnnl_memory_desc_init_by_tag(&zmd, 1, one, dnnl_s32, dnnl_x);
+        rc = s != dnnl_success ? prep_status(p, s, "zero point")
+                               : step_arg(p, st, DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, &zmd, zb);
+    }
     if (rc == 0 && !dst_direct)
         rc = step_reorder(p, want_d, db, &dst_md, (struct dnn_bind){BIND_OUT, 0, 0});
+    if (rc == 0 && q != NULL) {
+        /* name the precision in profiles: "brgconv:avx512_core_vnni/u8s8" */
+        size_t l = strlen(p->plan->impl);
+        snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "%s",
+                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : "/bf16");
+    }
 out:
+    free(wq);
+    free(wscale);
+    free(oscale);
     if (po != NULL) dnnl_post_ops_destroy(po);
     if (attr != NULL) dnnl_primitive_attr_destroy(attr);
+    if (qattr != NULL) dnnl_primitive_attr_destroy(qattr);
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
 }
@@ -1139,10 +1264,10 @@ static int prep_concat(struct prep *p) {
                            y->ndim);
             goto out;
         }
-        s = md_plain(&mds[i], x->ndim, x->dims);
+        s = md_act(p, &mds[i], x);
     }
     dnnl_memory_desc_t dst_md;
-    if (s == dnnl_success) s = md_plain(&dst_md, y->ndim, y->dims);
+    if (s == dnnl_success) s = md_act(p, &dst_md, y);
     if (s == dnnl_success)
         s = dnnl_concat_primitive_desc_create(&pd, &dst_md, k, (int)axis, mds, p->d->attr,
                                               p->d->eng);
@@ -1363,6 +1488,51 @@ static int prep_view_copies(struct prep *p, bool concat) {
     return rc;
 }
 
+/* ---- Split (copies) -------------------------------------------------------------- */
+
+/* Split whose outputs are not views (NHWC, where a channel slice is
+ * strided): each output is a reorder from a sub-memory of the input. The
+ * slice sizes are read off the inferred output shapes. Only where the
+ * executor chose a non-plain layout; plain splits stay on the reference
+ * kernel (a plain copy is as fast). */
+static int prep_split(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0);
+    int rc = 0;
+    if (!is_f32(x)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 split");
+    bool any = layout_of(p, x) != CVB__LAYOUT_PLAIN;
+    for (int i = 0; i < p->n->n_out; i++)
+        if (tout(p, i) != NULL && layout_of(p, tout(p, i)) != CVB__LAYOUT_PLAIN) any = true;
+    if (!any) return prep_fail(p, CVB_EUNSUPPORTED, "plain split: the reference kernel copies");
+    int64_t axis = cvb__attr_int(p->n, "axis", 0);
+    if (axis < 0) axis += x->ndim;
+    if (axis < 0 || axis >= x->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
+    dnnl_memory_desc_t whole;
+    dnnl_status_t s = md_act(p, &whole, x);
+    if (s != dnnl_success) return prep_status(p, s, "describing the input");
+    int64_t pos = 0;
+    for (int i = 0; i < p->n->n_out && rc == 0; i++) {
+        const struct cvb_tensor *y = tout(p, i);
+        if (y == NULL) return prep_fail(p, CVB_EUNSUPPORTED, "absent output");
+        if (!is_f32(y) || y->ndim != x->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "output %d", i);
+        dnnl_dims_t dd, off;
+        for (int d = 0; d < x->ndim; d++) {
+            dd[d] = y->dims[d];
+            off[d] = d == axis ? pos : 0;
+        }
+        dnnl_memory_desc_t sub, ymd;
+        s = dnnl_memory_desc_init_submemory(&sub, &whole, dd, off);
+        if (s == dnnl_success) s = md_act(p, &ymd, y);
+        if (s != dnnl_success) return prep_status(p, s, "describing a slice");
+        rc = step_reorder(p, &sub, (struct dnn_bind){BIND_IN, 0, 0}, &ymd,
+                          (struct dnn_bind){BIND_OUT, i, 0});
+        pos += y->dims[axis];
+    }
+    if (rc == 0 && pos != x->dims[axis])
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "outputs do not cover the input");
+    if (rc == 0) snprintf(p->plan->impl, sizeof p->plan->impl, "split+reorder");
+    return rc;
+}
+
 /* ---- uint8 frame input --------------------------------------------------------- */
 
 int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
@@ -1566,10 +1736,12 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
     if (p.plan == NULL) return prep_fail(&p, CVB_ENOMEM, "out of memory");
     p.plan->op = n->op;
     if (tl_configured != d->id) configure_thread(d);
-    bool blk = false;
+    bool blk = false, blk16 = false; /* any non-plain; any nChw16c/8c */
     for (int i = 0; i < n->n_in + n->n_out; i++) {
         const struct cvb_tensor *t = i < n->n_in ? tin(&p, i) : tout(&p, i - n->n_in);
-        if (t != NULL && layout_of(&p, t) != CVB__LAYOUT_PLAIN) blk = true;
+        int l = t != NULL ? layout_of(&p, t) : CVB__LAYOUT_PLAIN;
+        if (l != CVB__LAYOUT_PLAIN) blk = true;
+        if (l == CVB__LAYOUT_BLK16 || l == CVB__LAYOUT_BLK8) blk16 = true;
     }
     bool views = io != NULL && io->view != NULL;
     if (views && n->op != CVB_OP_CONCAT && n->op != CVB_OP_SPLIT) {
@@ -1591,16 +1763,21 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
         case CVB_OP_RELU: rc = prep_eltwise(&p, dnnl_eltwise_relu); break;
         case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
         case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
+        case CVB_OP_SPLIT: rc = prep_split(&p); break;
         case CVB_OP_CONCAT:
+            if (blk16) {
+                rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
+                break;
+            }
+            rc = prep_concat(&p);
+            break;
         case CVB_OP_SOFTMAX:
         case CVB_OP_MATMUL:
             if (blk) {
                 rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
                 break;
             }
-            rc = n->op == CVB_OP_CONCAT    ? prep_concat(&p)
-                 : n->op == CVB_OP_SOFTMAX ? prep_softmax(&p)
-                                           : prep_matmul(&p);
+            rc = n->op == CVB_OP_SOFTMAX ? prep_softmax(&p) : prep_matmul(&p);
             break;
         default: rc = prep_fail(&p, CVB_EUNSUPPORTED, "no oneDNN kernel for this op"); break;
         }

@@ -16,8 +16,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* BLK16 = nChw16c (AVX-512 kernels), BLK8 = nChw8c (AVX2 kernels). */
-enum cvb__layout { CVB__LAYOUT_PLAIN = 0, CVB__LAYOUT_BLK16 = 1, CVB__LAYOUT_BLK8 = 2 };
+/* BLK16 = nChw16c (AVX-512 kernels), BLK8 = nChw8c (AVX2 kernels), NHWC =
+ * channels last (the layout int8 convolutions need: oneDNN 2.6 runs int8 in
+ * nChw16c on reference kernels only). In NHWC a channel slice is strided, so
+ * Concat/Split members are never views there. */
+enum cvb__layout {
+    CVB__LAYOUT_PLAIN = 0,
+    CVB__LAYOUT_BLK16 = 1,
+    CVB__LAYOUT_BLK8 = 2,
+    CVB__LAYOUT_NHWC = 3
+};
+
+/* Numeric precision of one convolution. */
+enum cvb__prec { CVB__PREC_F32 = 0, CVB__PREC_BF16, CVB__PREC_INT8 };
+
+/* How a Conv computes. INT8: its float input is quantised on the way in
+ * (q = round(x / src_scale) + src_zp, saturated to u8), weights are
+ * quantised per output channel, symmetric s8 (cvb__quant_weights), the
+ * accumulator is rescaled to float32 by src_scale * w_scale[oc] before the
+ * fused post-ops. BF16: input and weights rounded to bfloat16, float32
+ * accumulation and output. */
+struct cvb__dnn_quant {
+    int prec; /* enum cvb__prec */
+    float src_scale;
+    int32_t src_zp;
+};
 
 /* Post-ops of a fused Conv. SUM: the conv adds its result to what its
  * output buffer holds (the executor made the output alias the addend). */
@@ -32,6 +55,7 @@ struct cvb__dnn_io {
      * of the whole tensor (batch 1), in the whole tensor's layout. */
     const bool *view;
     const size_t *off;
+    const struct cvb__dnn_quant *quant; /* Conv only; NULL: float32 */
 };
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Post-training quantisation internals shared by the engine (engine.c), the
+ * oneDNN kernel set (kernels/onednn/dnn.c) and calibration/QDQ export
+ * (quant.c). Internal to src/engine/.
+ *
+ * The scheme (one definition, used by the int8 engine and by the QDQ export,
+ * so both compute with the same numbers):
+ *  - weights: per output channel, symmetric s8: w_scale[oc] = max|w[oc]| / 127,
+ *    q = round-half-even(w / w_scale) clamped to [-127, 127];
+ *  - activations (a quantised Conv's input): per tensor, asymmetric u8 over the
+ *    calibrated [min, max] widened to include 0: scale = (max - min) / 255,
+ *    zp = round(-min / scale) in 0..255 (what ONNX QuantizeLinear computes);
+ *  - kept in float32: the stem conv (fewer than 8 input channels: slow in
+ *    int8), Convs whose output reaches a graph output through
+ *    non-Conv nodes without an activation post-op (the detection head's final
+ *    box/class 1x1 convs and the DFL conv), everything that is not a Conv. */
+#ifndef CVB_ENGINE_QUANT_H
+#define CVB_ENGINE_QUANT_H
+
+#include "engine/ir.h"
+#include "engine/passes.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Quantise the weights of 'oc' output channels of 'per' elements each:
+ * q[oc*per + k], scales[oc]. An all-zero channel gets scale 1. */
+void cvb__quant_weights(const float *w, int64_t oc, int64_t per, int8_t *q, float *scales);
+
+/* u8 scale and zero point for the range [lo, hi] (widened to include 0). */
+void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp);
+
+/* Which live Convs of a finalized (and possibly fused: 'f' may be NULL)
+ * graph are quantised: sel[i] for node i (g->n_nodes entries). A Conv is a
+ * candidate when it is 2-D, batch 1, float32, with constant weights, and is
+ * not a head output conv (see above). Returns the number selected. */
+int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel);
+
+/* One quantised Conv's calibration record. */
+struct cvb__calib_entry {
+    char *node;   /* Conv node name */
+    char *tensor; /* its input tensor name (ONNX name) */
+    float lo, hi; /* observed range */
+    float scale;
+    int32_t zp;
+};
+
+struct cvb__calib_table {
+    char model_sha256[65];
+    char method[32];
+    int imgsz;
+    int n_frames;
+    int n;
+    struct cvb__calib_entry *e;
+};
+
+/* Read a calibration file written by cvb_calib_save(). 'model_sha256' is the
+ * model's hash: a file made for another model is refused (CVB_EINVAL, naming
+ * both). On success fills *t (free with cvb__calib_table_cleanup). */
+int cvb__calib_load(const char *path, const char *model_sha256, struct cvb__calib_table *t,
+                    struct cvb_err *err);
+void cvb__calib_table_cleanup(struct cvb__calib_table *t);
+/* Entry for Conv node 'node', or NULL. */
+const struct cvb__calib_entry *cvb__calib_find(const struct cvb__calib_table *t, const char *node);
+
+/* ---- engine hooks for calibration (engine.c) ---- */
+struct cvb_engine;
+/* Called before each live node runs, with its input buffers (in the layout
+ * the plan chose; every float32 4-D activation is dense, numel floats). */
+typedef void (*cvb__engine_tap)(void *user, const struct cvb_graph *g, int node,
+                                const void *const *in);
+void cvb__engine_set_tap(struct cvb_engine *e, cvb__engine_tap fn, void *user);
+const struct cvb_graph *cvb__engine_graph(const struct cvb_engine *e);
+const struct cvb__fusion *cvb__engine_fusion(const struct cvb_engine *e);
+/* SHA-256 (hex) of the model bytes the engine was loaded from. */
+const char *cvb__engine_sha256(const struct cvb_engine *e);
+
+#endif
