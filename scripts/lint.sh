@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Static analysis of src/ with cppcheck, driven by the compile database of a
+# configured build dir (so it sees the same defines and include paths as the
+# compiler). Generated code (protoc-c output) is not checked.
+#   scripts/lint.sh [BUILD_DIR]       (default: build)
+# Exit 0 when clean, 1 when cppcheck reports anything.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${1:-$ROOT/build}
+DB=$BUILD/compile_commands.json
+if [[ ! -f $DB ]]; then
+    echo "lint: $DB not found; configure first (make configure)" >&2
+    exit 2
+fi
+command -v cppcheck >/dev/null || {
+    echo "lint: cppcheck not installed (scripts/install-deps.sh --lint)" >&2
+    exit 2
+}
+mkdir -p "$BUILD/cppcheck"
+exec cppcheck --project="$DB" --file-filter="$ROOT/src/*" \
+    --cppcheck-build-dir="$BUILD/cppcheck" -j"$(nproc 2>/dev/null || echo 2)" \
+    --enable=warning,performance,portability --inline-suppr \
+    --suppress=missingIncludeSystem --suppress="preprocessorErrorDirective:$BUILD/gen/*" \
+    --error-exitcode=1 -q \
+    --template='{file}:{line}: {severity}: {message} [{id}]'

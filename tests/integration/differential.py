@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Differential test: cvbench's engine against ONNX Runtime.
+
+For each synthesized YOLO architecture and image size, on three inputs (a
+seeded random tensor, a real photo letterboxed the way Ultralytics does it,
+and a uniform grey frame), run ONNX Runtime (CPU, all graph optimisations)
+and `cvbench infer` with each kernel set, and require the relative L2 error
+||cvbench - ort|| / ||ort|| <= 1e-4 on every output.
+
+Prints one row per (arch, imgsz, input, kernels), the worst error per arch,
+and `N passed, N failed` last. Exit 0 when all pass, 1 on any failure, 77
+when the Python test tools are missing (run scripts/test-venv.sh).
+
+Usage (ctest passes the paths; see tests/tests.cmake):
+  differential.py --cvbench build/cvbench --arch yolov8n --imgsz 320 --imgsz 640
+                  [--kernels ref --kernels onednn] [--skip ref@640] [--tol 1e-4]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import numpy as np
+    import onnxruntime as ort
+except ImportError as e:  # pragma: no cover
+    print(f"SKIP: test tools missing ({e}); run scripts/test-venv.sh", flush=True)
+    sys.exit(77)
+
+ARCHS = ["yolov5nu", "yolov8n", "yolov8s", "yolo11n"]
+PHOTO = "/usr/share/darknet/data/dog.jpg"
+
+
+def decode_image(path):
+    """Decode an image to an HxWx3 uint8 RGB array with the ffmpeg CLI (a
+    product dependency), so the venv needs no imaging library."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=width,height", "-of", "csv=p=0", path],
+        check=True, capture_output=True, text=True)
+    w, h = (int(v) for v in probe.stdout.strip().split(",")[:2])
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "pipe:1"], check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype=np.uint8)[: h * w * 3].reshape(h, w, 3)
+
+
+def resize_bilinear(img, nh, nw):
+    """Bilinear resize (half-pixel centres), HxWxC uint8 -> nh x nw x C float."""
+    h, w = img.shape[:2]
+    ys = np.clip((np.arange(nh) + 0.5) * h / nh - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(nw) + 0.5) * w / nw - 0.5, 0, w - 1)
+    y0 = np.floor(ys).astype(int)
+    x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, h - 1)
+    x1 = np.minimum(x0 + 1, w - 1)
+    wy = (ys - y0)[:, None, None]
+    wx = (xs - x0)[None, :, None]
+    f = img.astype(np.float64)
+    top = f[y0][:, x0] * (1 - wx) + f[y0][:, x1] * wx
+    bot = f[y1][:, x0] * (1 - wx) + f[y1][:, x1] * wx
+    return top * (1 - wy) + bot * wy
+
+
+def letterbox(img, size):
+    """Ultralytics LetterBox(auto=False, center=True): scale to fit, keep the
+    aspect ratio, pad with grey 114, centred; returns [1,3,S,S] RGB / 255."""
+    h, w = img.shape[:2]
+    r = min(size / h, size / w)
+    nw, nh = int(round(w * r)), int(round(h * r))
+    dw, dh = (size - nw) / 2, (size - nh) / 2
+    top, left = int(round(dh - 0.1)), int(round(dw - 0.1))
+    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
+    resized = np.clip(np.round(resize_bilinear(img, nh, nw)), 0, 255).astype(np.uint8)
+    canvas[top:top + nh, left:left + nw] = resized
+    chw = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    return np.ascontiguousarray(chw)
+
+
+def make_inputs(size, photo):
+    rng = np.random.default_rng(1)
+    return {
+        "random": rng.random((1, 3, size, size), dtype=np.float32),
+        "photo": letterbox(photo, size),
+        "grey": np.full((1, 3, size, size), 114.0 / 255.0, dtype=np.float32),
+    }
+
+
+def rel_l2(a, b):
+    a = a.astype(np.float64).ravel()
+    b = b.astype(np.float64).ravel()
+    if not np.all(np.isfinite(a)):
+        return float("inf")
+    nb = np.linalg.norm(b)
+    d = np.linalg.norm(a - b)
+    return float(d / nb) if nb > 0 else float(d)
+
+
+def run(cmd, what):
+    """Run a cvbench command; returns (ok, seconds, message)."""
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        msg = (p.stderr.strip() or p.stdout.strip()).splitlines()
+        return False, dt, f"{what}: exit {p.returncode}: {msg[-1] if msg else '(no output)'}"
+    return True, dt, ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cvbench", required=True)
+    ap.add_argument("--arch", action="append", choices=ARCHS)
+    ap.add_argument("--imgsz", action="append", type=int)
+    ap.add_argument("--kernels", action="append", choices=["ref", "onednn"])
+    ap.add_argument("--skip", action="append", default=[],
+                    help="KERNELS@IMGSZ cases left out here (run by another test)")
+    ap.add_argument("--skip-note", default="",
+                    help="where the skipped cases run, printed with them")
+    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--keep", help="keep models and tensors in this directory")
+    args = ap.parse_args()
+    archs = args.arch or ARCHS
+    sizes = args.imgsz or [640, 320]
+    kernels = args.kernels or ["ref", "onednn"]
+    skips = set(args.skip)
+    cvbench = os.path.abspath(args.cvbench)
+
+    if not os.access(cvbench, os.X_OK):
+        print(f"FAIL: cvbench binary not found at {cvbench}")
+        return 1
+    if not os.path.exists(PHOTO):
+        print(f"FAIL: sample photo {PHOTO} missing (Debian package darknet; make deps)")
+        return 1
+    photo = decode_image(PHOTO)
+
+    tmp = args.keep or tempfile.mkdtemp(prefix="cvb-diff-")
+    os.makedirs(tmp, exist_ok=True)
+    rows, failures, worst = [], [], {}
+    skipped = []
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    try:
+        for arch in archs:
+            for size in sizes:
+                model = os.path.join(tmp, f"{arch}-{size}.onnx")
+                ok, dt, msg = run([cvbench, "model", "synth", "--arch", arch, "--imgsz",
+                                   str(size), "--seed", "1", "-o", model],
+                                  f"{arch}-{size} synth")
+                print(f"# synth {arch} imgsz {size}: {dt:.1f} s", flush=True)
+                if not ok:
+                    failures.append(msg)
+                    continue
+                try:
+                    sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+                except Exception as e:  # ORT refusing our model is a failure of synth
+                    failures.append(f"{arch}-{size}: onnxruntime cannot load the model: {e}")
+                    continue
+                in_name = sess.get_inputs()[0].name
+                out_names = [o.name for o in sess.get_outputs()]
+                for iname, x in make_inputs(size, photo).items():
+                    xpath = os.path.join(tmp, f"{arch}-{size}-{iname}.npy")
+                    np.save(xpath, x)
+                    t0 = time.monotonic()
+                    want = sess.run(None, {in_name: x})
+                    t_ort = time.monotonic() - t0
+                    for k in kernels:
+                        case = f"{arch} {size} {iname} {k}"
+                        if f"{k}@{size}" in skips:
+                            skipped.append(case)
+                            continue
+                        outs = [os.path.join(tmp, f"{arch}-{size}-{iname}-{k}-{j}.npy")
+                                for j in range(len(out_names))]
+                        cmd = [cvbench, "infer", "--model", model, "--input", xpath,
+                               "--kernels", k]
+                        for o in outs:
+                            cmd += ["--output", o]
+                        ok, dt, msg = run(cmd, case)
+                        if not ok:
+                            failures.append(msg)
+                            rows.append((arch, size, iname, k, None, dt, t_ort, msg))
+                            continue
+                        errs = []
+                        for j, (o, w) in enumerate(zip(outs, want)):
+                            got = np.load(o)
+                            if got.shape != w.shape:
+                                errs.append(float("inf"))
+                                failures.append(f"{case}: output {out_names[j]} shape "
+                                                f"{got.shape}, onnxruntime {w.shape}")
+                            else:
+                                errs.append(rel_l2(got, w))
+                        e = max(errs)
+                        rows.append((arch, size, iname, k, e, dt, t_ort, ""))
+                        worst[arch] = max(worst.get(arch, 0.0), e)
+                        if not e <= args.tol and all(np.isfinite(errs)):
+                            failures.append(f"{case}: rel L2 {e:.3e} > {args.tol:g}")
+                        elif not e <= args.tol and not any(f.startswith(case) for f in failures):
+                            failures.append(f"{case}: output not finite")
+                        print(f"{arch:9s} {size:4d}  {iname:6s} {k:6s}  rel L2 {e:.3e}  "
+                              f"{'ok' if e <= args.tol else 'FAIL'}  "
+                              f"(cvbench {dt:.1f} s, ort {t_ort:.2f} s)", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(f"{'arch':9s} {'imgsz':>5s}  {'input':6s} {'kernels':7s} {'rel L2':>10s}  "
+          f"{'cvbench s':>9s}  {'ort s':>6s}")
+    for arch, size, iname, k, e, dt, t_ort, msg in rows:
+        es = "error" if e is None else f"{e:.3e}"
+        print(f"{arch:9s} {size:5d}  {iname:6s} {k:7s} {es:>10s}  {dt:9.2f}  {t_ort:6.2f}")
+    for case in skipped:
+        print(f"skipped here: {case}{' (' + args.skip_note + ')' if args.skip_note else ''}")
+    print()
+    for arch in archs:
+        if arch in worst:
+            print(f"worst rel L2 {arch}: {worst[arch]:.3e} (tolerance {args.tol:g})")
+    for f in failures:
+        print(f"FAIL: {f}")
+    n_fail = len(failures)
+    n_pass = sum(1 for r in rows if r[4] is not None and r[4] <= args.tol)
+    print(f"{n_pass} passed, {n_fail} failed" + (f", {len(skipped)} skipped" if skipped else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
