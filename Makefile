@@ -62,7 +62,12 @@ run: deps configure
 	"$(BUILD)/cvbench" run "$(ROOT)/scenarios/default.json"
 
 # The detection demo: boxes on a sample photo (synthetic weights: not meaningful).
-detect-demo: run
+detect-demo: deps configure
+	cmake --build "$(BUILD)" -j$(JOBS) --target cvbench
+	mkdir -p "$(DATA)"
+	if [[ ! -s "$(MODEL)" ]]; then \
+	    "$(BUILD)/cvbench" model synth --arch yolov8n -o "$(MODEL).tmp" && \
+	    mv "$(MODEL).tmp" "$(MODEL)"; fi
 	"$(BUILD)/cvbench" detect --model "$(MODEL)" "$(PHOTO)" \
 	    --annotate "$(DATA)/dog-detections.png"
 
