@@ -84,5 +84,11 @@ int cvb__cmd_model_synth(int argc, char **argv) {
            "synthetic weights\n",
            out_path, o.arch, o.imgsz ? o.imgsz : 640, (double)st.n_params / 1e6, st.gflops,
            st.n_nodes, (long long)st.n_anchors, (unsigned long long)o.seed);
+    if (st.calib_n_inputs > 0)
+        printf("calibration at %d: anchors > %.2f on %d procedural inputs: median %d, max %d; "
+               "activation std %.2f..%.2f; %.1f s\n",
+               st.calib_imgsz, (double)CVB_SYNTH_SCORE_THRESH, st.calib_n_inputs,
+               st.calib_hits_median, st.calib_hits_max, (double)st.calib_act_std_min,
+               (double)st.calib_act_std_max, st.calib_ms / 1e3);
     return CVB_EXIT_OK;
 }

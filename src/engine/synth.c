@@ -41,8 +41,14 @@
  *     sees each Conv's output, normalises it per channel to a target mean
  *     and std (BatchNorm with batch statistics), and folds the same affine
  *     map into that conv's weights, so later layers see calibrated inputs.
- *  3. The class branch's final biases are shifted together so that exactly
- *     CVB_SYNTH_CALIB_HITS anchors score above 0.25 on that input.
+ *     In YOLO11's attention the q^T k logits are tempered to a trained
+ *     model's spread (q and k channels of the qkv conv scaled by sqrt f).
+ *  3. The class branch's final 1x1 convs get negative, heavy-tailed weights
+ *     (logits bounded above whatever the input; detector_weights()), and
+ *     one bias shift shared by all classes, chosen over a handful of
+ *     procedural inputs run with the oneDNN kernels (calibrate_scores())
+ *     so that the median input has a handful of anchors above 0.25 and no
+ *     input more than CVB_SYNTH_HITS_MAX.
  *  4. The graph is rebuilt at the requested size with the fixed weights and
  *     serialized. No timestamp or host detail enters the file: the same
  *     options give the same bytes. */
@@ -157,6 +163,12 @@ struct synth {
     char scope[MAX_SCOPE];
     int64_t n_params;
     double macs;
+    /* attention logits (C2PSA) of the graph being built, for calibration */
+    int n_attn;
+    const char *attn_out[4]; /* scaled q^T k tensor, [1, heads, N, N] */
+    int64_t attn_dims[4][4];
+    int attn_qkv[4];         /* index of the qkv conv in convs */
+    bool pack_attn;          /* pack_model(): expose attn_out as graph outputs */
 };
 
 /* A 4-D activation [1, c, h, w] flowing between module builders. */
@@ -220,6 +232,7 @@ static void graph_reset(struct synth *s) {
     s->n_params = 0;
     s->macs = 0;
     s->conv_cursor = 0;
+    s->n_attn = 0;
 }
 
 static void synth_cleanup(struct synth *s) {
@@ -722,6 +735,12 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     s->macs += (double)heads * n_pos * n_pos * kd;
     char *scn = arena_printf(s, "%s/Mul_scale", s->scope);
     const char *sc = binary(s, "Mul", mm, init_f32_scalar(s, scn, (float)pow(kd, -0.5)));
+    if (s->n_attn < 4 && sc != NULL) {
+        int64_t *d = s->attn_dims[s->n_attn];
+        d[0] = 1, d[1] = heads, d[2] = n_pos, d[3] = n_pos;
+        s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
+        s->attn_out[s->n_attn++] = sc;
+    }
     const char *sm = softmax(s, sc, -1);
     const char *smt = transpose(s, sm, 4, perm);
     const char *mm2 = binary(s, "MatMul", qkv3[2], smt);
@@ -1017,7 +1036,7 @@ static int build_graph(struct synth *s) {
         break;
     }
     }
-    struct val feats[3];
+    struct val feats[3] = {NOVAL, NOVAL, NOVAL};
     for (int i = 0; i < nl; i++) feats[i] = L[feats_idx[i]];
     snprintf(comp, sizeof comp, "model.%d", det_idx);
     size_t mark = scope_push(s, comp);
@@ -1095,7 +1114,11 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     opset.version = OPSET;
 
     Onnx__ValueInfoProto *in = value_info(s, "images", 4, in_dims);
-    Onnx__ValueInfoProto *out = value_info(s, "output0", 3, out_dims);
+    Onnx__ValueInfoProto *outs[5] = {value_info(s, "output0", 3, out_dims)};
+    int n_out = 1;
+    for (int i = 0; s->pack_attn && i < s->n_attn; i++)
+        if ((outs[n_out++] = value_info(s, s->attn_out[i], 4, s->attn_dims[i])) == NULL) return s->rc;
+    Onnx__ValueInfoProto *out = outs[0];
 
     /* Ultralytics' own metadata keys (exporter.py), then ours. */
     char names[2048];
@@ -1138,8 +1161,8 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     graph.initializer = s->inits;
     graph.n_input = 1;
     graph.input = &in;
-    graph.n_output = 1;
-    graph.output = &out;
+    graph.n_output = (size_t)n_out;
+    graph.output = outs;
 
     model.has_ir_version = 1;
     model.ir_version = IR_VERSION;
@@ -1223,6 +1246,32 @@ static void blobs_over(const struct calib_pic *pc, double u, double v, double sc
     }
 }
 
+/* Value noise: smoothly interpolated hash noise on a grid of 'f' cells per
+ * unit, in [-1, 1]. */
+static double value_noise(double u, double v, double f, uint64_t salt) {
+    double gx = u * f, gy = v * f;
+    double fx = floor(gx), fy = floor(gy), tx = gx - fx, ty = gy - fy;
+    uint64_t ix = (uint64_t)(int64_t)fx, iy = (uint64_t)(int64_t)fy;
+    tx = tx * tx * (3 - 2 * tx);
+    ty = ty * ty * (3 - 2 * ty);
+    double n00 = pixel_noise(ix, iy, salt), n10 = pixel_noise(ix + 1, iy, salt);
+    double n01 = pixel_noise(ix, iy + 1, salt), n11 = pixel_noise(ix + 1, iy + 1, salt);
+    return (n00 * (1 - tx) + n10 * tx) * (1 - ty) + (n01 * (1 - tx) + n11 * tx) * ty;
+}
+
+/* Photo-like texture: octaves of value noise with a 1/f amplitude
+ * spectrum (natural images' statistics), colours partly correlated. */
+static void fractal_px(double u, double v, uint64_t salt, double *px) {
+    double acc[3] = {0, 0, 0};
+    for (int o = 0; o < 8; o++) {
+        double f = (double)(2 << o), a = 2.0 / f;
+        double shared = value_noise(u, v, f, salt + 16u * o);
+        for (int c = 0; c < 3; c++)
+            acc[c] += a * (0.75 * shared + 0.25 * value_noise(u, v, f, salt + 16u * o + 1 + c));
+    }
+    for (int c = 0; c < 3; c++) px[c] = 0.5 + 0.45 * acc[c];
+}
+
 static void calib_pixel(const struct calib_pic *pc, int tile, double u, double v, int x, int y,
                         double *px) {
     const double tau = 6.283185307179586;
@@ -1256,6 +1305,11 @@ static void calib_pixel(const struct calib_pic *pc, int tile, double u, double v
         blobs_over(pc, v, u, 1.3, px);
         break;
     case 7: blobs_over(pc, u, 1 - v, 0.35, px); break;
+    /* whole-frame variants only (calib_variant), not in the mosaic: */
+    case 10:
+        fractal_px(u, v, 2000, px);
+        blobs_over(pc, u, v, 0.8, px);
+        break;
     default: break;
     }
 }
@@ -1281,15 +1335,65 @@ void cvb_synth_calib_image(int imgsz, float *out) {
     }
 }
 
+/* The inputs the class bias is chosen over (after the BN-style init, which
+ * sees only the mosaic), one oneDNN run each: whole frames of single
+ * contents, some letterboxed with grey 114 bars as a photo of another aspect
+ * ratio is, a photo-like 1/f texture, uniform noise and a flat grey frame.
+ * (The mosaic itself is not among them: its tile seams are unlike any
+ * photo's content.) */
+static const struct {
+    int tile;      /* calib_pixel() content */
+    double v0, v1; /* content rows (fractions of the side); grey 114 outside */
+    double u0, u1; /* content columns */
+} calib_variants[] = {
+    {0, 0, 1, 0, 1},         /* blobs on gradients */
+    {5, 0.125, 0.875, 0, 1}, /* sharp rectangles, letterboxed */
+    {4, 0, 1, 0.2, 0.8},     /* dark scene, pillarboxed */
+    {10, 0.15, 0.85, 0, 1},  /* 1/f texture with blobs, letterboxed */
+    {1, 0, 1, 0, 1},         /* uniform noise */
+    {2, 0, 1, 0, 1},         /* grey */
+};
+
+static void calib_variant(int imgsz, int k, float *out) {
+    struct calib_pic pc;
+    calib_pic_init(&pc);
+    size_t plane = (size_t)imgsz * imgsz;
+    double v0 = calib_variants[k].v0, v1 = calib_variants[k].v1;
+    double u0 = calib_variants[k].u0, u1 = calib_variants[k].u1;
+    for (int y = 0; y < imgsz; y++) {
+        double fy = (y + 0.5) / imgsz;
+        for (int x = 0; x < imgsz; x++) {
+            double fx = (x + 0.5) / imgsz, px[3];
+            if (fy < v0 || fy >= v1 || fx < u0 || fx >= u1) {
+                for (int c = 0; c < 3; c++) out[(size_t)c * plane + (size_t)y * imgsz + x] = 114.0f / 255.0f;
+                continue;
+            }
+            calib_pixel(&pc, calib_variants[k].tile, (fx - u0) / (u1 - u0), (fy - v0) / (v1 - v0),
+                        x, y, px);
+            for (int c = 0; c < 3; c++) {
+                double p = px[c];
+                if (calib_variants[k].tile != 2)
+                    p += 0.02 * pixel_noise((uint64_t)x, (uint64_t)y, (uint64_t)c);
+                p = p < 0 ? 0 : p > 1 ? 1 : p;
+                out[(size_t)c * plane + (size_t)y * imgsz + x] = (float)p;
+            }
+        }
+    }
+}
+
 /* Fraction of a layer's median channel std below which a channel's std is
- * not trusted for its gain. */
-#define CALIB_SD_FLOOR 0.25
+ * not trusted for its gain. At 1, no channel gets more gain than the
+ * layer's median one: channels quiet on the mosaic would otherwise amplify
+ * whatever other inputs put there (measured: the neck's activations reached
+ * std 5-20 on photos with 0.25). */
+#define CALIB_SD_FLOOR 1.0
 
 struct calib {
     struct synth *s;
     double *scratch; /* 3 x max channels */
     int64_t scratch_n;
     int n_fixed;
+    int n_attn; /* attention blocks whose logits were rescaled */
     int failed;
     float act_std_min, act_std_max;
 };
@@ -1331,6 +1435,56 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Attention logits (C2PSA): the first MatMul of an Attention block, q^T k
+ * [1, heads, N, N] before the kd^-0.5 scale. With BN-normalised q and k
+ * channels they are far larger than a trained model's (thousands; the
+ * Softmax then amplifies rounding differences between kernel sets), so each
+ * head's logits are rescaled in place to a scaled std of
+ * CALIB_ATTN_LOGIT_STD, and the q and k output channels of that head in the
+ * qkv conv get weights and bias times sqrt(f) (v is untouched), which scales
+ * q^T k by exactly f. */
+#define CALIB_ATTN_LOGIT_STD 2.0
+static void attention_logits(struct calib *cb, const char *node, float *data,
+                             const int64_t *dims) {
+    static const char tail[] = "/attn/MatMul";
+    size_t nl = strlen(node), tl = sizeof tail - 1;
+    if (nl < tl || strcmp(node + nl - tl, tail) != 0) return; /* MatMul_1: attn @ v */
+    char qkv[MAX_SCOPE + 32];
+    snprintf(qkv, sizeof qkv, "%.*s/attn/qkv/conv/Conv", (int)(nl - tl), node);
+    struct conv_w *cw = find_conv(cb->s, qkv);
+    int64_t heads = dims[1], npos = dims[2] * dims[3];
+    if (cw == NULL || cw->b == NULL || heads <= 0 || cw->cout % heads != 0 ||
+        cw->cin_g % heads != 0) {
+        cb->failed = 1;
+        return;
+    }
+    int per = cw->cout / (int)heads, hd = cw->cin_g / (int)heads, kd = (per - hd) / 2;
+    if (kd <= 0) {
+        cb->failed = 1;
+        return;
+    }
+    size_t wper = (size_t)cw->cin_g * cw->k * cw->k;
+    for (int64_t h = 0; h < heads; h++) {
+        float *p = data + h * npos;
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < npos; i++) {
+            sum += p[i];
+            sq += (double)p[i] * p[i];
+        }
+        double mean = sum / npos, sd = sqrt(fmax(sq / npos - mean * mean, 0));
+        double target = CALIB_ATTN_LOGIT_STD * sqrt((double)kd); /* before the scale Mul */
+        if (sd < 1e-12) continue;
+        double f = target / sd, r = sqrt(f);
+        for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
+        for (int c = (int)h * per; c < (int)h * per + 2 * kd; c++) {
+            float *w = cw->w + (size_t)c * wper;
+            for (size_t j = 0; j < wper; j++) w[j] = (float)(w[j] * r);
+            cw->b[c] = (float)(cw->b[c] * r);
+        }
+    }
+    cb->n_attn++;
+}
+
 static void observe(void *user, const char *node, const char *op, float *data, int ndim,
                     const int64_t *dims) {
     struct calib *cb = user;
@@ -1349,6 +1503,10 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         double mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
         if (sd < cb->act_std_min) cb->act_std_min = (float)sd;
         if (sd > cb->act_std_max) cb->act_std_max = (float)sd;
+        return;
+    }
+    if (strcmp(op, "MatMul") == 0) {
+        attention_logits(cb, node, data, dims);
         return;
     }
     if (strcmp(op, "Conv") != 0) return;
@@ -1376,8 +1534,8 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         sd[c] = sqrt(fmax(sq / HW - mean[c] * mean[c], 0));
     }
     /* A channel nearly constant on the calibration input would get a huge
-     * gain and explode on other inputs: floor its std at a fraction of the
-     * layer's median. */
+     * gain and explode on other inputs: floor its std (CALIB_SD_FLOOR x the
+     * layer's median). */
     double *tmp = cb->scratch + 2 * C;
     memcpy(tmp, sd, sizeof(double) * (size_t)C);
     qsort(tmp, (size_t)C, sizeof(double), cmp_double);
@@ -1397,23 +1555,303 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     cb->n_fixed++;
 }
 
-static int cmp_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
 static float logitf_(float p) {
     if (p < 1e-30f) p = 1e-30f;
     if (p > 1 - 1e-7f) p = 1 - 1e-7f;
     return logf(p / (1 - p));
 }
 
-/* Steps 2 and 3 of the header comment. */
+/* Median and maximum anchors above the threshold over the calibration
+ * inputs that the class bias aims at (CVB_SYNTH_HITS_* in the header). */
+#define SCORE_TARGET_MEDIAN CVB_SYNTH_HITS_MEDIAN
+#define SCORE_TARGET_MAX CVB_SYNTH_HITS_MAX
+
+static int cmp_float_desc(const void *a, const void *b);
+
+/* Logit shift that leaves exactly 'n' anchors (of the descending 'best')
+ * above the threshold logit 'thr'. */
+static double shift_for(const float *best, int64_t n_anchor, int n, double thr) {
+    if (n <= 0) return thr - best[0] - 1e-3;
+    if (n >= n_anchor) return thr - best[n_anchor - 1] + 1e-3;
+    return thr - 0.5 * ((double)best[n - 1] + best[n]);
+}
+
+#define CALIB_LOGIT_DIV 16.0f
+
+static void scale_cls(struct conv_w **cls, int n, float f) {
+    for (int l = 0; l < n; l++) {
+        size_t nw = (size_t)cls[l]->cout * cls[l]->cin_g * cls[l]->k * cls[l]->k;
+        for (size_t j = 0; j < nw; j++) cls[l]->w[j] *= f;
+        for (int c = 0; c < cls[l]->cout; c++) cls[l]->b[c] *= f;
+    }
+}
+
+/* Class logits bounded above, whatever the input. A random network's
+ * activations vary far more between inputs than a trained one's, and with
+ * zero-mean random class weights the max over 80 classes turns that into
+ * anywhere from none to thousands of anchors over the threshold. Instead
+ * every class weight is negative (heavy-tailed magnitudes, so a few input
+ * channels dominate each class): as SiLU outputs are >= SILU_MIN, a logit
+ * never exceeds bias + |SILU_MIN| * sum|w|, reached only where the class's
+ * dominant channels all sit near SiLU's minimum -- a local pattern, like a
+ * trained detector's, whose frequency cannot explode with the input's
+ * contrast (a wider spread of activations makes it rarer, not likelier).
+ * The 1x1 conv's weights are replaced; its bias is set by the caller. */
+#define SILU_MIN 0.27846
+#define CLS_WEIGHT_L1 10.0
+static void detector_weights(const struct synth *s, struct conv_w *cw, int level) {
+    size_t per = (size_t)cw->cin_g * cw->k * cw->k;
+    for (int c = 0; c < cw->cout; c++) {
+        uint64_t r = s->seed ^ (0xC1A55ull + (uint64_t)level * 0x9E3779B97F4A7C15ull) ^
+                     ((uint64_t)c << 32);
+        float *w = cw->w + (size_t)c * per;
+        double sum = 0;
+        for (size_t j = 0; j < per; j++) {
+            w[j] = (float)exp(1.5 * rng_normal(&r));
+            sum += w[j];
+        }
+        for (size_t j = 0; j < per; j++) w[j] = (float)(-CLS_WEIGHT_L1 * w[j] / sum);
+        cw->b[c] = 0;
+    }
+}
+
+/* Attention logits over the class-calibration inputs: the BN-style init
+ * tempered them on the mosaic only, where they then have std
+ * CALIB_ATTN_LOGIT_STD; other inputs (noise above all) can give many times
+ * that, and a Softmax over logits in the hundreds is a hard argmax that
+ * amplifies rounding. Runs each calib_variant() with the scaled logits as
+ * extra outputs and shrinks q and k of each head so that no input's logit
+ * std exceeds CALIB_ATTN_LOGIT_STD_MAX. */
+#define CALIB_ATTN_LOGIT_STD_MAX 3.0
+static int temper_attention(struct synth *s, int cal_sz) {
+    void *buf = NULL;
+    size_t len = 0;
+    struct cvb_engine *e = NULL;
+    float *img = NULL, *bufs[5] = {NULL, NULL, NULL, NULL, NULL};
+    double worst[4][16] = {{0}};
+    int rc;
+    s->imgsz = cal_sz;
+    s->pack_attn = true;
+    rc = build_graph(s);
+    if (rc == 0) rc = pack_model(s, &buf, &len);
+    s->pack_attn = false;
+    if (rc < 0) goto out;
+    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_ONEDNN, .imgsz = 0, .threads = 1};
+    struct cvb_err eerr = {0};
+    rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, &e, &eerr);
+    if (rc < 0) {
+        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration model rejected by the engine: %s",
+                         s->arch->name, eerr.msg);
+        goto out;
+    }
+    int n_out = cvb_engine_n_outputs(e);
+    if (n_out != 1 + s->n_attn) {
+        rc = fail(s, CVB_EINTERNAL, "calibration: attention outputs missing");
+        goto out;
+    }
+    for (int i = 0; i < n_out; i++) {
+        struct cvb_tensor_info oi;
+        cvb_engine_output_info(e, i, &oi);
+        if ((bufs[i] = malloc((size_t)oi.numel * sizeof(float))) == NULL) {
+            rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
+            goto out;
+        }
+    }
+    img = malloc((size_t)3 * cal_sz * cal_sz * sizeof(float));
+    if (img == NULL) {
+        rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
+        goto out;
+    }
+    for (int k = 0; k < (int)CVB_ARRAY_LEN(calib_variants); k++) {
+        calib_variant(cal_sz, k, img);
+        const void *ins[1] = {img};
+        rc = cvb_engine_run(e, ins, (void *const *)bufs, &eerr);
+        if (rc < 0) {
+            rc = cvb_err_set(s->err, rc, "model synth (%s): calibration run failed: %s",
+                             s->arch->name, eerr.msg);
+            goto out;
+        }
+        for (int i = 0; i < s->n_attn; i++) {
+            int64_t heads = s->attn_dims[i][1], nel = s->attn_dims[i][2] * s->attn_dims[i][3];
+            for (int64_t h = 0; h < heads && h < 16; h++) {
+                const float *p = bufs[1 + i] + h * nel;
+                double sum = 0, sq = 0;
+                for (int64_t j = 0; j < nel; j++) {
+                    sum += p[j];
+                    sq += (double)p[j] * p[j];
+                }
+                double sd = sqrt(fmax(sq / nel - (sum / nel) * (sum / nel), 0));
+                worst[i][h] = sd > worst[i][h] ? sd : worst[i][h];
+            }
+        }
+    }
+    for (int i = 0; i < s->n_attn; i++) {
+        struct conv_w *cw = &s->convs[s->attn_qkv[i]];
+        int heads = (int)s->attn_dims[i][1], per = cw->cout / heads, hd = cw->cin_g / heads;
+        int kd = (per - hd) / 2;
+        size_t wper = (size_t)cw->cin_g * cw->k * cw->k;
+        for (int h = 0; h < heads && h < 16; h++) {
+            if (worst[i][h] <= CALIB_ATTN_LOGIT_STD_MAX) continue;
+            double r = sqrt(CALIB_ATTN_LOGIT_STD_MAX / worst[i][h]);
+            for (int c = h * per; c < h * per + 2 * kd; c++) {
+                float *w = cw->w + (size_t)c * wper;
+                for (size_t j = 0; j < wper; j++) w[j] = (float)(w[j] * r);
+                cw->b[c] = (float)(cw->b[c] * r);
+            }
+        }
+    }
+    rc = 0;
+out:
+    cvb_engine_free(e);
+    free(buf);
+    free(img);
+    for (int i = 0; i < 5; i++) free(bufs[i]);
+    return rc;
+}
+
+/* Step 3: the class branch's final convs, checked over several inputs.
+ * Runs the BN-initialised model (oneDNN kernels, no observer) on each
+ * calib_variant(); from output0 recovers every (level, class) channel's
+ * logits, renormalises each channel to zero mean and unit std pooled over
+ * all inputs (so a channel whose level swings between inputs weighs less in
+ * the max over classes), then shifts all class biases together so that the
+ * median input has SCORE_TARGET_MEDIAN anchors above the threshold and none
+ * has more than SCORE_TARGET_MAX. */
+static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
+    void *buf = NULL;
+    size_t len = 0;
+    struct cvb_engine *e = NULL;
+    float *img = NULL, *out = NULL, *logit = NULL, *best = NULL;
+    double *d_med = NULL;
+    struct conv_w *cls[3] = {NULL, NULL, NULL};
+    int64_t lv_off[4] = {0, 0, 0, 0};
+    int rc, n_cls = 0;
+    const int K = (int)CVB_ARRAY_LEN(calib_variants);
+    s->imgsz = cal_sz;
+    for (int i = 0; i < s->n_convs; i++)
+        if (s->convs[i].role == ROLE_CLS && n_cls < 3) cls[n_cls++] = &s->convs[i];
+    for (int l = 0; l < 3; l++) lv_off[l + 1] = lv_off[l] + (int64_t)(cal_sz >> (3 + l)) * (cal_sz >> (3 + l));
+    for (int l = 0; l < n_cls; l++) detector_weights(s, cls[l], l);
+    /* The logits are read back through output0's Sigmoid, which saturates in
+     * float32 beyond about +-16: run with the class convs scaled by
+     * 1/CALIB_LOGIT_DIV (a power of two, so scaling back is exact). */
+    scale_cls(cls, n_cls, 1.0f / CALIB_LOGIT_DIV);
+    rc = build_graph(s);
+    if (rc == 0) rc = pack_model(s, &buf, &len);
+    scale_cls(cls, n_cls, CALIB_LOGIT_DIV);
+    if (rc < 0) goto out;
+    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_ONEDNN, .imgsz = 0, .threads = 1};
+    struct cvb_err eerr = {0};
+    rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, &e, &eerr);
+    if (rc < 0) {
+        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration model rejected by the engine: %s",
+                         s->arch->name, eerr.msg);
+        goto out;
+    }
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(e, 0, &oi);
+    int64_t A = oi.dims[2];
+    if (n_cls != 3 || A != lv_off[3] || oi.dims[1] != 4 + NC) {
+        rc = fail(s, CVB_EINTERNAL, "calibration: unexpected Detect head layout");
+        goto out;
+    }
+    size_t isz = (size_t)3 * cal_sz * cal_sz;
+    img = malloc(isz * sizeof(float));
+    out = malloc((size_t)oi.numel * sizeof(float));
+    logit = malloc((size_t)K * NC * (size_t)A * sizeof(float));
+    best = malloc((size_t)K * (size_t)A * sizeof(float));
+    d_med = malloc(sizeof(double) * (size_t)K);
+    if (img == NULL || out == NULL || logit == NULL || best == NULL || d_med == NULL) {
+        rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
+        goto out;
+    }
+    for (int k = 0; k < K; k++) {
+        calib_variant(cal_sz, k, img);
+        const void *ins[1] = {img};
+        void *outs[1] = {out};
+        rc = cvb_engine_run(e, ins, outs, &eerr);
+        if (rc < 0) {
+            rc = cvb_err_set(s->err, rc, "model synth (%s): calibration run failed: %s",
+                             s->arch->name, eerr.msg);
+            goto out;
+        }
+        float *lk = logit + (size_t)k * NC * A;
+        for (size_t j = 0; j < (size_t)NC * A; j++)
+            lk[j] = CALIB_LOGIT_DIV * logitf_(out[(size_t)4 * A + j]);
+    }
+    /* max class logit per anchor, per input, descending */
+    for (int k = 0; k < K; k++) {
+        float *bk = best + (size_t)k * A;
+        const float *lk = logit + (size_t)k * NC * A;
+        for (int64_t a = 0; a < A; a++) {
+            float m = -INFINITY;
+            for (int c = 0; c < NC; c++) m = lk[(size_t)c * A + a] > m ? lk[(size_t)c * A + a] : m;
+            bk[a] = m;
+        }
+        qsort(bk, (size_t)A, sizeof(float), cmp_float_desc);
+    }
+    double thr = logitf_(CVB_SYNTH_SCORE_THRESH), cap = INFINITY;
+    int tmed = SCORE_TARGET_MEDIAN < A ? SCORE_TARGET_MEDIAN : (int)A;
+    int tmax = SCORE_TARGET_MAX < A ? SCORE_TARGET_MAX : (int)A;
+    for (int k = 0; k < K; k++) {
+        d_med[k] = shift_for(best + (size_t)k * A, A, tmed, thr);
+        double dc = shift_for(best + (size_t)k * A, A, tmax, thr);
+        cap = dc < cap ? dc : cap;
+    }
+    /* hits_k >= target iff delta >= d_med[k]: the (K - K/2)-th smallest
+     * d_med gives the (K/2)-th smallest hit count (the median reported) the
+     * target */
+    qsort(d_med, (size_t)K, sizeof(double), cmp_double);
+    double dm = d_med[K - K / 2 - 1];
+    double delta = dm < cap ? dm : cap;
+    /* a coarse grid, so that last-bit differences between CPUs rarely move it */
+    delta = floor(delta * 256.0) / 256.0;
+    for (int l = 0; l < 3; l++)
+        for (int c = 0; c < NC; c++) cls[l]->b[c] = (float)(cls[l]->b[c] + delta);
+    int hits[32], hmax = 0;
+    for (int k = 0; k < K && k < 32; k++) {
+        const float *bk = best + (size_t)k * A;
+        hits[k] = 0;
+        for (int64_t a = 0; a < A && bk[a] + delta > thr; a++) hits[k]++;
+        hmax = hits[k] > hmax ? hits[k] : hmax;
+    }
+    if (st != NULL) {
+        st->calib_hits_max = hmax;
+        int tmp[32];
+        memcpy(tmp, hits, sizeof(int) * (size_t)K);
+        for (int i = 1; i < K; i++) /* insertion sort: K is small */
+            for (int j = i; j > 0 && tmp[j - 1] > tmp[j]; j--) {
+                int t = tmp[j];
+                tmp[j] = tmp[j - 1];
+                tmp[j - 1] = t;
+            }
+        st->calib_hits_median = tmp[K / 2];
+        st->calib_n_inputs = K;
+    }
+    rc = 0;
+out:
+    cvb_engine_free(e);
+    free(buf);
+    free(img);
+    free(out);
+    free(logit);
+    free(best);
+    free(d_med);
+    return rc;
+}
+
+static int cmp_float_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* Steps 2 and 3 of the header comment: the BN-style init on the mosaic (with
+ * the attention logits tempered), then calibrate_scores(). */
 static int calibrate(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
     void *buf = NULL;
     size_t len = 0;
     struct cvb_engine *e = NULL;
-    float *img = NULL, *out = NULL, *best = NULL;
+    float *img = NULL, *out = NULL;
     struct calib cb = {.s = s, .act_std_min = INFINITY, .act_std_max = 0};
     uint64_t t0 = cvb_now_ns();
     int rc;
@@ -1430,12 +1868,10 @@ static int calibrate(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
     }
     struct cvb_tensor_info oi;
     cvb_engine_output_info(e, 0, &oi);
-    int64_t n_anchor = oi.dims[2];
     size_t isz = (size_t)3 * cal_sz * cal_sz;
     img = malloc(isz * sizeof(float));
     out = malloc((size_t)oi.numel * sizeof(float));
-    best = malloc((size_t)n_anchor * sizeof(float));
-    if (img == NULL || out == NULL || best == NULL) {
+    if (img == NULL || out == NULL) {
         rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
         goto out;
     }
@@ -1466,28 +1902,25 @@ static int calibrate(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
                          s->arch->name, cb.n_fixed, expect);
         goto out;
     }
-    /* Class bias: max class logit per anchor, shifted so that exactly
-     * CVB_SYNTH_CALIB_HITS anchors clear the score threshold. */
-    for (int64_t a = 0; a < n_anchor; a++) {
-        float m = -INFINITY;
-        for (int c = 0; c < NC; c++) {
-            float l = logitf_(out[(size_t)(4 + c) * n_anchor + a]);
-            if (l > m) m = l;
-        }
-        best[a] = m;
+    int n_qkv = 0;
+    for (int i = 0; i < s->n_convs; i++) {
+        static const char qkv[] = "/attn/qkv/conv/Conv";
+        size_t nl = strlen(s->convs[i].node), ql = sizeof qkv - 1;
+        n_qkv += nl > ql && strcmp(s->convs[i].node + nl - ql, qkv) == 0;
     }
-    qsort(best, (size_t)n_anchor, sizeof(float), cmp_desc);
-    int k = CVB_SYNTH_CALIB_HITS < n_anchor ? CVB_SYNTH_CALIB_HITS : (int)n_anchor - 1;
-    float cut = 0.5f * (best[k - 1] + best[k]);
-    float delta = logitf_(CVB_SYNTH_SCORE_THRESH) - cut;
-    for (int i = 0; i < s->n_convs; i++)
-        if (s->convs[i].role == ROLE_CLS)
-            for (int c = 0; c < s->convs[i].cout; c++) s->convs[i].b[c] += delta;
-    int hits = 0;
-    for (int64_t a = 0; a < n_anchor; a++) hits += best[a] + delta > logitf_(CVB_SYNTH_SCORE_THRESH);
+    if (cb.n_attn != n_qkv) {
+        rc = cvb_err_set(s->err, CVB_EINTERNAL,
+                         "model synth (%s): calibration rescaled %d of %d attention blocks",
+                         s->arch->name, cb.n_attn, n_qkv);
+        goto out;
+    }
+    cvb_engine_free(e);
+    e = NULL;
+    if (s->n_attn > 0 && (rc = temper_attention(s, cal_sz)) < 0) goto out;
+    rc = calibrate_scores(s, cal_sz, st);
+    if (rc < 0) goto out;
     if (st != NULL) {
         st->calib_imgsz = cal_sz;
-        st->calib_hits = hits;
         st->calib_act_std_min = cb.act_std_min;
         st->calib_act_std_max = cb.act_std_max;
         st->calib_ms = (double)(cvb_now_ns() - t0) / 1e6;
@@ -1498,7 +1931,6 @@ out:
     free(buf);
     free(img);
     free(out);
-    free(best);
     free(cb.scratch);
     return rc;
 }
