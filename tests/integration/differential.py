@@ -7,14 +7,24 @@ and a uniform grey frame), run ONNX Runtime (CPU, all graph optimisations)
 and `cvbench infer` with each kernel set, and require the relative L2 error
 ||cvbench - ort|| / ||ort|| <= 1e-4 on every output.
 
-Prints one row per (arch, imgsz, input, kernels), the worst error per arch,
-and `N passed, N failed` last. Exit 0 when all pass, 1 on any failure, 77
-when the Python test tools are missing (run scripts/test-venv.sh).
+With --isa LIST (comma-separated or repeated; `all` = auto, amx,
+avx512_vnni, avx512, avx2) the oneDNN kernels run once per ISA cap
+(`cvbench infer --isa X`, fp32) and the reference kernels are left out unless
+--kernels asks for them. Which ISAs this CPU has comes from
+`cvbench sysinfo --json` (its CPU flags, the same ones the engine checks);
+an ISA it lacks is reported as skipped with the missing flag, never silently
+dropped, and for each ISA run the effective oneDNN ISA is printed.
+
+Prints one row per (arch, imgsz, input, kernels[, isa]), the worst error per
+arch, and `N passed, N failed` last. Exit 0 when all pass, 1 on any failure,
+77 when the Python test tools are missing (run scripts/test-venv.sh).
 
 Usage (ctest passes the paths; see tests/tests.cmake):
   differential.py --cvbench build/cvbench --arch yolov8n --imgsz 320 --imgsz 640
                   [--kernels ref --kernels onednn] [--skip ref@640] [--tol 1e-4]
+                  [--isa avx2,avx512,avx512_vnni,amx,auto]
 """
+import json
 import argparse
 import os
 import shutil
@@ -31,6 +41,12 @@ except ImportError as e:  # pragma: no cover
     sys.exit(77)
 
 ARCHS = ["yolov5nu", "yolov8n", "yolov8s", "yolo11n"]
+ISAS = ["auto", "amx", "avx512_vnni", "avx512", "avx2"]
+# CPU flags (as `cvbench sysinfo --json` names them) each ISA cap needs; the
+# engine refuses the cap when one is missing (kernels/onednn/dnn.c).
+ISA_FLAGS = {"auto": [], "amx": ["amx_tile", "amx_int8", "amx_bf16"],
+             "avx512_vnni": ["avx512_vnni", "avx512f"], "avx512": ["avx512f"],
+             "avx2": ["avx2"]}
 PHOTO = "/usr/share/darknet/data/dog.jpg"
 
 
@@ -110,6 +126,45 @@ def run(cmd, what):
     return True, dt, ""
 
 
+def parse_isas(values):
+    """--isa values (repeated and/or comma-separated) -> ordered unique list."""
+    out = []
+    for v in values or []:
+        for name in v.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            for n in (ISAS if name == "all" else [name]):
+                if n not in ISAS:
+                    raise SystemExit(f"differential.py: unknown ISA '{n}' (expected "
+                                     f"{', '.join(ISAS)} or all)")
+                if n not in out:
+                    out.append(n)
+    return out
+
+
+def isa_support(cvbench, isas):
+    """Split 'isas' into (runnable [(isa, effective oneDNN ISA)], skipped
+    [(isa, reason)]) using the CPU flags `cvbench sysinfo --json` reports."""
+    p = subprocess.run([cvbench, "sysinfo", "--json"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"FAIL: cvbench sysinfo --json: exit {p.returncode}: {p.stderr.strip()}")
+    info = json.loads(p.stdout)
+    flags = info.get("flags", {})
+    run_ok, skipped = [], []
+    for isa in isas:
+        missing = [f for f in ISA_FLAGS[isa] if not flags.get(f, False)]
+        if missing:
+            skipped.append((isa, f"CPU ({info.get('cpu', '?')}) lacks {', '.join(missing)}"))
+            continue
+        q = subprocess.run([cvbench, "sysinfo", "--json", "--isa", isa],
+                           capture_output=True, text=True)
+        eff = json.loads(q.stdout).get("onednn_isa", "?") if q.returncode == 0 else \
+            f"error: {q.stderr.strip()}"
+        run_ok.append((isa, eff))
+    return run_ok, skipped
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cvbench", required=True)
@@ -120,18 +175,32 @@ def main():
                     help="KERNELS@IMGSZ cases left out here (run by another test)")
     ap.add_argument("--skip-note", default="",
                     help="where the skipped cases run, printed with them")
+    ap.add_argument("--isa", action="append",
+                    help="run the oneDNN kernels under each ISA cap in this comma-separated "
+                         "list (auto, amx, avx512_vnni, avx512, avx2, or all)")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--keep", help="keep models and tensors in this directory")
     args = ap.parse_args()
     archs = args.arch or ARCHS
     sizes = args.imgsz or [640, 320]
-    kernels = args.kernels or ["ref", "onednn"]
+    isas = parse_isas(args.isa)
+    kernels = args.kernels or (["onednn"] if isas else ["ref", "onednn"])
     skips = set(args.skip)
     cvbench = os.path.abspath(args.cvbench)
 
     if not os.access(cvbench, os.X_OK):
         print(f"FAIL: cvbench binary not found at {cvbench}")
         return 1
+    isa_skipped = []
+    if isas:
+        isa_runs, isa_skipped = isa_support(cvbench, isas)
+        for isa, eff in isa_runs:
+            print(f"# isa {isa}: runs (oneDNN effective ISA {eff})", flush=True)
+        for isa, why in isa_skipped:
+            print(f"# isa {isa}: SKIPPED: {why}", flush=True)
+        isa_list = [i for i, _ in isa_runs]
+    else:
+        isa_list = [None]
     if not os.path.exists(PHOTO):
         print(f"FAIL: sample photo {PHOTO} missing (Debian package darknet; make deps)")
         return 1
@@ -168,21 +237,25 @@ def main():
                     t0 = time.monotonic()
                     want = sess.run(None, {in_name: x})
                     t_ort = time.monotonic() - t0
-                    for k in kernels:
-                        case = f"{arch} {size} {iname} {k}"
+                    for k, isa in [(k, i) for k in kernels
+                                   for i in (isa_list if k == "onednn" else [None])]:
+                        kl = k if isa is None else f"{k}/{isa}"
+                        case = f"{arch} {size} {iname} {kl}"
                         if f"{k}@{size}" in skips:
                             skipped.append(case)
                             continue
-                        outs = [os.path.join(tmp, f"{arch}-{size}-{iname}-{k}-{j}.npy")
+                        outs = [os.path.join(tmp, f"{arch}-{size}-{iname}-{k}-{isa}-{j}.npy")
                                 for j in range(len(out_names))]
                         cmd = [cvbench, "infer", "--model", model, "--input", xpath,
                                "--kernels", k]
+                        if isa is not None:
+                            cmd += ["--isa", isa]
                         for o in outs:
                             cmd += ["--output", o]
                         ok, dt, msg = run(cmd, case)
                         if not ok:
                             failures.append(msg)
-                            rows.append((arch, size, iname, k, None, dt, t_ort, msg))
+                            rows.append((arch, size, iname, kl, None, dt, t_ort, msg))
                             continue
                         errs = []
                         for j, (o, w) in enumerate(zip(outs, want)):
@@ -194,13 +267,13 @@ def main():
                             else:
                                 errs.append(rel_l2(got, w))
                         e = max(errs)
-                        rows.append((arch, size, iname, k, e, dt, t_ort, ""))
+                        rows.append((arch, size, iname, kl, e, dt, t_ort, ""))
                         worst[arch] = max(worst.get(arch, 0.0), e)
                         if not e <= args.tol and all(np.isfinite(errs)):
                             failures.append(f"{case}: rel L2 {e:.3e} > {args.tol:g}")
                         elif not e <= args.tol and not any(f.startswith(case) for f in failures):
                             failures.append(f"{case}: output not finite")
-                        print(f"{arch:9s} {size:4d}  {iname:6s} {k:6s}  rel L2 {e:.3e}  "
+                        print(f"{arch:9s} {size:4d}  {iname:6s} {kl:6s}  rel L2 {e:.3e}  "
                               f"{'ok' if e <= args.tol else 'FAIL'}  "
                               f"(cvbench {dt:.1f} s, ort {t_ort:.2f} s)", flush=True)
     finally:
@@ -208,11 +281,14 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
     print()
-    print(f"{'arch':9s} {'imgsz':>5s}  {'input':6s} {'kernels':7s} {'rel L2':>10s}  "
+    kw = max([7] + [len(r[3]) for r in rows])
+    print(f"{'arch':9s} {'imgsz':>5s}  {'input':6s} {'kernels':{kw}s} {'rel L2':>10s}  "
           f"{'cvbench s':>9s}  {'ort s':>6s}")
     for arch, size, iname, k, e, dt, t_ort, msg in rows:
         es = "error" if e is None else f"{e:.3e}"
-        print(f"{arch:9s} {size:5d}  {iname:6s} {k:7s} {es:>10s}  {dt:9.2f}  {t_ort:6.2f}")
+        print(f"{arch:9s} {size:5d}  {iname:6s} {k:{kw}s} {es:>10s}  {dt:9.2f}  {t_ort:6.2f}")
+    for isa, why in isa_skipped:
+        print(f"skipped: isa {isa}: {why}")
     for case in skipped:
         print(f"skipped here: {case}{' (' + args.skip_note + ')' if args.skip_note else ''}")
     print()
@@ -223,7 +299,8 @@ def main():
         print(f"FAIL: {f}")
     n_fail = len(failures)
     n_pass = sum(1 for r in rows if r[4] is not None and r[4] <= args.tol)
-    print(f"{n_pass} passed, {n_fail} failed" + (f", {len(skipped)} skipped" if skipped else ""))
+    n_skip = len(skipped) + len(isa_skipped)
+    print(f"{n_pass} passed, {n_fail} failed" + (f", {n_skip} skipped" if n_skip else ""))
     return 1 if failures else 0
 
 

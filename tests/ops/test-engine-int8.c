@@ -13,7 +13,17 @@
  * noise) gives F1 0 on the random frame (its one box flips) and 0.96 on
  * dog.jpg, and ONNX Runtime running the same
  * quantisation (our QDQ export) is as far from fp32 (rel-L2 0.24) as we are
- * -- and as far from us. So the asserted bounds are regression guards that
+ * -- and as far from us. Why (measured with ORT on the QDQ export, photos):
+ * each quantised layer adds ~0.02 relative noise (activation range/std is
+ * 15-20, so a u8 step is ~0.07 std) and it accumulates with depth to
+ * 0.17-0.25 of each neck/head channel's spread (0.19 on the class logits);
+ * percentile or MSE-optimal activation ranges do not lower it (ranges are
+ * not outlier-dominated), and no reshaping of the final class conv can
+ * outrun it: the noise-best direction of the head features still carries
+ * 0.06-0.09 relative noise, and a monotone steepening of the logit moves
+ * no threshold crossing. tests/integration/precision_guard.py (`slow`)
+ * asserts the real 0.95 target and prints the gap per input.
+ * So the asserted bounds here are regression guards that
  * catch a broken scale/zero point/bias (rel-L2 ~1, F1 ~0), not the 0.95
  * target: int8 rel-L2 < 0.35 per input and mean F1 over the photos >= 0.6
  * (measured 0.70); bf16 rel-L2 < 0.1. Also: int8 without a calibration file is a clear error; a
