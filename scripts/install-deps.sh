@@ -26,6 +26,7 @@ TEST=(
     libonnx-testdata                              # ONNX backend node tests
     clang libclang-rt-14-dev                      # libFuzzer + sanitizers
     python3-venv python3-pip                      # test venv (numpy, onnx, onnxruntime)
+    chromium                                      # renders the HTML report headless
 )
 LINT=(cppcheck)
 LONG=(

@@ -81,3 +81,35 @@ add_test(NAME ultralytics-fidelity
     --cvbench $<TARGET_FILE:cvbench> --imgsz 640 --imgsz 320)
 set_tests_properties(ultralytics-fidelity PROPERTIES LABELS "integration;slow" TIMEOUT 3600
   SKIP_RETURN_CODE 77)
+
+# ---- HTML report in headless Chromium (added by the benchmark-runner work) -----
+# Renders `cvbench run --report` with Debian's chromium (--dump-dom and
+# --screenshot, no network): 4 SVG charts with titles, one table row per
+# level, no external resources. Stdlib Python; skips (77) without chromium.
+# ~7 s on the 2-core dev machine.
+add_test(NAME report-chromium
+  COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/report_chromium.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(report-chromium PROPERTIES LABELS integration TIMEOUT 120
+  SKIP_RETURN_CODE 77)
+
+# ---- precision work: differential per ISA, detection-level guard (issue 3) -----
+# differential-isa: yolov8n at 320, oneDNN fp32 under each ISA cap this CPU
+# has (the per-arch tests above cover auto); ISAs it lacks print as skipped
+# with the missing flag. ~10 s on the 2-core dev machine.
+add_test(NAME differential-isa
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/differential.py
+    --cvbench $<TARGET_FILE:cvbench> --arch yolov8n --imgsz 320
+    --isa avx2,avx512,avx512_vnni,amx)
+set_tests_properties(differential-isa PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
+# precision-guard: bf16 and int8 detections vs fp32, F1 >= 0.95 on the
+# differential inputs + darknet photos, models of seeds 1 and 7. Asserts the
+# issue's real target, which the synthetic models do not meet yet (int8 F1
+# 0.12-0.91, bf16 0.80-1.0: the script's output shows each case), hence
+# `slow`. ~40 s.
+add_test(NAME precision-guard
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/precision_guard.py
+    --cvbench $<TARGET_FILE:cvbench> --seed 1 --seed 7)
+set_tests_properties(precision-guard PROPERTIES LABELS "integration;slow" TIMEOUT 600
+  SKIP_RETURN_CODE 77)

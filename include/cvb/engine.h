@@ -198,4 +198,7 @@ struct cvb_detection;
 double cvb_detections_f1(const struct cvb_detection *ref, int n_ref,
                          const struct cvb_detection *test, int n_test, float iou_thresh);
 
+/* The inference library in use, for run manifests: "oneDNN 2.6.3 (OpenMP)". */
+const char *cvb_engine_version(void);
+
 #endif

@@ -62,9 +62,10 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
                        struct cvb_err *err);
 
 /* Engine instances and threads per instance a level with 'streams' streams
- * uses: scenario.inference_streams if set, else max(1, n_cpus / 4) (so each
- * instance has >= 4 threads on big machines, one instance of all cores on
- * small ones), never more instances than streams; threads per instance =
+ * uses: scenario.inference_streams if set, else n_cpus / 4 but at least 2
+ * on 2+ cores (each instance has >= 4 threads on big machines; on small ones
+ * single-thread instances avoid OpenMP barriers that a decode thread would
+ * stall), never more instances than streams; threads per instance =
  * scenario.threads (0: n_cpus) / instances, at least 1. So instances x
  * threads never exceeds the cores and concurrent engine calls never
  * oversubscribe them, in both executions. */

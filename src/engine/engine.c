@@ -1141,3 +1141,5 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
     }
     return 0;
 }
+
+const char *cvb_engine_version(void) { return cvb__dnn_version(); }

@@ -8,8 +8,8 @@
  * Library versions come from the module that links each library (this file
  * includes none of their headers): cvb_engine_version() (oneDNN),
  * cvb_video_version() (FFmpeg) and cvb_store_version() (SQLite); the
- * effective ISA from the probe's engine (cvb_engine_isa()). The engine's is
- * referenced weakly until the engine provides it ("oneDNN unknown"). */
+ * effective ISA from the probe's engine (cvb_engine_isa()). */
+#include "cvb/engine.h"
 #include "cvb/sha256.h"
 #include "cvb/store.h"
 #include "cvb/video.h"
@@ -28,7 +28,6 @@
 #define CVB_GIT_COMMIT "unknown"
 #endif
 
-const char *cvb_engine_version(void) __attribute__((weak));
 
 /* CPU flags worth recording for inference speed, in this order. */
 static const char *const FLAGS[] = {"avx2",        "fma",        "avx512f",     "avx512bw",
@@ -100,7 +99,7 @@ int cvb_pipeline_manifest(const struct cvb_scenario *s, const struct cvb_pipelin
     m->mem_total_bytes = cvb__meminfo("MemTotal");
     snprintf(m->isa, sizeof m->isa, "%s", p && p->isa[0] ? p->isa : s->isa);
     m->threads = s->threads > 0 ? s->threads : m->n_cpus;
-    const char *dnn = cvb_engine_version ? cvb_engine_version() : NULL;
+    const char *dnn = cvb_engine_version();
     const char *av = cvb_video_version();
     const char *sq = cvb_store_version();
     snprintf(m->libraries, sizeof m->libraries, "%s, %s, %s", dnn ? dnn : "oneDNN unknown",

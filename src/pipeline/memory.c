@@ -41,7 +41,17 @@
 void cvb_pipeline_instances(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
                             int streams, int *instances, int *threads_per_instance) {
     int cores = s->threads > 0 ? s->threads : (p && p->n_cpus > 0 ? p->n_cpus : cvb__n_cpus());
+    /* Auto: cores / 4 instances (>= 4 threads each on big machines), but at
+     * least 2 where there are 2 cores or more. One team spanning all the
+     * cores of a small machine loses throughput to its barriers: every
+     * oneDNN primitive forks and joins the team, and a decode thread that
+     * preempts one member stalls the others. Measured on 2 cores, yolov8n
+     * 640 (bench/pipeline.md): 2x1 gave 24-26 fps inference-only against
+     * 18-19 for 1x2, and pipeline mode 93-103 % of inference-only against
+     * 86-90 %; a trivial one-conv model ran ~43k fps against 5-8k. One
+     * stream still gets every core (n <= streams below), for latency. */
     int n = s->inference_streams > 0 ? s->inference_streams : cores / 4;
+    if (s->inference_streams <= 0 && n < 2) n = cores < 2 ? 1 : 2;
     if (n < 1) n = 1;
     if (n > streams) n = streams;
     if (n < 1) n = 1;
@@ -112,11 +122,16 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
     struct cvb_video *v = NULL;
     memset(p, 0, sizeof *p);
     p->n_cpus = cvb__n_cpus();
-    int max_streams = 1;
+    /* Load with the widest OpenMP team any level will use (the smallest
+     * level's): the team threads libgomp starts for this (main) thread, and
+     * their per-thread state, then exist before the first level's RSS
+     * baseline instead of showing up as growth that outlives that level. */
+    int min_streams = s->n_levels > 0 ? s->streams[0] : 1;
     for (int i = 0; i < s->n_levels; i++)
-        if (s->streams[i] > max_streams) max_streams = s->streams[i];
+        if (s->streams[i] < min_streams) min_streams = s->streams[i];
+    if (min_streams < 1) min_streams = 1;
     int inst = 0, tpi = 0;
-    cvb_pipeline_instances(s, p, max_streams, &inst, &tpi);
+    cvb_pipeline_instances(s, p, min_streams, &inst, &tpi);
 
     if (strcmp(s->backend, "cpu") != 0) {
         rc = cvb_err_set(err, CVB_EUNSUPPORTED,

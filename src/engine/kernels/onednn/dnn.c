@@ -1657,6 +1657,15 @@ int cvb__dnn_blocked_layout(void) {
     return avx512 ? CVB__LAYOUT_BLK16 : CVB__LAYOUT_BLK8;
 }
 
+const char *cvb__dnn_version(void) {
+    static char text[64];
+    const dnnl_version_t *v = dnnl_version();
+    if (v == NULL) return "oneDNN unknown";
+    snprintf(text, sizeof text, "oneDNN %d.%d.%d (%s)", v->major, v->minor, v->patch,
+             v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other runtime");
+    return text;
+}
+
 const char *cvb__dnn_runtime(void) {
     const dnnl_version_t *v = dnnl_version();
     return v != NULL && v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other";

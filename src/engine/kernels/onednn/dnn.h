@@ -79,6 +79,8 @@ const char *cvb__dnn_effective_isa(void);
 int cvb__dnn_blocked_layout(void);
 /* "OpenMP" (this build's oneDNN threading runtime) and its library version. */
 const char *cvb__dnn_runtime(void);
+/* "oneDNN 2.6.3 (OpenMP)": the library in use, for run manifests. */
+const char *cvb__dnn_version(void);
 /* Does /proc/cpuinfo list 'flag' (e.g. "amx_tile")? */
 bool cvb__cpu_has(const char *flag);
 /* CPU model name from /proc/cpuinfo into buf. */
