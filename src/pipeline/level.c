@@ -926,7 +926,8 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
     }
 
     /* Monitor until every stream is done and the queue drained. */
-    uint64_t last_prog = lv->t0, last_t = lv->t0;
+    uint64_t last_prog = lv->t0;
+    uint64_t last_t = last_prog;
     int64_t last_done = 0;
     bool warm_reported = false;
     for (;;) {

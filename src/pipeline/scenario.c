@@ -90,7 +90,7 @@ void cvb_scenario_defaults(struct cvb_scenario *s) {
 static const struct field *find_field(const char *name) {
     char key[64];
     size_t i;
-    for (i = 0; name[i] && i < sizeof key - 1; i++) key[i] = name[i] == '-' ? '_' : name[i];
+    for (i = 0; i < sizeof key - 1 && name[i]; i++) key[i] = name[i] == '-' ? '_' : name[i];
     key[i] = '\0';
     for (size_t k = 0; k < CVB_ARRAY_LEN(fields); k++)
         if (strcmp(fields[k].name, key) == 0) return &fields[k];
@@ -234,6 +234,7 @@ static int set_text(struct cvb_scenario *s, const struct field *f, const char *v
         if (x < f->min || x > f->max)
             return cvb_err_set(err, CVB_ERANGE, "%s: field '%s': %g is out of range %g..%g",
                                origin, f->name, x, f->min, f->max);
+        /* cppcheck-suppress invalidPointerCast ; offsetof field access */
         *(double *)(base + f->off) = x;
         return 0;
     }
@@ -451,6 +452,7 @@ int cvb_scenario_to_json(const struct cvb_scenario *s, char *buf, size_t len) {
             for (int i = 0; i < s->n_videos; i++) json_array_append_new(v, json_string(s->videos[i]));
             break;
         case F_INT: v = json_integer(*(const int *)(base + f->off)); break;
+        /* cppcheck-suppress invalidPointerCast ; offsetof field access */
         case F_DOUBLE: v = json_real(*(const double *)(base + f->off)); break;
         case F_BYTES: v = json_integer(*(const int64_t *)(base + f->off)); break;
         case F_BOOL: v = json_boolean(*(const bool *)(base + f->off)); break;

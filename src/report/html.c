@@ -70,6 +70,7 @@ struct chart {
 /* A "nice" axis for 0..v: step 1, 2 or 5 x 10^k, about five ticks. */
 static void nice_axis(double v, double *max, double *step) {
     if (!(v > 0) || !isfinite(v)) v = 1;
+    /* cppcheck-suppress invalidFunctionArg ; v > 0 is guaranteed above */
     double raw = v / 5, mag = pow(10, floor(log10(raw))), r = raw / mag;
     double s = (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * mag;
     *step = s;

@@ -1411,6 +1411,7 @@ static int prep_matmul(struct prep *p) {
         }
         numel *= i < nd - 2 ? dy[i] : 1;
     }
+    /* cppcheck-suppress uninitvar ; da/db are filled for all nd dims above */
     if (da[nd - 1] != db[nd - 2]) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "inner dimensions differ");
         goto out;
