@@ -100,6 +100,11 @@ struct cvb_manifest {
     char pacing[16];            /* max | camera */
     double target_fps;
     char scenario_json[2048];   /* the effective scenario, as JSON (truncated if longer) */
+    /* Stream density (scenario.density): the largest N of camera-paced
+     * streams that held target_fps within p99_ms; -1 when not a density run
+     * (0: not even one stream did), and which levels decided it. */
+    int density_streams;
+    char density_decided[CVB_RESULT_STR];
 };
 
 /* Live progress of a level, for the progress line. */

@@ -25,6 +25,9 @@ int cvb_store_put_level(struct cvb_store *st, const char *run_id, const struct c
 /* Record per-frame samples of a level (at most CVB_MAX_FRAME_SAMPLES kept). */
 int cvb_store_put_frames(struct cvb_store *st, const char *run_id, int level,
                          const struct cvb_frame_sample *s, int n, struct cvb_err *err);
+/* Replace the stored manifest of run m->run_id (e.g. with the density
+ * answer, known only at the end). */
+int cvb_store_update_run(struct cvb_store *st, const struct cvb_manifest *m, struct cvb_err *err);
 /* Mark the run finished: status "done", "failed" or "interrupted". */
 int cvb_store_finish_run(struct cvb_store *st, const char *run_id, const char *status,
                          struct cvb_err *err);

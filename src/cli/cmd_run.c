@@ -313,22 +313,28 @@ int cvb__cmd_run(int argc, char **argv) {
         }
     }
     if (s->density) {
+        /* the answer goes into the manifest (JSON, CSV, HTML, db) and on stdout */
+        size_t off = 0;
+        char *d = m->density_decided;
+        size_t dl = sizeof m->density_decided;
+        m->density_streams = dens.best;
+        if (dens.lo_level >= 0)
+            off += (size_t)snprintf(d + off, dl - off, "level %d: %d pass", dens.lo_level + 1,
+                                    dens.lo);
+        if (dens.hi_level >= 0 && off < dl)
+            snprintf(d + off, dl - off, "%slevel %d: %d fail", off ? ", " : "",
+                     dens.hi_level + 1, dens.hi);
         if (dens.best > 0)
             printf("density: %d stream(s) hold %.1f fps with p99 <= %.0f ms", dens.best,
                    s->target_fps, s->p99_ms);
         else
             printf("density: not even 1 stream holds %.1f fps with p99 <= %.0f ms",
                    s->target_fps, s->p99_ms);
-        if (dens.lo_level >= 0 || dens.hi_level >= 0) {
-            printf(" (decided by");
-            if (dens.lo_level >= 0)
-                printf(" level %d: %d pass", dens.lo_level + 1, dens.lo);
-            if (dens.hi_level >= 0)
-                printf("%s level %d: %d fail", dens.lo_level >= 0 ? "," : "", dens.hi_level + 1,
-                       dens.hi);
-            printf(")");
-        }
+        if (d[0]) printf(" (decided by %s)", d);
         printf("\n");
+        struct cvb_err uerr = {0};
+        if (cvb_store_update_run(st, m, &uerr) < 0)
+            fprintf(stderr, "cvbench: error: %s\n", uerr.msg);
     }
 
     struct cvb_err oerr = {0};

@@ -89,6 +89,7 @@ int cvb_pipeline_manifest(const struct cvb_scenario *s, const struct cvb_pipelin
                           struct cvb_manifest *m, struct cvb_err *err) {
     int rc = 0;
     memset(m, 0, sizeof *m);
+    m->density_streams = -1;
     make_run_id(m->run_id, sizeof m->run_id, m->started_at, sizeof m->started_at);
     snprintf(m->cvbench_version, sizeof m->cvbench_version, "%s", CVB_VERSION);
     snprintf(m->git_commit, sizeof m->git_commit, "%s", CVB_GIT_COMMIT);

@@ -521,6 +521,16 @@ int cvb_report_html(const char *path, const struct cvb_manifest *m,
     fputs("</h1>\n", f);
     if (m->synthetic_weights) fputs("<p class=\"note\">" CVB__SYNTHETIC_NOTE "</p>\n", f);
     manifest_summary(f, m);
+    if (m->density_streams >= 0) {
+        fprintf(f, "<p><b>Stream density:</b> %d stream(s) held %.1f fps", m->density_streams,
+                m->target_fps);
+        if (m->density_decided[0]) {
+            fputs(" (decided by ", f);
+            html_str(f, m->density_decided, sizeof m->density_decided);
+            fputs(")", f);
+        }
+        fputs("</p>\n", f);
+    }
     fputs("</header>\n<h2>Results</h2>\n", f);
     fputs("<p>Warm-up frames are excluded from every number. Latency is per frame, from its "
           "release to the end of postprocessing. Levels whose last three throughput windows "

@@ -77,6 +77,10 @@ static json_t *manifest_obj(const struct cvb_manifest *m, int flags) {
     PUT_STR(o, "execution", m->execution);
     PUT_STR(o, "pacing", m->pacing);
     PUT_NUM(o, "target_fps", m->target_fps);
+    if (m->density_streams >= 0) {
+        PUT_INT(o, "density_streams", m->density_streams);
+        PUT_STR(o, "density_decided", m->density_decided);
+    }
     /* The scenario nested as an object; text that does not parse (empty, or
      * truncated at the field's size) is kept as a string. */
     size_t n = strnlen(m->scenario_json, sizeof m->scenario_json);
@@ -269,6 +273,10 @@ int cvb__manifest_from_json(const char *text, const char *origin, struct cvb_man
     GET_STR(o, "execution", m->execution);
     GET_STR(o, "pacing", m->pacing);
     m->target_fps = get_num(o, "target_fps");
+    m->density_streams = json_is_integer(json_object_get(o, "density_streams"))
+                             ? (int)get_int(o, "density_streams")
+                             : -1;
+    GET_STR(o, "density_decided", m->density_decided);
     const json_t *raw = json_object_get(o, "scenario_json");
     const json_t *scn = json_object_get(o, "scenario");
     if (json_is_string(raw)) {

@@ -77,6 +77,10 @@ void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_le
             m->execution[0] ? m->execution : "-", m->pacing[0] ? m->pacing : "-");
     if (strcmp(m->pacing, "camera") == 0) fprintf(f, " %.0f fps", m->target_fps);
     if (m->threads > 0) fprintf(f, " · %d threads", m->threads);
+    if (m->density_streams >= 0)
+        fprintf(f, "\nstream density: %d stream(s) held %.1f fps%s%s%s", m->density_streams,
+                m->target_fps, m->density_decided[0] ? " (decided by " : "", m->density_decided,
+                m->density_decided[0] ? ")" : "");
     fprintf(f, "\nwarm-up frames are excluded from every number below\n\n");
 
     /* Fixed part of a row: 98 columns; the bottleneck gets the rest. */

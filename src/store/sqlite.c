@@ -296,6 +296,28 @@ out:
     return rc;
 }
 
+int cvb_store_update_run(struct cvb_store *st, const struct cvb_manifest *m,
+                         struct cvb_err *err) {
+    sqlite3_stmt *s = NULL;
+    char *json = NULL;
+    int rc = cvb__manifest_to_json(m, CVB__MANIFEST_RAW_SCENARIO, &json, err);
+    if (rc < 0) goto out;
+    rc = prep(st, "UPDATE runs SET manifest_json = ? WHERE id = ?", &s, "updating a run", err);
+    if (rc < 0) goto out;
+    sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+    BIND_STR(s, 2, m->run_id);
+    int step = sqlite3_step(s);
+    if (step != SQLITE_DONE)
+        rc = db_fail(st, step, "updating a run", err);
+    else if (sqlite3_changes(st->db) != 1)
+        rc = cvb_err_set(err, CVB_ENOTFOUND, "results database %s: no run '%.40s'", st->path,
+                         m->run_id);
+out:
+    sqlite3_finalize(s);
+    free(json);
+    return rc;
+}
+
 int cvb_store_put_level(struct cvb_store *st, const char *run_id, const struct cvb_level_result *r,
                         struct cvb_err *err) {
     sqlite3_stmt *del = NULL, *s = NULL;
