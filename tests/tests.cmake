@@ -113,3 +113,13 @@ add_test(NAME precision-guard
     --cvbench $<TARGET_FILE:cvbench> --seed 1 --seed 7)
 set_tests_properties(precision-guard PROPERTIES LABELS "integration;slow" TIMEOUT 600
   SKIP_RETURN_CODE 77)
+
+# ---- QDQ export run by ONNX Runtime (issue 3, int8 vs ORT same quantisation) ---
+# `cvbench model calibrate --qdq` on a synthetic yolov8n at 320: ORT 1.22
+# (optimisation ALL) must load and run it and fuse >= 90 % of the quantised
+# convs into QLinearConv; prints rel-L2 vs cvbench int8 / fp32 and ORT
+# QDQ vs fp32 latency. ~4 s on the 2-core dev machine.
+add_test(NAME qdq-ort
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/qdq_ort.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(qdq-ort PROPERTIES LABELS integration TIMEOUT 120 SKIP_RETURN_CODE 77)

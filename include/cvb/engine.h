@@ -179,14 +179,15 @@ int cvb_calib_add_frame(struct cvb_calib *c, const uint8_t *frame, struct cvb_er
 /* Write the calibration file (text, one line per quantised conv, with the
  * method and the model's SHA-256). Needs at least one frame. */
 int cvb_calib_save(const struct cvb_calib *c, const char *path, struct cvb_err *err);
-/* Write the model as a QDQ ONNX file: QuantizeLinear/DequantizeLinear on each
- * quantised conv's input (u8, the calibrated scale/zero point) and
- * DequantizeLinear on its int8 weights (per output channel, axis 0), the
- * same numbers the int8 engine uses. ONNX Runtime runs it as QLinearConv. */
 /* A procedural calibration frame (S x S x 3 RGB, seeded): a gradient
  * background, random rectangles and discs in random colours, noise, and on
  * every other seed grey-114 letterbox bars. Deterministic per (S, seed). */
 void cvb_calib_procedural_frame(int s, uint64_t seed, uint8_t *dst);
+/* Write the model as a QDQ ONNX file: QuantizeLinear/DequantizeLinear on each
+ * quantised conv's input and (before its SiLU) output, u8 with the
+ * calibrated scales/zero points, and DequantizeLinear on its int8 weights
+ * (per output channel, axis 0): the numbers the int8 engine uses, in the
+ * standard form ONNX Runtime fuses into QLinearConv. */
 int cvb_calib_export_qdq(const struct cvb_calib *c, const char *path, struct cvb_err *err);
 
 /* ---- accuracy guard ----

@@ -3,9 +3,11 @@
  *
  * Runs the float32 model on letterboxed frames (a video, a folder of
  * images, or procedural pictures), records each quantised convolution's
- * input range and writes the calibration file that `cvbench infer
- * --precision int8 --calib FILE` reads; optionally also a QDQ ONNX export
- * of the same quantisation for ONNX Runtime. */
+ * input and (pre-activation) output range and writes the calibration file
+ * that `cvbench infer --precision int8 --calib FILE` reads; optionally also
+ * a QDQ ONNX export of the same quantisation for ONNX Runtime, in the
+ * standard form (Q/DQ on each quantised conv's input and output, DQ on its
+ * weights and bias) that ONNX Runtime fuses into QLinearConv. */
 #include "cli/cli.h"
 #include "cvb/engine.h"
 #include "cvb/video.h"
@@ -24,9 +26,11 @@ static void usage(FILE *f) {
             "\n"
             "Runs the float32 model on up to N letterboxed frames (default 32; --synthetic:\n"
             "N procedural pictures) and writes per-tensor activation ranges (min/max) of\n"
-            "every convolution the int8 engine quantises, with the model's SHA-256.\n"
+            "the input and output of every convolution the int8 engine quantises, with\n"
+            "the model's SHA-256.\n"
             "--qdq also writes a QuantizeLinear/DequantizeLinear ONNX model with the same\n"
-            "scales (u8 activations, per-channel s8 weights) for ONNX Runtime.\n");
+            "scales (u8 activations, per-channel s8 weights, int32 bias) and u8 conv\n"
+            "outputs, which ONNX Runtime fuses into QLinearConv.\n");
 }
 
 static int cmp_str(const void *a, const void *b) {

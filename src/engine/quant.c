@@ -3,10 +3,17 @@
  * the calibration file, QDQ ONNX export and the detection-level accuracy
  * guard (F1).
  *
- * Calibration runs the float32 model on the fast oneDNN path (u8 NHWC
- * frames, fused, blocked) with an engine tap that sees each node's inputs
- * just before it runs; for every Conv that the int8 engine will quantise it
- * widens [min, max] of input 0. Method: min/max over all frames. Why not a
+ * Calibration picks the quantised Convs on the fused oneDNN engine (the
+ * selection depends on fusion: see quant.h) and runs the frames on a second,
+ * unfused oneDNN engine of the same model (u8 NHWC frames, plain layouts),
+ * where each Conv's output is a materialised tensor (the fused engine only
+ * has it after the SiLU). An engine tap sees each node's inputs just before
+ * it runs; for every quantised Conv it widens [min, max] of the Conv's input
+ * 0 (what the int8 engine uses) and of the Conv's own output, pre-activation
+ * (what the QDQ export needs: ONNX Runtime fuses DequantizeLinear -> Conv ->
+ * QuantizeLinear into QLinearConv only when the Conv output is quantised).
+ * The unfused run costs ~2x the fused one per frame. Method: min/max over
+ * all frames. Why not a
  * percentile or entropy: calibration sets are small (tens of frames), the
  * activations are post-SiLU (bounded below by -0.28, no long negative tail)
  * and YOLO's strongest detections ride on the largest activations, which a
@@ -20,7 +27,21 @@
  *   imgsz <S>
  *   frames <N>
  *   conv <node name> <input tensor name> <min> <max> <scale> <zero point>
- * Names may not contain white space (refused when writing). */
+ *   convout <node name> <output tensor name> <min> <max> <scale> <zero point>
+ * A 'convout' record (the Conv's pre-activation output range; written since
+ * the QDQ export quantises conv outputs) follows its node's 'conv' record.
+ * It is optional: files without it (older ones) load unchanged, as the
+ * int8 engine reads only 'conv'; readers ignore unknown keys, so older
+ * readers accept newer files and the version stays 1.
+ * Names may not contain white space (refused when writing).
+ *
+ * QDQ export: per quantised Conv, QuantizeLinear/DequantizeLinear (u8) on
+ * input 0, DequantizeLinear on the s8 per-channel weights and the int32 bias
+ * (scale x_scale*w_scale, zero point 0), and QuantizeLinear/Dequantize-
+ * Linear (u8, per tensor) on the Conv's output before its activation: the
+ * standard QDQ form ONNX Runtime turns into QLinearConv. The int8 engine
+ * itself keeps conv outputs in float32, so the export rounds once more per
+ * layer than cvbench int8 does. */
 #include "cvb/engine.h"
 #include "cvb/detect.h"
 #include "engine/kernels/onednn/dnn.h"
@@ -126,6 +147,7 @@ void cvb__calib_table_cleanup(struct cvb__calib_table *t) {
     for (int i = 0; i < t->n; i++) {
         free(t->e[i].node);
         free(t->e[i].tensor);
+        free(t->e[i].out_tensor);
     }
     free(t->e);
     memset(t, 0, sizeof *t);
@@ -178,6 +200,29 @@ int cvb__calib_load(const char *path, const char *model_sha256, struct cvb__cali
             if (sscanf(line, "%*s %d", &t->imgsz) != 1) goto bad;
         } else if (strcmp(key, "frames") == 0) {
             if (sscanf(line, "%*s %d", &t->n_frames) != 1) goto bad;
+        } else if (strcmp(key, "convout") == 0) {
+            float lo, hi, sc;
+            int zp;
+            if (sscanf(line, "%*s %511s %511s %g %g %g %d", a, b, &lo, &hi, &sc, &zp) != 6 ||
+                !(sc > 0.f) || !isfinite(sc) || zp < 0 || zp > 255)
+                goto bad;
+            struct cvb__calib_entry *ce = NULL;
+            for (int k = 0; k < t->n; k++)
+                if (strcmp(t->e[k].node, a) == 0) ce = &t->e[k];
+            if (ce == NULL || ce->has_out) {
+                rc = cvb_err_set(err, CVB_EFORMAT, "%s:%d: 'convout %s' without a preceding "
+                                 "'conv %s' record, or repeated", path, line_no, a, a);
+                goto out;
+            }
+            if ((ce->out_tensor = strdup(b)) == NULL) {
+                rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", path);
+                goto out;
+            }
+            ce->has_out = true;
+            ce->out_lo = lo;
+            ce->out_hi = hi;
+            ce->out_scale = sc;
+            ce->out_zp = zp;
         } else if (strcmp(key, "conv") == 0) {
             struct cvb__calib_entry ce = {0};
             if (sscanf(line, "%*s %511s %511s %g %g %g %d", a, b, &ce.lo, &ce.hi, &ce.scale,
@@ -231,28 +276,46 @@ out:
 /* ---- calibrator ------------------------------------------------------------------ */
 
 struct cvb_calib {
-    struct cvb_engine *e;
+    struct cvb_engine *e;  /* fused: selection, weights, names, SHA-256 */
+    struct cvb_engine *eu; /* unfused (no_fusion): runs the frames */
     char *model_path;
     int imgsz;
     int n_frames;
-    bool *sel;      /* per node */
-    float *lo, *hi; /* per node */
+    bool *sel;        /* per node of e's graph */
+    float *lo, *hi;   /* per node of e: input 0 range */
+    float *olo, *ohi; /* per node of e: output range (pre-activation) */
+    int *oseen;       /* per node of e: frame whose output was last scanned */
+    int *u_node;      /* per node of eu: the selected node of e of that name, or -1 */
+    int *u_prod;      /* per tensor of eu: the selected node of e producing it, or -1 */
+    char **out_name;  /* per node of e: its output tensor name in eu (not owned) */
     int n_sel;
-    float *out;     /* output 0 buffer */
+    float *out;       /* output 0 buffer */
 };
 
+static void minmax(const float *x, int64_t n, float *lo, float *hi) {
+    float l = *lo, h = *hi;
+    for (int64_t k = 0; k < n; k++) {
+        l = fminf(l, x[k]);
+        h = fmaxf(h, x[k]);
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* Tap on the unfused engine 'eu' (graph 'g' is eu's). */
 static void calib_tap(void *user, const struct cvb_graph *g, int node, const void *const *in) {
     struct cvb_calib *c = user;
-    if (!c->sel[node] || in[0] == NULL) return;
-    const float *x = in[0];
-    int64_t n = g->tensors[g->nodes[node].in[0]].numel;
-    float lo = c->lo[node], hi = c->hi[node];
-    for (int64_t k = 0; k < n; k++) {
-        lo = fminf(lo, x[k]);
-        hi = fmaxf(hi, x[k]);
+    const struct cvb_node *n = &g->nodes[node];
+    int i = c->u_node[node];
+    if (i >= 0 && in[0] != NULL && n->in[0] >= 0)
+        minmax(in[0], g->tensors[n->in[0]].numel, &c->lo[i], &c->hi[i]);
+    for (int j = 0; j < n->n_in; j++) {
+        int t = n->in[j];
+        if (t < 0 || in[j] == NULL || (i = c->u_prod[t]) < 0 || c->oseen[i] == c->n_frames)
+            continue;
+        c->oseen[i] = c->n_frames; /* Sigmoid and Mul both read it: scan once */
+        minmax(in[j], g->tensors[t].numel, &c->olo[i], &c->ohi[i]);
     }
-    c->lo[node] = lo;
-    c->hi[node] = hi;
 }
 
 int cvb_calib_new(const char *model_path, int imgsz, int threads, struct cvb_calib **out,
@@ -279,16 +342,22 @@ int cvb_calib_new(const char *model_path, int imgsz, int threads, struct cvb_cal
     c->sel = calloc((size_t)g->n_nodes + 1, sizeof *c->sel);
     c->lo = malloc(((size_t)g->n_nodes + 1) * sizeof *c->lo);
     c->hi = malloc(((size_t)g->n_nodes + 1) * sizeof *c->hi);
+    c->olo = malloc(((size_t)g->n_nodes + 1) * sizeof *c->olo);
+    c->ohi = malloc(((size_t)g->n_nodes + 1) * sizeof *c->ohi);
+    c->oseen = malloc(((size_t)g->n_nodes + 1) * sizeof *c->oseen);
+    c->out_name = calloc((size_t)g->n_nodes + 1, sizeof *c->out_name);
     c->out = malloc(oi.bytes ? oi.bytes : 1);
     if (c->model_path == NULL || c->sel == NULL || c->lo == NULL || c->hi == NULL ||
+        c->olo == NULL || c->ohi == NULL || c->oseen == NULL || c->out_name == NULL ||
         c->out == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "out of memory");
         goto out;
     }
     c->n_sel = cvb__quant_select(g, cvb__engine_fusion(c->e), c->sel);
     for (int i = 0; i < g->n_nodes; i++) {
-        c->lo[i] = INFINITY;
-        c->hi[i] = -INFINITY;
+        c->lo[i] = c->olo[i] = INFINITY;
+        c->hi[i] = c->ohi[i] = -INFINITY;
+        c->oseen[i] = -1;
     }
     if (c->n_sel == 0) {
         rc = cvb_err_set(err, CVB_EUNSUPPORTED, "%s: no convolution to quantise", model_path);
@@ -299,7 +368,30 @@ int cvb_calib_new(const char *model_path, int imgsz, int threads, struct cvb_cal
                          model_path);
         goto out;
     }
-    cvb__engine_set_tap(c->e, calib_tap, c);
+    o.no_fusion = true;
+    rc = cvb_engine_load(model_path, &o, &c->eu, err);
+    if (rc < 0) goto out;
+    const struct cvb_graph *gu = cvb__engine_graph(c->eu);
+    c->u_node = malloc(((size_t)gu->n_nodes + 1) * sizeof *c->u_node);
+    c->u_prod = malloc(((size_t)gu->n_tensors + 1) * sizeof *c->u_prod);
+    if (c->u_node == NULL || c->u_prod == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int j = 0; j < gu->n_tensors; j++) c->u_prod[j] = -1;
+    for (int j = 0; j < gu->n_nodes; j++) {
+        const struct cvb_node *un = &gu->nodes[j];
+        c->u_node[j] = -1;
+        if (un->dead || un->op != CVB_OP_CONV || un->n_out < 1 || un->out[0] < 0) continue;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (c->sel[i] && strcmp(g->nodes[i].name, un->name) == 0) {
+                c->u_node[j] = i;
+                c->u_prod[un->out[0]] = i;
+                c->out_name[i] = gu->tensors[un->out[0]].name;
+                break;
+            }
+    }
+    cvb__engine_set_tap(c->eu, calib_tap, c);
     *out = c;
     c = NULL;
 out:
@@ -310,7 +402,14 @@ out:
 void cvb_calib_free(struct cvb_calib *c) {
     if (c == NULL) return;
     cvb_engine_free(c->e);
+    cvb_engine_free(c->eu);
     free(c->model_path);
+    free(c->olo);
+    free(c->ohi);
+    free(c->oseen);
+    free(c->u_node);
+    free(c->u_prod);
+    free(c->out_name);
     free(c->sel);
     free(c->lo);
     free(c->hi);
@@ -324,7 +423,7 @@ int cvb_calib_n_tensors(const struct cvb_calib *c) { return c->n_sel; }
 int cvb_calib_add_frame(struct cvb_calib *c, const uint8_t *frame, struct cvb_err *err) {
     const void *in[1] = {frame};
     void *outs[1] = {c->out};
-    int rc = cvb_engine_run(c->e, in, outs, err);
+    int rc = cvb_engine_run(c->eu, in, outs, err);
     if (rc == 0) c->n_frames++;
     return rc;
 }
@@ -339,13 +438,15 @@ int cvb_calib_save(const struct cvb_calib *c, const char *path, struct cvb_err *
         return cvb_err_set(err, CVB_EINVAL, "%s: no frames were calibrated", c->model_path);
     for (int i = 0; i < g->n_nodes; i++)
         if (c->sel[i] && (has_space(g->nodes[i].name) ||
-                          has_space(g->tensors[g->nodes[i].in[0]].name)))
+                          has_space(g->tensors[g->nodes[i].in[0]].name) ||
+                          (c->out_name[i] != NULL && has_space(c->out_name[i]))))
             return cvb_err_set(err, CVB_EUNSUPPORTED, "%s: node '%s' or its input has white "
                                "space in its name", c->model_path, g->nodes[i].name);
     f = fopen(path, "w");
     if (f == NULL) return cvb_err_set(err, CVB_EIO, "%s: cannot write: %m", path);
     fprintf(f, "cvbench-calib 1\n# per-tensor u8 activation ranges of the quantised convs' "
-            "inputs; weights are quantised per channel at load\n");
+            "inputs (conv) and pre-activation outputs (convout, for the QDQ export); weights "
+            "are quantised per channel at load\n");
     fprintf(f, "model_sha256 %s\nmethod minmax\nimgsz %d\nframes %d\n",
             cvb__engine_sha256(c->e), c->imgsz, c->n_frames);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -356,6 +457,10 @@ int cvb_calib_save(const struct cvb_calib *c, const char *path, struct cvb_err *
         fprintf(f, "conv %s %s %.9g %.9g %.9g %d\n", g->nodes[i].name,
                 g->tensors[g->nodes[i].in[0]].name, (double)c->lo[i], (double)c->hi[i],
                 (double)s, (int)zp);
+        if (c->out_name[i] == NULL || !(c->olo[i] <= c->ohi[i])) continue; /* never seen */
+        cvb__quant_act_params(c->olo[i], c->ohi[i], &s, &zp);
+        fprintf(f, "convout %s %s %.9g %.9g %.9g %d\n", g->nodes[i].name, c->out_name[i],
+                (double)c->olo[i], (double)c->ohi[i], (double)s, (int)zp);
     }
     if (ferror(f)) rc = cvb_err_set(err, CVB_EIO, "%s: write failed", path);
     if (fclose(f) != 0 && rc == 0) rc = cvb_err_set(err, CVB_EIO, "%s: write failed: %m", path);
@@ -471,6 +576,7 @@ int cvb_calib_export_qdq(const struct cvb_calib *c, const char *path, struct cvb
     struct swap {
         Onnx__NodeProto *np;
         char *in[3];
+        char *out0;
     } *swaps = NULL;
     int n_swaps = 0;
     FILE *f = NULL;
@@ -488,8 +594,8 @@ int cvb_calib_export_qdq(const struct cvb_calib *c, const char *path, struct cvb
     orig_n_nodes = gp->n_node;
     orig_inits = gp->initializer;
     orig_n_inits = gp->n_initializer;
-    nodes = pool_alloc(&pl, sizeof *nodes * (orig_n_nodes + 5 * (size_t)c->n_sel + 1));
-    inits = pool_alloc(&pl, sizeof *inits * (orig_n_inits + 8 * (size_t)c->n_sel + 1));
+    nodes = pool_alloc(&pl, sizeof *nodes * (orig_n_nodes + 6 * (size_t)c->n_sel + 1));
+    inits = pool_alloc(&pl, sizeof *inits * (orig_n_inits + 10 * (size_t)c->n_sel + 1));
     swaps = calloc((size_t)c->n_sel + 1, sizeof *swaps);
     if (nodes == NULL || inits == NULL || swaps == NULL) goto oom;
     size_t nn = 0, ni = orig_n_inits;
@@ -578,13 +684,54 @@ int cvb_calib_export_qdq(const struct cvb_calib *c, const char *path, struct cvb
          * the unpacked one: swap the names in place, restored below */
         swaps[n_swaps].np = np;
         for (int q = 0; q < 3; q++) swaps[n_swaps].in[q] = q < (int)np->n_input ? np->input[q] : NULL;
+        swaps[n_swaps].out0 = np->n_output >= 1 ? np->output[0] : NULL;
         n_swaps++;
         np->input[0] = xd_n;
         np->input[1] = wd_n;
         if (b != NULL && np->n_input >= 3) np->input[2] = bd_n;
         nodes[nn++] = np;
         (void)wname;
+        /* output: Conv -> y_float -> QuantizeLinear -> DequantizeLinear -> the
+         * original output name, so the consumers (the SiLU) are untouched */
+        if (np->n_output == 1 && c->olo[gi] <= c->ohi[gi]) {
+            float ys;
+            int32_t yzp;
+            cvb__quant_act_params(c->olo[gi], c->ohi[gi], &ys, &yzp);
+            uint8_t yzu = (uint8_t)yzp;
+            char *yf_n = pool_fmt(&pl, nm, "/y_float"), *ys_n = pool_fmt(&pl, nm, "/y_scale");
+            char *yz_n = pool_fmt(&pl, nm, "/y_zero_point");
+            char *yq_n = pool_fmt(&pl, nm, "/y_quantized");
+            if (!yf_n || !ys_n || !yz_n || !yq_n) goto oom;
+            inits[ni++] = mk_tensor(&pl, ys_n, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0, NULL, &ys, 4);
+            inits[ni++] = mk_tensor(&pl, yz_n, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 0, NULL, &yzu,
+                                    1);
+            if (inits[ni - 1] == NULL || inits[ni - 2] == NULL) goto oom;
+            char *qyin[3] = {yf_n, ys_n, yz_n};
+            char *dyin[3] = {yq_n, ys_n, yz_n};
+            nodes[nn++] = mk_node(&pl, "QuantizeLinear", pool_fmt(&pl, nm, "/QuantizeLinear_y"),
+                                  3, qyin, yq_n, -1);
+            nodes[nn++] = mk_node(&pl, "DequantizeLinear",
+                                  pool_fmt(&pl, nm, "/DequantizeLinear_y"), 3, dyin,
+                                  swaps[n_swaps - 1].out0, -1);
+            if (nodes[nn - 1] == NULL || nodes[nn - 2] == NULL) goto oom;
+            np->output[0] = yf_n;
+        }
     }
+    /* drop the float weights/biases the quantised convs no longer read
+     * (ORT warns about unused initializers; the file would be twice the size) */
+    size_t nk = 0;
+    for (size_t q = 0; q < ni; q++) {
+        const char *in = inits[q]->name;
+        bool replaced = false, used = false;
+        for (int k = 0; k < n_swaps && !replaced && in != NULL; k++)
+            for (int r = 1; r < 3; r++)
+                replaced |= swaps[k].in[r] != NULL && strcmp(swaps[k].in[r], in) == 0;
+        for (size_t k = 0; replaced && !used && k < nn; k++)
+            for (size_t r = 0; r < nodes[k]->n_input && !used; r++)
+                used = strcmp(nodes[k]->input[r], in) == 0;
+        if (!replaced || used) inits[nk++] = inits[q];
+    }
+    ni = nk;
     gp->node = nodes;
     gp->n_node = nn;
     gp->initializer = inits;
@@ -606,9 +753,11 @@ oom:
 out:
     if (m != NULL) {
         /* free_unpacked frees what unpack allocated: put the originals back */
-        for (int k = 0; k < n_swaps; k++)
+        for (int k = 0; k < n_swaps; k++) {
             for (int q = 0; q < 3 && q < (int)swaps[k].np->n_input; q++)
                 swaps[k].np->input[q] = swaps[k].in[q];
+            if (swaps[k].np->n_output >= 1) swaps[k].np->output[0] = swaps[k].out0;
+        }
         if (orig_nodes != NULL) {
             m->graph->node = orig_nodes;
             m->graph->n_node = orig_n_nodes;

@@ -10,6 +10,9 @@
  *  - activations (a quantised Conv's input): per tensor, asymmetric u8 over the
  *    calibrated [min, max] widened to include 0: scale = (max - min) / 255,
  *    zp = round(-min / scale) in 0..255 (what ONNX QuantizeLinear computes);
+ *  - a quantised Conv's output (pre-activation): the same u8 scheme over its
+ *    own calibrated range, used only by the QDQ export (so ONNX Runtime can
+ *    fuse QLinearConv); the int8 engine writes conv outputs in float32;
  *  - kept in float32: the stem conv (fewer than 8 input channels: slow in
  *    int8), Convs whose output reaches a graph output through
  *    non-Conv nodes without an activation post-op (the detection head's final
@@ -36,13 +39,19 @@ void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp);
  * not a head output conv (see above). Returns the number selected. */
 int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel);
 
-/* One quantised Conv's calibration record. */
+/* One quantised Conv's calibration record ('conv' line), with its optional
+ * 'convout' line (the Conv's pre-activation output range, used by the QDQ
+ * export; absent in files written before it existed: has_out false). */
 struct cvb__calib_entry {
     char *node;   /* Conv node name */
     char *tensor; /* its input tensor name (ONNX name) */
     float lo, hi; /* observed range */
     float scale;
     int32_t zp;
+    bool has_out;
+    char *out_tensor; /* the Conv's output tensor name, or NULL */
+    float out_lo, out_hi, out_scale;
+    int32_t out_zp;
 };
 
 struct cvb__calib_table {

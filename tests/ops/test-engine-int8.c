@@ -28,7 +28,13 @@
  * target: int8 rel-L2 < 0.35 per input and mean F1 over the photos >= 0.6
  * (measured 0.70); bf16 rel-L2 < 0.1. Also: int8 without a calibration file is a clear error; a
  * calibration file for another model is refused; no quantised conv runs a
- * oneDNN reference kernel; the calibration file round-trips. */
+ * oneDNN reference kernel; the calibration file round-trips.
+ * Conv output ranges (test_conv_outputs): every 'conv' record has its
+ * 'convout' record; a file without them (the format before they existed)
+ * still loads at int8; a 'convout' without its 'conv' is refused; the QDQ
+ * export quantises each quantised conv's output (QuantizeLinear_y /
+ * DequantizeLinear_y, the pattern ONNX Runtime fuses into QLinearConv:
+ * tests/integration/qdq_ort.py checks that with ORT). */
 #include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/synth.h"
@@ -45,6 +51,8 @@ enum { S = 320, N_CALIB = 24 };
 
 static char model_path[64] = "/tmp/cvb-int8-model-XXXXXX";
 static char calib_path[64] = "/tmp/cvb-int8-calib-XXXXXX";
+static char qdq_path[64] = "/tmp/cvb-int8-qdq-XXXXXX";
+static int n_quantised; /* cvb_calib_n_tensors */
 
 static struct cvb_engine *load(enum cvb_precision p, const char *calib) {
     struct cvb_engine_opts o = {.kernels = CVB_KERNELS_ONEDNN, .threads = 1,
@@ -204,6 +212,87 @@ out:
     cvb_engine_free(b);
 }
 
+/* Occurrences of 'needle' in the file at 'path' (binary safe). */
+static int count_in_file(const char *path, const char *needle) {
+    FILE *f = fopen(path, "rb");
+    size_t cap = 0, len = 0, nl = strlen(needle);
+    char *buf = NULL;
+    int n = 0;
+    if (f == NULL) return -1;
+    for (;;) {
+        if (len == cap) {
+            char *nb = realloc(buf, cap = cap ? 2 * cap : 1 << 20);
+            if (nb == NULL) break;
+            buf = nb;
+        }
+        size_t r = fread(buf + len, 1, cap - len, f);
+        if (r == 0) break;
+        len += r;
+    }
+    fclose(f);
+    for (size_t i = 0; buf != NULL && i + nl <= len; i++)
+        if (memcmp(buf + i, needle, nl) == 0) n++;
+    free(buf);
+    return n;
+}
+
+/* Copy the calibration file keeping lines that do (keep) or do not (!keep)
+ * start with 'prefix'; returns 0 on success. */
+static int filter_calib(const char *dst, const char *prefix, bool keep) {
+    FILE *in = fopen(calib_path, "r"), *out = fopen(dst, "w");
+    char line[2048];
+    if (in == NULL || out == NULL) {
+        if (in) fclose(in);
+        if (out) fclose(out);
+        return -1;
+    }
+    while (fgets(line, sizeof line, in) != NULL)
+        if ((strncmp(line, prefix, strlen(prefix)) == 0) == keep) fputs(line, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+static void test_conv_outputs(void) {
+    char old[64] = "/tmp/cvb-int8-old-XXXXXX";
+    int fd = mkstemp(old);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    /* one convout per conv record, and the QDQ export quantises every output */
+    CHECK(count_in_file(calib_path, "\nconv ") == n_quantised);
+    CHECK(count_in_file(calib_path, "\nconvout ") == n_quantised);
+    CHECK(count_in_file(qdq_path, "/QuantizeLinear_y") == n_quantised);
+    CHECK(count_in_file(qdq_path, "/DequantizeLinear_y") == n_quantised);
+    CHECK(count_in_file(qdq_path, "/QuantizeLinear_x") == n_quantised);
+    /* a file without convout records (the older format) loads at int8 */
+    CHECK(filter_calib(old, "convout ", false) == 0);
+    struct cvb_engine *e = load(CVB_PRECISION_INT8, old);
+    CHECK(e != NULL);
+    if (e != NULL) CHECK(cvb_engine_n_lowp_convs(e) == n_quantised);
+    cvb_engine_free(e);
+    /* a convout before (without) its conv record is refused */
+    FILE *f = fopen(old, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        FILE *src = fopen(calib_path, "r");
+        char line[2048];
+        while (src != NULL && fgets(line, sizeof line, src) != NULL)
+            if (strncmp(line, "conv ", 5) != 0) fputs(line, f);
+        if (src != NULL) fclose(src);
+        fclose(f);
+        struct cvb_engine_opts o = {.kernels = CVB_KERNELS_ONEDNN, .threads = 1,
+                                    .input_format = CVB_INPUT_U8_NHWC,
+                                    .precision = CVB_PRECISION_INT8, .calib = old};
+        struct cvb_err err = {0};
+        e = NULL;
+        CHECK(cvb_engine_load(model_path, &o, &e, &err) == CVB_EFORMAT);
+        CHECK(strstr(err.msg, "convout") != NULL);
+        CHECK(e == NULL);
+    }
+    unlink(old);
+}
+
 static void test_errors(void) {
     struct cvb_engine_opts o = {.kernels = CVB_KERNELS_ONEDNN, .threads = 1,
                                 .input_format = CVB_INPUT_U8_NHWC,
@@ -238,10 +327,11 @@ int main(void) {
     struct cvb_synth_opts so = {.arch = "yolov8n", .imgsz = S, .seed = 7};
     struct cvb_err err = {0};
     struct cvb_calib *c = NULL;
-    int fd1 = mkstemp(model_path), fd2 = mkstemp(calib_path);
-    if (fd1 < 0 || fd2 < 0) return test_skip("cannot create temp files");
+    int fd1 = mkstemp(model_path), fd2 = mkstemp(calib_path), fd3 = mkstemp(qdq_path);
+    if (fd1 < 0 || fd2 < 0 || fd3 < 0) return test_skip("cannot create temp files");
     close(fd1);
     close(fd2);
+    close(fd3);
     int rc = cvb_synth_model(&so, model_path, NULL, &err);
     if (rc < 0) {
         fprintf(stderr, "synth: %s\n", err.msg);
@@ -254,6 +344,8 @@ int main(void) {
         rc = cvb_calib_add_frame(c, frame, &err);
     }
     if (rc == 0) rc = cvb_calib_save(c, calib_path, &err);
+    if (rc == 0) rc = cvb_calib_export_qdq(c, qdq_path, &err);
+    if (rc == 0) n_quantised = cvb_calib_n_tensors(c);
     free(frame);
     cvb_calib_free(c);
     if (rc < 0) {
@@ -261,9 +353,11 @@ int main(void) {
         return 1;
     }
     RUN(test_errors);
+    RUN(test_conv_outputs);
     RUN(test_int8_guard);
     RUN(test_bf16_guard);
     unlink(model_path);
     unlink(calib_path);
+    unlink(qdq_path);
     return test_summary();
 }
