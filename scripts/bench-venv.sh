@@ -8,33 +8,12 @@
 #
 # Location: $CVB_BENCH_VENV, default <repo>/.venv-bench (kept apart from the
 # test venv, whose onnxruntime pin serves the differential tests).
-# A stamp file records the pinned set; the install is redone only when the
-# pins change or the venv is missing. Prints the venv's python path last.
+# Pins are stamped (scripts/lib-venv.sh); prints the venv's python path last.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${CVB_BENCH_VENV:-$ROOT/.venv-bench}
 # Pinned versions (checked installable on Debian 12, Python 3.11, x86-64).
 PINS=(numpy==2.2.6 onnx==1.18.0 onnxruntime==1.32.0 openvino==2026.4.1 pillow==11.3.0 ml_dtypes==0.5.4)
-STAMP=$VENV/.cvb-bench-tools
-
-if [[ -n ${CVB_PYTHON:-} ]]; then
-    PY=$CVB_PYTHON
-elif [[ -x /usr/bin/python3 ]]; then
-    PY=/usr/bin/python3
-else
-    PY=$(command -v python3)
-fi
-
-if [[ ! -x $VENV/bin/python ]]; then
-    echo "bench-venv: creating $VENV with $PY" >&2
-    "$PY" -m venv "$VENV"
-fi
-want="${PINS[*]}"
-if [[ ! -f $STAMP || "$(cat "$STAMP")" != "$want" ]]; then
-    echo "bench-venv: installing ${want}" >&2
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${PINS[@]}" >&2
-    "$VENV/bin/python" -c 'import numpy, onnx, onnxruntime, openvino, PIL, ml_dtypes' >&2
-    printf '%s' "$want" >"$STAMP"
-fi
-echo "$VENV/bin/python"
+source "$ROOT/scripts/lib-venv.sh"
+cvb_venv bench "$VENV" "numpy, onnx, onnxruntime, openvino, PIL, ml_dtypes" "${PINS[@]}"

@@ -13,8 +13,6 @@ double cvb__proc_cpu_s(void);
 void cvb__sys_cpu(uint64_t *busy, uint64_t *total);
 /* A field of /proc/meminfo in bytes ("MemAvailable"), or -1. */
 int64_t cvb__meminfo(const char *key);
-/* Cores this process may run on (sched_getaffinity), at least 1. */
-int cvb__n_cpus(void);
 /* Give freed heap pages back to the kernel (malloc_trim). */
 void cvb__trim(void);
 /* Fix glibc's mmap threshold (see system.c), once per process. */

@@ -96,7 +96,7 @@ int cvb_pipeline_manifest(const struct cvb_scenario *s, const struct cvb_pipelin
     if (gethostname(m->hostname, sizeof m->hostname - 1) != 0)
         snprintf(m->hostname, sizeof m->hostname, "unknown");
     cpu_info(m);
-    m->n_cpus = p && p->n_cpus > 0 ? p->n_cpus : cvb__n_cpus();
+    m->n_cpus = p && p->n_cpus > 0 ? p->n_cpus : cvb_engine_default_threads();
     m->mem_total_bytes = cvb__meminfo("MemTotal");
     snprintf(m->isa, sizeof m->isa, "%s", p && p->isa[0] ? p->isa : s->isa);
     m->threads = s->threads > 0 ? s->threads : m->n_cpus;

@@ -40,7 +40,7 @@
 
 void cvb_pipeline_instances(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
                             int streams, int *instances, int *threads_per_instance) {
-    int cores = s->threads > 0 ? s->threads : (p && p->n_cpus > 0 ? p->n_cpus : cvb__n_cpus());
+    int cores = s->threads > 0 ? s->threads : (p && p->n_cpus > 0 ? p->n_cpus : cvb_engine_default_threads());
     /* Auto: cores / 4 instances (>= 4 threads each on big machines), but at
      * least 2 where there are 2 cores or more. One team spanning all the
      * cores of a small machine loses throughput to its barriers: every
@@ -121,7 +121,7 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
     void *in = NULL, **outs = NULL;
     struct cvb_video *v = NULL;
     memset(p, 0, sizeof *p);
-    p->n_cpus = cvb__n_cpus();
+    p->n_cpus = cvb_engine_default_threads();
     /* Load with the widest OpenMP team any level will use (the smallest
      * level's): the team threads libgomp starts for this (main) thread, and
      * their per-thread state, then exist before the first level's RSS

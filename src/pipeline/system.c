@@ -72,16 +72,6 @@ int64_t cvb__meminfo(const char *key) {
     return -1;
 }
 
-int cvb__n_cpus(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 void cvb__trim(void) { malloc_trim(0); }
 
 /* Large buffers (frames, pools, decoder pictures, engine arenas) are

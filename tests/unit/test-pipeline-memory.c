@@ -14,9 +14,7 @@
  *   - the automatic engine-instance rule, whose instances the estimate counts.
  * The estimate is printed beside the measurement for every case, so a run
  * of this test doubles as a calibration table. */
-#include "cvb/pipeline.h"
-#include "cvb/synth.h"
-#include "cvb/video.h"
+#include "pipeline-fixture.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -24,19 +22,11 @@
 
 #define MiB ((int64_t)1 << 20)
 
-static char dir[] = "/tmp/cvb-pipe-mem-XXXXXX";
-static char model[256], clip[256];
 static struct cvb_pipeline_probe probe;
 static struct cvb_level_result r;
 
 static void scenario(struct cvb_scenario *s, const char *mode, const char *exec) {
-    cvb_scenario_defaults(s);
-    snprintf(s->model, sizeof s->model, "%s", model);
-    s->n_videos = 1;
-    snprintf(s->videos[0], sizeof s->videos[0], "%s", clip);
-    snprintf(s->mode, sizeof s->mode, "%s", mode);
-    snprintf(s->execution, sizeof s->execution, "%s", exec);
-    snprintf(s->pacing, sizeof s->pacing, "max");
+    fixture_scenario(s, mode, exec);
     s->n_levels = 3;
     s->streams[0] = 1;
     s->streams[1] = 4;
@@ -44,7 +34,6 @@ static void scenario(struct cvb_scenario *s, const char *mode, const char *exec)
     s->frames = 15;
     s->warmup = 2;
     s->threads = 2;
-    s->min_duration = 0;
 }
 
 /* One level of 's' with 'n' streams; checks the contract and prints the
@@ -173,20 +162,10 @@ static void test_instance_rule(void) {
 }
 
 int main(void) {
-    if (mkdtemp(dir) == NULL) return test_skip("mkdtemp failed");
-    snprintf(model, sizeof model, "%s/y8n64.onnx", dir);
-    snprintf(clip, sizeof clip, "%s/clip.mp4", dir);
+    int frc = fixture_make(320, 240);
+    if (frc == 77) return test_skip("mkdtemp failed");
+    if (frc != 0) return frc;
     struct cvb_err err = {0};
-    struct cvb_synth_opts so = {.arch = "yolov8n", .imgsz = 64, .seed = 1};
-    if (cvb_synth_model(&so, model, NULL, &err) < 0) {
-        fprintf(stderr, "model synth: %s\n", err.msg);
-        return 1;
-    }
-    struct cvb_vsynth_opts vo = {.width = 320, .height = 240, .fps = 30, .seconds = 1};
-    if (cvb_video_synth(&vo, clip, &err) < 0) {
-        fprintf(stderr, "video synth: %s\n", err.msg);
-        return 1;
-    }
     struct cvb_scenario s;
     scenario(&s, "pipeline", "async");
     if (cvb_pipeline_probe(&s, &probe, &err) < 0) {

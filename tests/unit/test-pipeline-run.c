@@ -4,33 +4,22 @@
  * counts frames exactly and excludes warm-up, stage shares sum to 1, RSS
  * returns to its baseline; inference-only memory does not grow with the
  * frame count; camera pacing holds 30 fps; a stop request interrupts. */
-#include "cvb/pipeline.h"
-#include "cvb/synth.h"
-#include "cvb/video.h"
+#include "pipeline-fixture.h"
 #include "test.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/cvb-pipe-test-XXXXXX";
-static char model[256], clip[256];
 static struct cvb_level_result r;
 
 static void scenario(struct cvb_scenario *s, const char *mode, const char *exec) {
-    cvb_scenario_defaults(s);
-    snprintf(s->model, sizeof s->model, "%s", model);
-    s->n_videos = 1;
-    snprintf(s->videos[0], sizeof s->videos[0], "%s", clip);
-    snprintf(s->mode, sizeof s->mode, "%s", mode);
-    snprintf(s->execution, sizeof s->execution, "%s", exec);
-    snprintf(s->pacing, sizeof s->pacing, "max");
+    fixture_scenario(s, mode, exec);
     s->n_levels = 2;
     s->streams[0] = 1;
     s->streams[1] = 2;
     s->frames = 20;
     s->warmup = 3;
     s->threads = 1;
-    s->min_duration = 0;
 }
 
 static void check_sane(const struct cvb_level_result *x, int streams, int frames, int warmup) {
@@ -174,20 +163,10 @@ static void test_bad_video(void) {
 }
 
 int main(void) {
-    if (mkdtemp(dir) == NULL) return test_skip("mkdtemp failed");
-    snprintf(model, sizeof model, "%s/y8n64.onnx", dir);
-    snprintf(clip, sizeof clip, "%s/clip.mp4", dir);
+    int frc = fixture_make(160, 120);
+    if (frc == 77) return test_skip("mkdtemp failed");
+    if (frc != 0) return frc;
     struct cvb_err err = {0};
-    struct cvb_synth_opts so = {.arch = "yolov8n", .imgsz = 64, .seed = 1};
-    if (cvb_synth_model(&so, model, NULL, &err) < 0) {
-        fprintf(stderr, "model synth: %s\n", err.msg);
-        return 1;
-    }
-    struct cvb_vsynth_opts vo = {.width = 160, .height = 120, .fps = 30, .seconds = 1};
-    if (cvb_video_synth(&vo, clip, &err) < 0) {
-        fprintf(stderr, "video synth: %s\n", err.msg);
-        return 1;
-    }
     struct cvb_scenario s;
     scenario(&s, "pipeline", "async");
     if (cvb_pipeline_probe(&s, &probe, &err) < 0) {
