@@ -103,15 +103,14 @@ add_test(NAME differential-isa
     --isa avx2,avx512,avx512_vnni,amx)
 set_tests_properties(differential-isa PROPERTIES LABELS integration TIMEOUT 300
   SKIP_RETURN_CODE 77)
-# precision-guard: bf16 and int8 detections vs fp32, F1 >= 0.95 on the
-# differential inputs + darknet photos, models of seeds 1 and 7. Asserts the
-# issue's real target, which the synthetic models do not meet yet (int8 F1
-# 0.12-0.91, bf16 0.80-1.0: the script's output shows each case), hence
-# `slow`. ~40 s.
+# precision-guard: bf16 and int8 detections vs fp32, pooled F1 >= 0.95 at
+# IoU 0.5 over the differential inputs + darknet photos (issue 3's accuracy
+# guard), yolov8n 320 models of seeds 1 and 7 (the synthetic models' planted
+# detector gives them a trained-like score distribution). ~25 s.
 add_test(NAME precision-guard
   COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/precision_guard.py
     --cvbench $<TARGET_FILE:cvbench> --seed 1 --seed 7)
-set_tests_properties(precision-guard PROPERTIES LABELS "integration;slow" TIMEOUT 600
+set_tests_properties(precision-guard PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
 
 # ---- QDQ export run by ONNX Runtime (issue 3, int8 vs ORT same quantisation) ---

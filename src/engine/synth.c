@@ -43,12 +43,11 @@
  *     map into that conv's weights, so later layers see calibrated inputs.
  *     In YOLO11's attention the q^T k logits are tempered to a trained
  *     model's spread (q and k channels of the qkv conv scaled by sqrt f).
- *  3. The class branch's final 1x1 convs get negative, heavy-tailed weights
- *     (logits bounded above whatever the input; detector_weights()), and
- *     one bias shift shared by all classes, chosen over a handful of
- *     procedural inputs run with the oneDNN kernels (calibrate_scores())
- *     so that the median input has a handful of anchors above 0.25 and no
- *     input more than CVB_SYNTH_HITS_MAX.
+ *  3. The planted detector (below) sets the class branch's final convs;
+ *     its colour and peak channels were written when the weights were
+ *     created, and the observer leaves them alone. The anchors scoring
+ *     above 0.25 are then counted over a handful of procedural inputs run
+ *     with the oneDNN kernels (calibrate_scores(); reported, not tuned).
  *  4. The graph is rebuilt at the requested size with the fixed weights and
  *     serialized. No timestamp or host detail enters the file: the same
  *     options give the same bytes. */
@@ -107,6 +106,18 @@ struct arena_blk {
 
 enum conv_role { ROLE_PLAIN = 0, ROLE_BOX, ROLE_CLS, ROLE_DFL };
 
+/* The planted detector (header comment, "Class scores"): what a conv does
+ * with the PLANT_K carried channels, fixed when its weights are created. */
+enum plant {
+    PL_NONE = 0,
+    PL_STEM,     /* first conv: colour-opponent means of the RGB input */
+    PL_PASS,     /* carries the input's planted channels on (mean or centre tap) */
+    PL_ZERO,     /* residual branch: exact zeros where the shortcut carries them */
+    PL_GAIN,     /* SPPF cv1: soft threshold below the peak range, gain above */
+    PL_LOCALMAX, /* SPPF cv2: peak indicator from x and its 5x5 max */
+    PL_CLS,      /* class conv reading peak indicators */
+};
+
 /* One convolution's weights (BN folded). Owned by struct synth; graphs point
  * at them through raw_data without copying. */
 struct conv_w {
@@ -116,6 +127,10 @@ struct conv_w {
     float *w;       /* cout * cin_g * k * k */
     float *b;       /* cout, or NULL (DFL) */
     int seen;       /* calibration: times the observer normalised it */
+    enum plant plant;
+    int plant_in;      /* input channel of planted channel 0 (PL_LOCALMAX: of x) */
+    int plant_in2;     /* PL_LOCALMAX: input channel of the 5x5 max of channel 0 */
+    float plant_ofs;   /* value offset the input's planted channels carry */
 };
 
 enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N };
@@ -169,15 +184,28 @@ struct synth {
     int64_t attn_dims[4][4];
     int attn_qkv[4];         /* index of the qkv conv in convs */
     bool pack_attn;          /* pack_model(): expose attn_out as graph outputs */
+    bool plant;              /* plant the detector (off with no_calib) */
+    bool fresh;              /* next_conv_w() created the weights it returned */
 };
 
-/* A 4-D activation [1, c, h, w] flowing between module builders. */
+/* What a tensor's planted channels hold (struct val.dkind). */
+enum { DK_NONE = 0, DK_COLOUR, DK_PEAK, DK_ZERO };
+#define PLANT_MAX_EX 4
+
+/* A 4-D activation [1, c, h, w] flowing between module builders, with
+ * where its live planted channels are (channels dpos - 1 ... dpos - 2 +
+ * PLANT_K; dpos 0: none), what they hold and the value offset they carry,
+ * and groups of planted channels no longer live (ex[i] - 1 ...; 0: unused),
+ * which no conv may read. */
 struct val {
     const char *name;
     int c, h, w;
+    int dpos, dkind;
+    float dofs;
+    int ex[PLANT_MAX_EX];
 };
 
-static const struct val NOVAL = {NULL, 0, 0, 0};
+static const struct val NOVAL = {.name = NULL};
 
 static int fail(struct synth *s, int code, const char *what) {
     if (s->rc == 0) s->rc = cvb_err_set(s->err, code, "model synth (%s): %s", s->arch->name, what);
@@ -439,6 +467,7 @@ static int reps(const struct synth *s, int n) {
 static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, int cin_g, int k,
                                   int bias, enum conv_role role) {
     int i = s->conv_cursor++;
+    s->fresh = false;
     if (i < s->n_convs) {
         struct conv_w *cw = &s->convs[i];
         if (cw->cout != cout || cw->cin_g != cin_g || cw->k != k || strcmp(cw->node, node) != 0) {
@@ -467,6 +496,7 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
     cw->k = k;
     cw->role = role;
     s->n_convs++;
+    s->fresh = true;
     if (role == ROLE_DFL) {
         for (size_t j = 0; j < nw; j++) cw->w[j] = (float)j; /* DFL: arange(16) */
     } else {
@@ -476,7 +506,199 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
     return cw;
 }
 
-enum { F_ACT = 1, F_BARE = 2, F_NOBIAS = 4 };
+enum {
+    F_ACT = 1, F_BARE = 2, F_NOBIAS = 4,
+    F_NOPLANT = 8,         /* never carries planted channels (box branch) */
+    F_PLANT_ZERO = 16,     /* residual branch: zeros under the shortcut's planted channels */
+    F_PLANT_LOCALMAX = 32, /* SPPF cv2: input is Concat(x, max5(x), max9(x), max13(x)) */
+    F_PLANT_GAIN = 64,     /* SPPF cv1 */
+};
+
+/* ==== the planted detector ================================================
+ *
+ * A random network's class logits are a continuous function of features
+ * that every lower precision perturbs by a few per cent, so a threshold at
+ * 0.25 always has anchors within the noise of it: int8 and bf16 flip them
+ * (measured with the earlier bounded-logit head: F1 vs fp32 0.32-1.0, mean
+ * 0.67 for int8 and 0.94 for bf16, yolov8n 320). A trained detector's scores
+ * are not like that: a few anchors far above the threshold, the rest far
+ * below, and the anchors in between are neighbours of a peak that NMS
+ * removes. The planted detector gives the synthetic model that structure
+ * with PLANT_K designated channels routed through the unchanged Ultralytics
+ * topology (weights only; compute is the same):
+ *  - the stem writes, per channel, a red/green/blue colour-opponent mean of
+ *    its receptive field, PLANT_STEM_GAIN x (c - mean of the other two),
+ *    around PLANT_OFS, where SiLU is close to the identity (written as
+ *    silu(P + d / slope) with silu(P) = PLANT_OFS: plant_operating_point());
+ *  - every later conv whose input carries them copies them on (the mean of
+ *    the kernel's taps below stride PLANT_AVG_MAXSTRIDE, the centre tap
+ *    above, so that the P5 map keeps the contrast of ~7-pixel windows: the
+ *    wider means measured flat-topped at P5, where int8's step then ties
+ *    neighbouring cells); a residual branch writes exact zeros under them
+ *    (silu(0) = 0) so that the shortcut's Add passes them on unchanged;
+ *    Concat keeps the group furthest along (peaks over colour) live and
+ *    the others, like Resize's copies, excluded: no conv reads an excluded
+ *    or live planted channel with a random weight (plant_isolate()), so the
+ *    random part of the network never sees them;
+ *  - SPPF's cv1 applies a soft threshold and a gain: silu(PLANT_GAIN_S x
+ *    (colour - PLANT_T + PLANT_SOFT)), about 0 below the peak range;
+ *  - SPPF's cv2, which sees x and its 5x5 max-pool side by side, writes
+ *    silu(q (127 x - 124 max5(x)) - 3 q PLANT_GAIN_S PLANT_SOFT), q =
+ *    PLANT_LM_Q: about 3 q PLANT_GAIN_S (colour - PLANT_T) at local maxima
+ *    of the colour map and far below 0 elsewhere -- non-maximum suppression
+ *    inside the network. The weights 127 q and -124 q are exact under
+ *    per-channel int8 (scale q) and bf16, and x and its max share one
+ *    quantisation grid, so int8 computes the same maxima but for ties;
+ *  - the P5 class conv maps peak channel k to one class (plant_class())
+ *    with weight PLANT_CLS_W over a bias of PLANT_CLS_BIAS: scores from
+ *    0.25 to ~0.95 over the peaks' range. Every other class logit is the
+ *    bias plus a random part bounded above for any input (class_weights()),
+ *    at most ~0.08, and P3/P4 detect nothing: the detections are P5's
+ *    (stride 32, the large-object level).
+ * Boxes: the box branch's DFL logits have a small random part
+ * (BOX_LOGIT_STD) over a fixed per-side prior, so a peak's box is about 3-4
+ * strides wide and does not move with a lower precision's noise. */
+#define PLANT_K 3
+#define PLANT_OFS 10.0
+#define PLANT_AVG_MAXSTRIDE 4
+#define PLANT_STEM_GAIN 24.0
+#define PLANT_GAIN_S 1.5
+#define PLANT_SOFT 1.2
+#define PLANT_LM_Q (1.0 / 6.0)
+#define PLANT_T 0.3
+#define PLANT_CLS_W 0.6
+#define PLANT_CLS_BIAS (-3.0)
+#define PLANT_CLS_RAND_L1 2.0
+#define BOX_LOGIT_STD 0.08
+#define SILU_MIN (-0.27846)
+
+static const double plant_colour[PLANT_K][3] = {
+    {1.0, -0.5, -0.5}, /* red */
+    {-0.5, 1.0, -0.5}, /* green */
+    {-0.5, -0.5, 1.0}, /* blue */
+};
+
+/* The class planted peak channel k scores as: distinct, fixed by the seed. */
+static int plant_class(const struct synth *s, int k) {
+    return (int)((s->seed * 7u + 16u + 27u * (unsigned)k) % NC);
+}
+
+/* Record group 'pos1' (a dpos) as no longer live in y. */
+static void val_exclude(struct val *y, int pos1) {
+    if (pos1 <= 0) return;
+    for (int i = 0; i < PLANT_MAX_EX; i++) {
+        if (y->ex[i] == pos1) return;
+        if (y->ex[i] == 0) {
+            y->ex[i] = pos1;
+            return;
+        }
+    }
+}
+
+/* What a conv (not yet created) does with x's planted channels. */
+static enum plant plant_decide(const struct synth *s, struct val x, int c2, int g, int flags,
+                               enum conv_role role, int *pin, float *pofs) {
+    *pin = x.dpos - 1;
+    *pofs = x.dofs;
+    if (!s->plant || (flags & F_NOPLANT) || role == ROLE_BOX || role == ROLE_DFL) return PL_NONE;
+    if (x.dpos == 0) {
+        bool stem = strcmp(x.name, "images") == 0 && x.c == 3 && g == 1 && c2 >= PLANT_K;
+        *pin = 0;
+        *pofs = 0;
+        return stem && role == ROLE_PLAIN ? PL_STEM : PL_NONE;
+    }
+    if (role == ROLE_CLS) return x.dkind == DK_PEAK && g == 1 ? PL_CLS : PL_NONE;
+    if (x.dkind != DK_COLOUR && x.dkind != DK_PEAK) return PL_NONE;
+    if (c2 < PLANT_K || x.dpos - 1 + PLANT_K > x.c) return PL_NONE;
+    if (g != 1 && !(g == x.c && c2 == x.c && x.dpos == 1)) return PL_NONE; /* depthwise only */
+    if (flags & F_PLANT_ZERO) return PL_ZERO;
+    if (flags & F_PLANT_GAIN) return x.dkind == DK_COLOUR ? PL_GAIN : PL_NONE;
+    if (flags & F_PLANT_LOCALMAX) return x.dkind == DK_COLOUR && x.dpos - 1 + PLANT_K <= x.c / 4
+                                             ? PL_LOCALMAX : PL_NONE;
+    return PL_PASS;
+}
+
+/* SiLU's inverse at PLANT_OFS and its slope there: a carried channel is
+ * written as silu(P + (v - offset) / slope), about PLANT_OFS + (v - offset). */
+static void plant_operating_point(double *p, double *slope) {
+    double x = PLANT_OFS;
+    for (int i = 0; i < 50; i++) { /* Newton on x * sigmoid(x) = PLANT_OFS */
+        double sg = 1.0 / (1.0 + exp(-x)), f = x * sg - PLANT_OFS, d = sg + x * sg * (1 - sg);
+        x -= f / d;
+    }
+    double sg = 1.0 / (1.0 + exp(-x));
+    *p = x;
+    *slope = sg + x * sg * (1 - sg);
+}
+
+/* Zero the weights by which output channels that are not planted would
+ * read planted input channels (the live group and the excluded ones), so
+ * that the random network never sees them. */
+static void plant_isolate(struct conv_w *cw, struct val x, int g) {
+    size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
+    int first = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int groups[1 + PLANT_MAX_EX], n = 0;
+    if (x.dpos > 0) groups[n++] = x.dpos - 1;
+    for (int i = 0; i < PLANT_MAX_EX; i++)
+        if (x.ex[i] > 0) groups[n++] = x.ex[i] - 1;
+    for (int j = 0; j < n; j++) {
+        int p0 = groups[j], p1 = groups[j] + PLANT_K < x.c ? groups[j] + PLANT_K : x.c;
+        if (g == 1) {
+            for (int r = first; r < cw->cout; r++)
+                memset(cw->w + (size_t)r * per + (size_t)p0 * taps, 0,
+                       (size_t)(p1 - p0) * taps * sizeof(float));
+        } else if (g == x.c && cw->cin_g == 1) { /* depthwise: row r reads channel r */
+            for (int r = p0 > first ? p0 : first; r < p1; r++)
+                memset(cw->w + (size_t)r * per, 0, per * sizeof(float));
+        }
+    }
+}
+
+/* Overwrite the planted output channels of a freshly created conv (after
+ * its random init; the observer leaves them alone). x: its input; act:
+ * whether SiLU follows. */
+static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stride) {
+    size_t per = (size_t)cw->cin_g * cw->k * cw->k, taps = (size_t)cw->k * cw->k;
+    size_t centre = (size_t)(cw->k / 2) * cw->k + cw->k / 2;
+    double p = PLANT_OFS, slope = 1.0;
+    if (act) plant_operating_point(&p, &slope);
+    if (cw->plant == PL_NONE || cw->plant == PL_CLS) return;
+    for (int k = 0; k < PLANT_K; k++) {
+        float *w = cw->w + (size_t)k * per;
+        memset(w, 0, per * sizeof(float));
+        double bias = 0;
+        int ci = cw->cin_g == 1 ? 0 : cw->plant_in + k; /* depthwise: its own channel */
+        switch (cw->plant) {
+        case PL_STEM:
+            for (int c = 0; c < 3; c++)
+                for (size_t t = 0; t < taps; t++)
+                    w[(size_t)c * taps + t] =
+                        (float)(PLANT_STEM_GAIN * plant_colour[k][c] / (slope * (double)taps));
+            bias = p;
+            break;
+        case PL_PASS:
+            if (x.dkind == DK_COLOUR && in_stride < PLANT_AVG_MAXSTRIDE)
+                for (size_t t = 0; t < taps; t++)
+                    w[(size_t)ci * taps + t] = (float)(1.0 / (slope * (double)taps));
+            else
+                w[(size_t)ci * taps + centre] = (float)(1.0 / slope);
+            bias = p - cw->plant_ofs / slope;
+            break;
+        case PL_GAIN:
+            w[(size_t)ci * taps + centre] = (float)PLANT_GAIN_S;
+            bias = -PLANT_GAIN_S * (cw->plant_ofs + PLANT_T - PLANT_SOFT);
+            break;
+        case PL_LOCALMAX:
+            w[(size_t)(cw->plant_in + k) * taps + centre] = (float)(127.0 * PLANT_LM_Q);
+            w[(size_t)(cw->plant_in2 + k) * taps + centre] = (float)(-124.0 * PLANT_LM_Q);
+            bias = -3.0 * PLANT_LM_Q * PLANT_GAIN_S * PLANT_SOFT;
+            break;
+        default: /* PL_ZERO */
+            break;
+        }
+        cw->b[k] = (float)bias;
+    }
+}
 
 /* Ultralytics Conv (module 'comp' in the current scope): Conv2d with folded
  * BN then SiLU when F_ACT; with F_BARE a plain nn.Conv2d named
@@ -487,11 +709,32 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
     size_t mark = comp ? scope_push(s, comp) : strlen(s->scope);
     size_t mark2 = (flags & F_BARE) ? 0 : scope_push(s, "conv");
     if (pad < 0) pad = k / 2;
-    struct val y = {NULL, c2, (x.h + 2 * pad - k) / st + 1, (x.w + 2 * pad - k) / st + 1};
+    struct val y = {.c = c2, .h = (x.h + 2 * pad - k) / st + 1, .w = (x.w + 2 * pad - k) / st + 1};
     char *node = node_name(s, "Conv");
     /* node_name consumed the counter; build the node by hand with that name */
     struct conv_w *cw = node ? next_conv_w(s, node, c2, x.c / g, k, !(flags & F_NOBIAS), role)
                              : NULL;
+    if (cw != NULL && s->fresh) {
+        int pin;
+        float pofs;
+        cw->plant = plant_decide(s, x, c2, g, flags, role, &pin, &pofs);
+        cw->plant_in = pin;
+        cw->plant_in2 = pin + x.c / 4;
+        cw->plant_ofs = pofs;
+        if (cw->plant != PL_NONE && cw->plant != PL_CLS && cw->b == NULL) cw->plant = PL_NONE;
+        plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1);
+        if (s->plant) plant_isolate(cw, x, g);
+    }
+    if (cw != NULL) {
+        switch (cw->plant) {
+        case PL_STEM: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = (float)PLANT_OFS; break;
+        case PL_PASS: y.dpos = 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS; break;
+        case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
+        case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
+        case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
+        default: break;
+        }
+    }
     const char *wname = param_name(s, "weight");
     const char *bname = (flags & F_NOBIAS) ? NULL : param_name(s, "bias");
     if (cw == NULL || wname == NULL) goto out;
@@ -562,23 +805,62 @@ static struct val add2(struct synth *s, struct val a, struct val b) {
     const char *in[2] = {a.name, b.name};
     Onnx__NodeProto *n = add_node(s, "Add", 2, in, 1);
     if (n == NULL) return NOVAL;
-    a.name = n->output[0];
-    return a;
+    /* planted channels survive an Add only over the exact zeros of a
+     * residual branch (PL_ZERO) */
+    struct val y = a;
+    if (a.dkind == DK_ZERO && a.dpos == b.dpos) {
+        y = b;
+    } else if (!(b.dkind == DK_ZERO && b.dpos == a.dpos)) {
+        y.dpos = 0, y.dkind = DK_NONE;
+        val_exclude(&y, a.dpos);
+        val_exclude(&y, b.dpos);
+    }
+    for (int i = 0; i < PLANT_MAX_EX; i++) {
+        val_exclude(&y, a.ex[i]);
+        val_exclude(&y, b.ex[i]);
+    }
+    y.name = n->output[0];
+    return y;
 }
 
 static struct val concat(struct synth *s, int cnt, const struct val *xs) {
     const char *in[8];
-    struct val y = xs[0];
-    y.c = 0;
+    struct val y = {.name = NULL, .h = xs[0].h, .w = xs[0].w};
+    int win = -1, off = 0;
+    /* the live planted channels furthest along (peaks over colour) stay
+     * live; every other group is excluded */
+    for (int i = 0; i < cnt; i++)
+        if (xs[i].dpos > 0 && (xs[i].dkind == DK_COLOUR || xs[i].dkind == DK_PEAK) &&
+            (win < 0 || xs[i].dkind > xs[win].dkind))
+            win = i;
     for (int i = 0; i < cnt; i++) {
         in[i] = xs[i].name;
-        y.c += xs[i].c;
+        if (i == win) {
+            y.dpos = off + xs[i].dpos, y.dkind = xs[i].dkind, y.dofs = xs[i].dofs;
+        } else if (xs[i].dpos > 0) {
+            val_exclude(&y, off + xs[i].dpos);
+        }
+        for (int j = 0; j < PLANT_MAX_EX; j++)
+            if (xs[i].ex[j] > 0) val_exclude(&y, off + xs[i].ex[j]);
+        off += xs[i].c;
     }
+    y.c = off;
     Onnx__NodeProto *n = add_node(s, "Concat", cnt, in, 1);
     attr_int(s, n, "axis", 1);
     if (n == NULL) return NOVAL;
     y.name = n->output[0];
     return y;
+}
+
+/* Part [off, off + c) of a channel Split of x, named 'name': it carries
+ * x's planted channels when they lie within it. */
+static struct val split_part(struct val x, const char *name, int off, int c) {
+    struct val p = {.name = name, .c = c, .h = x.h, .w = x.w};
+    if (x.dpos > 0 && x.dpos - 1 >= off && x.dpos - 1 + PLANT_K <= off + c)
+        p.dpos = x.dpos - off, p.dkind = x.dkind, p.dofs = x.dofs;
+    for (int i = 0; i < PLANT_MAX_EX; i++)
+        if (x.ex[i] > 0 && x.ex[i] - 1 >= off && x.ex[i] - 1 < off + c) val_exclude(&p, x.ex[i] - off);
+    return p;
 }
 
 /* Split along 'axis' into cnt parts of sizes[]; output names into out[]. */
@@ -638,9 +920,10 @@ static struct val bottleneck(struct synth *s, const char *comp, struct val x, in
                              int shortcut, int k1, int k2, double e) {
     size_t mark = scope_push(s, comp);
     int c_ = (int)(c2 * e);
+    bool add = shortcut && x.c == c2;
     struct val y = conv(s, "cv1", x, c_, k1, 1, F_ACT);
-    y = conv(s, "cv2", y, c2, k2, 1, F_ACT);
-    if (shortcut && x.c == c2) y = add2(s, x, y);
+    y = conv(s, "cv2", y, c2, k2, 1, F_ACT | (add ? F_PLANT_ZERO : 0));
+    if (add) y = add2(s, x, y);
     scope_pop(s, mark);
     return y;
 }
@@ -675,8 +958,8 @@ static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut
     if (split(s, y0.name, 1, 2, sizes, parts) < 0) return NOVAL;
     struct val ys[8];
     int ny = 0;
-    ys[ny++] = (struct val){parts[0], c, y0.h, y0.w};
-    ys[ny++] = (struct val){parts[1], c, y0.h, y0.w};
+    ys[ny++] = split_part(y0, parts[0], 0, c);
+    ys[ny++] = split_part(y0, parts[1], c, c);
     for (int i = 0; i < n && ny < 8; i++) {
         char comp[16];
         snprintf(comp, sizeof comp, "m.%d", i);
@@ -699,7 +982,7 @@ static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut
 static struct val sppf(struct synth *s, struct val x, int c2) {
     int c_ = x.c / 2;
     struct val ys[4];
-    ys[0] = conv(s, "cv1", x, c_, 1, 1, F_ACT);
+    ys[0] = conv(s, "cv1", x, c_, 1, 1, F_ACT | F_PLANT_GAIN);
     static const char *const comps[3] = {"m", "m_1", "m_2"};
     for (int i = 0; i < 3; i++) {
         size_t mark = scope_push(s, comps[i]);
@@ -715,7 +998,7 @@ static struct val sppf(struct synth *s, struct val x, int c2) {
         ys[i + 1].name = n ? n->output[0] : NULL;
     }
     struct val cat = concat(s, 4, ys);
-    return conv(s, "cv2", cat, c2, 1, 1, F_ACT);
+    return conv(s, "cv2", cat, c2, 1, 1, F_ACT | F_PLANT_LOCALMAX);
 }
 
 /* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
@@ -747,9 +1030,9 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     s->macs += (double)heads * hd * n_pos * n_pos;
     int64_t sh2[4] = {1, dim, x.h, x.w};
     const char *o = reshape(s, mm2, 4, sh2);
-    struct val v = {reshape(s, qkv3[2], 4, sh2), dim, x.h, x.w};
+    struct val v = {.name = reshape(s, qkv3[2], 4, sh2), .c = dim, .h = x.h, .w = x.w};
     struct val pe = conv_role(s, "pe", v, dim, 3, 1, -1, dim, 0, ROLE_PLAIN);
-    struct val sum = {binary(s, "Add", o, pe.name), dim, x.h, x.w};
+    struct val sum = {.name = binary(s, "Add", o, pe.name), .c = dim, .h = x.h, .w = x.w};
     struct val y = conv_role(s, "proj", sum, dim, 1, 1, -1, 1, 0, ROLE_PLAIN);
     scope_pop(s, mark);
     return y;
@@ -774,7 +1057,7 @@ static struct val c2psa(struct synth *s, struct val x, int n) {
     const char *parts[2] = {NULL, NULL};
     int64_t sizes[2] = {c, c};
     if (split(s, y0.name, 1, 2, sizes, parts) < 0) return NOVAL;
-    struct val a = {parts[0], c, y0.h, y0.w}, b = {parts[1], c, y0.h, y0.w};
+    struct val a = split_part(y0, parts[0], 0, c), b = split_part(y0, parts[1], c, c);
     size_t mark = scope_push(s, "m");
     for (int i = 0; i < n; i++) {
         char comp[16];
@@ -799,7 +1082,11 @@ static struct val upsample(struct synth *s, struct val x) {
     attr_str(s, n, "mode", "nearest");
     attr_str(s, n, "nearest_mode", "floor");
     if (n == NULL) return NOVAL;
-    return (struct val){n->output[0], x.c, x.h * 2, x.w * 2};
+    /* the planted channels are no longer live: see "the planted detector" */
+    struct val y = {.name = n->output[0], .c = x.c, .h = x.h * 2, .w = x.w * 2};
+    memcpy(y.ex, x.ex, sizeof y.ex);
+    val_exclude(&y, x.dpos);
+    return y;
 }
 
 /* Detect(nc=80, reg_max=16, ch) in the current scope; returns output0's
@@ -820,9 +1107,9 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
         snprintf(comp, sizeof comp, "cv2.%d", i);
         size_t mark = scope_push(s, comp);
         snprintf(sub, sizeof sub, "cv2.%d.0", i);
-        struct val b = conv(s, sub, x, c2, 3, 1, F_ACT);
+        struct val b = conv(s, sub, x, c2, 3, 1, F_ACT | F_NOPLANT);
         snprintf(sub, sizeof sub, "cv2.%d.1", i);
-        b = conv(s, sub, b, c2, 3, 1, F_ACT);
+        b = conv(s, sub, b, c2, 3, 1, F_ACT | F_NOPLANT);
         snprintf(sub, sizeof sub, "cv2.%d.2", i);
         b = conv_role(s, sub, b, 4 * REG_MAX, 1, 1, -1, 1, F_BARE, ROLE_BOX);
         scope_pop(s, mark);
@@ -872,7 +1159,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
     int64_t perm[4] = {0, 2, 1, 3};
     d = transpose(s, d, 4, perm);
     d = softmax(s, d, 1);
-    struct val dv = {d, REG_MAX, 4, (int)n_anchor};
+    struct val dv = {.name = d, .c = REG_MAX, .h = 4, .w = (int)n_anchor};
     dv = conv_role(s, "conv", dv, 1, 1, 1, -1, 1, F_BARE | F_NOBIAS, ROLE_DFL);
     int64_t sh3[3] = {1, 4, n_anchor};
     d = reshape(s, dv.name, 3, sh3);
@@ -927,7 +1214,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
 static int build_graph(struct synth *s) {
     graph_reset(s);
     struct val L[24];
-    struct val x = {"images", 3, s->imgsz, s->imgsz};
+    struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
     int feats_idx[3];
     const int strides[3] = {8, 16, 32};
@@ -1414,10 +1701,11 @@ static void target_affine(const struct synth *s, const struct conv_w *cw, int id
     double n1 = rng_normal(&r), n2 = rng_normal(&r);
     switch (cw->role) {
     case ROLE_BOX:
-        /* DFL bin logits: spread 2, a prior towards short distances so that
-         * boxes span a few strides, as a trained head's do */
-        *gamma = 2.0;
-        *beta = -0.3 * (c % REG_MAX) + 0.5 * n2;
+        /* DFL bin logits: a fixed prior towards short distances (boxes
+         * ~3-4 strides wide) and a small random part: see "the planted
+         * detector" */
+        *gamma = BOX_LOGIT_STD;
+        *beta = -0.45 * (c % REG_MAX) + 0.5 * n2;
         break;
     case ROLE_CLS:
         *gamma = 1.0;
@@ -1494,9 +1782,15 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     if (strcmp(op, "Mul") == 0) {
         size_t nl = strlen(node);
         if (nl < 8 || strcmp(node + nl - 8, "/act/Mul") != 0) return;
+        /* the random network's activations: the planted channels (the
+         * first PLANT_K of a planted conv's output) are not among them */
+        char conv_node[MAX_SCOPE + 32];
+        snprintf(conv_node, sizeof conv_node, "%.*s/conv/Conv", (int)(nl - 8), node);
+        const struct conv_w *pc = find_conv(s, conv_node);
+        int64_t skip = pc != NULL && pc->plant != PL_NONE && pc->plant != PL_CLS ? PLANT_K : 0;
         double sum = 0, sq = 0;
-        int64_t n = C * HW;
-        for (int64_t i = 0; i < n; i++) {
+        int64_t n = (C - skip) * HW;
+        for (int64_t i = skip * HW; i < C * HW; i++) {
             sum += data[i];
             sq += (double)data[i] * data[i];
         }
@@ -1540,7 +1834,8 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     memcpy(tmp, sd, sizeof(double) * (size_t)C);
     qsort(tmp, (size_t)C, sizeof(double), cmp_double);
     double floor_sd = fmax(CALIB_SD_FLOOR * tmp[C / 2], 1e-6);
-    for (int64_t c = 0; c < C; c++) {
+    int planted = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    for (int64_t c = planted; c < C; c++) {
         float *p = data + c * HW;
         double sdc = fmax(sd[c], floor_sd);
         double gamma, beta;
@@ -1555,52 +1850,17 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     cb->n_fixed++;
 }
 
-static float logitf_(float p) {
-    if (p < 1e-30f) p = 1e-30f;
-    if (p > 1 - 1e-7f) p = 1 - 1e-7f;
-    return logf(p / (1 - p));
-}
-
-/* Median and maximum anchors above the threshold over the calibration
- * inputs that the class bias aims at (CVB_SYNTH_HITS_* in the header). */
-#define SCORE_TARGET_MEDIAN CVB_SYNTH_HITS_MEDIAN
-#define SCORE_TARGET_MAX CVB_SYNTH_HITS_MAX
-
-static int cmp_float_desc(const void *a, const void *b);
-
-/* Logit shift that leaves exactly 'n' anchors (of the descending 'best')
- * above the threshold logit 'thr'. */
-static double shift_for(const float *best, int64_t n_anchor, int n, double thr) {
-    if (n <= 0) return thr - best[0] - 1e-3;
-    if (n >= n_anchor) return thr - best[n_anchor - 1] + 1e-3;
-    return thr - 0.5 * ((double)best[n - 1] + best[n]);
-}
-
-#define CALIB_LOGIT_DIV 16.0f
-
-static void scale_cls(struct conv_w **cls, int n, float f) {
-    for (int l = 0; l < n; l++) {
-        size_t nw = (size_t)cls[l]->cout * cls[l]->cin_g * cls[l]->k * cls[l]->k;
-        for (size_t j = 0; j < nw; j++) cls[l]->w[j] *= f;
-        for (int c = 0; c < cls[l]->cout; c++) cls[l]->b[c] *= f;
-    }
-}
-
-/* Class logits bounded above, whatever the input. A random network's
- * activations vary far more between inputs than a trained one's, and with
- * zero-mean random class weights the max over 80 classes turns that into
- * anywhere from none to thousands of anchors over the threshold. Instead
- * every class weight is negative (heavy-tailed magnitudes, so a few input
- * channels dominate each class): as SiLU outputs are >= SILU_MIN, a logit
- * never exceeds bias + |SILU_MIN| * sum|w|, reached only where the class's
- * dominant channels all sit near SiLU's minimum -- a local pattern, like a
- * trained detector's, whose frequency cannot explode with the input's
- * contrast (a wider spread of activations makes it rarer, not likelier).
- * The 1x1 conv's weights are replaced; its bias is set by the caller. */
-#define SILU_MIN 0.27846
-#define CLS_WEIGHT_L1 10.0
-static void detector_weights(const struct synth *s, struct conv_w *cw, int level) {
+/* Anchors whose best class score exceeds the threshold over the
+ * calibration inputs: CVB_SYNTH_HITS_* in the header bound them. */
+static void class_weights(const struct synth *s, struct conv_w *cw, int level) {
     size_t per = (size_t)cw->cin_g * cw->k * cw->k;
+    /* The random part: every weight negative, heavy-tailed magnitudes (a few
+     * input channels dominate each class) with an L1 norm of
+     * PLANT_CLS_RAND_L1. SiLU outputs are >= SILU_MIN, so it never adds
+     * more than |SILU_MIN| x PLANT_CLS_RAND_L1 to the bias, whatever the
+     * input: a random network's activations swing far more between inputs
+     * than a trained one's, and zero-mean random class weights would turn
+     * that into anywhere from none to every anchor over the threshold. */
     for (int c = 0; c < cw->cout; c++) {
         uint64_t r = s->seed ^ (0xC1A55ull + (uint64_t)level * 0x9E3779B97F4A7C15ull) ^
                      ((uint64_t)c << 32);
@@ -1610,8 +1870,20 @@ static void detector_weights(const struct synth *s, struct conv_w *cw, int level
             w[j] = (float)exp(1.5 * rng_normal(&r));
             sum += w[j];
         }
-        for (size_t j = 0; j < per; j++) w[j] = (float)(-CLS_WEIGHT_L1 * w[j] / sum);
-        cw->b[c] = 0;
+        for (size_t j = 0; j < per; j++) w[j] = (float)(-PLANT_CLS_RAND_L1 * w[j] / sum);
+        cw->b[c] = (float)PLANT_CLS_BIAS;
+    }
+    if (cw->plant != PL_CLS) return;
+    size_t taps = (size_t)cw->k * cw->k;
+    for (int c = 0; c < cw->cout; c++) /* the random part never reads them */
+        memset(cw->w + (size_t)c * per + (size_t)cw->plant_in * taps, 0,
+               PLANT_K * taps * sizeof(float));
+    for (int k = 0; k < PLANT_K; k++) { /* a planted class is the peak alone */
+        int c = plant_class(s, k);
+        float *w = cw->w + (size_t)c * per;
+        memset(w, 0, per * sizeof(float));
+        w[(size_t)(cw->plant_in + k) * taps + taps / 2] = (float)PLANT_CLS_W;
+        cw->b[c] = (float)(PLANT_CLS_BIAS - PLANT_CLS_W * cw->plant_ofs);
     }
 }
 
@@ -1709,36 +1981,32 @@ out:
     return rc;
 }
 
-/* Step 3: the class branch's final convs, checked over several inputs.
- * Runs the BN-initialised model (oneDNN kernels, no observer) on each
- * calib_variant(); from output0 recovers every (level, class) channel's
- * logits, renormalises each channel to zero mean and unit std pooled over
- * all inputs (so a channel whose level swings between inputs weighs less in
- * the max over classes), then shifts all class biases together so that the
- * median input has SCORE_TARGET_MEDIAN anchors above the threshold and none
- * has more than SCORE_TARGET_MAX. */
+/* Step 3: the class branch's final convs (class_weights()), then the
+ * anchors above the threshold counted over several procedural inputs run
+ * with the oneDNN kernels (calib_variant(); reported in the stats). */
 static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
     void *buf = NULL;
     size_t len = 0;
     struct cvb_engine *e = NULL;
-    float *img = NULL, *out = NULL, *logit = NULL, *best = NULL;
-    double *d_med = NULL;
-    struct conv_w *cls[3] = {NULL, NULL, NULL};
-    int64_t lv_off[4] = {0, 0, 0, 0};
-    int rc, n_cls = 0;
+    float *img = NULL, *out = NULL;
+    int rc, n_cls = 0, n_planted = 0;
     const int K = (int)CVB_ARRAY_LEN(calib_variants);
     s->imgsz = cal_sz;
     for (int i = 0; i < s->n_convs; i++)
-        if (s->convs[i].role == ROLE_CLS && n_cls < 3) cls[n_cls++] = &s->convs[i];
-    for (int l = 0; l < 3; l++) lv_off[l + 1] = lv_off[l] + (int64_t)(cal_sz >> (3 + l)) * (cal_sz >> (3 + l));
-    for (int l = 0; l < n_cls; l++) detector_weights(s, cls[l], l);
-    /* The logits are read back through output0's Sigmoid, which saturates in
-     * float32 beyond about +-16: run with the class convs scaled by
-     * 1/CALIB_LOGIT_DIV (a power of two, so scaling back is exact). */
-    scale_cls(cls, n_cls, 1.0f / CALIB_LOGIT_DIV);
+        if (s->convs[i].role == ROLE_CLS) {
+            class_weights(s, &s->convs[i], n_cls);
+            n_cls++;
+            n_planted += s->convs[i].plant == PL_CLS;
+        }
+    if (n_cls != 3 || n_planted != 1) {
+        rc = cvb_err_set(s->err, CVB_EINTERNAL,
+                         "model synth (%s): the planted detector reached %d of the %d class "
+                         "convolutions (expected the P5 one only)",
+                         s->arch->name, n_planted, n_cls);
+        goto out;
+    }
     rc = build_graph(s);
     if (rc == 0) rc = pack_model(s, &buf, &len);
-    scale_cls(cls, n_cls, CALIB_LOGIT_DIV);
     if (rc < 0) goto out;
     struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_ONEDNN, .imgsz = 0, .threads = 1};
     struct cvb_err eerr = {0};
@@ -1751,21 +2019,18 @@ static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats 
     struct cvb_tensor_info oi;
     cvb_engine_output_info(e, 0, &oi);
     int64_t A = oi.dims[2];
-    if (n_cls != 3 || A != lv_off[3] || oi.dims[1] != 4 + NC) {
+    if (oi.dims[1] != 4 + NC) {
         rc = fail(s, CVB_EINTERNAL, "calibration: unexpected Detect head layout");
         goto out;
     }
-    size_t isz = (size_t)3 * cal_sz * cal_sz;
-    img = malloc(isz * sizeof(float));
+    img = malloc((size_t)3 * cal_sz * cal_sz * sizeof(float));
     out = malloc((size_t)oi.numel * sizeof(float));
-    logit = malloc((size_t)K * NC * (size_t)A * sizeof(float));
-    best = malloc((size_t)K * (size_t)A * sizeof(float));
-    d_med = malloc(sizeof(double) * (size_t)K);
-    if (img == NULL || out == NULL || logit == NULL || best == NULL || d_med == NULL) {
+    if (img == NULL || out == NULL) {
         rc = fail(s, CVB_ENOMEM, "out of memory for calibration");
         goto out;
     }
-    for (int k = 0; k < K; k++) {
+    int hits[32], hmax = 0;
+    for (int k = 0; k < K && k < 32; k++) {
         calib_variant(cal_sz, k, img);
         const void *ins[1] = {img};
         void *outs[1] = {out};
@@ -1775,44 +2040,13 @@ static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats 
                              s->arch->name, eerr.msg);
             goto out;
         }
-        float *lk = logit + (size_t)k * NC * A;
-        for (size_t j = 0; j < (size_t)NC * A; j++)
-            lk[j] = CALIB_LOGIT_DIV * logitf_(out[(size_t)4 * A + j]);
-    }
-    /* max class logit per anchor, per input, descending */
-    for (int k = 0; k < K; k++) {
-        float *bk = best + (size_t)k * A;
-        const float *lk = logit + (size_t)k * NC * A;
-        for (int64_t a = 0; a < A; a++) {
-            float m = -INFINITY;
-            for (int c = 0; c < NC; c++) m = lk[(size_t)c * A + a] > m ? lk[(size_t)c * A + a] : m;
-            bk[a] = m;
-        }
-        qsort(bk, (size_t)A, sizeof(float), cmp_float_desc);
-    }
-    double thr = logitf_(CVB_SYNTH_SCORE_THRESH), cap = INFINITY;
-    int tmed = SCORE_TARGET_MEDIAN < A ? SCORE_TARGET_MEDIAN : (int)A;
-    int tmax = SCORE_TARGET_MAX < A ? SCORE_TARGET_MAX : (int)A;
-    for (int k = 0; k < K; k++) {
-        d_med[k] = shift_for(best + (size_t)k * A, A, tmed, thr);
-        double dc = shift_for(best + (size_t)k * A, A, tmax, thr);
-        cap = dc < cap ? dc : cap;
-    }
-    /* hits_k >= target iff delta >= d_med[k]: the (K - K/2)-th smallest
-     * d_med gives the (K/2)-th smallest hit count (the median reported) the
-     * target */
-    qsort(d_med, (size_t)K, sizeof(double), cmp_double);
-    double dm = d_med[K - K / 2 - 1];
-    double delta = dm < cap ? dm : cap;
-    /* a coarse grid, so that last-bit differences between CPUs rarely move it */
-    delta = floor(delta * 256.0) / 256.0;
-    for (int l = 0; l < 3; l++)
-        for (int c = 0; c < NC; c++) cls[l]->b[c] = (float)(cls[l]->b[c] + delta);
-    int hits[32], hmax = 0;
-    for (int k = 0; k < K && k < 32; k++) {
-        const float *bk = best + (size_t)k * A;
         hits[k] = 0;
-        for (int64_t a = 0; a < A && bk[a] + delta > thr; a++) hits[k]++;
+        for (int64_t a = 0; a < A; a++) {
+            float m = 0;
+            for (int c = 0; c < NC; c++)
+                m = out[(size_t)(4 + c) * A + a] > m ? out[(size_t)(4 + c) * A + a] : m;
+            hits[k] += m > CVB_SYNTH_SCORE_THRESH;
+        }
         hmax = hits[k] > hmax ? hits[k] : hmax;
     }
     if (st != NULL) {
@@ -1834,15 +2068,7 @@ out:
     free(buf);
     free(img);
     free(out);
-    free(logit);
-    free(best);
-    free(d_med);
     return rc;
-}
-
-static int cmp_float_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
 }
 
 /* Steps 2 and 3 of the header comment: the BN-style init on the mosaic (with
@@ -1995,6 +2221,7 @@ int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *l
     s.err = err;
     s.seed = o->seed;
     s.rng = o->seed;
+    s.plant = !o->no_calib;
     int cal_sz = imgsz < CVB_SYNTH_CALIB_MAX_IMGSZ ? imgsz : CVB_SYNTH_CALIB_MAX_IMGSZ;
     if (!o->no_calib && (rc = calibrate(&s, cal_sz, &st)) < 0) goto out;
     s.imgsz = imgsz;
