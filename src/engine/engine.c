@@ -34,7 +34,12 @@
  * instead of nChw16c (oneDNN's int8 kernels need channels-last), with no
  * Concat/Split views there (a channel slice is strided: those are copies);
  * each Conv chosen by cvb__quant_select() with a calibration entry runs
- * u8 x s8 with its input quantised on the way in. bf16 keeps the fp32 plan
+ * u8 x s8. Between int8 Convs activations stay uint8 (plan_u8): a tensor
+ * whose readers are all int8 Convs, or channel Concats that feed int8 Convs,
+ * with one calibrated scale, is written quantised by its Conv (or Concat)
+ * and read as is; other Conv inputs are quantised on the way in. A channel
+ * Split of an int8 Conv's output (its only reader) is absorbed into the
+ * Conv, which writes each slice densely (plan_conv_splits). bf16 keeps the fp32 plan
  * and converts each Conv's input and weights to bfloat16.
  *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
@@ -107,6 +112,8 @@ struct cvb_engine {
     cvb__engine_tap tap;
     void *tap_user;
     struct cvb__dnn_quant *quant; /* per node */
+    struct cvb__dnn_act *act;     /* per tensor: uint8 storage (int8 plans) */
+    int *absorb;                  /* per node: a Conv's absorbed Split, that Split's Conv, or -1 */
     struct cvb__calib_table calib;
     int n_lowp;
     char sha256[65];
@@ -422,6 +429,13 @@ static int cmp_by_size_desc(const void *a, const void *b) {
     return x->t - y->t;
 }
 
+/* Bytes of tensor t as stored: uint8 activations of int8 plans take one
+ * byte per element. */
+static size_t act_bytes(const struct cvb_engine *e, int t) {
+    if (e->act != NULL && e->act[t].u8) return (size_t)e->g->tensors[t].numel;
+    return cvb__tensor_bytes(&e->g->tensors[t]);
+}
+
 /* Place every alias root in the arena by first fit over the union of its
  * members' lifetimes. */
 static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
@@ -449,6 +463,14 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
     for (int i = 0; i < g->n_nodes; i++) {
         const struct cvb_node *n = &g->nodes[i];
         if (n->dead) continue;
+        if (n->op == CVB_OP_CONV && e->absorb[i] >= 0) {
+            /* the Conv writes its Split's outputs: they live from here */
+            const struct cvb_node *sp = &g->nodes[e->absorb[i]];
+            for (int j = 0; j < sp->n_out; j++) {
+                int r = sp->out[j] >= 0 ? e->root[sp->out[j]] : -1;
+                if (r >= 0 && first[r] < 0) first[r] = last[r] = i;
+            }
+        }
         for (int j = 0; j < n->n_out; j++) {
             int r = n->out[j] >= 0 ? e->root[n->out[j]] : -1;
             if (r >= 0 && first[r] < 0) first[r] = i;
@@ -467,7 +489,10 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
         const struct cvb_tensor *tt = &g->tensors[t];
         if (first[t] < 0 || e->root[t] != t || tt->data != NULL || tt->is_output) continue;
         if (tt->is_input && t != e->u8_tensor) continue;
-        iv[n_iv++] = (struct interval){t, first[t], last[t], align_up(cvb__tensor_bytes(tt))};
+        if (tt->producer >= 0 && g->nodes[tt->producer].op == CVB_OP_CONV &&
+            e->absorb[tt->producer] >= 0)
+            continue; /* never materialised: the Conv writes its Split's outputs */
+        iv[n_iv++] = (struct interval){t, first[t], last[t], align_up(act_bytes(e, t))};
     }
     qsort(iv, (size_t)n_iv, sizeof *iv, cmp_by_size_desc);
     size_t total = 0;
@@ -647,6 +672,10 @@ static void release_plan(struct cvb_engine *e) {
     free(e->prof_strings);
     free(e->quant);
     e->quant = NULL;
+    free(e->act);
+    e->act = NULL;
+    free(e->absorb);
+    e->absorb = NULL;
     e->n_lowp = 0;
     e->plan = NULL;
     e->fuse = NULL;
@@ -726,6 +755,133 @@ out:
     return rc;
 }
 
+/* Can tensor t be stored as uint8? A batch-1 NHWC run-time activation that
+ * is no graph input or output, no view of another tensor and no fused sum's
+ * addend (the sum reads it as float32). */
+static bool u8_candidate(const struct cvb_engine *e, int t) {
+    const struct cvb_tensor *tt = &e->g->tensors[t];
+    return tt->dtype == CVB_DT_F32 && tt->ndim == 4 && tt->dims[0] == 1 && tt->numel > 0 &&
+           tt->data == NULL && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
+           e->layout[t] == CVB__LAYOUT_NHWC && e->parent[t] < 0 && !is_sum_addend(e, t);
+}
+
+/* A channel Concat whose members are all NHWC activations: it can write a
+ * uint8 output (quantising float32 members into their slices). */
+static bool concat_u8_ok(const struct cvb_engine *e, const struct cvb_node *n) {
+    if (n->n_out < 1 || n->out[0] < 0 || n->n_in < 1 || norm_axis(n, 4) != 1) return false;
+    for (int j = 0; j < n->n_in; j++) {
+        int t = n->in[j];
+        if (t < 0) return false;
+        const struct cvb_tensor *tt = &e->g->tensors[t];
+        if (tt->dtype != CVB_DT_F32 || tt->ndim != 4 || tt->data != NULL ||
+            e->layout[t] != CVB__LAYOUT_NHWC)
+            return false;
+    }
+    return true;
+}
+
+/* The uint8 storage every reader of tensor t (written by node i) expects,
+ * if they all expect one: sets *want and returns true. */
+static bool u8_readers_agree(const struct cvb_engine *e, int i, int t, struct cvb__dnn_act *want) {
+    const struct cvb_graph *g = e->g;
+    bool any = false;
+    for (int k = i + 1; k < g->n_nodes; k++) {
+        const struct cvb_node *c = &g->nodes[k];
+        if (c->dead) continue;
+        for (int j = 0; j < c->n_in; j++) {
+            if (c->in[j] != t) continue;
+            struct cvb__dnn_act a;
+            if (c->op == CVB_OP_CONV && j == 0 && e->quant[k].prec == CVB__PREC_INT8)
+                a = (struct cvb__dnn_act){true, e->quant[k].src_scale, e->quant[k].src_zp};
+            else if (c->op == CVB_OP_CONCAT && c->n_out >= 1 && c->out[0] >= 0 &&
+                     e->act[c->out[0]].u8)
+                a = e->act[c->out[0]];
+            else
+                return false;
+            if (any && (a.scale != want->scale || a.zp != want->zp)) return false;
+            *want = a;
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* int8: which activations are stored as uint8 (e->act), so that no
+ * separate quantise pass runs between an int8 Conv and the next. A tensor
+ * is uint8 when it is written by an int8 Conv (without a fused sum) or by a
+ * channel Concat of NHWC activations, and every reader expects it quantised
+ * with one and the same scale and zero point: an int8 Conv (input 0)
+ * expects its calibrated input scale, the member of a uint8 Concat the
+ * Concat's. Each tensor keeps the scale its readers were calibrated with, so
+ * the numbers are those of the float32-in-between plan: a Conv's uint8
+ * output is the value its reader's quantise step computed. Decided from the
+ * last node back: a Concat's output is settled before its members. */
+static void plan_u8(struct cvb_engine *e) {
+    const struct cvb_graph *g = e->g;
+    if (e->opts.precision != CVB_PRECISION_INT8 || !e->fast || e->act == NULL) return;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int o = 0; o < n->n_out; o++) {
+            int t = n->out[o];
+            struct cvb__dnn_act want;
+            /* a Split absorbed by its int8 Conv: the Conv writes its outputs */
+            bool writer = (n->op == CVB_OP_CONV && o == 0 && e->quant[i].prec == CVB__PREC_INT8 &&
+                           !(e->fuse[i].post & CVB__POST_SUM) && e->absorb[i] < 0) ||
+                          (n->op == CVB_OP_CONCAT && o == 0 && concat_u8_ok(e, n)) ||
+                          (n->op == CVB_OP_SPLIT && e->absorb[i] >= 0);
+            if (t >= 0 && writer && u8_candidate(e, t) && u8_readers_agree(e, i, t, &want))
+                e->act[t] = want;
+        }
+    }
+}
+
+/* int8: a channel Split (NHWC, so its outputs would be strided copies) of
+ * an int8 Conv's output, when the Split is that output's only reader, is
+ * absorbed into the Conv: the Conv runs once per Split output over its
+ * slice of output channels and writes each output densely (e->absorb).
+ * The Split itself does nothing and the Conv's own output never exists. */
+static void plan_conv_splits(struct cvb_engine *e) {
+    struct cvb_graph *g = e->g;
+    if (e->opts.precision != CVB_PRECISION_INT8 || !e->fast) return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead || n->op != CVB_OP_CONV || e->quant[i].prec != CVB__PREC_INT8 ||
+            (e->fuse[i].post & CVB__POST_SUM) || cvb__attr_int(n, "group", 1) != 1 ||
+            n->n_out != 1 || n->out[0] < 0)
+            continue;
+        int x = n->out[0];
+        if (!u8_candidate(e, x)) continue; /* same conditions: NHWC run-time, no alias */
+        int s = -1, uses = 0;
+        for (int k = i + 1; k < g->n_nodes; k++) {
+            const struct cvb_node *c = &g->nodes[k];
+            if (c->dead) continue;
+            for (int j = 0; j < c->n_in; j++)
+                if (c->in[j] == x) {
+                    uses++;
+                    s = k;
+                }
+        }
+        if (uses != 1) continue;
+        const struct cvb_node *sp = &g->nodes[s];
+        if (sp->op != CVB_OP_SPLIT || sp->in[0] != x || norm_axis(sp, 4) != 1 || sp->n_out < 2 ||
+            (sp->n_in > 1 && sp->in[1] >= 0 && g->tensors[sp->in[1]].data == NULL))
+            continue;
+        int64_t cs = 0;
+        bool ok = true;
+        for (int j = 0; j < sp->n_out && ok; j++) {
+            int t = sp->out[j];
+            ok = t >= 0 && u8_candidate(e, t);
+            if (ok) cs += g->tensors[t].dims[1];
+        }
+        if (!ok || cs != g->tensors[x].dims[1]) continue;
+        e->absorb[i] = s;
+        e->absorb[s] = i;
+        size_t l = strlen(e->fuse[i].ops);
+        snprintf(e->fuse[i].ops + l, sizeof e->fuse[i].ops - l, "+Split");
+    }
+}
+
 static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                     struct cvb_err *err) {
     struct cvb_graph *g = e->g;
@@ -744,6 +900,8 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     e->out_root = calloc(nt, sizeof *e->out_root);
     e->offset = calloc(nt, sizeof *e->offset);
     e->buf = calloc(nt, sizeof *e->buf);
+    e->act = calloc(nt, sizeof *e->act);
+    e->absorb = malloc(nn * sizeof *e->absorb);
     int n_members = 0;
     for (int i = 0; i < g->n_nodes; i++) n_members += g->nodes[i].n_in + g->nodes[i].n_out;
     vmode = calloc(nn, sizeof *vmode);
@@ -752,13 +910,14 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     voff = calloc((size_t)n_members + 1, sizeof *voff);
     if (e->plan == NULL || e->fuse == NULL || e->layout == NULL || e->parent == NULL ||
         e->poff == NULL || e->root == NULL || e->abs_off == NULL || e->out_root == NULL ||
-        e->offset == NULL || e->buf == NULL || vmode == NULL || vbase == NULL || vflag == NULL ||
+        e->offset == NULL || e->buf == NULL || e->act == NULL || e->absorb == NULL || vmode == NULL || vbase == NULL || vflag == NULL ||
         voff == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
         goto out;
     }
     for (int t = 0; t < g->n_tensors; t++) e->parent[t] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
+        e->absorb[i] = -1;
         e->fuse[i].sum_in = -1;
         snprintf(e->fuse[i].ops, sizeof e->fuse[i].ops, "%s", cvb__op_name(g->nodes[i].op));
     }
@@ -790,9 +949,11 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
         goto out;
     }
-    rc = plan_memory(e, err);
-    if (rc < 0) goto out;
     rc = plan_precision(e, err);
+    if (rc < 0) goto out;
+    plan_conv_splits(e);
+    plan_u8(e);
+    rc = plan_memory(e, err);
     if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
         if (e->u8_tensor >= 0) {
@@ -808,9 +969,18 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 e->plan[i].kind = KIND_NOP; /* a view of its input */
                 continue;
             }
+            if (n->op == CVB_OP_SPLIT && e->absorb[i] >= 0) {
+                e->plan[i].kind = KIND_NOP; /* its Conv writes the outputs */
+                continue;
+            }
             struct cvb__dnn_io io = {.layout = e->layout, .post = e->fuse[i].post,
                                      .quant = e->quant[i].prec != CVB__PREC_F32 ? &e->quant[i]
-                                                                                : NULL};
+                                                                                : NULL,
+                                     .act = e->act};
+            if (n->op == CVB_OP_CONV && e->absorb[i] >= 0) {
+                io.split_out = g->nodes[e->absorb[i]].out;
+                io.n_split_out = g->nodes[e->absorb[i]].n_out;
+            }
             if (vmode[i]) {
                 bool all = true;
                 int cnt = n->op == CVB_OP_CONCAT ? n->n_in : n->n_out;
@@ -1109,8 +1279,12 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
             e->tin[j] = t >= 0 ? &g->tensors[t] : NULL;
             e->in[j] = t >= 0 ? e->buf[t] : NULL;
         }
-        for (int j = 0; j < n->n_out; j++) {
-            int t = n->out[j];
+        /* a Conv that absorbed a Split writes the Split's outputs */
+        const struct cvb_node *on = n->op == CVB_OP_CONV && e->absorb[i] >= 0
+                                        ? &g->nodes[e->absorb[i]]
+                                        : n;
+        for (int j = 0; j < on->n_out; j++) {
+            int t = on->out[j];
             e->tout[j] = t >= 0 ? &g->tensors[t] : NULL;
             e->out[j] = t >= 0 ? e->buf[t] : NULL;
         }
@@ -1125,8 +1299,8 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
             e->prof[e->plan[i].prof].ns += now_ns() - t0;
             e->prof[e->plan[i].prof].calls++;
         }
-        if (e->observer != NULL && n->n_out >= 1 && n->out[0] >= 0 &&
-            g->tensors[n->out[0]].dtype == CVB_DT_F32) {
+        if (e->observer != NULL && on == n && n->n_out >= 1 && n->out[0] >= 0 &&
+            g->tensors[n->out[0]].dtype == CVB_DT_F32 && !e->act[n->out[0]].u8) {
             const struct cvb_tensor *t = &g->tensors[n->out[0]];
             e->observer(e->observer_user, n->name, cvb__op_name(n->op), e->buf[n->out[0]],
                         t->ndim, t->dims);

@@ -12,7 +12,9 @@
  *    zp = round(-min / scale) in 0..255 (what ONNX QuantizeLinear computes);
  *  - a quantised Conv's output (pre-activation): the same u8 scheme over its
  *    own calibrated range, used only by the QDQ export (so ONNX Runtime can
- *    fuse QLinearConv); the int8 engine writes conv outputs in float32;
+ *    fuse QLinearConv); the int8 engine instead writes a conv's output after
+ *    its activation, in float32, or in u8 with its readers' input scale when
+ *    all its readers are quantised convs (engine.c, plan_u8);
  *  - kept in float32: the stem conv (fewer than 8 input channels: slow in
  *    int8), Convs whose output reaches a graph output through
  *    non-Conv nodes without an activation post-op (the detection head's final

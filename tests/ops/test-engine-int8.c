@@ -34,7 +34,13 @@
  * still loads at int8; a 'convout' without its 'conv' is refused; the QDQ
  * export quantises each quantised conv's output (QuantizeLinear_y /
  * DequantizeLinear_y, the pattern ONNX Runtime fuses into QLinearConv:
- * tests/integration/qdq_ort.py checks that with ORT). */
+ * tests/integration/qdq_ort.py checks that with ORT).
+ * uint8 activations (test_u8_activations): int8 Convs feeding int8 Convs
+ * write uint8 (kernel name ends ">u8"), Concats feeding int8 Convs quantise
+ * into their slices ("reorder:jit...->u8"), every C2f Split is absorbed by
+ * its Conv ("+Split", no Split step left), none of them on a reference
+ * kernel; and a run is a pure function of its input (frame A, B, A again:
+ * the same bytes), which catches a buffer planned with a wrong lifetime. */
 #include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/synth.h"
@@ -188,6 +194,56 @@ static void test_int8_guard(void) {
 out:
     for (int i = 0; i < n; i++) free(frames[i]);
     cvb_engine_free(fp);
+    cvb_engine_free(q);
+}
+
+static void test_u8_activations(void) {
+    struct cvb_engine *q = load(CVB_PRECISION_INT8, calib_path);
+    uint8_t *fa = malloc((size_t)S * S * 3), *fb = malloc((size_t)S * S * 3);
+    float *y1 = NULL, *y2 = NULL;
+    CHECK(q != NULL && fa != NULL && fb != NULL);
+    if (q == NULL || fa == NULL || fb == NULL) goto out;
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(q, &pr), n_conv_u8 = 0, n_cat_u8 = 0, n_split_conv = 0;
+    for (int i = 0; i < np; i++) {
+        const char *k = pr[i].kernel;
+        size_t kl = strlen(k);
+        if (strncmp(pr[i].ops, "Conv", 4) == 0 && strstr(k, ">u8") != NULL) n_conv_u8++;
+        if (strcmp(pr[i].ops, "Concat") == 0 && kl > 4 && strcmp(k + kl - 4, "->u8") == 0) {
+            n_cat_u8++;
+            CHECK(strncmp(k, "reorder:jit", 11) == 0);
+        }
+        if (strstr(pr[i].ops, "+Split") != NULL) n_split_conv++;
+        CHECK(strcmp(pr[i].ops, "Split") != 0); /* all absorbed */
+        if ((strncmp(pr[i].ops, "Conv", 4) == 0 || strcmp(pr[i].ops, "Concat") == 0) &&
+            strncmp(k, "ref", 3) == 0) {
+            fprintf(stderr, "%s runs %s\n", pr[i].name, k);
+            CHECK(!"a reference kernel");
+        }
+    }
+    printf("  int8 uint8 plan: %d convs write uint8, %d concats quantise, %d splits absorbed\n",
+           n_conv_u8, n_cat_u8, n_split_conv);
+    CHECK(n_conv_u8 >= 30);    /* 40 in YOLOv8n */
+    CHECK(n_cat_u8 >= 10);     /* 13 */
+    CHECK(n_split_conv == 8);  /* one per C2f */
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(q, 0, &oi);
+    y1 = malloc(oi.bytes);
+    y2 = malloc(oi.bytes);
+    CHECK(y1 != NULL && y2 != NULL);
+    if (y1 == NULL || y2 == NULL) goto out;
+    cvb_calib_procedural_frame(S, 101, fa);
+    cvb_calib_procedural_frame(S, 202, fb);
+    CHECK(run1(q, fa, y1) == 0);
+    CHECK(run1(q, fb, y2) == 0);
+    CHECK(memcmp(y1, y2, oi.bytes) != 0);
+    CHECK(run1(q, fa, y2) == 0);
+    CHECK(memcmp(y1, y2, oi.bytes) == 0);
+out:
+    free(fa);
+    free(fb);
+    free(y1);
+    free(y2);
     cvb_engine_free(q);
 }
 
@@ -355,6 +411,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_conv_outputs);
     RUN(test_int8_guard);
+    RUN(test_u8_activations);
     RUN(test_bf16_guard);
     unlink(model_path);
     unlink(calib_path);

@@ -191,7 +191,7 @@ struct dnn_bind {
 };
 
 #define MAX_STEPS 16
-#define MAX_BUFS  8
+#define MAX_BUFS  16
 
 struct dnn_step {
     dnnl_primitive_t prim;
@@ -238,6 +238,9 @@ struct prep {
     struct dnn_plan *plan;
     struct cvb_err *err;
     const struct cvb__dnn_io *io; /* NULL: every activation plain, no fusion */
+    int qsrc_buf1;                /* Conv split in parts: plan buffer + 1 of the quantised
+                                     input the first part made (0: none) */
+    dnnl_memory_desc_t qsrc_md;   /* its layout */
 };
 
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
@@ -608,6 +611,25 @@ static const struct cvb__dnn_quant *conv_quant(const struct prep *p) {
                : NULL;
 }
 
+/* Storage of activation 't' in an int8 plan; NULL: float32. */
+static const struct cvb__dnn_act *act_u8(const struct prep *p, const struct cvb_tensor *t) {
+    if (p->io == NULL || p->io->act == NULL || t == NULL) return NULL;
+    const struct cvb__dnn_act *a = &p->io->act[t - p->g->tensors];
+    return a->u8 ? a : NULL;
+}
+
+/* Attributes of a reorder quantising float32 to uint8: x / scale + zp,
+ * rounded and saturated (*out: a clone of the context's, to destroy). */
+static dnnl_status_t quant_attr(struct prep *p, float scale, int32_t zp,
+                                dnnl_primitive_attr_t *out) {
+    float inv = 1.f / scale;
+    dnnl_status_t s = dnnl_primitive_attr_clone(out, p->d->attr);
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_output_scales(*out, 1, 0, &inv);
+    if (s == dnnl_success && zp != 0)
+        s = dnnl_primitive_attr_set_zero_points(*out, DNNL_ARG_DST, 1, 0, &zp);
+    return s;
+}
+
 /* Conv in float32, bfloat16 or int8 (conv_quant). The activations the
  * executor hands over are float32 in its layout; a bf16/int8 plan converts
  * the input on the way in (a reorder step into a plan buffer: to bf16, or
@@ -616,8 +638,17 @@ static const struct cvb__dnn_quant *conv_quant(const struct prep *p) {
  * bias, dst = oscale * (acc + bias), so the bias is passed divided by
  * src_scale * w_scale[oc]; the input zero point is a run-time attribute
  * (padding then reads as the zero point, i.e. real 0, as ONNX's QLinearConv). */
-static int prep_conv(struct prep *p) {
+static int prep_conv_part(struct prep *p, int part) {
     const struct cvb_tensor *x = tin(p, 0), *w = tin(p, 1), *b = tin(p, 2), *y = tout(p, 0);
+    /* part >= 0: output channels [o0, o0 + y's) into the absorbed Split's
+     * output 'part' (out[part] at run time) */
+    int out_idx = 0;
+    int64_t o0 = 0;
+    if (part >= 0) {
+        for (int k = 0; k < part; k++) o0 += p->g->tensors[p->io->split_out[k]].dims[1];
+        y = &p->g->tensors[p->io->split_out[part]];
+        out_idx = part;
+    }
     const struct cvb__dnn_quant *q = conv_quant(p);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = NULL, qattr = NULL;
@@ -637,6 +668,18 @@ static int prep_conv(struct prep *p) {
         goto out;
     }
     bool int8 = q != NULL && q->prec == CVB__PREC_INT8, bf16 = q != NULL && q->prec == CVB__PREC_BF16;
+    /* uint8 activations (int8 plans): the input is already quantised with
+     * the Conv's own scale; the output is written quantised */
+    const struct cvb__dnn_act *ax = act_u8(p, x), *ay = act_u8(p, y);
+    unsigned post = p->io != NULL ? p->io->post : 0;
+    if ((ax != NULL || ay != NULL) &&
+        (!int8 || (post & CVB__POST_SUM) ||
+         (ax != NULL && (ax->scale != q->src_scale || ax->zp != q->src_zp)) ||
+         (ay != NULL && (!(ay->scale > 0.f) || ay->zp < 0 || ay->zp > 255)))) {
+        rc = prep_fail(p, CVB_EINTERNAL, "uint8 activations need an int8 convolution without a "
+                       "fused sum, reading its input with its own scale");
+        goto out;
+    }
     if (int8 && (nd != 4 || x->dims[0] != 1 || w->data == NULL || !(q->src_scale > 0.f) ||
                  q->src_zp < 0 || q->src_zp > 255)) {
         rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D batch-1 convolution with constant "
@@ -649,9 +692,14 @@ static int prep_conv(struct prep *p) {
         goto out;
     }
     int64_t group = cvb__attr_int(p->n, "group", 1);
-    int64_t c = x->dims[1], m = w->dims[0];
+    int64_t c = x->dims[1], m = part >= 0 ? y->dims[1] : w->dims[0];
+    if (part >= 0 && (!int8 || group != 1 || o0 + m > w->dims[0])) {
+        rc = prep_fail(p, CVB_EINTERNAL, "only an int8 convolution without groups absorbs a "
+                       "split of its output");
+        goto out;
+    }
     if (group < 1 || c != w->dims[1] * group || m % group != 0 || y->dims[1] != m ||
-        y->dims[0] != x->dims[0] || (b != NULL && b->numel != m)) {
+        y->dims[0] != x->dims[0] || (b != NULL && b->numel != w->dims[0])) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "inconsistent channel counts");
         goto out;
     }
@@ -685,8 +733,14 @@ static int prep_conv(struct prep *p) {
     for (int i = 0; i < nd; i++)
         xdims[i] = x->dims[i];
     dnnl_data_type_t wdt = int8 ? dnnl_s8 : bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_status_t s = md_act(p, &src_md, x);
-    if (s == dnnl_success) s = md_act(p, &dst_md, y);
+    dnnl_dims_t ydims;
+    for (int i = 0; i < nd; i++)
+        ydims[i] = y->dims[i];
+    dnnl_status_t s = ax != NULL ? dnnl_memory_desc_init_by_tag(&src_md, nd, xdims, dnnl_u8, dnnl_nhwc)
+                                 : md_act(p, &src_md, x);
+    if (s == dnnl_success)
+        s = ay != NULL ? dnnl_memory_desc_init_by_tag(&dst_md, nd, ydims, dnnl_u8, dnnl_nhwc)
+                       : md_act(p, &dst_md, y);
     if (s == dnnl_success) s = md_plain(&wplain_md, wnd, wd);
     if (s == dnnl_success && int8) {
         dnnl_dims_t pd_;
@@ -714,7 +768,7 @@ static int prep_conv(struct prep *p) {
         goto out;
     }
     if (int8) {
-        int64_t per = w->numel / m;
+        int64_t per = w->numel / w->dims[0]; /* weights per output channel */
         wq = malloc((size_t)w->numel);
         wscale = malloc((size_t)m * sizeof *wscale);
         oscale = malloc((size_t)m * sizeof *oscale);
@@ -722,12 +776,14 @@ static int prep_conv(struct prep *p) {
             rc = prep_fail(p, CVB_ENOMEM, "out of memory quantising weights");
             goto out;
         }
-        cvb__quant_weights(w->data, m, per, wq, wscale);
+        cvb__quant_weights((const float *)w->data + o0 * per, m, per, wq, wscale);
         for (int64_t o = 0; o < m; o++) oscale[o] = q->src_scale * wscale[o];
     }
     /* Fused post-ops (executor's passes): SiLU = swish(alpha 1), ReLU, and
-     * the residual sum (the output buffer already holds the addend). */
-    unsigned post = p->io != NULL ? p->io->post : 0;
+     * the residual sum (the output buffer already holds the addend). A
+     * uint8 output then gets x / scale + zp (a linear post-op: the
+     * activation must see real values), rounded and saturated by the
+     * kernel's store, as the quantise reorder of the consumer did before. */
     if (post != 0 || int8) {
         s = dnnl_primitive_attr_clone(&attr, p->d->attr);
         if (s == dnnl_success && int8)
@@ -742,6 +798,9 @@ static int prep_conv(struct prep *p) {
         if (s == dnnl_success && (post & CVB__POST_RELU))
             s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
         if (s == dnnl_success && (post & CVB__POST_SUM)) s = dnnl_post_ops_append_sum(po, 1.f);
+        if (s == dnnl_success && ay != NULL)
+            s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_linear, 1.f / ay->scale,
+                                             (float)ay->zp);
         if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
         if (s != dnnl_success) {
             rc = prep_status(p, s, "post-ops and scales");
@@ -754,14 +813,13 @@ static int prep_conv(struct prep *p) {
     for (int attempt = 0; attempt < 2; attempt++) {
         dnnl_memory_desc_t s_md = csrc_md, d_md = dst_md;
         if (attempt == 1) {
-            dnnl_dims_t dd;
-            for (int i = 0; i < nd; i++) dd[i] = y->dims[i];
             s = dnnl_success;
             if (!int8)
                 s = dnnl_memory_desc_init_by_tag(&s_md, nd, xdims, bf16 ? dnnl_bf16 : dnnl_f32,
                                                  dnnl_format_tag_any);
             if (s == dnnl_success)
-                s = dnnl_memory_desc_init_by_tag(&d_md, nd, dd, dnnl_f32, dnnl_format_tag_any);
+                s = dnnl_memory_desc_init_by_tag(&d_md, nd, ydims, ay != NULL ? dnnl_u8 : dnnl_f32,
+                                                 dnnl_format_tag_any);
             if (s != dnnl_success) {
                 rc = prep_status(p, s, "describing the tensors");
                 goto out;
@@ -793,7 +851,7 @@ static int prep_conv(struct prep *p) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "a fused sum needs the output in its own layout");
         goto out;
     }
-    struct dnn_bind wb, sb, db = {BIND_OUT, 0, 0}, bb = {BIND_IN, 2, 0}, zb = {BIND_BUF, 0, 0};
+    struct dnn_bind wb, sb, db = {BIND_OUT, out_idx, 0}, bb = {BIND_IN, 2, 0}, zb = {BIND_BUF, 0, 0};
     if (int8) {
         /* weights: quantised here, reordered once into the kernel's layout */
         int buf;
@@ -804,7 +862,7 @@ static int prep_conv(struct prep *p) {
             rc = plan_buf(p, (size_t)m * sizeof(float), &buf);
             if (rc < 0) goto out;
             float *bq = p->plan->bufs[buf];
-            for (int64_t o = 0; o < m; o++) bq[o] = ((const float *)b->data)[o] / oscale[o];
+            for (int64_t o = 0; o < m; o++) bq[o] = ((const float *)b->data)[o0 + o] / oscale[o];
             bb = (struct dnn_bind){BIND_BUF, buf, 0};
         }
         if (q->src_zp != 0) {
@@ -813,21 +871,27 @@ static int prep_conv(struct prep *p) {
             *(int32_t *)p->plan->bufs[buf] = q->src_zp;
             zb = (struct dnn_bind){BIND_BUF, buf, 0};
         }
-        /* input: quantise x / scale + zp, saturating to u8 */
-        float inv = 1.f / q->src_scale;
-        s = dnnl_primitive_attr_clone(&qattr, p->d->attr);
-        if (s == dnnl_success) s = dnnl_primitive_attr_set_output_scales(qattr, 1, 0, &inv);
-        if (s == dnnl_success && q->src_zp != 0)
-            s = dnnl_primitive_attr_set_zero_points(qattr, DNNL_ARG_DST, 1, 0, &q->src_zp);
-        if (s != dnnl_success) {
-            rc = prep_status(p, s, "quantisation attributes");
-            goto out;
+        if (ax != NULL) {
+            /* input already uint8 with this scale */
+            rc = bind_input_md(p, 0, &src_md, want_s, &sb);
+        } else if (p->qsrc_buf1 > 0 && dnnl_memory_desc_equal(&p->qsrc_md, want_s)) {
+            /* an earlier part of this Conv quantised the input already */
+            sb = (struct dnn_bind){BIND_BUF, p->qsrc_buf1 - 1, 0};
+        } else {
+            /* input: quantise x / scale + zp, saturating to u8 */
+            s = quant_attr(p, q->src_scale, q->src_zp, &qattr);
+            if (s != dnnl_success) {
+                rc = prep_status(p, s, "quantisation attributes");
+                goto out;
+            }
+            rc = plan_buf(p, dnnl_memory_desc_get_size(want_s), &buf);
+            if (rc == 0)
+                rc = step_reorder_attr(p, &src_md, (struct dnn_bind){BIND_IN, 0, 0}, want_s,
+                                       (struct dnn_bind){BIND_BUF, buf, 0}, qattr);
+            sb = (struct dnn_bind){BIND_BUF, buf, 0};
+            p->qsrc_buf1 = buf + 1;
+            p->qsrc_md = *want_s;
         }
-        rc = plan_buf(p, dnnl_memory_desc_get_size(want_s), &buf);
-        if (rc == 0)
-            rc = step_reorder_attr(p, &src_md, (struct dnn_bind){BIND_IN, 0, 0}, want_s,
-                                   (struct dnn_bind){BIND_BUF, buf, 0}, qattr);
-        sb = (struct dnn_bind){BIND_BUF, buf, 0};
     } else {
         rc = bind_input(p, 1, &wplain_md, want_w, &wb);
         if (rc == 0) rc = bind_input_md(p, 0, &src_md, want_s, &sb);
@@ -838,7 +902,7 @@ static int prep_conv(struct prep *p) {
         db = (struct dnn_bind){BIND_BUF, buf, 0};
     }
     if (rc < 0) goto out;
-    rc = step_new(p, pd, 5, true, &st);
+    rc = step_new(p, pd, 5, part <= 0, &st);
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, want_s, sb);
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, want_w, wb);
     if (rc == 0 && b != NULL) rc = step_arg(p, st, DNNL_ARG_BIAS, &bias_md, bb);
@@ -851,12 +915,13 @@ static int prep_conv(struct prep *p) {
                                : step_arg(p, st, DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, &zmd, zb);
     }
     if (rc == 0 && !dst_direct)
-        rc = step_reorder(p, want_d, db, &dst_md, (struct dnn_bind){BIND_OUT, 0, 0});
-    if (rc == 0 && q != NULL) {
+        rc = step_reorder(p, want_d, db, &dst_md, (struct dnn_bind){BIND_OUT, out_idx, 0});
+    if (rc == 0 && q != NULL && part <= 0) {
         /* name the precision in profiles: "brgconv:avx512_core_vnni/u8s8" */
         size_t l = strlen(p->plan->impl);
-        snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "%s",
-                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : "/bf16");
+        snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "%s%s%s",
+                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : "/bf16", ay != NULL ? ">u8" : "",
+                 part == 0 ? "+split" : "");
     }
 out:
     free(wq);
@@ -867,6 +932,20 @@ out:
     if (qattr != NULL) dnnl_primitive_attr_destroy(qattr);
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
     return rc;
+}
+
+/* A Conv, or (io->n_split_out > 0) a Conv that also does the channel
+ * Split of its output: one convolution per Split output over that slice of
+ * the output channels, each writing its own dense tensor (in NHWC a channel
+ * slice is strided, and oneDNN convolutions into or out of strided memory
+ * run on reference kernels only), sharing one quantised input. */
+static int prep_conv(struct prep *p) {
+    if (p->io == NULL || p->io->n_split_out == 0) return prep_conv_part(p, -1);
+    for (int k = 0; k < p->io->n_split_out; k++) {
+        int rc = prep_conv_part(p, k);
+        if (rc < 0) return rc;
+    }
+    return 0;
 }
 
 /* ---- MaxPool ----------------------------------------------------------------- */
@@ -1286,6 +1365,69 @@ out:
     return rc;
 }
 
+/* Channel Concat in NHWC writing a uint8 output (int8 plans: every reader
+ * is an int8 Conv with the output's scale). Each member is reordered into
+ * its channel slice of the output (a strided sub-memory): a float32 member
+ * is quantised on the way (x / scale + zp, rounded, saturated, as the
+ * Conv's own quantise step did), a uint8 member (same scale and zero point,
+ * guaranteed by the executor) is copied. This replaces a float32 concat
+ * followed by a quantise pass over the whole output. */
+static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
+    const struct cvb_tensor *y = tout(p, 0);
+    dnnl_primitive_attr_t qattr = NULL;
+    int rc = 0, k = p->n->n_in;
+    int64_t axis = cvb__attr_int(p->n, "axis", 0);
+    if (axis < 0) axis += y->ndim;
+    if (y->ndim != 4 || y->dims[0] != 1 || axis != 1 || layout_of(p, y) != CVB__LAYOUT_NHWC)
+        return prep_fail(p, CVB_EINTERNAL, "a uint8 concat needs a batch-1 NHWC channel concat");
+    dnnl_dims_t yd = {y->dims[0], y->dims[1], y->dims[2], y->dims[3]};
+    dnnl_memory_desc_t whole;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&whole, 4, yd, dnnl_u8, dnnl_nhwc);
+    if (s == dnnl_success) s = quant_attr(p, ay->scale, ay->zp, &qattr);
+    if (s != dnnl_success) {
+        rc = prep_status(p, s, "describing the output");
+        goto out;
+    }
+    int64_t pos = 0;
+    for (int i = 0; i < k && rc == 0; i++) {
+        const struct cvb_tensor *x = tin(p, i);
+        if (!is_f32(x) || x->ndim != 4 || x->data != NULL || layout_of(p, x) != CVB__LAYOUT_NHWC) {
+            rc = prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d is not an NHWC activation", i);
+            goto out;
+        }
+        const struct cvb__dnn_act *ax = act_u8(p, x);
+        if (ax != NULL && (ax->scale != ay->scale || ax->zp != ay->zp)) {
+            rc = prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d has another scale", i);
+            goto out;
+        }
+        dnnl_dims_t xd = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]}, off = {0, pos, 0, 0};
+        dnnl_memory_desc_t xmd, sub;
+        s = dnnl_memory_desc_init_by_tag(&xmd, 4, xd, ax != NULL ? dnnl_u8 : dnnl_f32, dnnl_nhwc);
+        if (s == dnnl_success) s = dnnl_memory_desc_init_submemory(&sub, &whole, xd, off);
+        if (s != dnnl_success) {
+            rc = prep_status(p, s, "describing a slice");
+            goto out;
+        }
+        rc = step_reorder_attr(p, &xmd, (struct dnn_bind){BIND_IN, i, 0}, &sub,
+                               (struct dnn_bind){BIND_OUT, 0, 0}, ax != NULL ? NULL : qattr);
+        pos += x->dims[1];
+    }
+    if (rc == 0 && pos != y->dims[1])
+        rc = prep_fail(p, CVB_EINTERNAL, "members do not cover the output");
+    if (rc == 0) {
+        /* name the copies' kernel, e.g. "reorder:jit:uni->u8" */
+        const_dnnl_primitive_desc_t rpd = NULL;
+        const char *impl = NULL;
+        if (p->plan->n_steps > 0 &&
+            dnnl_primitive_get_primitive_desc(p->plan->steps[0].prim, &rpd) == dnnl_success)
+            dnnl_primitive_desc_query(rpd, dnnl_query_impl_info_str, 0, &impl);
+        snprintf(p->plan->impl, sizeof p->plan->impl, "reorder:%s->u8", impl != NULL ? impl : "?");
+    }
+out:
+    if (qattr != NULL) dnnl_primitive_attr_destroy(qattr);
+    return rc;
+}
+
 /* ---- Softmax ----------------------------------------------------------------- */
 
 static int prep_softmax(struct prep *p) {
@@ -1539,7 +1681,7 @@ static int prep_split(struct prep *p) {
 int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
                               void **state, struct cvb_err *err) {
     static const struct cvb_node dummy = {.op = CVB_OP_IDENTITY, .name = "input"};
-    struct prep p = {d, NULL, &dummy, NULL, err, NULL};
+    struct prep p = {.d = d, .n = &dummy, .err = err};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     struct dnn_step *st;
@@ -1739,7 +1881,7 @@ int cvb__dnn_prepare(struct cvb__dnn *d, const struct cvb_graph *g, const struct
 
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
                         const struct cvb__dnn_io *io, void **state, struct cvb_err *err) {
-    struct prep p = {d, g, n, NULL, err, io};
+    struct prep p = {.d = d, .g = g, .n = n, .err = err, .io = io};
     int rc;
     *state = NULL;
     p.plan = calloc(1, sizeof *p.plan);
@@ -1779,7 +1921,10 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
                 rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
                 break;
             }
-            rc = prep_concat(&p);
+            if (act_u8(&p, tout(&p, 0)) != NULL)
+                rc = prep_concat_u8(&p, act_u8(&p, tout(&p, 0)));
+            else
+                rc = prep_concat(&p);
             break;
         case CVB_OP_SOFTMAX:
         case CVB_OP_MATMUL:

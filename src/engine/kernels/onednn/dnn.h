@@ -42,6 +42,17 @@ struct cvb__dnn_quant {
     int32_t src_zp;
 };
 
+/* How an NHWC activation is stored in an int8 plan: float32 (u8 false), or
+ * uint8 with x ~ (q - zp) * scale, the per-tensor scheme of quant.h. Only
+ * int8 Convs and channel Concats read or write uint8 tensors; the executor
+ * (engine.c) guarantees every reader of a uint8 tensor expects exactly its
+ * scale and zero point. */
+struct cvb__dnn_act {
+    bool u8;
+    float scale;
+    int32_t zp;
+};
+
 /* Post-ops of a fused Conv. SUM: the conv adds its result to what its
  * output buffer holds (the executor made the output alias the addend). */
 enum { CVB__POST_SWISH = 1u, CVB__POST_RELU = 2u, CVB__POST_SUM = 4u };
@@ -56,6 +67,20 @@ struct cvb__dnn_io {
     const bool *view;
     const size_t *off;
     const struct cvb__dnn_quant *quant; /* Conv only; NULL: float32 */
+    /* per graph tensor storage (int8 plans), or NULL: every activation is
+     * float32. A uint8 Conv input is read as is (no quantise step; its
+     * scale and zero point are the Conv's quant src_scale/src_zp); a uint8
+     * Conv output is written quantised after the post-ops; a Concat with a
+     * uint8 output quantises its float32 members (or copies uint8 members
+     * with the same scale and zero point) into the channel slices. */
+    const struct cvb__dnn_act *act;
+    /* Conv only (int8, no groups): the channel Split of its output is done
+     * here. The Conv writes output channel slices, in order, straight into
+     * these n_split_out tensors (the Split's outputs), which the executor
+     * passes as out[0..n_split_out) at run time; its own output tensor is
+     * never materialised. 0: a plain Conv. */
+    const int *split_out;
+    int n_split_out;
 };
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
