@@ -791,7 +791,8 @@ static bool u8_readers_agree(const struct cvb_engine *e, int i, int t, struct cv
         for (int j = 0; j < c->n_in; j++) {
             if (c->in[j] != t) continue;
             struct cvb__dnn_act a;
-            if (c->op == CVB_OP_CONV && j == 0 && e->quant[k].prec == CVB__PREC_INT8)
+            if (c->op == CVB_OP_CONV && j == 0 && e->quant[k].prec == CVB__PREC_INT8 &&
+                !(e->fuse[k].post & CVB__POST_SUM)) /* a fused sum reads float32 */
                 a = (struct cvb__dnn_act){true, e->quant[k].src_scale, e->quant[k].src_zp};
             else if (c->op == CVB_OP_CONCAT && c->n_out >= 1 && c->out[0] >= 0 &&
                      e->act[c->out[0]].u8)
