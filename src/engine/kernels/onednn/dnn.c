@@ -1504,6 +1504,64 @@ out:
     return rc;
 }
 
+/* ---- Transpose ---------------------------------------------------------------- */
+
+/* A Transpose is a reorder between two descriptors of the output's dims:
+ * the source reads the input with its strides permuted, the destination is
+ * dense. Plain layouts only, 1..6 dims, float32 or a 1-byte type (bytes
+ * are only moved: int8 rides as u8); other cases stay on our C kernel.
+ * The reorder kernel oneDNN picks is the plan's name ("jit:uni" for the DFL's
+ * [1,4,16,A] -> [1,16,4,A]), and a "ref" one is refused by step_new (the
+ * executor then runs our C kernel, labelled "ref:Transpose"). */
+static int prep_transpose(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
+    int rc = 0;
+    if (x == NULL || y == NULL || x->numel <= 0 || x->ndim < 1 || x->ndim > 6 ||
+        x->dtype != y->dtype || x->numel != y->numel || y->ndim != x->ndim)
+        return prep_fail(p, CVB_EUNSUPPORTED, "only a same-type transpose of rank 1..6");
+    /* a primitive launch (a few microseconds) costs more than our C copy of
+     * a tiny tensor (shape-like data, the 2x3 case of test-onednn-vs-ref) */
+    dnnl_data_type_t dt;
+    if (x->dtype == CVB_DT_F32)
+        dt = dnnl_f32;
+    else if (cvb__dtype_size(x->dtype) == 1)
+        dt = dnnl_u8;
+    else
+        return prep_fail(p, CVB_EUNSUPPORTED, "only float32 and 1-byte types");
+    const int64_t *pv = NULL;
+    int nd = x->ndim, cnt = cvb__attr_ints(p->n, "perm", &pv), perm[CVB_MAX_DIMS];
+    if (cnt >= 0 && cnt != nd) return prep_fail(p, CVB_EUNSUPPORTED, "perm has %d values", cnt);
+    for (int i = 0; i < nd; i++) {
+        int64_t a = cnt < 0 ? nd - 1 - i : pv[i] < 0 ? pv[i] + nd : pv[i];
+        if (a < 0 || a >= nd) return prep_fail(p, CVB_EUNSUPPORTED, "perm out of range");
+        perm[i] = (int)a;
+    }
+    dnnl_dims_t xst, sst, dst, ydims;
+    xst[nd - 1] = 1;
+    for (int i = nd - 2; i >= 0; i--) xst[i] = xst[i + 1] * x->dims[i + 1];
+    dst[nd - 1] = 1;
+    for (int i = nd - 2; i >= 0; i--) dst[i] = dst[i + 1] * y->dims[i + 1];
+    for (int i = 0; i < nd; i++) {
+        ydims[i] = y->dims[i];
+        sst[i] = xst[perm[i]];
+        if (y->dims[i] != x->dims[perm[i]])
+            return prep_fail(p, CVB_EINTERNAL, "output shape disagrees with perm");
+    }
+    dnnl_memory_desc_t smd, dmd;
+    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&smd, nd, ydims, dt, sst);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_strides(&dmd, nd, ydims, dt, dst);
+    if (s != dnnl_success) return prep_status(p, s, "describing the tensors");
+    dnnl_primitive_desc_t rpd = NULL;
+    struct dnn_step *st;
+    s = dnnl_reorder_primitive_desc_create(&rpd, &smd, p->d->eng, &dmd, p->d->eng, p->d->attr);
+    if (s != dnnl_success) return prep_status(p, s, "creating a reorder");
+    rc = step_new(p, rpd, 2, true, &st);
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_FROM, &smd, (struct dnn_bind){BIND_IN, 0, 0});
+    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_TO, &dmd, (struct dnn_bind){BIND_OUT, 0, 0});
+    dnnl_primitive_desc_destroy(rpd);
+    return rc;
+}
+
 /* ---- MatMul ------------------------------------------------------------------ */
 
 static int prep_matmul(struct prep *p) {
@@ -1916,6 +1974,10 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
         case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
         case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
         case CVB_OP_SPLIT: rc = prep_split(&p); break;
+        case CVB_OP_TRANSPOSE:
+            rc = blk ? prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op")
+                     : prep_transpose(&p);
+            break;
         case CVB_OP_CONCAT:
             if (blk16) {
                 rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
