@@ -112,6 +112,13 @@ add_test(NAME precision-guard
     --cvbench $<TARGET_FILE:cvbench> --seed 1 --seed 7)
 set_tests_properties(precision-guard PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
+# The same guard under every ISA cap this CPU has (int8 everywhere, bf16 where
+# native; AMX skipped with the missing flags on CPUs without it), seed 1. ~30 s.
+add_test(NAME precision-guard-isa
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/precision_guard.py
+    --cvbench $<TARGET_FILE:cvbench> --seed 1 --isa all)
+set_tests_properties(precision-guard-isa PROPERTIES LABELS integration TIMEOUT 600
+  SKIP_RETURN_CODE 77)
 
 # ---- QDQ export run by ONNX Runtime (issue 3, int8 vs ORT same quantisation) ---
 # `cvbench model calibrate --qdq` on a synthetic yolov8n at 320: ORT 1.22

@@ -25,8 +25,14 @@ natively (bf16 without avx512_bf16/amx_bf16) is reported as skipped with the
 reason. Exit 0 when all pass, 1 on a failure, 77 when the Python test tools
 are missing (run scripts/test-venv.sh).
 
+With --isa LIST (as differential.py's: avx2, avx512, avx512_vnni, amx,
+auto, all) every precision runs under each ISA cap this CPU has
+(`cvbench infer --isa X`); bf16 only where the capped ISA computes it
+natively (oneDNN ISA avx512_core_bf16 or AMX), skipped with the reason
+elsewhere. Pooled F1 is then per ISA, seed and precision.
+
 Usage (ctest passes the paths; see tests/tests.cmake):
-  precision_guard.py --cvbench build/cvbench [--precision bf16,int8]
+  precision_guard.py --cvbench build/cvbench [--precision bf16,int8] [--isa LIST]
       [--arch yolov8n] [--imgsz 320] [--seed 1 --seed 7] [--calib-frames 32]
       [--min-f1 0.95] [--keep DIR]
 """
@@ -47,7 +53,7 @@ except ImportError as e:  # pragma: no cover
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential import decode_image, resize_bilinear  # noqa: E402
+from differential import decode_image, isa_support, parse_isas, resize_bilinear  # noqa: E402
 
 PHOTO_DIR = "/usr/share/darknet/data"
 PHOTOS = ["dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg"]
@@ -113,6 +119,8 @@ def main():
                     help="pooled F1 over the inputs, per seed and precision")
     ap.add_argument("--min-input-f1", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--isa", action="append",
+                    help="ISA caps, comma-separated (default: none, oneDNN's own choice)")
     ap.add_argument("--keep", help="keep models and tensors in this directory")
     args = ap.parse_args()
     precs = []
@@ -138,6 +146,20 @@ def main():
         skipped.append(("bf16", f"CPU ({info.get('cpu', '?')}) has neither avx512_bf16 nor "
                                 f"amx_bf16: bf16 would be emulated"))
         precs.remove("bf16")
+    # (label, precision, extra infer args) per tested variant
+    variants = [(p, p, []) for p in precs]
+    isas = parse_isas(args.isa)
+    if isas:
+        run_ok, isa_skipped = isa_support(cvbench, isas)
+        skipped += [(f"{p}/{isa}", why) for isa, why in isa_skipped for p in precs]
+        variants = []
+        for isa, eff in run_ok:
+            for p in precs:
+                if p == "bf16" and not ("bf16" in eff or "amx" in eff):
+                    skipped.append((f"bf16/{isa}", f"oneDNN ISA {eff} under --isa {isa} has no "
+                                                   f"native bf16"))
+                    continue
+                variants.append((f"{p}/{isa}", p, ["--isa", isa]))
 
     tmp = args.keep or tempfile.mkdtemp(prefix="cvb-guard-")
     os.makedirs(tmp, exist_ok=True)
@@ -164,10 +186,10 @@ def main():
                 opath = os.path.join(tmp, f"{tag}-{name}-fp32.npy")
                 run(base + ["--output", opath])
                 hist = score_hist(np.load(opath))
-                for p in precs:
-                    case = f"{tag} {name} {p}"
-                    cmd = base + ["--precision", p, "--guard", "--output",
-                                  os.path.join(tmp, f"{tag}-{name}-{p}.npy")]
+                for label, p, extra in variants:
+                    case = f"{tag} {name} {label}"
+                    cmd = base + extra + ["--precision", p, "--guard", "--output",
+                                          os.path.join(tmp, f"{tag}-{name}-{p}.npy")]
                     if p == "int8":
                         cmd += ["--calib", calib]
                     try:
@@ -180,7 +202,7 @@ def main():
                         failures.append(f"{case}: no accuracy guard line in cvbench's output")
                         continue
                     f1, nf, nt, rel = float(m[2]), int(m[3]), int(m[4]), float(m[5])
-                    rows.append((seed, name, p, nf, nt, f1, rel, hist))
+                    rows.append((seed, name, label, nf, nt, f1, rel, hist))
                     ok = f1 >= args.min_input_f1
                     if not ok:
                         failures.append(f"{case}: F1 {f1:.4f} < {args.min_input_f1} "
@@ -197,7 +219,7 @@ def main():
 
     print()
     n_pooled = 0
-    for p in precs:
+    for p, _, _ in variants:
         for seed in seeds:
             r = [x for x in rows if x[2] == p and x[0] == seed]
             if not r:
