@@ -39,8 +39,13 @@
  * with one calibrated scale, is written quantised by its Conv (or Concat)
  * and read as is; other Conv inputs are quantised on the way in. A channel
  * Split of an int8 Conv's output (its only reader) is absorbed into the
- * Conv, which writes each slice densely (plan_conv_splits). bf16 keeps the fp32 plan
- * and converts each Conv's input and weights to bfloat16.
+ * Conv, which writes each slice densely (plan_conv_splits). With a uint8
+ * frame input (--input-format u8-nhwc), the Convs reading the model input
+ * (the stem) run int8 too, whatever their channel count, and read the
+ * caller's frame itself as their u8 NHWC source (scale 1/255, zero point 0:
+ * exact, no calibration entry; cvb__quant_select_frame): the input tensor
+ * then has no arena bytes and no u8->f32 step (e->u8_direct). bf16 keeps
+ * the fp32 plan and converts each Conv's input and weights to bfloat16.
  *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
  * allocates. */
@@ -97,8 +102,11 @@ struct cvb_engine {
     void **out;
     int n_dnn;
     /* uint8 frame input: the model's input tensor becomes an arena tensor,
-     * filled from the caller's frame by 'u8_state' (oneDNN) or a C loop */
+     * filled from the caller's frame by 'u8_state' (oneDNN) or a C loop;
+     * or (u8_direct, int8 plans) it is the caller's frame itself, stored
+     * uint8 (e->act) and read only by int8 Convs */
     int u8_tensor;            /* -1 when the input is taken as is */
+    bool u8_direct;
     void *u8_state;
     int u8_prof;
     char u8_name[64];
@@ -483,12 +491,12 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
             last[r] = i;
         }
     }
-    if (e->u8_tensor >= 0) first[e->u8_tensor] = 0;
+    if (e->u8_tensor >= 0 && !e->u8_direct) first[e->u8_tensor] = 0;
     int n_iv = 0;
     for (int t = 0; t < g->n_tensors; t++) {
         const struct cvb_tensor *tt = &g->tensors[t];
         if (first[t] < 0 || e->root[t] != t || tt->data != NULL || tt->is_output) continue;
-        if (tt->is_input && t != e->u8_tensor) continue;
+        if (tt->is_input && (t != e->u8_tensor || e->u8_direct)) continue; /* caller's buffer */
         if (tt->producer >= 0 && g->nodes[tt->producer].op == CVB_OP_CONV &&
             e->absorb[tt->producer] >= 0)
             continue; /* never materialised: the Conv writes its Split's outputs */
@@ -609,7 +617,8 @@ static void compute_info(struct cvb_engine *e, const struct cvb_model_info *befo
 
 static int build_profile(struct cvb_engine *e, struct cvb_err *err) {
     const struct cvb_graph *g = e->g;
-    int n = e->u8_tensor >= 0 ? 1 : 0;
+    bool u8_step = e->u8_tensor >= 0 && !e->u8_direct;
+    int n = u8_step ? 1 : 0;
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].dead && e->plan[i].kind != KIND_NOP) n++;
     e->prof = calloc((size_t)n + 1, sizeof *e->prof);
@@ -617,7 +626,7 @@ static int build_profile(struct cvb_engine *e, struct cvb_err *err) {
     if (e->prof == NULL || e->prof_strings == NULL)
         return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
     int k = 0;
-    if (e->u8_tensor >= 0) {
+    if (u8_step) {
         char *shape = e->prof_strings, *kern = shape + PROF_STR;
         snprintf(shape, PROF_STR, "[1,%lld,%lld,%lld]", (long long)e->u8_dims[1],
                  (long long)e->u8_dims[2], (long long)e->u8_dims[3]);
@@ -701,6 +710,7 @@ static void release_plan(struct cvb_engine *e) {
 static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
     struct cvb_graph *g = e->g;
     e->u8_tensor = -1;
+    e->u8_direct = false;
     if (e->opts.input_format != CVB_INPUT_U8_NHWC) return 0;
     if (g->n_inputs != 1)
         return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a model with one "
@@ -747,8 +757,19 @@ static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
                          n->name);
             continue;
         }
-        e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, ce->scale, ce->zp};
+        e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, ce->scale, ce->zp, false};
         e->n_lowp++;
+    }
+    /* int8 with a uint8 frame: the Convs reading the frame take it as is */
+    if (e->opts.precision == CVB_PRECISION_INT8 && e->fast && e->u8_tensor >= 0 &&
+        cvb__quant_select_frame(g, e->fuse, e->u8_tensor, sel) > 0) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!sel[i]) continue;
+            e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, CVB__QUANT_FRAME_SCALE, 0, true};
+            e->n_lowp++;
+        }
+        e->act[e->u8_tensor] = (struct cvb__dnn_act){true, CVB__QUANT_FRAME_SCALE, 0};
+        e->u8_direct = true;
     }
 out:
     free(sel);
@@ -957,7 +978,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     rc = plan_memory(e, err);
     if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
-        if (e->u8_tensor >= 0) {
+        if (e->u8_tensor >= 0 && !e->u8_direct) {
             rc = cvb__dnn_prepare_u8_input(e->dnn, &g->tensors[e->u8_tensor],
                                            e->layout[e->u8_tensor], &e->u8_state, err);
             if (rc < 0) goto out;
@@ -1248,14 +1269,14 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
     struct cvb_graph *g = e->g;
     int64_t t0 = 0;
     for (int i = 0; i < g->n_inputs; i++)
-        if (g->inputs[i] != e->u8_tensor) e->buf[g->inputs[i]] = (void *)inputs[i];
+        if (g->inputs[i] != e->u8_tensor || e->u8_direct) e->buf[g->inputs[i]] = (void *)inputs[i];
     for (int i = 0; i < g->n_outputs; i++) {
         const struct cvb_tensor *t = &g->tensors[g->outputs[i]];
         if (t->producer >= 0 && !t->is_input) e->buf[g->outputs[i]] = outputs[i];
     }
     for (int t = 0; t < g->n_tensors; t++)
         if (e->out_root[t] >= 0) e->buf[t] = (uint8_t *)outputs[e->out_root[t]] + e->abs_off[t];
-    if (e->u8_tensor >= 0) {
+    if (e->u8_tensor >= 0 && !e->u8_direct) {
         if (e->profiling) t0 = now_ns();
         if (e->u8_state != NULL) {
             const void *in0[1] = {inputs[0]};

@@ -40,8 +40,11 @@
  * (scale x_scale*w_scale, zero point 0), and QuantizeLinear/Dequantize-
  * Linear (u8, per tensor) on the Conv's output before its activation: the
  * standard QDQ form ONNX Runtime turns into QLinearConv. The int8 engine
- * itself keeps conv outputs in float32, so the export rounds once more per
- * layer than cvbench int8 does. */
+ * rounds differently: it applies the SiLU in float and writes uint8 with the
+ * reader's input scale (engine.c, plan_u8), so the export rounds once more
+ * per layer (the pre-activation output) than cvbench int8 does. The export
+ * keeps the stem in float32; cvbench int8 quantises it too when it is fed
+ * uint8 frames (cvb__quant_select_frame). */
 #include "cvb/engine.h"
 #include "cvb/detect.h"
 #include "engine/kernels/onednn/dnn.h"
@@ -91,6 +94,36 @@ void cvb__quant_weights(const float *w, int64_t oc, int64_t per, int8_t *q, floa
     }
 }
 
+void cvb__quant_weights_fit(const float *w, int64_t oc, int64_t per, int8_t *q, float *scales) {
+    for (int64_t o = 0; o < oc; o++) {
+        const float *wo = w + o * per;
+        float mx = 0.f;
+        for (int64_t k = 0; k < per; k++) mx = fmaxf(mx, fabsf(wo[k]));
+        float best_s = 1.f;
+        double best_e = INFINITY;
+        /* from 127 down: a tie keeps the wider grid */
+        for (int top = 127; mx > 0.f && top >= 64; top--) {
+            float s = mx / (float)top;
+            double e = 0;
+            for (int64_t k = 0; k < per && e < best_e; k++) {
+                float v = nearbyintf(wo[k] / s);
+                v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
+                double d = (double)wo[k] - (double)v * s;
+                e += d * d;
+            }
+            if (e < best_e) {
+                best_e = e;
+                best_s = s;
+            }
+        }
+        scales[o] = best_s;
+        for (int64_t k = 0; k < per; k++) {
+            float v = nearbyintf(wo[k] / best_s);
+            q[o * per + k] = (int8_t)(v > 127.f ? 127 : v < -127.f ? -127 : v);
+        }
+    }
+}
+
 void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp) {
     if (!(lo < 0.f)) lo = 0.f;
     if (!(hi > 0.f)) hi = 0.f;
@@ -101,11 +134,11 @@ void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp) {
     *zp = (int32_t)(z < 0.f ? 0 : z > 255.f ? 255 : z);
 }
 
-int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel) {
-    int n_sel = 0;
+/* to_out[t]: tensor t reaches a graph output through non-Conv nodes only
+ * (g->n_tensors entries; NULL when out of memory). */
+static bool *reaches_output(const struct cvb_graph *g) {
     bool *to_out = calloc((size_t)g->n_tensors + 1, sizeof *to_out);
-    for (int i = 0; i < g->n_nodes; i++) sel[i] = false;
-    if (to_out == NULL) return 0; /* nothing quantised: still correct */
+    if (to_out == NULL) return NULL;
     for (int i = 0; i < g->n_outputs; i++) to_out[g->outputs[i]] = true;
     /* reverse topological order: a tensor reaches an output without a Conv
      * when some non-Conv consumer's output does */
@@ -118,25 +151,74 @@ int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bo
             for (int j = 0; j < n->n_in; j++)
                 if (n->in[j] >= 0) to_out[n->in[j]] = true;
     }
+    return to_out;
+}
+
+/* Is live node i a Conv that may be quantised, its input channel count
+ * aside? 2-D, batch 1, float32, constant weights, no groups, and not a head
+ * output conv. */
+static bool conv_candidate(const struct cvb_graph *g, const struct cvb__fusion *f,
+                           const bool *to_out, int i) {
+    const struct cvb_node *n = &g->nodes[i];
+    if (n->dead || n->op != CVB_OP_CONV || n->n_in < 2 || n->n_out < 1 || n->out[0] < 0 ||
+        n->in[0] < 0 || n->in[1] < 0)
+        return false;
+    const struct cvb_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+    if (x->dtype != CVB_DT_F32 || x->ndim != 4 || x->dims[0] != 1 || w->data == NULL ||
+        w->dtype != CVB_DT_F32 || x->data != NULL || cvb__attr_int(n, "group", 1) != 1)
+        return false;
+    unsigned post = f != NULL ? f[i].post : 0;
+    bool act = (post & (CVB__POST_SWISH | CVB__POST_RELU)) != 0;
+    return !(to_out[n->out[0]] && !act); /* head output conv / DFL */
+}
+
+int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel) {
+    int n_sel = 0;
+    for (int i = 0; i < g->n_nodes; i++) sel[i] = false;
+    bool *to_out = reaches_output(g);
+    if (to_out == NULL) return 0; /* nothing quantised: still correct */
     for (int i = 0; i < g->n_nodes; i++) {
-        const struct cvb_node *n = &g->nodes[i];
-        if (n->dead || n->op != CVB_OP_CONV || n->n_in < 2 || n->n_out < 1 || n->out[0] < 0 ||
-            n->in[0] < 0 || n->in[1] < 0)
-            continue;
-        const struct cvb_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
-        if (x->dtype != CVB_DT_F32 || x->ndim != 4 || x->dims[0] != 1 || w->data == NULL ||
-            w->dtype != CVB_DT_F32 || x->data != NULL || cvb__attr_int(n, "group", 1) != 1)
-            continue;
+        if (!conv_candidate(g, f, to_out, i)) continue;
         /* a stem conv over 1-4 image channels: int8 kernels run it at ~11
-         * GFLOP/s (brgconv, IC 3) vs ~30 in fp32, and its input is exact */
-        if (x->dims[1] < 8) continue;
-        unsigned post = f != NULL ? f[i].post : 0;
-        bool act = (post & (CVB__POST_SWISH | CVB__POST_RELU)) != 0;
-        if (to_out[n->out[0]] && !act) continue; /* head output conv / DFL */
+         * GFLOP/s (brgconv, IC 3) vs ~30 in fp32, and its input is exact
+         * (with a uint8 frame input it is quantised after all:
+         * cvb__quant_select_frame) */
+        if (g->tensors[g->nodes[i].in[0]].dims[1] < 8) continue;
         sel[i] = true;
         n_sel++;
     }
     free(to_out);
+    return n_sel;
+}
+
+int cvb__quant_select_frame(const struct cvb_graph *g, const struct cvb__fusion *f, int input,
+                            bool *sel) {
+    int n_sel = 0;
+    bool ok = true;
+    for (int i = 0; i < g->n_nodes; i++) sel[i] = false;
+    if (input < 0 || input >= g->n_tensors) return 0;
+    bool *to_out = reaches_output(g);
+    if (to_out == NULL) return 0;
+    for (int i = 0; i < g->n_nodes && ok; i++) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int j = 0; j < n->n_in && ok; j++) {
+            if (n->in[j] != input) continue;
+            /* input 0 of a candidate Conv without a fused sum (a sum reads
+             * its addend as float32, and its own input is then float32 too) */
+            ok = j == 0 && conv_candidate(g, f, to_out, i) &&
+                 !(f != NULL && (f[i].post & CVB__POST_SUM));
+            if (ok && !sel[i]) {
+                sel[i] = true;
+                n_sel++;
+            }
+        }
+    }
+    free(to_out);
+    if (!ok) {
+        for (int i = 0; i < g->n_nodes; i++) sel[i] = false;
+        n_sel = 0;
+    }
     return n_sel;
 }
 

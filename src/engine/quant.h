@@ -16,7 +16,9 @@
  *    its activation, in float32, or in u8 with its readers' input scale when
  *    all its readers are quantised convs (engine.c, plan_u8);
  *  - kept in float32: the stem conv (fewer than 8 input channels: slow in
- *    int8), Convs whose output reaches a graph output through
+ *    int8 when its float input must first be quantised; but with a uint8
+ *    frame input it reads the frame as its u8 source, see
+ *    cvb__quant_select_frame), Convs whose output reaches a graph output through
  *    non-Conv nodes without an activation post-op (the detection head's final
  *    box/class 1x1 convs and the DFL conv), everything that is not a Conv. */
 #ifndef CVB_ENGINE_QUANT_H
@@ -32,6 +34,13 @@
  * q[oc*per + k], scales[oc]. An all-zero channel gets scale 1. */
 void cvb__quant_weights(const float *w, int64_t oc, int64_t per, int8_t *q, float *scales);
 
+/* As cvb__quant_weights, but each channel's scale is max|w| / k for the k
+ * in 64..127 with the least squared rounding error (ties: the largest k).
+ * For convs with few weights per channel, where one weight's rounding is
+ * not averaged out: the frame convs (cvb__quant_select_frame; a stem has
+ * 27 weights per channel). */
+void cvb__quant_weights_fit(const float *w, int64_t oc, int64_t per, int8_t *q, float *scales);
+
 /* u8 scale and zero point for the range [lo, hi] (widened to include 0). */
 void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp);
 
@@ -40,6 +49,22 @@ void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp);
  * candidate when it is 2-D, batch 1, float32, with constant weights, and is
  * not a head output conv (see above). Returns the number selected. */
 int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel);
+
+/* uint8 frame input (int8 plans with --input-format u8-nhwc): the Convs
+ * reading the model's input tensor 'input' take the caller's frame as their
+ * u8 source as is: the model input is frame / 255, exact in u8 with this
+ * scale and zero point 0, so they need no calibration entry. */
+#define CVB__QUANT_FRAME_SCALE (1.f / 255.f)
+
+/* The live Convs that read tensor 'input' (the model input) directly and
+ * are candidates as in cvb__quant_select() whatever their input channel
+ * count, with no fused sum: sel[i]. All or nothing: when any reader of
+ * 'input' is not such a Conv (input 0), nothing is selected, so the input
+ * is either read as uint8 by all its readers or by none. Returns the number
+ * selected. The calibration tool never calls this: its float32 selection
+ * stays cvb__quant_select(). */
+int cvb__quant_select_frame(const struct cvb_graph *g, const struct cvb__fusion *f, int input,
+                            bool *sel);
 
 /* One quantised Conv's calibration record ('conv' line), with its optional
  * 'convout' line (the Conv's pre-activation output range, used by the QDQ

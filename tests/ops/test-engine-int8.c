@@ -40,7 +40,14 @@
  * into their slices ("reorder:jit...->u8"), every C2f Split is absorbed by
  * its Conv ("+Split", no Split step left), none of them on a reference
  * kernel; and a run is a pure function of its input (frame A, B, A again:
- * the same bytes), which catches a buffer planned with a wrong lifetime. */
+ * the same bytes), which catches a buffer planned with a wrong lifetime.
+ * uint8 frame into the stem (test_frame_stem): with a u8 NHWC input the
+ * stem conv runs int8 reading the caller's frame as is (kernel "/u8s8",
+ * no "input u8->f32" step in the profile, no reference kernel), on top of
+ * the calibrated convs (lowp convs = calibrated + 1); its outputs agree
+ * with the int8 plan fed the same frame as float32 NCHW / 255 (where the
+ * stem stays float32) within the file's int8 tolerance, neither is farther
+ * from fp32 than that, and the caller's frame is left unmodified. */
 #include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/synth.h"
@@ -247,6 +254,76 @@ out:
     cvb_engine_free(q);
 }
 
+static void test_frame_stem(void) {
+    struct cvb_engine_opts o = {.kernels = CVB_KERNELS_ONEDNN, .threads = 1,
+                                .input_format = CVB_INPUT_F32_NCHW,
+                                .precision = CVB_PRECISION_INT8, .calib = calib_path};
+    struct cvb_err err = {0};
+    struct cvb_engine *q = load(CVB_PRECISION_INT8, calib_path), *qf = NULL;
+    struct cvb_engine *fp = load(CVB_PRECISION_FP32, NULL);
+    uint8_t *frames[4] = {0}, *keep = malloc((size_t)S * S * 3);
+    const char *names[4];
+    float *xf = malloc((size_t)S * S * 3 * sizeof *xf), *yq = NULL, *yf = NULL, *yr = NULL;
+    int n = 0;
+    if (cvb_engine_load(model_path, &o, &qf, &err) < 0) fprintf(stderr, "load: %s\n", err.msg);
+    CHECK(q != NULL && qf != NULL && fp != NULL && keep != NULL && xf != NULL);
+    if (q == NULL || qf == NULL || fp == NULL || keep == NULL || xf == NULL) goto out;
+    /* the float-input plan keeps the stem float32; the frame plan adds it */
+    CHECK(cvb_engine_n_lowp_convs(q) == cvb_engine_n_lowp_convs(qf) + 1);
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(q, &pr);
+    CHECK(np > 0);
+    for (int i = 0; i < np; i++) {
+        CHECK(strcmp(pr[i].ops, "u8->f32") != 0); /* no float copy of the frame */
+        CHECK(strcmp(pr[i].name, "input") != 0);
+    }
+    /* the stem: the first node, int8 (zero point 0) writing uint8 for model.1 */
+    if (np > 0) {
+        printf("  int8 u8 frame: stem %s runs %s\n", pr[0].name, pr[0].kernel);
+        CHECK(strncmp(pr[0].ops, "Conv", 4) == 0);
+        CHECK(strncmp(pr[0].kernel, "ref", 3) != 0);
+        CHECK(strstr(pr[0].kernel, "/u8s8>u8") != NULL);
+    }
+    np = cvb_engine_profile(qf, &pr);
+    if (np > 0) CHECK(strstr(pr[0].kernel, "/u8s8") == NULL);
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(q, 0, &oi);
+    yq = malloc(oi.bytes);
+    yf = malloc(oi.bytes);
+    yr = malloc(oi.bytes);
+    CHECK(yq != NULL && yf != NULL && yr != NULL);
+    if (yq == NULL || yf == NULL || yr == NULL) goto out;
+    n = make_inputs(frames, names, 3); /* random, dog, grey */
+    for (int k = 0; k < n; k++) {
+        for (int64_t p = 0; p < (int64_t)S * S; p++)
+            for (int c = 0; c < 3; c++)
+                xf[(int64_t)c * S * S + p] = (float)frames[k][p * 3 + c] / 255.f;
+        memcpy(keep, frames[k], (size_t)S * S * 3);
+        CHECK(run1(q, frames[k], yq) == 0);
+        CHECK(memcmp(keep, frames[k], (size_t)S * S * 3) == 0); /* the frame is read only */
+        CHECK(run1(fp, frames[k], yr) == 0);
+        const void *ins[1] = {xf};
+        void *outs[1] = {yf};
+        CHECK(cvb_engine_run(qf, ins, outs, &err) == 0);
+        double d = rel_l2(yq, yf, oi.numel), dq = rel_l2(yq, yr, oi.numel),
+               df = rel_l2(yf, yr, oi.numel);
+        printf("  %-22s int8 u8 frame vs float frame: rel-L2 %.3g; vs fp32: %.3g (float "
+               "frame %.3g)\n", names[k], d, dq, df);
+        CHECK(d < 0.35);
+        CHECK(dq < 0.35);
+    }
+out:
+    for (int k = 0; k < n; k++) free(frames[k]);
+    free(keep);
+    free(xf);
+    free(yq);
+    free(yf);
+    free(yr);
+    cvb_engine_free(q);
+    cvb_engine_free(qf);
+    cvb_engine_free(fp);
+}
+
 static void test_bf16_guard(void) {
     struct cvb_engine *fp = load(CVB_PRECISION_FP32, NULL);
     struct cvb_engine *b = load(CVB_PRECISION_BF16, NULL);
@@ -325,7 +402,8 @@ static void test_conv_outputs(void) {
     CHECK(filter_calib(old, "convout ", false) == 0);
     struct cvb_engine *e = load(CVB_PRECISION_INT8, old);
     CHECK(e != NULL);
-    if (e != NULL) CHECK(cvb_engine_n_lowp_convs(e) == n_quantised);
+    /* + the stem, which reads the u8 frame and needs no calibration entry */
+    if (e != NULL) CHECK(cvb_engine_n_lowp_convs(e) == n_quantised + 1);
     cvb_engine_free(e);
     /* a convout before (without) its conv record is refused */
     FILE *f = fopen(old, "w");
@@ -412,6 +490,7 @@ int main(void) {
     RUN(test_conv_outputs);
     RUN(test_int8_guard);
     RUN(test_u8_activations);
+    RUN(test_frame_stem);
     RUN(test_bf16_guard);
     unlink(model_path);
     unlink(calib_path);

@@ -776,7 +776,8 @@ static int prep_conv_part(struct prep *p, int part) {
             rc = prep_fail(p, CVB_ENOMEM, "out of memory quantising weights");
             goto out;
         }
-        cvb__quant_weights((const float *)w->data + o0 * per, m, per, wq, wscale);
+        (q->w_fit ? cvb__quant_weights_fit : cvb__quant_weights)((const float *)w->data + o0 * per,
+                                                                  m, per, wq, wscale);
         for (int64_t o = 0; o < m; o++) oscale[o] = q->src_scale * wscale[o];
     }
     /* Fused post-ops (executor's passes): SiLU = swish(alpha 1), ReLU, and

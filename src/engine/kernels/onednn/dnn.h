@@ -40,13 +40,15 @@ struct cvb__dnn_quant {
     int prec; /* enum cvb__prec */
     float src_scale;
     int32_t src_zp;
+    bool w_fit; /* int8: weight scales by cvb__quant_weights_fit (frame convs) */
 };
 
 /* How an NHWC activation is stored in an int8 plan: float32 (u8 false), or
  * uint8 with x ~ (q - zp) * scale, the per-tensor scheme of quant.h. Only
  * int8 Convs and channel Concats read or write uint8 tensors; the executor
  * (engine.c) guarantees every reader of a uint8 tensor expects exactly its
- * scale and zero point. */
+ * scale and zero point. The model input may be one ({u8, 1/255, 0}): the
+ * caller's uint8 NHWC frame, read in place by int8 Convs, never written. */
 struct cvb__dnn_act {
     bool u8;
     float scale;
