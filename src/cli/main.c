@@ -67,22 +67,29 @@ static int missing(const char *what) {
     return cvb__cli_usage_error("'%s' is not built into this cvbench", what);
 }
 
-/* OpenMP threads (oneDNN's runtime) spin at every barrier by default. With
- * several engine instances, or anything else on the machine, spinning teams
- * steal each other's cores: measured 2-4x slower on a loaded 2-core host.
- * libgomp reads OMP_WAIT_POLICY when it is loaded, before main(), so the
- * only way to default it is to re-execute ourselves once with it set. A
- * user's own setting (e.g. OMP_WAIT_POLICY=active) is always kept. */
-static void default_passive_openmp(char **argv) {
-    const char *policy = getenv("OMP_WAIT_POLICY");
-    if (policy != NULL && policy[0] != '\0') return;
+/* OpenMP threads (oneDNN's runtime) spin for a while at every barrier by
+ * default (libgomp: 300,000 iterations, then sleep). That is right while one
+ * engine owns the cores and wrong while they are shared: measured on a
+ * 2-core host, yolov8n 640, 2 threads, median ms (passive / libgomp default):
+ * quiet 55-66 / 44-46; with one busy process beside it 79-88 / 160-194.
+ * `cvbench run` shares the cores by design (stream decoders, several engine
+ * instances), so it sleeps at once (OMP_WAIT_POLICY=passive); single-engine
+ * commands (infer, detect, calibrate...) keep libgomp's default, as ONNX
+ * Runtime's and OpenVINO's pools spin too. libgomp reads the variable when
+ * it is loaded, before main(), so the only way to set it is to re-execute
+ * ourselves once with it set. A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT
+ * is always kept. */
+static void default_passive_openmp(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "run") != 0) return;
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if ((policy != NULL && policy[0] != '\0') || (spin != NULL && spin[0] != '\0')) return;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
     execv("/proc/self/exe", argv);
     /* exec failed: carry on with libgomp's defaults */
 }
 
 int main(int argc, char **argv) {
-    default_passive_openmp(argv);
+    default_passive_openmp(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return CVB_EXIT_USAGE;
