@@ -133,6 +133,16 @@ def bad_huge_input():
                   [_f32("Y", [1000000, 1000000])]).SerializeToString()
 
 
+def bad_resize_scale():
+    """A nearest Resize whose constant scales make a side 1.2e21 long (the
+    fuzzer found the float-to-int64 overflow this used to hit)."""
+    scales = numpy_helper.from_array(np.array([1, 1, 1.5e20, 1], np.float32), "scales")
+    nodes = [helper.make_node("Resize", ["X", "", "scales"], ["Y"], name="resize_huge",
+                              mode="nearest")]
+    return _model(nodes, [_f32("X", [1, 3, 8, 8])], [_f32("Y", [1, 3, 8, 8])],
+                  [scales]).SerializeToString()
+
+
 def bad_huge_initializer():
     """An initializer declaring 10^12 elements but carrying 16 bytes."""
     t = TensorProto()

@@ -52,6 +52,7 @@ CASES = {
     "huge-initializer": ("initializer declaring 10^12 elements with 16 bytes of data",
                          [r"elements|size|too large|absurd|bytes"]),
     "cycle":            ("two nodes feeding each other", [r"cycle"]),
+    "resize-scale":     ("Resize scales making a side 1.2e21 long", [r"resize_huge", r"scales"]),
     "op-nms":           ("NonMaxSuppression (not implemented)",
                          [r"unsupported op", r"NonMaxSuppression"]),
     "op-made-up":       ("an op that does not exist",
@@ -95,6 +96,7 @@ def build_corpus(outdir, cvbench=None):
     put("huge-input", g.bad_huge_input())
     put("huge-initializer", g.bad_huge_initializer())
     put("cycle", g.bad_cycle())
+    put("resize-scale", g.bad_resize_scale())
     put("op-nms", g.bad_op("NonMaxSuppression"))
     put("op-made-up", g.bad_op("FrobnicateTensor"))
     put("opset-7", g.bad_opset(7))

@@ -113,8 +113,13 @@ static int resize_params(const struct cvb_graph *g, const struct cvb_node *n,
             if (!(s > 0) || !isfinite(s))
                 return cvb__ref_fail(err, CVB_ESHAPE, n, "scales[%d] = %g is not positive", i,
                                      (double)s);
+            double o = floor((double)s * (double)x->dims[i]);
+            if (o > (double)((int64_t)1 << 40)) /* also keeps the cast below defined */
+                return cvb__ref_fail(err, CVB_ESHAPE, n,
+                                     "scales[%d] = %g makes dimension %d %.3g long", i,
+                                     (double)s, i, o);
             p->scale[i] = s;
-            p->out[i] = (int64_t)floor((double)s * (double)x->dims[i]);
+            p->out[i] = (int64_t)o;
         }
     }
     if (p->cm == CM_TF_CROP) {
