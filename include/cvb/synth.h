@@ -37,10 +37,12 @@
  * with the square of the side; the reference kernels run it). */
 #define CVB_SYNTH_CALIB_MAX_IMGSZ 640
 /* Over the procedural calibration inputs (single-content frames,
- * letterboxed frames, noise, grey), the median input has at most
- * CVB_SYNTH_HITS_MEDIAN anchors scoring above CVB_SYNTH_SCORE_THRESH and
- * none more than CVB_SYNTH_HITS_MAX (checked by the tests; other inputs give
- * other counts: the planted detector responds to strongly coloured spots). */
+ * letterboxed frames, noise, grey), at imgsz 320 the median input has at
+ * most CVB_SYNTH_HITS_MEDIAN anchors scoring above CVB_SYNTH_SCORE_THRESH and
+ * none more than CVB_SYNTH_HITS_MAX (checked by the tests). Detections come
+ * from P5 cells, so larger sizes give more (yolov8n at 640: median 17, max
+ * 63), and other inputs other counts: the planted detector responds to
+ * strongly coloured spots. */
 #define CVB_SYNTH_HITS_MEDIAN 10
 #define CVB_SYNTH_HITS_MAX 150
 #define CVB_SYNTH_SCORE_THRESH 0.25f
