@@ -1886,6 +1886,27 @@ static void class_weights(const struct synth *s, struct conv_w *cw, int level) {
     }
 }
 
+/* Build the graph at s->imgsz and load it into a one-thread engine with
+ * the given kernels (the calibration passes' model; the engine keeps no
+ * reference to the serialized bytes). */
+static int calib_engine(struct synth *s, enum cvb_kernels kernels, struct cvb_engine **e) {
+    void *buf = NULL;
+    size_t len = 0;
+    int rc = build_graph(s);
+    if (rc == 0) rc = pack_model(s, &buf, &len);
+    if (rc == 0) {
+        struct cvb_engine_opts eo = {.kernels = kernels, .imgsz = 0, .threads = 1};
+        struct cvb_err eerr = {0};
+        rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, e, &eerr);
+        if (rc < 0)
+            rc = cvb_err_set(s->err, rc,
+                             "model synth (%s): calibration model rejected by the engine: %s",
+                             s->arch->name, eerr.msg);
+    }
+    free(buf);
+    return rc;
+}
+
 /* Attention logits over the class-calibration inputs: the BN-style init
  * tempered them on the mosaic only, where they then have std
  * CALIB_ATTN_LOGIT_STD; other inputs (noise above all) can give many times
@@ -1895,26 +1916,16 @@ static void class_weights(const struct synth *s, struct conv_w *cw, int level) {
  * std exceeds CALIB_ATTN_LOGIT_STD_MAX. */
 #define CALIB_ATTN_LOGIT_STD_MAX 3.0
 static int temper_attention(struct synth *s, int cal_sz) {
-    void *buf = NULL;
-    size_t len = 0;
     struct cvb_engine *e = NULL;
     float *img = NULL, *bufs[5] = {NULL, NULL, NULL, NULL, NULL};
     double worst[4][16] = {{0}};
     int rc;
     s->imgsz = cal_sz;
     s->pack_attn = true;
-    rc = build_graph(s);
-    if (rc == 0) rc = pack_model(s, &buf, &len);
+    rc = calib_engine(s, CVB_KERNELS_ONEDNN, &e);
     s->pack_attn = false;
     if (rc < 0) goto out;
-    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_ONEDNN, .imgsz = 0, .threads = 1};
     struct cvb_err eerr = {0};
-    rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, &e, &eerr);
-    if (rc < 0) {
-        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration model rejected by the engine: %s",
-                         s->arch->name, eerr.msg);
-        goto out;
-    }
     int n_out = cvb_engine_n_outputs(e);
     if (n_out != 1 + s->n_attn) {
         rc = fail(s, CVB_EINTERNAL, "calibration: attention outputs missing");
@@ -1974,7 +1985,6 @@ static int temper_attention(struct synth *s, int cal_sz) {
     rc = 0;
 out:
     cvb_engine_free(e);
-    free(buf);
     free(img);
     for (int i = 0; i < 5; i++) free(bufs[i]);
     return rc;
@@ -1995,8 +2005,6 @@ static void box_weights(const struct synth *s, struct conv_w *cw, int idx) {
  * anchors above the threshold counted over several procedural inputs run
  * with the oneDNN kernels (calib_variant(); reported in the stats). */
 static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
-    void *buf = NULL;
-    size_t len = 0;
     struct cvb_engine *e = NULL;
     float *img = NULL, *out = NULL;
     int rc, n_cls = 0, n_planted = 0;
@@ -2017,17 +2025,8 @@ static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats 
                          s->arch->name, n_planted, n_cls);
         goto out;
     }
-    rc = build_graph(s);
-    if (rc == 0) rc = pack_model(s, &buf, &len);
-    if (rc < 0) goto out;
-    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_ONEDNN, .imgsz = 0, .threads = 1};
+    if ((rc = calib_engine(s, CVB_KERNELS_ONEDNN, &e)) < 0) goto out;
     struct cvb_err eerr = {0};
-    rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, &e, &eerr);
-    if (rc < 0) {
-        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration model rejected by the engine: %s",
-                         s->arch->name, eerr.msg);
-        goto out;
-    }
     struct cvb_tensor_info oi;
     cvb_engine_output_info(e, 0, &oi);
     int64_t A = oi.dims[2];
@@ -2077,7 +2076,6 @@ static int calibrate_scores(struct synth *s, int cal_sz, struct cvb_synth_stats 
     rc = 0;
 out:
     cvb_engine_free(e);
-    free(buf);
     free(img);
     free(out);
     return rc;
@@ -2086,24 +2084,14 @@ out:
 /* Steps 2 and 3 of the header comment: the BN-style init on the mosaic (with
  * the attention logits tempered), then calibrate_scores(). */
 static int calibrate(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
-    void *buf = NULL;
-    size_t len = 0;
     struct cvb_engine *e = NULL;
     float *img = NULL, *out = NULL;
     struct calib cb = {.s = s, .act_std_min = INFINITY, .act_std_max = 0};
     uint64_t t0 = cvb_now_ns();
     int rc;
     s->imgsz = cal_sz;
-    if ((rc = build_graph(s)) < 0) goto out;
-    if ((rc = pack_model(s, &buf, &len)) < 0) goto out;
-    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF, .imgsz = 0, .threads = 1};
+    if ((rc = calib_engine(s, CVB_KERNELS_REF, &e)) < 0) goto out;
     struct cvb_err eerr = {0};
-    rc = cvb_engine_load_buffer(buf, len, "synthesized calibration model", &eo, &e, &eerr);
-    if (rc < 0) {
-        rc = cvb_err_set(s->err, rc, "model synth (%s): calibration model rejected by the engine: %s",
-                         s->arch->name, eerr.msg);
-        goto out;
-    }
     struct cvb_tensor_info oi;
     cvb_engine_output_info(e, 0, &oi);
     size_t isz = (size_t)3 * cal_sz * cal_sz;
@@ -2166,7 +2154,6 @@ static int calibrate(struct synth *s, int cal_sz, struct cvb_synth_stats *st) {
     rc = 0;
 out:
     cvb_engine_free(e);
-    free(buf);
     free(img);
     free(out);
     free(cb.scratch);

@@ -81,9 +81,10 @@ def resize_bilinear(img, nh, nw):
     return top * (1 - wy) + bot * wy
 
 
-def letterbox(img, size):
+def letterbox_u8(img, size):
     """Ultralytics LetterBox(auto=False, center=True): scale to fit, keep the
-    aspect ratio, pad with grey 114, centred; returns [1,3,S,S] RGB / 255."""
+    aspect ratio, pad with grey 114, centred; returns the uint8 [1,S,S,3] RGB
+    frame (what `--input-format u8-nhwc` takes)."""
     h, w = img.shape[:2]
     r = min(size / h, size / w)
     nw, nh = int(round(w * r)), int(round(h * r))
@@ -92,7 +93,12 @@ def letterbox(img, size):
     canvas = np.full((size, size, 3), 114, dtype=np.uint8)
     resized = np.clip(np.round(resize_bilinear(img, nh, nw)), 0, 255).astype(np.uint8)
     canvas[top:top + nh, left:left + nw] = resized
-    chw = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    return canvas[None]
+
+
+def letterbox(img, size):
+    """letterbox_u8() as the model's float input: [1,3,S,S] RGB / 255."""
+    chw = letterbox_u8(img, size)[0].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
     return np.ascontiguousarray(chw)
 
 

@@ -53,26 +53,12 @@ except ImportError as e:  # pragma: no cover
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential import decode_image, isa_support, parse_isas, resize_bilinear  # noqa: E402
+from differential import decode_image, isa_support, letterbox_u8, parse_isas  # noqa: E402
 
 PHOTO_DIR = "/usr/share/darknet/data"
 PHOTOS = ["dog.jpg", "eagle.jpg", "giraffe.jpg", "horses.jpg", "kite.jpg", "person.jpg"]
 GUARD_RE = re.compile(r"accuracy guard: (\w+) vs fp32: F1@IoU0\.5 = ([0-9.]+) "
                       r"\(fp32 (\d+) boxes, \w+ (\d+)\), output rel-L2 = ([0-9.eE+-]+|inf|nan)")
-
-
-def letterbox_u8(img, size):
-    """Ultralytics LetterBox (as differential.py's letterbox()), as a uint8
-    [1, S, S, 3] RGB frame."""
-    h, w = img.shape[:2]
-    r = min(size / h, size / w)
-    nw, nh = int(round(w * r)), int(round(h * r))
-    dw, dh = (size - nw) / 2, (size - nh) / 2
-    top, left = int(round(dh - 0.1)), int(round(dw - 0.1))
-    canvas = np.full((size, size, 3), 114, dtype=np.uint8)
-    canvas[top:top + nh, left:left + nw] = np.clip(
-        np.round(resize_bilinear(img, nh, nw)), 0, 255).astype(np.uint8)
-    return canvas[None]
 
 
 def make_inputs(size):

@@ -53,8 +53,7 @@ def frame(size):
     if os.path.exists(PHOTO):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         try:
-            from differential import decode_image
-            from precision_guard import letterbox_u8
+            from differential import decode_image, letterbox_u8
             return "dog.jpg", np.ascontiguousarray(letterbox_u8(decode_image(PHOTO), size))
         except Exception as e:  # noqa: BLE001 - fall back to a random frame
             print(f"note: dog.jpg unusable ({e}); using a random frame")
