@@ -85,6 +85,14 @@ uint64_t cvb_now_ns(void);
 int cvb_read_file(const char *path, size_t max_bytes, void **out, size_t *out_len,
                   struct cvb_err *err);
 
+/* Normalise 'path' in place, lexically: "//" and "/./" collapse, "dir/.."
+ * cancels, so "/a/scenarios/../data/m.onnx" becomes "/a/data/m.onnx". A
+ * ".." after a symbolic link does not mean the link's parent, so the
+ * result is kept only when it names the same file as 'path' (or neither
+ * exists); otherwise 'path' is left as it is. Leading ".." of a relative
+ * path stay. */
+void cvb_path_normalize(char *path);
+
 #define CVB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -58,12 +58,16 @@ struct cvb_level_result {
     int64_t dropped_frames;     /* camera pacing: frames skipped because the stream fell behind */
     int64_t late_frames;        /* camera pacing: frames released later than their slot */
     double lateness_p99_ms;
-    /* throughput windows (1 s by default) */
+    /* Throughput windows, closed by completions: each holds at least
+     * window_frames frames and spans at least window_s (src/pipeline/stats.h) */
     double window_s;
+    int64_t window_frames;
     int n_windows;
     double window_fps[CVB_MAX_WINDOWS];
     double window_fps_min, window_fps_max;
-    bool stable;                /* last three windows within 5 % of each other */
+    double window_cv_pct;       /* windows' standard deviation / mean, % */
+    double window_drift_pct;    /* last third's mean - first third's, % of the mean (signed) */
+    bool stable;                /* >= 3 windows, cv <= 5 %, |drift| <= 5 % */
     char bottleneck[CVB_RESULT_STR]; /* "inference-bound: engine busy 97 %" */
     char status[32];            /* "ok", "refused" (memory), "failed" */
     char error[256];            /* why refused/failed */
@@ -122,7 +126,7 @@ struct cvb_frame_sample {
     int stream;
     int64_t frame;
     double t_s;                 /* completion time since the level started */
-    float latency_ms;           /* release (or decode start) to postprocess end */
+    float latency_ms;           /* frame ready (max pacing) or due (camera) to postprocess end */
     float stage_ms[CVB_STAGE_COUNT];
 };
 /* Per-frame samples stored per level are capped at this many (evenly decimated). */

@@ -42,9 +42,10 @@ struct cvb_scenario {
     char pacing[16];        /* max | camera */
     double target_fps;      /* camera pacing rate and density target (default 30) */
     int64_t memory_budget;  /* bytes; 0 = 80 % of MemAvailable or the cgroup limit */
-    double min_duration;    /* s; keep a level running until stable or max_duration */
-    double max_duration;    /* s; cap for min_duration cycling (default 120) */
-    double window;          /* s; throughput window (default 1) */
+    double min_duration;    /* s; run each level at least this long (default 0) */
+    double max_duration;    /* s; an unstable level runs past 'frames' up to this (default 60; 0: never) */
+    double window;          /* s; a throughput window spans at least this (default 1) */
+    int window_frames;      /* a throughput window holds at least this many frames (default 50) */
     bool density;           /* search the largest stream count meeting target_fps and p99_ms */
     double p99_ms;          /* density latency budget (default 100) */
     int imgsz;              /* 0 = the model's own input size */

@@ -43,7 +43,10 @@
  *
  * Pacing:
  *   max     a stream releases its next frame as soon as it has a free slot;
- *           latency runs from decode start (pipeline) or release.
+ *           latency runs from the moment the frame is ready (decoded and
+ *           letterboxed, or taken from the ring) to its detections, so it
+ *           includes the time the frame waits in its stream's pool for an
+ *           engine instance (the queue stage), not its decode.
  *   camera  frame n of a stream is due at t0 + n / fps. The producer sleeps
  *           until then; if it gets to a frame a full period (or more) after
  *           it was due (no free slot: the pipeline is behind), the frames it
@@ -53,7 +56,11 @@
  *
  * Warm-up: the first 'warmup' frames of each stream are processed but not
  * measured; the measured wall time runs from the first measured frame's
- * start to the last frame's end. */
+ * release to the last frame's end.
+ *
+ * Length and stability: a level releases warmup + frames slots per stream,
+ * then keeps releasing while its throughput windows are not yet stable, up
+ * to max_duration (check_extension(); windows and the rule in stats.h). */
 #include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/video.h"
@@ -82,7 +89,8 @@ struct job {
     const uint8_t *frame;     /* S x S x 3 uint8 */
     struct cvb_letterbox lb;
     int64_t n;                /* frame number within the stream (slot counter) */
-    uint64_t t_origin;        /* latency origin: due time (camera) or start */
+    uint64_t t_release;       /* released: due time (camera) or before decode (max) */
+    uint64_t t_origin;        /* latency origin: due time (camera) or frame ready (max) */
     uint64_t t_push;          /* entered the queue / started waiting for an engine */
     uint64_t decode_ns, letterbox_ns;
     int64_t lateness_ns;      /* camera: start - due */
@@ -105,6 +113,7 @@ struct stream {
     int n_free;
     /* written by the producer only */
     int64_t dropped, late;
+    bool past_total;
     /* under the collector lock */
     int64_t measured;
     uint64_t first_start, first_end, last_end;
@@ -137,7 +146,8 @@ struct level {
     size_t frame_bytes;
 
     atomic_int stop;          /* interrupt or error: release no more frames */
-    atomic_int extend;        /* min_duration: keep releasing past 'total' */
+    atomic_int extend;        /* keep releasing past 'total' (until stable, see check_extension) */
+    atomic_int streams_past_total; /* streams that have released all their 'total' slots */
     atomic_int producers_left;
     atomic_llong released, completed, completed_measured;
 
@@ -231,10 +241,14 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
         return;
     }
     atomic_fetch_add(&lv->completed_measured, 1);
-    uint64_t t_start = j->t_origin;
+    uint64_t t_start = j->t_release;
+    bool opens_windows = false;
     if (!st->warm_done) {
         st->warm_done = true;
-        if (++lv->n_warm_done == lv->n_streams) lv->warm_done_t = t_end;
+        if (++lv->n_warm_done == lv->n_streams) {
+            lv->warm_done_t = t_end;
+            opens_windows = true;
+        }
     }
     if (st->measured == 0 || t_start < st->first_start) st->first_start = t_start;
     if (st->measured == 0 || t_end < st->first_end) st->first_end = t_end;
@@ -258,7 +272,12 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
     lv->infer_ns += infer_ns;
     lv->prod_ns += j->decode_ns + j->letterbox_ns;
     lv->decode_ns += j->decode_ns;
-    cvb__windows_add(&lv->win, (double)(t_end - lv->t0) / 1e9);
+    /* Throughput windows start when every stream is past its warm-up: the
+     * completion that ends the last warm-up opens the first window. */
+    if (opens_windows)
+        cvb__windows_open(&lv->win, (double)(t_end - lv->t0) / 1e9);
+    else
+        cvb__windows_add(&lv->win, (double)(t_end - lv->t0) / 1e9);
     const struct cvb_pipeline_hooks *h = lv->hooks;
     if (h && h->samples && h->max_samples > 0 && h->n_samples) {
         int max = h->max_samples < CVB_MAX_FRAME_SAMPLES ? h->max_samples : CVB_MAX_FRAME_SAMPLES;
@@ -416,6 +435,16 @@ static uint64_t pace(struct level *lv, struct stream *st, int64_t *n, int64_t *l
     return due;
 }
 
+/* Count stream 'st' once when it releases its last nominal slot (n = total - 1,
+ * or beyond when camera pacing skipped it): extension may end only after
+ * every stream has released its 'frames'. */
+static void past_total(struct level *lv, struct stream *st, int64_t n) {
+    if (n + 1 >= lv->total && !st->past_total) {
+        st->past_total = true;
+        atomic_fetch_add(&lv->streams_past_total, 1);
+    }
+}
+
 static bool more_frames(struct level *lv, int64_t n) {
     if (stopping(lv)) return false;
     return n < lv->total || atomic_load(&lv->extend);
@@ -436,12 +465,14 @@ static void *producer_main(void *arg) {
         }
         j.n = n;
         j.lateness_ns = late;
-        j.t_origin = lv->camera ? due : cvb_now_ns();
+        j.t_release = lv->camera ? due : cvb_now_ns();
         if (produce(lv, st, &j) < 0) {
             give_slot(st, j.slot);
             break;
         }
         j.t_push = cvb_now_ns();
+        j.t_origin = lv->camera ? due : j.t_push;
+        past_total(lv, st, n);
         atomic_fetch_add(&lv->released, 1);
         pthread_mutex_lock(&lv->qm);
         lv->q[(lv->qhead + lv->qn) % lv->qcap] = j; /* never full: invariant 2 */
@@ -489,10 +520,12 @@ static void *direct_main(void *arg) {
         if (!more_frames(lv, n)) break;
         j.n = n;
         j.lateness_ns = late;
-        j.t_origin = lv->camera ? due : cvb_now_ns();
+        j.t_release = lv->camera ? due : cvb_now_ns();
         if (produce(lv, st, &j) < 0) break;
         atomic_fetch_add(&lv->released, 1);
         j.t_push = cvb_now_ns();
+        j.t_origin = lv->camera ? due : j.t_push;
+        past_total(lv, st, n);
         int i = take_instance(lv);
         uint64_t t = cvb_now_ns();
         int rc = process(lv, &lv->wk[i], &j, t - j.t_push);
@@ -624,8 +657,8 @@ static void progress(struct level *lv, int level_index, uint64_t now, int64_t *l
         .warming_up = lv->n_warm_done < lv->n_streams,
     };
     pr.eta_s = -1;
-    if (atomic_load(&lv->extend))
-        pr.eta_s = -1;
+    if (atomic_load(&lv->extend) && done >= pr.frames_total)
+        pr.eta_s = -1; /* extended until stable: unknown */
     else if (pr.fps_now > 0 && pr.frames_total > done)
         pr.eta_s = (double)(pr.frames_total - done) / pr.fps_now;
     else if (pr.frames_total <= done)
@@ -635,8 +668,10 @@ static void progress(struct level *lv, int level_index, uint64_t now, int64_t *l
     h->progress(h->user, &pr);
 }
 
-/* min_duration: stop extending once the level has run min_duration and its
- * last three windows are stable, or max_duration has passed. */
+/* Extension: a level releases its 'frames' per stream and then keeps going
+ * while it is not stable (the rule in stats.h, over the windows closed so
+ * far), for at least min_duration and at most max_duration seconds since it
+ * started. max_duration 0: never past 'frames'. */
 static void check_extension(struct level *lv, uint64_t now) {
     if (!atomic_load(&lv->extend)) return;
     double el = (now - lv->t0) / 1e9;
@@ -645,14 +680,14 @@ static void check_extension(struct level *lv, uint64_t now) {
         return;
     }
     if (el < lv->s->min_duration) return;
+    if (atomic_load(&lv->streams_past_total) < lv->n_streams) return;
     double fps[CVB_MAX_WINDOWS];
     pthread_mutex_lock(&lv->cm);
-    int n = 0;
-    if (lv->n_warm_done == lv->n_streams)
-        n = cvb__windows_fps(&lv->win, (lv->warm_done_t - lv->t0) / 1e9, el, fps,
-                             CVB_MAX_WINDOWS);
+    int n = cvb__windows_fps(&lv->win, fps, CVB_MAX_WINDOWS);
     pthread_mutex_unlock(&lv->cm);
-    if (cvb__windows_stable(fps, n)) atomic_store(&lv->extend, 0);
+    struct cvb_stability sb;
+    cvb__stability(fps, n, &sb);
+    if (sb.stable) atomic_store(&lv->extend, 0);
 }
 
 /* ---- results ------------------------------------------------------------------ */
@@ -719,16 +754,19 @@ static void fill_result(struct level *lv, struct cvb_level_result *o, double wal
     double inst_time = level_ns * lv->n_inst;
     o->engine_busy_pct = inst_time > 0 ? 100 * lv->busy_infer_ns / inst_time : 0;
     if (o->engine_busy_pct > 100) o->engine_busy_pct = 100;
-    /* windows: full windows after every stream finished warm-up */
-    double from = lv->warm_done_t > lv->t0 ? (lv->warm_done_t - lv->t0) / 1e9 : 0;
-    double to = lv->last_end > lv->t0 ? (lv->last_end - lv->t0) / 1e9 : 0;
-    o->window_s = lv->win.window_s;
-    o->n_windows = cvb__windows_fps(&lv->win, from, to, o->window_fps, CVB_MAX_WINDOWS);
+    /* windows: every closed window, after every stream finished warm-up */
+    o->window_s = lv->win.min_s;
+    o->window_frames = lv->win.min_frames;
+    o->n_windows = cvb__windows_fps(&lv->win, o->window_fps, CVB_MAX_WINDOWS);
     for (int i = 0; i < o->n_windows; i++) {
         if (i == 0 || o->window_fps[i] < o->window_fps_min) o->window_fps_min = o->window_fps[i];
         if (i == 0 || o->window_fps[i] > o->window_fps_max) o->window_fps_max = o->window_fps[i];
     }
-    o->stable = cvb__windows_stable(o->window_fps, o->n_windows);
+    struct cvb_stability sb;
+    cvb__stability(o->window_fps, o->n_windows, &sb);
+    o->stable = sb.stable;
+    o->window_cv_pct = 100 * sb.cv;
+    o->window_drift_pct = 100 * sb.drift;
 
     struct cvb_busy b = {0};
     b.engine = o->engine_busy_pct / 100;
@@ -818,7 +856,7 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
     lv->period_ns = (uint64_t)(1e9 / (s->target_fps > 0 ? s->target_fps : 30));
     lv->frame_bytes = 3 * (size_t)p->imgsz * p->imgsz;
     lv->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)level_index;
-    atomic_store(&lv->extend, s->min_duration > 0 ? 1 : 0);
+    atomic_store(&lv->extend, s->max_duration > 0 ? 1 : 0);
     pthread_mutex_init(&lv->qm, NULL);
     pthread_cond_init(&lv->qcv, NULL);
     pthread_mutex_init(&lv->pm, NULL);
@@ -828,7 +866,7 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
     cvb__hist_reset(&lv->lat);
     cvb__hist_reset(&lv->lateness);
     for (int i = 0; i < CVB_STAGE_COUNT; i++) cvb__hist_reset(&lv->stage[i]);
-    cvb__windows_init(&lv->win, s->window);
+    cvb__windows_init(&lv->win, s->window, s->window_frames);
 
     lv->st = calloc((size_t)streams, sizeof *lv->st);
     lv->wk = calloc((size_t)lv->n_inst, sizeof *lv->wk);

@@ -52,9 +52,10 @@ static const struct field fields[] = {
     {"pacing", F_ENUM, S(pacing), 0, 0, "max|camera", "frame release pacing"},
     {"target_fps", F_DOUBLE, N(target_fps), 0.1, 1000, NULL, "camera rate / density target"},
     {"memory_budget", F_BYTES, N(memory_budget), 0, 0, NULL, "memory budget (bytes, or 512M, 8G)"},
-    {"min_duration", F_DOUBLE, N(min_duration), 0, 86400, NULL, "keep a level running until stable (s)"},
-    {"max_duration", F_DOUBLE, N(max_duration), 1, 86400, NULL, "cap on a level's duration (s)"},
-    {"window", F_DOUBLE, N(window), 0.1, 60, NULL, "throughput window (s)"},
+    {"min_duration", F_DOUBLE, N(min_duration), 0, 86400, NULL, "run each level at least this long (s)"},
+    {"max_duration", F_DOUBLE, N(max_duration), 0, 86400, NULL, "extend an unstable level up to this long (s; 0 = never past 'frames')"},
+    {"window", F_DOUBLE, N(window), 0.1, 60, NULL, "throughput window: at least this long (s)"},
+    {"window_frames", F_INT, N(window_frames), 1, 1000000, NULL, "throughput window: at least this many frames"},
     {"density", F_BOOL, N(density), 0, 0, NULL, "find the largest stream count that holds target_fps"},
     {"p99_ms", F_DOUBLE, N(p99_ms), 0.1, 1e6, NULL, "density latency budget (ms)"},
     {"imgsz", F_INT, N(imgsz), 0, 16384, NULL, "model input size for dynamic models"},
@@ -81,8 +82,9 @@ void cvb_scenario_defaults(struct cvb_scenario *s) {
     snprintf(s->execution, sizeof s->execution, "async");
     snprintf(s->pacing, sizeof s->pacing, "max");
     s->target_fps = 30;
-    s->max_duration = 120;
+    s->max_duration = 60;
     s->window = 1;
+    s->window_frames = 50;
     s->p99_ms = 100;
     snprintf(s->db, sizeof s->db, "cvbench.db");
 }
@@ -115,6 +117,7 @@ static int resolve_path(char *dst, size_t size, const char *value, const char *b
     if (n < 0 || (size_t)n >= size)
         return cvb_err_set(err, CVB_ERANGE, "%s: field '%s': path is longer than %zu bytes", origin,
                            field, size - 1);
+    cvb_path_normalize(dst); /* printed and stored: no "scenarios/../data" */
     return 0;
 }
 

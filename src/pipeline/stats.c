@@ -63,47 +63,83 @@ double cvb__hist_mean_ms(const struct cvb_hist *h) { return h->n ? h->sum_ns / h
 
 /* ---- windows ------------------------------------------------------------------ */
 
-void cvb__windows_init(struct cvb_windows *w, double window_s) {
+void cvb__windows_init(struct cvb_windows *w, double min_s, int64_t min_frames) {
     memset(w, 0, sizeof *w);
-    w->window_s = window_s > 0 ? window_s : 1.0;
+    w->min_s = min_s > 0 ? min_s : 1.0;
+    w->min_frames = min_frames > 0 ? min_frames : 1;
+}
+
+void cvb__windows_open(struct cvb_windows *w, double t_s) {
+    if (w->open) return;
+    if (!(t_s >= 0)) t_s = 0;
+    w->open = true;
+    w->t_open = w->t_last = t_s;
+    w->n_open = 0;
+}
+
+/* Merge adjacent pairs of closed windows: the count of windows halves,
+ * memory stays the same, and later windows are made as long as the merged
+ * ones so that all stay comparable. */
+static void windows_merge(struct cvb_windows *w) {
+    int k;
+    for (k = 0; 2 * k + 1 < w->n; k++) {
+        w->count[k] = w->count[2 * k] + w->count[2 * k + 1];
+        w->span_s[k] = w->span_s[2 * k] + w->span_s[2 * k + 1];
+    }
+    if (2 * k < w->n) { /* an odd last window stays as it is */
+        w->count[k] = w->count[2 * k];
+        w->span_s[k] = w->span_s[2 * k];
+        k++;
+    }
+    w->n = k;
+    w->min_s *= 2;
+    w->min_frames *= 2;
 }
 
 void cvb__windows_add(struct cvb_windows *w, double t_s) {
+    if (!w->open) return;
     if (!(t_s >= 0)) t_s = 0;
-    int64_t i = (int64_t)(t_s / w->window_s);
-    while (i >= CVB_MAX_WINDOWS) {
-        /* Merge pairs: window doubles, memory stays the same. */
-        for (int k = 0; k < CVB_MAX_WINDOWS / 2; k++)
-            w->count[k] = w->count[2 * k] + w->count[2 * k + 1];
-        memset(w->count + CVB_MAX_WINDOWS / 2, 0,
-               sizeof(int64_t) * (CVB_MAX_WINDOWS - CVB_MAX_WINDOWS / 2));
-        w->window_s *= 2;
-        w->n = (w->n + 1) / 2;
-        i = (int64_t)(t_s / w->window_s);
+    if (t_s > w->t_last) w->t_last = t_s;
+    w->n_open++;
+    if (w->n_open < w->min_frames || w->t_last - w->t_open < w->min_s) return;
+    if (w->n == CVB_MAX_WINDOWS) {
+        /* Full: merge, then close this window only if it is as long as the
+         * merged ones. */
+        windows_merge(w);
+        if (w->n_open < w->min_frames || w->t_last - w->t_open < w->min_s) return;
     }
-    w->count[i]++;
-    if (i + 1 > w->n) w->n = (int)(i + 1);
+    w->count[w->n] = w->n_open;
+    w->span_s[w->n] = w->t_last - w->t_open;
+    w->n++;
+    w->t_open = w->t_last;
+    w->n_open = 0;
 }
 
-int cvb__windows_fps(const struct cvb_windows *w, double from_s, double to_s, double *fps,
-                     int max) {
+int cvb__windows_fps(const struct cvb_windows *w, double *fps, int max) {
     int k = 0;
-    for (int i = 0; i < w->n && k < max; i++) {
-        double a = i * w->window_s, b = (i + 1) * w->window_s;
-        if (a + 1e-9 < from_s || b > to_s + 1e-9) continue;
-        fps[k++] = (double)w->count[i] / w->window_s;
-    }
+    for (int i = 0; i < w->n && k < max; i++)
+        fps[k++] = w->span_s[i] > 0 ? (double)w->count[i] / w->span_s[i] : 0;
     return k;
 }
 
-bool cvb__windows_stable(const double *fps, int n) {
-    if (n < 3) return false;
-    double lo = fps[n - 3], hi = fps[n - 3];
-    for (int i = n - 2; i < n; i++) {
-        if (fps[i] < lo) lo = fps[i];
-        if (fps[i] > hi) hi = fps[i];
-    }
-    return hi > 0 && hi - lo <= 0.05 * hi;
+static double mean_of(const double *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    return n > 0 ? s / n : 0;
+}
+
+void cvb__stability(const double *fps, int n, struct cvb_stability *out) {
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    if (n <= 0) return;
+    out->mean = mean_of(fps, n);
+    if (!(out->mean > 0)) return;
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (fps[i] - out->mean) * (fps[i] - out->mean);
+    out->cv = sqrt(ss / n) / out->mean;
+    int third = n / 3 > 0 ? n / 3 : 1;
+    out->drift = (mean_of(fps + n - third, third) - mean_of(fps, third)) / out->mean;
+    out->stable = n >= 3 && out->cv <= CVB_STABLE_CV && fabs(out->drift) <= CVB_STABLE_DRIFT;
 }
 
 /* ---- bottleneck verdict --------------------------------------------------------

@@ -32,24 +32,67 @@ void cvb__hist_merge(struct cvb_hist *into, const struct cvb_hist *h);
 double cvb__hist_pct_ms(const struct cvb_hist *h, double p);
 double cvb__hist_mean_ms(const struct cvb_hist *h);
 
-/* Throughput windows: completions counted in windows of window_s seconds
- * from time 0 (the level start). When a level outlives CVB_MAX_WINDOWS
- * windows, adjacent windows merge and the window doubles (bounded memory). */
+/* Throughput windows, closed by completions rather than by the clock.
+ *
+ * The first window opens at a completion time given by the caller (when
+ * every stream has finished its warm-up). A window closes at the first
+ * later completion at which it holds at least min_frames completions and
+ * spans at least min_s seconds; the next one opens there. A window's
+ * throughput is its completions over its span (close time minus open time),
+ * so no window has a partial frame at either edge.
+ *
+ * Why not fixed 1 s windows counted by the clock: at 28 frames/s a window
+ * counts 28 +- 1 from where the second boundaries fall, and +- 2 when two
+ * engine instances finish frames in pairs, a +-7 % counting noise above any
+ * useful stability criterion. Closed by completions, a window's error is the
+ * jitter of its two edge completions over its span (well under 1 % at 50
+ * frames over ~1.8 s).
+ *
+ * Bounded: when CVB_MAX_WINDOWS windows have closed, adjacent pairs merge
+ * and both minimums double. Completions may arrive slightly out of order
+ * (workers take their timestamps before the collector lock); a window's
+ * span runs to the latest completion time seen. The last, still open,
+ * window is never reported. */
 struct cvb_windows {
-    double window_s;
-    int n;                 /* windows touched so far */
+    double min_s;          /* a window spans at least this long ... */
+    int64_t min_frames;    /* ... and holds at least this many completions */
+    bool open;             /* cvb__windows_open() was called */
+    double t_open;         /* when the current window opened */
+    double t_last;         /* latest completion seen */
+    int64_t n_open;        /* completions in the current window */
+    int n;                 /* closed windows */
     int64_t count[CVB_MAX_WINDOWS];
+    double span_s[CVB_MAX_WINDOWS];
 };
-void cvb__windows_init(struct cvb_windows *w, double window_s);
+void cvb__windows_init(struct cvb_windows *w, double min_s, int64_t min_frames);
+/* Open the first window at t_s (seconds since the level started). Until
+ * then cvb__windows_add() ignores completions; a second call is a no-op. */
+void cvb__windows_open(struct cvb_windows *w, double t_s);
+/* One completion at t_s. */
 void cvb__windows_add(struct cvb_windows *w, double t_s);
-/* The full windows that lie entirely inside [from_s, to_s), as fps, into
- * fps[] (at most max); returns how many. */
-int cvb__windows_fps(const struct cvb_windows *w, double from_s, double to_s, double *fps,
-                     int max);
-/* Stability rule: the last three windows differ by at most 5 %:
- * (max - min) <= 0.05 x max over fps[n-3..n-1]. Fewer than 3 windows: not
- * stable (there is not enough evidence). */
-bool cvb__windows_stable(const double *fps, int n);
+/* The closed windows' throughput (completions / span) into fps[] (at most
+ * max); returns how many. */
+int cvb__windows_fps(const struct cvb_windows *w, double *fps, int max);
+
+/* The stability rule, over every closed window of a level (warm-up is
+ * never in a window):
+ *   1. at least 3 windows (fewer is not enough evidence);
+ *   2. spread: the windows' coefficient of variation (standard deviation /
+ *      mean) is at most 5 %;
+ *   3. drift: the mean of the last third of the windows differs from the
+ *      mean of the first third by at most 5 % of the mean of all windows.
+ * (2) catches a level whose throughput jumps around, (3) a step or a slow
+ * drift that (2) alone would tolerate. */
+#define CVB_STABLE_CV 0.05
+#define CVB_STABLE_DRIFT 0.05
+struct cvb_stability {
+    int n;          /* windows judged */
+    double mean;    /* mean window throughput */
+    double cv;      /* standard deviation / mean, 0.. */
+    double drift;   /* (mean of last third - mean of first third) / mean, signed */
+    bool stable;
+};
+void cvb__stability(const double *fps, int n, struct cvb_stability *out);
 
 /* Busy fractions (0..1) that decide the bottleneck verdict. */
 struct cvb_busy {

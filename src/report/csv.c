@@ -43,8 +43,8 @@ int cvb_report_csv(const char *path, const struct cvb_manifest *m,
     }
     fputs(",cpu_process_pct,cpu_system_pct,engine_busy_pct,engine_instances,"
           "threads_per_instance,rss_start_bytes,rss_peak_bytes,rss_end_bytes,mem_estimate_bytes,"
-          "dropped_frames,late_frames,lateness_p99_ms,window_s,window_fps_min,window_fps_max,"
-          "stable,bottleneck,status,error\n",
+          "dropped_frames,late_frames,lateness_p99_ms,window_s,window_frames,window_fps_min,"
+          "window_fps_max,window_cv_pct,window_drift_pct,stable,bottleneck,status,error\n",
           f);
     for (int i = 0; i < n; i++) {
         const struct cvb_level_result *r = &lv[i];
@@ -82,10 +82,13 @@ int cvb_report_csv(const char *path, const struct cvb_manifest *m,
         csv_num(f, r->lateness_p99_ms);
         fputc(',', f);
         csv_num(f, r->window_s);
-        fputc(',', f);
-        csv_num(f, r->window_fps_min);
-        fputc(',', f);
-        csv_num(f, r->window_fps_max);
+        fprintf(f, ",%lld,", (long long)r->window_frames);
+        const double win[] = {r->window_fps_min, r->window_fps_max, r->window_cv_pct,
+                              r->window_drift_pct};
+        for (size_t k = 0; k < CVB_ARRAY_LEN(win); k++) {
+            if (k) fputc(',', f);
+            csv_num(f, win[k]);
+        }
         fprintf(f, ",%d,", r->stable ? 1 : 0);
         csv_str(f, r->bottleneck, sizeof r->bottleneck);
         fputc(',', f);

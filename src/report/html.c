@@ -477,10 +477,11 @@ static void results_table(FILE *f, const struct cvb_level_result *lv, int n) {
             fprintf(f, "<td>%.1f</td>", 100 * r->stages[s].share);
         fprintf(f,
                 "<td>%.0f / %.0f</td><td>%.0f</td><td>%.0f / %.0f</td>"
-                "<td>%lld / %lld</td><td>%s</td><td class=\"txt\">",
+                "<td>%lld / %lld</td><td>%s (cv %.1f %%, drift %+.1f %%)</td><td class=\"txt\">",
                 r->cpu_process_pct, r->cpu_system_pct, r->engine_busy_pct, r->rss_peak_bytes / MIB,
                 r->mem_estimate_bytes / MIB, (long long)r->dropped_frames,
-                (long long)r->late_frames, r->stable ? "yes" : "<b>no</b>");
+                (long long)r->late_frames, r->stable ? "yes" : "<b>no</b>", r->window_cv_pct,
+                r->window_drift_pct);
         HTML_STR(f, r->bottleneck);
         fputs("</td></tr>\n", f);
     }
@@ -532,9 +533,8 @@ int cvb_report_html(const char *path, const struct cvb_manifest *m,
         fputs("</p>\n", f);
     }
     fputs("</header>\n<h2>Results</h2>\n", f);
-    fputs("<p>Warm-up frames are excluded from every number. Latency is per frame, from its "
-          "release to the end of postprocessing. Levels whose last three throughput windows "
-          "differ by more than 5 % are marked unstable.</p>\n",
+    fputs("<p>Warm-up frames are excluded from every number. " CVB__LATENCY_NOTE ". "
+          CVB__STABLE_NOTE "; unstable levels are highlighted.</p>\n",
           f);
     results_table(f, lv, n);
 

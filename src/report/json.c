@@ -156,9 +156,12 @@ static json_t *level_obj(const struct cvb_level_result *r) {
     int nw = r->n_windows < 0 ? 0 : r->n_windows > CVB_MAX_WINDOWS ? CVB_MAX_WINDOWS : r->n_windows;
     json_t *win = json_object();
     PUT_NUM(win, "window_s", r->window_s);
+    PUT_INT(win, "window_frames", r->window_frames);
     put(win, "fps", jarray_d(r->window_fps, nw), &bad);
     PUT_NUM(win, "min", r->window_fps_min);
     PUT_NUM(win, "max", r->window_fps_max);
+    PUT_NUM(win, "cv_pct", r->window_cv_pct);
+    PUT_NUM(win, "drift_pct", r->window_drift_pct);
     put(o, "windows", win, &bad);
 
     PUT_STR(o, "bottleneck", r->bottleneck);
@@ -336,8 +339,11 @@ int cvb__level_from_json(const char *text, const char *origin, struct cvb_level_
 
     const json_t *win = json_object_get(o, "windows");
     r->window_s = get_num(win, "window_s");
+    r->window_frames = get_int(win, "window_frames");
     r->window_fps_min = get_num(win, "min");
     r->window_fps_max = get_num(win, "max");
+    r->window_cv_pct = get_num(win, "cv_pct");
+    r->window_drift_pct = get_num(win, "drift_pct");
     const json_t *wf = json_object_get(win, "fps");
     size_t nw = json_array_size(wf);
     if (nw > CVB_MAX_WINDOWS) nw = CVB_MAX_WINDOWS;

@@ -36,4 +36,15 @@ int cvb__level_from_json(const char *text, const char *origin, struct cvb_level_
 /* The note a report carries when the model's weights are synthetic. */
 #define CVB__SYNTHETIC_NOTE "synthetic weights: throughput is real, detections are not meaningful"
 
+/* What latency and "stable" mean, printed under the table and in the HTML
+ * report (the rules live in src/pipeline/level.c and stats.h). */
+#define CVB__LATENCY_NOTE                                                                   \
+    "latency: from the moment a frame is ready (decoded, or taken from the ring) to its "  \
+    "detections; under pacing max it includes the time the frame waits in its stream's "  \
+    "pool for an engine, under camera pacing it runs from the frame's due time"
+#define CVB__STABLE_NOTE                                                                    \
+    "stable: at least 3 throughput windows (each closed at >= the window's frames and "    \
+    "seconds), their coefficient of variation (cv) <= 5 % and the mean of the last third " \
+    "of the windows within 5 % of the first third's (drift)"
+
 #endif

@@ -66,6 +66,21 @@ static double share_pct(const struct cvb_level_result *r, enum cvb_stage s) {
     return 100.0 * r->stages[s].share;
 }
 
+/* Print ASCII text 's' as lines of at most 'width' columns, broken at spaces. */
+static void put_wrapped(FILE *f, const char *s, int width) {
+    while (*s) {
+        int n = (int)strlen(s);
+        if (n > width) {
+            n = width;
+            while (n > 0 && s[n] != ' ') n--;
+            if (n == 0) n = width;
+        }
+        fprintf(f, "%.*s\n", n, s);
+        s += n;
+        while (*s == ' ') s++;
+    }
+}
+
 void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_level_result *lv,
                       int n) {
     fprintf(f, "\nrun %s · model %s", m->run_id[0] ? m->run_id : "-",
@@ -83,10 +98,11 @@ void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_le
                 m->density_decided[0] ? ")" : "");
     fprintf(f, "\nwarm-up frames are excluded from every number below\n\n");
 
-    /* Fixed part of a row: 98 columns; the bottleneck gets the rest. */
-    static const char head_fmt[] = "%7s %9s %8s %8s %8s %5s %5s %5s %5s %5s %6s %8s %6s  ";
+    /* Fixed part of a row: 111 columns; the bottleneck gets the rest. */
+    static const char head_fmt[] = "%7s %9s %8s %8s %8s %5s %5s %5s %5s %5s %6s %8s %6s %5s %6s  ";
     int fixed = fprintf(f, head_fmt, "streams", "fps", "fps/str", "p50 ms", "p99 ms", "dec%",
-                        "pre%", "que%", "inf%", "post%", "cpu%", "RSS MiB", "stable");
+                        "pre%", "que%", "inf%", "post%", "cpu%", "RSS MiB", "stable", "cv%",
+                        "drift%");
     fprintf(f, "bottleneck\n");
     int rest = TABLE_WIDTH - fixed;
     for (int i = 0; i < n; i++) {
@@ -97,14 +113,19 @@ void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_le
             fputc('\n', f);
             continue;
         }
-        fprintf(f, "%7d %9.2f %8.2f %8.2f %8.2f %5.1f %5.1f %5.1f %5.1f %5.1f %6.0f %8.1f %6s  ",
+        fprintf(f, "%7d %9.2f %8.2f %8.2f %8.2f %5.1f %5.1f %5.1f %5.1f %5.1f %6.0f %8.1f %6s %5.1f "
+                   "%+6.1f  ",
                 r->streams, r->fps, r->fps_per_stream, r->latency_p50_ms, r->latency_p99_ms,
                 share_pct(r, CVB_STAGE_DECODE), share_pct(r, CVB_STAGE_PREPROCESS),
                 share_pct(r, CVB_STAGE_QUEUE), share_pct(r, CVB_STAGE_INFER),
                 share_pct(r, CVB_STAGE_POSTPROCESS), r->cpu_process_pct,
-                (double)r->rss_peak_bytes / (1024.0 * 1024.0), r->stable ? "yes" : "NO");
+                (double)r->rss_peak_bytes / (1024.0 * 1024.0), r->stable ? "yes" : "NO",
+                r->window_cv_pct, r->window_drift_pct);
         put_clipped(f, r->bottleneck[0] ? r->bottleneck : "-", rest);
         fputc('\n', f);
     }
+    fputc('\n', f);
+    put_wrapped(f, CVB__LATENCY_NOTE ".", 100);
+    put_wrapped(f, CVB__STABLE_NOTE ".", 100);
     fflush(f);
 }

@@ -214,7 +214,7 @@ def run(o, browser, t):
     for args in (["model", "synth", "--arch", "yolov8n", "--imgsz", "64", "-o", m],
                  ["video", "synth", "--size", "320x240", "--seconds", "2", "-o", c],
                  ["run", "--model", m, "--video", c, "--streams", ",".join(map(str, LEVELS)),
-                  "--frames", "20", "--warmup", "2", "--report", rep, "--json", js,
+                  "--frames", "20", "--warmup", "2", "--max-duration", "0", "--report", rep, "--json", js,
                   "--db", os.path.join(t, "x.db")]):
         r = subprocess.run([cvb] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=120)

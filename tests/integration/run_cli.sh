@@ -22,7 +22,7 @@ fi
 
 # 1. a 2-level run with every output
 "$CVB" run --model "$T/m.onnx" --video "$T/v.mp4" --streams 1,2 --frames 15 --warmup 2 \
-  --threads 1 --json "$T/r.json" --csv "$T/r.csv" --report "$T/r.html" --db "$T/r.db" \
+  --max-duration 0 --threads 1 --json "$T/r.json" --csv "$T/r.csv" --report "$T/r.html" --db "$T/r.db" \
   >"$T/out.txt" 2>"$T/err.txt" || { cat "$T/err.txt"; fail "run exited $?"; }
 for f in r.json r.csv r.html r.db; do [ -s "$T/$f" ] || fail "$f missing or empty"; done
 python3 - "$T/r.json" <<'PY' || fail "JSON content"
@@ -60,7 +60,7 @@ rc=$?
 
 # 3. density on a tiny model: the answer and the deciding levels
 "$CVB" run --model "$T/m.onnx" --video "$T/v.mp4" --density --target-fps 10 --p99-ms 500 \
-  --streams 1,2 --frames 10 --warmup 2 --threads 1 --db "$T/r.db" --json "$T/d.json" \
+  --streams 1,2 --frames 10 --warmup 2 --max-duration 0 --threads 1 --db "$T/r.db" --json "$T/d.json" \
   >"$T/dout.txt" 2>"$T/derr.txt" || { cat "$T/derr.txt"; fail "density run"; }
 grep -q "^density: " "$T/dout.txt" || fail "no density line"
 

@@ -43,6 +43,7 @@ static void fixture_scenario(struct cvb_scenario *s, const char *mode, const cha
     snprintf(s->execution, sizeof s->execution, "%s", exec);
     snprintf(s->pacing, sizeof s->pacing, "max");
     s->min_duration = 0;
+    s->max_duration = 0; /* exactly s->frames: tests count them */
 }
 
 #endif

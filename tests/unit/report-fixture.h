@@ -83,6 +83,9 @@ static void fixture_level(struct cvb_level_result *r, int i, double scale) {
         r->window_fps[w] = r->fps * (0.98 + 0.01 * (w % 3));
     r->window_fps_min = r->fps * 0.98;
     r->window_fps_max = r->fps * 1.0;
+    r->window_frames = 50;
+    r->window_cv_pct = 0.9 + 3 * i;
+    r->window_drift_pct = i == 1 ? -7.5 : 1.25;
     r->stable = i != 1;
     snprintf(r->bottleneck, sizeof r->bottleneck, "inference-bound: engine busy %.0f %%",
              r->engine_busy_pct);

@@ -3,7 +3,8 @@
  * (64x64) and a short synthetic clip: every mode x execution combination
  * counts frames exactly and excludes warm-up, stage shares sum to 1, RSS
  * returns to its baseline; inference-only memory does not grow with the
- * frame count; camera pacing holds 30 fps; a stop request interrupts. */
+ * frame count; camera pacing holds 30 fps; a level extends past its frames
+ * until stable (capped by max_duration); a stop request interrupts. */
 #include "pipeline-fixture.h"
 #include "test.h"
 
@@ -118,6 +119,49 @@ static void test_camera_pacing(void) {
     CHECK(r.duration_s > 1.8 && r.duration_s < 3.5);
 }
 
+/* Extension: past 'frames' while not stable, up to max_duration; at least
+ * min_duration. */
+static void test_extension(void) {
+    struct cvb_scenario s;
+    struct cvb_err err = {0};
+    /* 1. camera-paced 30 fps: steady by construction. 20 frames close only
+     *    two windows of 10 frames, so the level extends until three are
+     *    closed and stable (a loaded CI machine may need longer: capped). */
+    scenario(&s, "pipeline", "async");
+    snprintf(s.pacing, sizeof s.pacing, "camera");
+    s.target_fps = 30;
+    s.frames = 20;
+    s.window = 0.2;
+    s.window_frames = 10;
+    s.max_duration = 8;
+    CHECK_EQ_INT(cvb_pipeline_run_level(&s, &probe, 1, 0, NULL, &r, &err), 0);
+    printf("  extended camera level: %lld frames + %lld dropped in %.2f s, %d windows, "
+           "stable %d\n", (long long)r.frames, (long long)r.dropped_frames, r.duration_s,
+           r.n_windows, r.stable);
+    CHECK(r.frames + r.dropped_frames > 20);
+    CHECK(r.n_windows >= 3);
+    CHECK(r.duration_s < 8 + 1);
+    CHECK_EQ_INT(r.window_frames, 10);
+    /* 2. never stable (windows of 10^6 frames): runs to max_duration, says so */
+    scenario(&s, "inference-only", "async");
+    s.window_frames = 1000000;
+    s.max_duration = 1.5;
+    CHECK_EQ_INT(cvb_pipeline_run_level(&s, &probe, 2, 0, NULL, &r, &err), 0);
+    CHECK(r.frames > 2 * s.frames);
+    CHECK(!r.stable);
+    CHECK_EQ_INT(r.n_windows, 0);
+    CHECK(r.duration_s > 1.0 && r.duration_s < 4.0);
+    /* 3. min_duration keeps a level going that would be stable sooner */
+    scenario(&s, "inference-only", "async");
+    s.window = 0.1;
+    s.window_frames = 2;
+    s.max_duration = 10;
+    s.min_duration = 1.2;
+    CHECK_EQ_INT(cvb_pipeline_run_level(&s, &probe, 1, 0, NULL, &r, &err), 0);
+    CHECK(r.duration_s > 1.0);
+    CHECK(r.duration_s < 10 + 1);
+}
+
 static volatile sig_atomic_t stop_now = 1;
 
 static void test_stop_and_samples(void) {
@@ -177,6 +221,7 @@ int main(void) {
     RUN(test_rss_returns);
     RUN(test_ionly_memory_flat);
     RUN(test_camera_pacing);
+    RUN(test_extension);
     RUN(test_stop_and_samples);
     RUN(test_bad_video);
     remove(model);

@@ -134,6 +134,10 @@ static void test_json(void) {
         CHECK(json_is_boolean(json_object_get(l, "stable")));
         json_t *w = json_object_get(l, "windows");
         CHECK(json_is_number(json_object_get(w, "window_s")));
+        CHECK_EQ_INT(json_integer_value(json_object_get(w, "window_frames")), 50);
+        CHECK_NEAR(json_number_value(json_object_get(w, "cv_pct")), lv[i].window_cv_pct, 1e-9);
+        CHECK_NEAR(json_number_value(json_object_get(w, "drift_pct")), lv[i].window_drift_pct,
+                   1e-9);
         CHECK_EQ_INT(json_array_size(json_object_get(w, "fps")), lv[i].n_windows);
         HAS(w, "min");
         HAS(w, "max");
@@ -273,6 +277,11 @@ static void test_table(void) {
     CHECK(strstr(buf, "avx512_core_amx") != NULL);
     CHECK(strstr(buf, "failed: video.mp4: frame 12: corrupt") != NULL);
     CHECK(strstr(buf, "inference-bound: engine busy 97 %") != NULL);
+    /* the stability columns (cv, signed drift) and what latency and stable mean */
+    CHECK(strstr(buf, "   NO   3.9   -7.5  ") != NULL);
+    CHECK(strstr(buf, "  yes   0.9   +1.2  ") != NULL);
+    CHECK(strstr(buf, "latency: from the moment a frame is ready") != NULL);
+    CHECK(strstr(buf, "coefficient of variation") != NULL);
     int rows = 0;
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -56,6 +56,51 @@ static void test_json_paths_resolve_against_file_dir(void) {
     CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
 }
 
+/* Printed paths are normalised: "scenarios/../data" is "data"; but a ".."
+ * after a symbolic link keeps its meaning (the link target's parent). */
+static void test_paths_normalised(void) {
+    char path[512], sub[300], target[300], link[300];
+    snprintf(sub, sizeof sub, "%s/norm/scenarios", dir);
+    snprintf(target, sizeof target, "%s/norm/real/deep", dir);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s %s && touch %s/../zz.onnx", sub, target, target);
+    CHECK_EQ_INT(system(cmd), 0);
+    snprintf(link, sizeof link, "%s/norm/link", dir);
+    CHECK_EQ_INT(symlink(target, link), 0);
+    snprintf(path, sizeof path, "%s/s.json", sub);
+    FILE *f = fopen(path, "w");
+    fputs("{\"model\": \"../data/./m.onnx\", \"video\": [\"..//link/../zz.onnx\", \"a/../../b.mp4\"],"
+          " \"json\": \"../../norm/out/r.json\"}\n",
+          f);
+    fclose(f);
+    struct cvb_scenario s;
+    struct cvb_err err = {0};
+    cvb_scenario_defaults(&s);
+    CHECK_EQ_INT(cvb_scenario_load_file(&s, path, &err), 0);
+    char want[400];
+    snprintf(want, sizeof want, "%s/norm/data/m.onnx", dir);
+    CHECK(strcmp(s.model, want) == 0);
+    if (strcmp(s.model, want) != 0) fprintf(stderr, "  model: %s\n", s.model);
+    /* link/.. is real/, where zz.onnx is: the lexical "norm/zz.onnx" would be
+     * another (missing) file, so the path stays as written */
+    CHECK(strstr(s.videos[0], "link/../zz.onnx") != NULL);
+    snprintf(want, sizeof want, "%s/norm/b.mp4", dir);
+    CHECK(strcmp(s.videos[1], want) == 0);
+    snprintf(want, sizeof want, "%s/norm/out/r.json", dir);
+    CHECK(strcmp(s.json, want) == 0);
+    /* the helper itself, on relative and odd paths */
+    const char *cases[][2] = {{"a/./b//c/../d", "a/b/d"}, {"../../x", "../../x"},
+                              {"a/../../x", "../x"},      {"/../x", "/x"},
+                              {"./", "."},                {"/", "/"}};
+    for (size_t i = 0; i < CVB_ARRAY_LEN(cases); i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i][0]);
+        cvb_path_normalize(buf);
+        CHECK(strcmp(buf, cases[i][1]) == 0);
+        if (strcmp(buf, cases[i][1]) != 0) fprintf(stderr, "  %s -> %s\n", cases[i][0], buf);
+    }
+}
+
 static void expect_json_error(const char *json, const char *needle) {
     struct cvb_scenario s;
     struct cvb_err err = {0};
@@ -141,6 +186,7 @@ int main(void) {
     if (mkdtemp(dir) == NULL) return test_skip("cannot create a temp dir");
     RUN(test_defaults);
     RUN(test_json_paths_resolve_against_file_dir);
+    RUN(test_paths_normalised);
     RUN(test_bad_json);
     RUN(test_cli_overrides);
     RUN(test_to_json_roundtrip);
