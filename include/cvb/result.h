@@ -119,6 +119,7 @@ struct cvb_progress {
     double fps_now;             /* over the last window */
     double elapsed_s, eta_s;    /* eta < 0: unknown */
     bool warming_up;
+    bool extending;             /* past frames_total, running until stable (or max_duration) */
 };
 
 /* One frame's record, for the optional per-frame samples table. */

@@ -657,7 +657,8 @@ static void progress(struct level *lv, int level_index, uint64_t now, int64_t *l
         .warming_up = lv->n_warm_done < lv->n_streams,
     };
     pr.eta_s = -1;
-    if (atomic_load(&lv->extend) && done >= pr.frames_total)
+    pr.extending = atomic_load(&lv->extend) && done >= pr.frames_total;
+    if (pr.extending)
         pr.eta_s = -1; /* extended until stable: unknown */
     else if (pr.fps_now > 0 && pr.frames_total > done)
         pr.eta_s = (double)(pr.frames_total - done) / pr.fps_now;

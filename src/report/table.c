@@ -26,7 +26,9 @@ void cvb_report_progress(FILE *f, bool tty, const struct cvb_progress *p) {
     else
         ADD("level %d", p->level + 1);
     ADD(" · %d stream%s", p->streams, p->streams == 1 ? "" : "s");
-    if (p->frames_total > 0)
+    if (p->extending)
+        ADD(" · %lld frames, not yet stable: extending", (long long)p->frames_done);
+    else if (p->frames_total > 0)
         ADD(" · %lld/%lld frames", (long long)p->frames_done, (long long)p->frames_total);
     else
         ADD(" · %lld frames", (long long)p->frames_done);

@@ -321,6 +321,16 @@ static void test_progress(void) {
     CHECK(strcmp(buf, "level 2/3 · 4 streams · 312/840 frames · 45.2 fps · ETA ? · warming up\n") ==
           0);
     free(buf);
+    f = open_memstream(&buf, &len);
+    if (f == NULL) return;
+    p.warming_up = false;
+    p.extending = true;
+    p.frames_done = 901;
+    cvb_report_progress(f, false, &p);
+    fclose(f);
+    CHECK(strcmp(buf, "level 2/3 · 4 streams · 901 frames, not yet stable: extending · 45.2 fps · "
+                      "ETA ?\n") == 0);
+    free(buf);
 }
 
 static void test_compare(void) {
