@@ -28,6 +28,7 @@ struct cvb_scenario {
     char backend[16];       /* cpu (kserve, cuda: other issues) */
     char isa[24];           /* auto | amx | avx512_vnni | avx512 | avx2 */
     char precision[8];      /* fp32 | bf16 | int8 */
+    char calib[CVB_SCN_PATH]; /* int8: calibration file from `cvbench model calibrate` */
     char kernels[8];        /* onednn | ref */
     int threads;            /* 0 = all cores the process may use */
     int n_levels;

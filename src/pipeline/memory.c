@@ -98,6 +98,8 @@ static void engine_opts(const struct cvb_scenario *s, int threads, bool u8,
     o->threads = threads;
     o->input_format = u8 ? CVB_INPUT_U8_NHWC : CVB_INPUT_F32_NCHW;
     o->isa = strcmp(s->isa, "auto") == 0 ? NULL : s->isa;
+    cvb_precision_parse(s->precision, &o->precision); /* validated: one of the three */
+    o->calib = s->calib[0] ? s->calib : NULL;
 }
 
 /* Load scenario 's''s model with 'threads' threads per instance, taking
@@ -136,12 +138,6 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
     if (strcmp(s->backend, "cpu") != 0) {
         rc = cvb_err_set(err, CVB_EUNSUPPORTED,
                          "backend '%s' is not available in this build (only 'cpu')", s->backend);
-        goto out;
-    }
-    if (strcmp(s->precision, "fp32") != 0) {
-        rc = cvb_err_set(err, CVB_EUNSUPPORTED,
-                         "precision '%s' is not supported by the cpu engine yet (only fp32)",
-                         s->precision);
         goto out;
     }
     cvb__malloc_policy();

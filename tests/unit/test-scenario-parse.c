@@ -110,6 +110,13 @@ static void test_cli_overrides(void) {
     CHECK(cvb_scenario_validate(&s, &err) < 0);
     CHECK(strstr(err.msg, "ascending") != NULL);
     CHECK_EQ_INT(cvb_scenario_set(&s, "streams", "2,4", NULL, &err), 0);
+    /* int8 needs a calibration file, which resolves like every path */
+    CHECK_EQ_INT(cvb_scenario_set(&s, "precision", "int8", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "'calib'") != NULL && strstr(err.msg, "model calibrate") != NULL);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "calib", "m.calib", "/work", &err), 0);
+    CHECK(strcmp(s.calib, "/work/m.calib") == 0);
+    CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
     CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "kserve", NULL, &err), 0);
     CHECK(cvb_scenario_validate(&s, &err) < 0);
     CHECK(strstr(err.msg, "not implemented") != NULL);
