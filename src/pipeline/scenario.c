@@ -64,6 +64,8 @@ static const struct field fields[] = {
     {"report", F_PATH, S(report), 0, 0, NULL, "write an HTML report"},
     {"db", F_PATH, S(db), 0, 0, NULL, "SQLite results database"},
     {"save_frames", F_BOOL, N(save_frames), 0, 0, NULL, "store per-frame samples in the db"},
+    {"accuracy_sample", F_INT, N(accuracy_sample), 0, CVB_SCN_MAX_ACCURACY_SAMPLE, NULL,
+     "frames per level whose detections are checked against fp32 (0 = off)"},
 };
 
 void cvb_scenario_defaults(struct cvb_scenario *s) {
@@ -85,6 +87,7 @@ void cvb_scenario_defaults(struct cvb_scenario *s) {
     s->max_duration = 120;
     s->window = 1;
     s->p99_ms = 100;
+    s->accuracy_sample = 16;
     snprintf(s->db, sizeof s->db, "cvbench.db");
 }
 
