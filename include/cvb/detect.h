@@ -106,6 +106,33 @@ int cvb_detector_run(struct cvb_detector *d, const float *output, const struct c
  * empty. */
 float cvb_detect_iou(const float a[4], const float b[4]);
 
+/* ---- agreement of two detection sets ----
+ * How well boxes 'test' agree with boxes 'ref' found on the same picture
+ * (int8 or bf16 detections against fp32's, say). Matching is greedy: test
+ * boxes in descending score order each take the still unmatched ref box of
+ * the same class with the highest IoU >= iou_thresh. Then
+ *   F1       = 2 matched / (ref boxes + test boxes)
+ *   mean IoU = IoU summed over matched pairs / matched
+ * Convention: with no boxes at all in either set, both are 1.0 (the sets
+ * agree); with boxes but no match, F1 and mean IoU are 0. Counts add up over
+ * calls, so frames pool into one F1 (not a mean of per-frame F1s). */
+struct cvb_detect_match {
+    int64_t n_ref, n_test, matched;
+    double iou_sum; /* over matched pairs */
+};
+/* Match one picture's boxes and add to *m (start from a zeroed struct).
+ * At most CVB_DETECT_MAX_DET boxes each (else CVB_EINVAL, *m unchanged);
+ * allocates nothing. */
+int cvb_detect_match_add(struct cvb_detect_match *m, const struct cvb_detection *ref, int n_ref,
+                         const struct cvb_detection *test, int n_test, float iou_thresh,
+                         struct cvb_err *err);
+double cvb_detect_match_f1(const struct cvb_detect_match *m);
+double cvb_detect_match_mean_iou(const struct cvb_detect_match *m);
+/* F1 of one picture's boxes (cvb_detect_match_add + _f1); 0 for more than
+ * CVB_DETECT_MAX_DET boxes in either. */
+double cvb_detections_f1(const struct cvb_detection *ref, int n_ref,
+                         const struct cvb_detection *test, int n_test, float iou_thresh);
+
 /* The 80 COCO class names in the order YOLO models trained on COCO use
  * ("person", "bicycle", ...); NULL for an id outside 0..79. */
 const char *cvb_coco_class_name(int class_id);

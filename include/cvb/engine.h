@@ -190,15 +190,6 @@ void cvb_calib_procedural_frame(int s, uint64_t seed, uint8_t *dst);
  * standard form ONNX Runtime fuses into QLinearConv. */
 int cvb_calib_export_qdq(const struct cvb_calib *c, const char *path, struct cvb_err *err);
 
-/* ---- accuracy guard ----
- * Detection-level agreement of 'test' with 'ref' (boxes x1,y1,x2,y2, score,
- * class): a test box matches the unmatched ref box of the same class with
- * the highest IoU >= iou_thresh, test boxes taken in descending score order.
- * Returns F1 = 2TP / (n_ref + n_test), 1 when both are empty. */
-struct cvb_detection;
-double cvb_detections_f1(const struct cvb_detection *ref, int n_ref,
-                         const struct cvb_detection *test, int n_test, float iou_thresh);
-
 /* The inference library in use, for run manifests: "oneDNN 2.6.3 (OpenMP)". */
 const char *cvb_engine_version(void);
 

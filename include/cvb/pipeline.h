@@ -16,8 +16,10 @@
  *   cvb_density_*                 the stream-density search (which N to run next)
  *
  * Memory contract: everything a level allocates (engine instances, decoders,
- * frame pools, rings, threads) is allocated before its first frame and freed
- * before cvb_pipeline_run_level() returns; the hot path allocates nothing. */
+ * frame pools, rings, threads, accuracy samples) is allocated before its
+ * first frame and freed before cvb_pipeline_run_level() returns; the hot
+ * path allocates nothing. The accuracy reference engine is loaded after the
+ * level's own engines are freed. */
 #ifndef CVB_PIPELINE_H
 #define CVB_PIPELINE_H
 
@@ -42,6 +44,8 @@ struct cvb_pipeline_probe {
     int64_t engine_bytes;        /* memory of one loaded + run engine instance (weights,
                                     prepared weights, arena, scratch): measured RSS delta,
                                     at least the model-info formula */
+    int64_t reference_bytes;     /* the same for the fp32 engine of the accuracy reference
+                                    (= engine_bytes when the precision is fp32) */
     int64_t weights_bytes;       /* n_params x 4 (model info) */
     int64_t activation_bytes;    /* model info */
     double gflops;
@@ -80,7 +84,9 @@ struct cvb_mem_estimate {
     int64_t decoders;    /* live decoders x decoder_bytes (pipeline only) */
     int64_t per_stream;  /* streams x fixed per-stream overhead (thread stack, state) */
     int64_t fixed;       /* queues, statistics, RSS timeline */
-    int64_t total;
+    int64_t accuracy;    /* sampled frames + their detections (scenario accuracy_sample) */
+    int64_t reference;   /* the fp32 reference engine, after the level's engines are freed */
+    int64_t total;       /* max(level: engines..accuracy, after: accuracy + reference + fixed) */
 };
 /* Pure: the estimate for 'streams' streams of scenario 's' given probe 'p'. */
 void cvb_pipeline_estimate(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,

@@ -75,6 +75,19 @@ struct cvb_level_result {
     int n_rss;
     float rss_t_s[CVB_MAX_RSS_SAMPLES];
     int64_t rss_bytes[CVB_MAX_RSS_SAMPLES];
+    /* Accuracy under load (scenario accuracy_sample; src/pipeline/accuracy.c):
+     * detections the level produced on frames sampled while it ran, against
+     * an fp32 reference engine's on the same frames, matched greedily by
+     * score (same class, IoU >= 0.5), pooled over the frames. F1 = 2 matched
+     * / (ref + test boxes); mean IoU over matched pairs; both 1.0 when
+     * neither side has a box. accuracy_frames == 0: not measured (the other
+     * fields are then 0). */
+    int accuracy_frames;            /* frames sampled */
+    int64_t accuracy_matched;       /* matched boxes */
+    int64_t accuracy_ref_boxes;     /* boxes of the fp32 reference */
+    int64_t accuracy_test_boxes;    /* boxes of the level (precision under test) */
+    double accuracy_f1;             /* F1 at IoU 0.5, 0..1 */
+    double accuracy_mean_iou;       /* of matched boxes, 0..1 */
 };
 
 struct cvb_manifest {

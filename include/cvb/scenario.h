@@ -20,6 +20,7 @@
 #define CVB_SCN_MAX_VIDEOS 64
 #define CVB_SCN_MAX_LEVELS 32
 #define CVB_SCN_MAX_STREAMS 1024
+#define CVB_SCN_MAX_ACCURACY_SAMPLE 1024
 
 struct cvb_scenario {
     char model[CVB_SCN_PATH];
@@ -28,6 +29,7 @@ struct cvb_scenario {
     char backend[16];       /* cpu (kserve, cuda: other issues) */
     char isa[24];           /* auto | amx | avx512_vnni | avx512 | avx2 */
     char precision[8];      /* fp32 | bf16 | int8 */
+    char calib[CVB_SCN_PATH]; /* int8: calibration file from `cvbench model calibrate` */
     char kernels[8];        /* onednn | ref */
     int threads;            /* 0 = all cores the process may use */
     int n_levels;
@@ -54,6 +56,8 @@ struct cvb_scenario {
     char report[CVB_SCN_PATH];
     char db[CVB_SCN_PATH];  /* SQLite results database (default cvbench.db) */
     bool save_frames;       /* store per-frame samples in the db (bounded) */
+    int accuracy_sample;    /* frames per level kept to check detections against an fp32
+                               reference after the level (default 16; 0 = off) */
 };
 
 /* Fill 's' with the defaults. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Post-training static quantisation: the scheme (quant.h), calibration,
- * the calibration file, QDQ ONNX export and the detection-level accuracy
- * guard (F1).
+ * the calibration file and QDQ ONNX export (the detection-level F1 the
+ * guard reports is src/detect/match.c).
  *
  * Calibration picks the quantised Convs on the fused oneDNN engine (the
  * selection depends on fusion: see quant.h) and runs the frames on a second,
@@ -46,7 +46,6 @@
  * keeps the stem in float32; cvbench int8 quantises it too when it is fed
  * uint8 frames (cvb__quant_select_frame). */
 #include "cvb/engine.h"
-#include "cvb/detect.h"
 #include "engine/kernels/onednn/dnn.h"
 #include "engine/quant.h"
 #include "onnx.pb-c.h"
@@ -902,49 +901,4 @@ void cvb_calib_procedural_frame(int s, uint64_t seed, uint8_t *dst) {
         for (int y = 0; y < s; y++)
             if (y < bar || y >= s - bar) memset(dst + (size_t)y * s * 3, 114, (size_t)s * 3);
     }
-}
-
-/* ---- accuracy guard ------------------------------------------------------------------ */
-
-double cvb_detections_f1(const struct cvb_detection *ref, int n_ref,
-                         const struct cvb_detection *test, int n_test, float iou_thresh) {
-    if (n_ref + n_test == 0) return 1.0;
-    bool *used = calloc((size_t)n_ref + 1, sizeof *used);
-    int *order = malloc(((size_t)n_test + 1) * sizeof *order);
-    if (used == NULL || order == NULL) {
-        free(used);
-        free(order);
-        return 0.0;
-    }
-    for (int i = 0; i < n_test; i++) order[i] = i;
-    /* test boxes by descending score (insertion sort: tens of boxes) */
-    for (int i = 1; i < n_test; i++)
-        for (int j = i; j > 0 && test[order[j]].score > test[order[j - 1]].score; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    int tp = 0;
-    for (int k = 0; k < n_test; k++) {
-        const struct cvb_detection *d = &test[order[k]];
-        float a[4] = {d->x1, d->y1, d->x2, d->y2};
-        int best = -1;
-        float best_iou = iou_thresh;
-        for (int r = 0; r < n_ref; r++) {
-            if (used[r] || ref[r].class_id != d->class_id) continue;
-            float bb[4] = {ref[r].x1, ref[r].y1, ref[r].x2, ref[r].y2};
-            float iou = cvb_detect_iou(a, bb);
-            if (iou >= best_iou) {
-                best_iou = iou;
-                best = r;
-            }
-        }
-        if (best >= 0) {
-            used[best] = true;
-            tp++;
-        }
-    }
-    free(used);
-    free(order);
-    return 2.0 * tp / (double)(n_ref + n_test);
 }

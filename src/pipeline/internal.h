@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Internals shared by the files of src/pipeline/: /proc readers. */
+/* Internals shared by the files of src/pipeline/: /proc readers, engine
+ * loading, and the accuracy sampler of a level. */
 #ifndef CVB_PIPELINE_INTERNAL_H
 #define CVB_PIPELINE_INTERNAL_H
 
 #include "cvb/pipeline.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct cvb_detection;
+struct cvb_detector;
+struct cvb_engine;
+struct cvb_letterbox;
 
 /* Process CPU time (user + system) in seconds, from /proc/self/stat. */
 double cvb__proc_cpu_s(void);
@@ -17,5 +25,57 @@ int64_t cvb__meminfo(const char *key);
 void cvb__trim(void);
 /* Fix glibc's mmap threshold (see system.c), once per process. */
 void cvb__malloc_policy(void);
+
+/* Load scenario 's''s model (memory.c): 'threads' per instance, uint8 NHWC
+ * frames when 'u8'; 'fp32' forces precision fp32 (the accuracy reference),
+ * else the scenario's precision and calibration file. Errors name the model. */
+int cvb__pipeline_load_engine(const struct cvb_scenario *s, int threads, bool u8, bool fp32,
+                              struct cvb_engine **out, struct cvb_err *err);
+
+/* ---- accuracy under load (accuracy.c) ----------------------------------------
+ * A level keeps about accuracy_sample frames, every k-th measured completion
+ * (k = expected measured frames / accuracy_sample), with the detections the
+ * level produced for them; after the level they run through an fp32
+ * reference engine and the two box sets are matched. Buffers are allocated
+ * before the level starts; the hot path claims a slot with one atomic add
+ * and copies into it. */
+struct cvb__acc_sample;
+struct cvb__acc {
+    int cap;                   /* samples kept at most (0: off) */
+    int64_t every;             /* k */
+    atomic_llong seen;         /* measured completions counted */
+    size_t frame_bytes;        /* S x S x 3 */
+    uint8_t *frames;           /* cap x frame_bytes */
+    struct cvb__acc_sample *samples; /* cap */
+};
+/* Bytes cvb__acc_init allocates for 's' (the memory estimate counts them). */
+int64_t cvb__acc_bytes(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p);
+/* Allocate the sample buffers of a level with 'streams' streams; a zeroed
+ * 'a' stays off when scenario accuracy_sample is 0. Free with _cleanup. */
+int cvb__acc_init(struct cvb__acc *a, const struct cvb_scenario *s,
+                  const struct cvb_pipeline_probe *p, int streams, struct cvb_err *err);
+void cvb__acc_cleanup(struct cvb__acc *a);
+/* Hot path, any thread, after the frame's timestamps: count one measured
+ * completion and, if it is sampled, copy 'frame' and its detections. With
+ * 'det' (inference-only: no NMS ran) the detections are made here from
+ * 'output' into 'dets' (room for CVB_DETECT_MAX_DET) first. Allocates nothing. */
+void cvb__acc_keep(struct cvb__acc *a, struct cvb_detector *det, const float *output,
+                   const uint8_t *frame, const struct cvb_letterbox *lb,
+                   struct cvb_detection *dets, int n_dets);
+/* After the level (threads joined, its engines freed): run the samples
+ * through an fp32 engine with 'threads' threads, match, fill out->accuracy_*
+ * and raise out->rss_peak_bytes to the RSS seen meanwhile. */
+int cvb__acc_reference(struct cvb__acc *a, const struct cvb_scenario *s,
+                       const struct cvb_pipeline_probe *p, int threads,
+                       struct cvb_level_result *out, struct cvb_err *err);
+
+/* The detector of a level for engine 'e''s output 0, with the options every
+ * level and its accuracy reference share. Errors name the model and output. */
+int cvb__pipeline_detector(const struct cvb_scenario *s, struct cvb_engine *e,
+                           struct cvb_detector **out, struct cvb_err *err);
+/* The engine input for letterboxed 'frame': the frame itself, or 'conv'
+ * filled with its uint8 or float32 NCHW form when 'conv' is not NULL. */
+const void *cvb__pipeline_input(const struct cvb_pipeline_probe *p, const uint8_t *frame,
+                                void *conv);
 
 #endif

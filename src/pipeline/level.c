@@ -77,9 +77,6 @@
 #include <sys/mman.h>
 #include <time.h>
 
-int cvb__pipeline_load_engine(const struct cvb_scenario *s, int threads, bool u8,
-                              struct cvb_engine **out, struct cvb_err *err);
-
 #define STREAM_STACK_BYTES ((size_t)2 << 20)
 #define MONITOR_TICK_NS 50000000ull /* 20 Hz RSS sampling */
 
@@ -186,6 +183,8 @@ struct level {
     int64_t warmup_done;
     uint64_t rng;
     int64_t n_seen_samples;
+
+    struct cvb__acc acc;      /* accuracy under load: sampled frames (accuracy.c) */
 };
 
 static void set_error(struct level *lv, int rc, const struct cvb_err *err) {
@@ -308,16 +307,8 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
 static int process(struct level *lv, struct worker *w, const struct job *j, uint64_t queue_ns) {
     struct cvb_err err = {0};
     int rc;
-    const struct cvb_pipeline_probe *p = lv->p;
     uint64_t t0 = cvb_now_ns();
-    const void *in = j->frame;
-    if (w->conv != NULL) {
-        if (p->input_bytes == (int64_t)lv->frame_bytes)
-            cvb_image_to_nchw_u8(j->frame, p->imgsz, p->imgsz, w->conv);
-        else
-            cvb_image_to_nchw_f32(j->frame, p->imgsz, p->imgsz, w->conv);
-        in = w->conv;
-    }
+    const void *in = cvb__pipeline_input(lv->p, j->frame, w->conv);
     uint64_t t1 = cvb_now_ns();
     const void *ins[1] = {in};
     rc = cvb_engine_run(w->e, ins, w->outs, &err);
@@ -328,8 +319,8 @@ static int process(struct level *lv, struct worker *w, const struct job *j, uint
         set_error(lv, rc, &err);
         return rc;
     }
-    if (w->det != NULL) {
-        int n_dets = 0;
+    int n_dets = 0;
+    if (w->det != NULL && !lv->ionly) {
         rc = cvb_detector_run(w->det, w->outs[0], &j->lb, w->dets, CVB_DETECT_MAX_DET, &n_dets,
                               &err);
         if (rc < 0) {
@@ -339,6 +330,9 @@ static int process(struct level *lv, struct worker *w, const struct job *j, uint
     }
     uint64_t t3 = cvb_now_ns();
     record(lv, j, queue_ns, t1 - t0, t2 - t1, t3 - t2, t3);
+    if (lv->acc.cap > 0 && j->n >= lv->warmup)
+        cvb__acc_keep(&lv->acc, lv->ionly ? w->det : NULL, w->outs[0], j->frame, &j->lb,
+                      w->dets, n_dets);
     return 0;
 }
 
@@ -541,7 +535,7 @@ static void *direct_main(void *arg) {
 
 static int setup_worker(struct level *lv, struct worker *w, struct cvb_err *err) {
     const struct cvb_pipeline_probe *p = lv->p;
-    int rc = cvb__pipeline_load_engine(lv->s, lv->tpi, p->input_u8, &w->e, err);
+    int rc = cvb__pipeline_load_engine(lv->s, lv->tpi, p->input_u8, false, &w->e, err);
     if (rc < 0) return rc;
     if (!p->input_u8) {
         w->conv = malloc((size_t)p->input_bytes);
@@ -556,24 +550,14 @@ static int setup_worker(struct level *lv, struct worker *w, struct cvb_err *err)
         w->outs[i] = malloc(oi.bytes ? oi.bytes : 1);
         if (w->outs[i] == NULL) return cvb_err_set(err, CVB_ENOMEM, "engine output buffers");
     }
-    if (!lv->ionly) {
-        cvb_engine_output_info(w->e, 0, &oi);
-        if (strcmp(oi.dtype, "float32") != 0)
-            return cvb_err_set(err, CVB_EUNSUPPORTED,
-                               "model %s: output '%s' is %s; detection needs float32",
-                               lv->s->model, oi.name, oi.dtype);
-        struct cvb_detect_opts dopts;
-        cvb_detect_opts_init(&dopts);
-        rc = cvb_detector_new(oi.ndim, oi.dims, &dopts, &w->det, err);
-        if (rc == CVB_ESHAPE && oi.ndim == 3 && oi.dims[1] == oi.dims[2]) {
-            /* [1, 84, 84] (a v8 model at 64x64) is ambiguous by shape; the
-             * models cvbench synthesizes and Ultralytics exports today are v8. */
-            dopts.layout = CVB_YOLO_V8;
-            rc = cvb_detector_new(oi.ndim, oi.dims, &dopts, &w->det, err);
-        }
-        if (rc < 0) {
-            cvb_err_prefix(err, "model %s: output '%s'", lv->s->model, oi.name);
-            return rc;
+    if (!lv->ionly) return cvb__pipeline_detector(lv->s, w->e, &w->det, err);
+    if (lv->acc.cap > 0) {
+        /* inference-only: a detector for the sampled frames alone; a model
+         * without a detection output is still benchmarked, unchecked */
+        struct cvb_err derr = {0};
+        if (cvb__pipeline_detector(lv->s, w->e, &w->det, &derr) < 0) {
+            cvb_log_warn("accuracy not measured: %s", derr.msg);
+            cvb__acc_cleanup(&lv->acc);
         }
     }
     return 0;
@@ -788,6 +772,16 @@ static void fill_result(struct level *lv, struct cvb_level_result *o, double wal
 
 /* ---- the level -------------------------------------------------------------------- */
 
+/* Accuracy under load, after a level that finished (its threads joined, its
+ * engines and frames freed; an interrupted level skips it): a failed
+ * reference leaves the level's numbers as they are and its accuracy
+ * unmeasured, with a warning. */
+static void accuracy(struct level *lv, struct cvb_level_result *out) {
+    struct cvb_err err = {0};
+    if (cvb__acc_reference(&lv->acc, lv->s, lv->p, lv->tpi, out, &err) < 0)
+        cvb_log_warn("%d streams: accuracy not measured: %s", lv->n_streams, err.msg);
+}
+
 static void human(int64_t b, char *buf, size_t len) {
     snprintf(buf, len, "%.1f MiB", b / 1048576.0);
 }
@@ -831,9 +825,10 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
         human(out->rss_start_bytes, pa, sizeof pa);
         rc = cvb_err_set(err, CVB_ERANGE,
                     "%d streams: estimated peak memory %s (process %s + level %s: engines "
-                    "%.1f MiB, frames %.1f MiB, decoders %.1f MiB) exceeds the memory budget %s",
+                    "%.1f MiB, frames %.1f MiB, decoders %.1f MiB, accuracy samples %.1f MiB) "
+                    "exceeds the memory budget %s",
                     streams, a, pa, c, est.engines / 1048576.0, est.frames / 1048576.0,
-                    est.decoders / 1048576.0, b);
+                    est.decoders / 1048576.0, est.accuracy / 1048576.0, b);
         snprintf(out->status, sizeof out->status, "refused");
         snprintf(out->error, sizeof out->error, "%.255s", err->msg);
         goto done;
@@ -879,6 +874,8 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
         rc = cvb_err_set(err, CVB_ENOMEM, "level state");
         goto done;
     }
+    rc = cvb__acc_init(&lv->acc, s, p, streams, err);
+    if (rc < 0) goto done;
     for (int i = 0; i < lv->n_inst; i++) {
         lv->wk[i].lv = lv;
         lv->wk[i].id = i;
@@ -1030,6 +1027,8 @@ done:
         for (int i = 0; lv->rings != NULL && i < lv->n_rings; i++) free(lv->rings[i]);
         free(lv->rings);
         free(lv->ring_lbs);
+        if (rc == 0 && strcmp(out->status, "ok") == 0) accuracy(lv, out);
+        cvb__acc_cleanup(&lv->acc);
         free(lv->st);
         free(lv->wk);
         free(lv->free_inst);

@@ -20,6 +20,11 @@
  *   per_stream streams x PER_STREAM (thread stack pages, stream state);
  *              direct: + each stream thread's OpenMP team (it calls the engine)
  *   fixed      statistics, queues, RSS timeline
+ *   accuracy   accuracy_sample x (S*S*3 + one sample's detections)
+ * and after the level, once those are freed, its accuracy reference:
+ *   reference  one fp32 engine (reference_bytes, measured by the probe) +
+ *              buffers, beside the samples
+ * The estimate is the larger of the two phases.
  * It is checked after every level: measured peak RSS must stay within
  * 1.25 x (baseline + estimate). */
 #include "cvb/detect.h"
@@ -84,13 +89,23 @@ void cvb_pipeline_estimate(const struct cvb_scenario *s, const struct cvb_pipeli
     /* direct: every stream thread that calls the engine owns an OpenMP team */
     if (direct) e->per_stream += (int64_t)streams * tpi * OMP_THREAD_BYTES;
     e->fixed = FIXED;
-    e->total = e->engines + e->frames + e->decoders + e->per_stream + e->fixed;
+    e->accuracy = cvb__acc_bytes(s, p);
+    e->total = e->engines + e->frames + e->decoders + e->per_stream + e->fixed + e->accuracy;
+    /* The accuracy reference runs after the level's engines, frames and
+     * decoders are freed: one fp32 engine beside the samples. The peak is
+     * the larger of the two phases. */
+    if (e->accuracy > 0) {
+        e->reference = p->reference_bytes + conv + p->output_bytes * 3 / 2 +
+                       (int64_t)tpi * OMP_THREAD_BYTES;
+        int64_t phase = e->accuracy + e->reference + e->fixed;
+        if (phase > e->total) e->total = phase;
+    }
 }
 
 /* Provided by the engine as it gains them; weak so this builds before. */
 #pragma weak cvb_engine_isa
 
-static void engine_opts(const struct cvb_scenario *s, int threads, bool u8,
+static void engine_opts(const struct cvb_scenario *s, int threads, bool u8, bool fp32,
                         struct cvb_engine_opts *o) {
     memset(o, 0, sizeof *o);
     o->kernels = strcmp(s->kernels, "ref") == 0 ? CVB_KERNELS_REF : CVB_KERNELS_ONEDNN;
@@ -98,16 +113,21 @@ static void engine_opts(const struct cvb_scenario *s, int threads, bool u8,
     o->threads = threads;
     o->input_format = u8 ? CVB_INPUT_U8_NHWC : CVB_INPUT_F32_NCHW;
     o->isa = strcmp(s->isa, "auto") == 0 ? NULL : s->isa;
+    if (!fp32) {
+        cvb_precision_parse(s->precision, &o->precision); /* validated: one of the three */
+        o->calib = s->calib[0] ? s->calib : NULL;
+    }
 }
 
 /* Load scenario 's''s model with 'threads' threads per instance, taking
  * letterboxed uint8 NHWC frames directly when 'u8' (the probe decides:
- * only if the engine then reports a uint8 [1,S,S,3] input); shared with the
- * level code. Errors name the model file. */
-int cvb__pipeline_load_engine(const struct cvb_scenario *s, int threads, bool u8,
+ * only if the engine then reports a uint8 [1,S,S,3] input); in fp32 when
+ * 'fp32', else in the scenario's precision. Shared with the level code.
+ * Errors name the model file. */
+int cvb__pipeline_load_engine(const struct cvb_scenario *s, int threads, bool u8, bool fp32,
                               struct cvb_engine **out, struct cvb_err *err) {
     struct cvb_engine_opts o;
-    engine_opts(s, threads, u8, &o);
+    engine_opts(s, threads, u8, fp32, &o);
     int rc = cvb_engine_load(s->model, &o, out, err);
     if (rc < 0 && err != NULL && strstr(err->msg, s->model) == NULL)
         cvb_err_prefix(err, "model %s", s->model);
@@ -117,7 +137,7 @@ int cvb__pipeline_load_engine(const struct cvb_scenario *s, int threads, bool u8
 int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *p,
                        struct cvb_err *err) {
     int rc = 0;
-    struct cvb_engine *e = NULL;
+    struct cvb_engine *e = NULL, *ref = NULL;
     void *in = NULL, **outs = NULL;
     struct cvb_video *v = NULL;
     memset(p, 0, sizeof *p);
@@ -138,16 +158,10 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
                          "backend '%s' is not available in this build (only 'cpu')", s->backend);
         goto out;
     }
-    if (strcmp(s->precision, "fp32") != 0) {
-        rc = cvb_err_set(err, CVB_EUNSUPPORTED,
-                         "precision '%s' is not supported by the cpu engine yet (only fp32)",
-                         s->precision);
-        goto out;
-    }
     cvb__malloc_policy();
     cvb__trim();
     int64_t rss0 = cvb_pipeline_rss_bytes();
-    rc = cvb__pipeline_load_engine(s, tpi, true, &e, err);
+    rc = cvb__pipeline_load_engine(s, tpi, true, false, &e, err);
     if (rc < 0) goto out;
     snprintf(p->isa, sizeof p->isa, "%s", cvb_engine_isa ? cvb_engine_isa(e) : s->isa);
     struct cvb_tensor_info ti;
@@ -212,6 +226,20 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
     int64_t formula = p->weights_bytes * 2 + p->activation_bytes;
     p->engine_bytes = rss1 - rss0 - p->output_bytes - p->input_bytes;
     if (p->engine_bytes < formula) p->engine_bytes = formula;
+    p->reference_bytes = p->engine_bytes;
+    if (s->accuracy_sample > 0 && strcmp(s->precision, "fp32") != 0) {
+        /* The accuracy reference is an fp32 engine: measure it the same way,
+         * and let oneDNN cache its primitives now rather than during the
+         * first level (where they would look like RSS the level kept). */
+        rc = cvb__pipeline_load_engine(s, tpi, true, true, &ref, err);
+        if (rc == 0) rc = cvb_engine_run(ref, ins, outs, err);
+        if (rc < 0) {
+            cvb_err_prefix(err, "accuracy reference (fp32)");
+            goto out;
+        }
+        p->reference_bytes = cvb_pipeline_rss_bytes() - rss1;
+        if (p->reference_bytes < formula) p->reference_bytes = formula;
+    }
 
     p->n_videos = s->n_videos;
     for (int i = 0; i < s->n_videos; i++) {
@@ -238,6 +266,7 @@ out:
         free(outs);
     }
     free(in);
+    cvb_engine_free(ref);
     cvb_engine_free(e);
     cvb__trim();
     return rc;

@@ -40,6 +40,7 @@ static const struct field fields[] = {
     {"backend", F_ENUM, S(backend), 0, 0, "cpu|kserve|cuda", "inference backend"},
     {"isa", F_ENUM, S(isa), 0, 0, "auto|amx|avx512_vnni|avx512|avx2", "CPU instruction set cap"},
     {"precision", F_ENUM, S(precision), 0, 0, "fp32|bf16|int8", "inference precision"},
+    {"calib", F_PATH, S(calib), 0, 0, NULL, "int8: calibration file (cvbench model calibrate)"},
     {"kernels", F_ENUM, S(kernels), 0, 0, "onednn|ref", "CPU kernel set"},
     {"threads", F_INT, N(threads), 0, 4096, NULL, "CPU threads for inference (0 = all)"},
     {"streams", F_LEVELS, N(streams), 1, CVB_SCN_MAX_STREAMS, NULL, "concurrency levels, e.g. 1,2,4"},
@@ -64,6 +65,8 @@ static const struct field fields[] = {
     {"report", F_PATH, S(report), 0, 0, NULL, "write an HTML report"},
     {"db", F_PATH, S(db), 0, 0, NULL, "SQLite results database"},
     {"save_frames", F_BOOL, N(save_frames), 0, 0, NULL, "store per-frame samples in the db"},
+    {"accuracy_sample", F_INT, N(accuracy_sample), 0, CVB_SCN_MAX_ACCURACY_SAMPLE, NULL,
+     "frames per level whose detections are checked against fp32 (0 = off)"},
 };
 
 void cvb_scenario_defaults(struct cvb_scenario *s) {
@@ -86,6 +89,7 @@ void cvb_scenario_defaults(struct cvb_scenario *s) {
     s->window = 1;
     s->window_frames = 50;
     s->p99_ms = 100;
+    s->accuracy_sample = 16;
     snprintf(s->db, sizeof s->db, "cvbench.db");
 }
 
@@ -432,6 +436,10 @@ int cvb_scenario_validate(const struct cvb_scenario *s, struct cvb_err *err) {
     if (s->imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL, "scenario: field 'imgsz': %d is not a multiple of 32",
                            s->imgsz);
+    if (strcmp(s->precision, "int8") == 0 && s->calib[0] == '\0')
+        return cvb_err_set(err, CVB_EINVAL,
+                           "scenario: precision int8 needs field 'calib' (make one with "
+                           "`cvbench model calibrate --model M --video V -o M.calib`)");
     if (strcmp(s->kernels, "ref") == 0 && strcmp(s->precision, "fp32") != 0)
         return cvb_err_set(err, CVB_EINVAL,
                            "scenario: field 'precision': reference kernels only run fp32");

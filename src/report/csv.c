@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The `--csv FILE` report: a header line and one row per level, flat
  * columns (RFC 4180 quoting), for spreadsheets and plotting scripts.
- * Non-finite numbers are written as empty cells. */
+ * Non-finite numbers, and the accuracy columns of a level whose accuracy was
+ * not measured, are written as empty cells. */
 #include "cvb/report.h"
 
 #include <errno.h>
@@ -44,7 +45,9 @@ int cvb_report_csv(const char *path, const struct cvb_manifest *m,
     fputs(",cpu_process_pct,cpu_system_pct,engine_busy_pct,engine_instances,"
           "threads_per_instance,rss_start_bytes,rss_peak_bytes,rss_end_bytes,mem_estimate_bytes,"
           "dropped_frames,late_frames,lateness_p99_ms,window_s,window_frames,window_fps_min,"
-          "window_fps_max,window_cv_pct,window_drift_pct,stable,bottleneck,status,error\n",
+          "window_fps_max,window_cv_pct,window_drift_pct,stable,bottleneck,status,error,"
+          "accuracy_frames,accuracy_f1,accuracy_mean_iou,accuracy_matched,accuracy_ref_boxes,"
+          "accuracy_test_boxes\n",
           f);
     for (int i = 0; i < n; i++) {
         const struct cvb_level_result *r = &lv[i];
@@ -95,6 +98,17 @@ int cvb_report_csv(const char *path, const struct cvb_manifest *m,
         csv_str(f, r->status, sizeof r->status);
         fputc(',', f);
         csv_str(f, r->error, sizeof r->error);
+        /* accuracy: empty cells when not measured */
+        if (r->accuracy_frames > 0) {
+            fprintf(f, ",%d,", r->accuracy_frames);
+            csv_num(f, r->accuracy_f1);
+            fputc(',', f);
+            csv_num(f, r->accuracy_mean_iou);
+            fprintf(f, ",%lld,%lld,%lld", (long long)r->accuracy_matched,
+                    (long long)r->accuracy_ref_boxes, (long long)r->accuracy_test_boxes);
+        } else {
+            fputs(",,,,,,", f);
+        }
         fputc('\n', f);
     }
     if (ferror(f)) rc = CVB_EIO;

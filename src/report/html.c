@@ -488,6 +488,33 @@ static void results_table(FILE *f, const struct cvb_level_result *lv, int n) {
     fputs("</table></div>\n", f);
 }
 
+/* Accuracy under load: one row per level that measured it; nothing when
+ * none did. */
+static void accuracy_table(FILE *f, const struct cvb_level_result *lv, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += level_ok(&lv[i]) && lv[i].accuracy_frames > 0;
+    if (k == 0) return;
+    fputs("<h2>Accuracy under load</h2>\n<p>Detections the level produced on frames sampled "
+          "while it ran, against an fp32 reference engine's on the same frames (same model "
+          "and ISA), matched greedily by score: same class, IoU &ge; 0.5. F1 = 2 matched / "
+          "(reference boxes + boxes under test), pooled over the frames; 1.000 when neither "
+          "side has a box.</p>\n<div class=\"scroll\"><table class=\"accuracy\">\n<tr>"
+          "<th>streams</th><th>frames sampled</th><th>F1 @ IoU 0.5</th><th>mean IoU</th>"
+          "<th>matched</th><th>reference boxes</th><th>boxes under test</th></tr>\n",
+          f);
+    for (int i = 0; i < n; i++) {
+        const struct cvb_level_result *r = &lv[i];
+        if (!level_ok(r) || r->accuracy_frames <= 0) continue;
+        fprintf(f,
+                "<tr><td>%d</td><td>%d</td><td>%.3f</td><td>%.3f</td><td>%lld</td><td>%lld</td>"
+                "<td>%lld</td></tr>\n",
+                r->streams, r->accuracy_frames, r->accuracy_f1, r->accuracy_mean_iou,
+                (long long)r->accuracy_matched, (long long)r->accuracy_ref_boxes,
+                (long long)r->accuracy_test_boxes);
+    }
+    fputs("</table></div>\n", f);
+}
+
 int cvb_report_html(const char *path, const struct cvb_manifest *m,
                     const struct cvb_level_result *lv, int n, struct cvb_err *err) {
     int rc = 0;
@@ -537,6 +564,7 @@ int cvb_report_html(const char *path, const struct cvb_manifest *m,
           CVB__STABLE_NOTE "; unstable levels are highlighted.</p>\n",
           f);
     results_table(f, lv, n);
+    accuracy_table(f, lv, n);
 
     int k = ok_levels(lv, n, ok);
     fputs("<h2>Charts</h2>\n<div class=\"charts\">\n", f);

@@ -5,7 +5,9 @@
  * The report is {"manifest": {...}, "note": "..." (synthetic weights only),
  * "levels": [{...}, ...]}; a level object is exactly what the store keeps in
  * levels.result_json, so `cvbench report` re-renders a past run with the
- * same numbers. This is the only file of src/report/ that includes jansson. */
+ * same numbers. A level's "accuracy" is an object (frames, f1, mean_iou,
+ * matched, ref_boxes, test_boxes) or null when it was not measured; results
+ * stored before it existed decode as not measured. This is the only file of src/report/ that includes jansson. */
 #include "cvb/report.h"
 #include "report/result_json.h"
 
@@ -167,6 +169,18 @@ static json_t *level_obj(const struct cvb_level_result *r) {
     PUT_STR(o, "bottleneck", r->bottleneck);
     PUT_STR(o, "status", r->status);
     PUT_STR(o, "error", r->error);
+    if (r->accuracy_frames > 0) {
+        json_t *acc = json_object();
+        PUT_INT(acc, "frames", r->accuracy_frames);
+        PUT_NUM(acc, "f1", r->accuracy_f1);
+        PUT_NUM(acc, "mean_iou", r->accuracy_mean_iou);
+        PUT_INT(acc, "matched", r->accuracy_matched);
+        PUT_INT(acc, "ref_boxes", r->accuracy_ref_boxes);
+        PUT_INT(acc, "test_boxes", r->accuracy_test_boxes);
+        put(o, "accuracy", acc, &bad);
+    } else {
+        put(o, "accuracy", json_null(), &bad); /* not measured */
+    }
 
     int nr = r->n_rss < 0 ? 0 : r->n_rss > CVB_MAX_RSS_SAMPLES ? CVB_MAX_RSS_SAMPLES : r->n_rss;
     json_t *rss = json_object(), *ts = json_array(), *bytes = json_array();
@@ -356,6 +370,15 @@ int cvb__level_from_json(const char *text, const char *origin, struct cvb_level_
     GET_STR(o, "bottleneck", r->bottleneck);
     GET_STR(o, "status", r->status);
     GET_STR(o, "error", r->error);
+    const json_t *acc = json_object_get(o, "accuracy");
+    if (json_is_object(acc)) {
+        r->accuracy_frames = (int)get_int(acc, "frames");
+        r->accuracy_f1 = get_num(acc, "f1");
+        r->accuracy_mean_iou = get_num(acc, "mean_iou");
+        r->accuracy_matched = get_int(acc, "matched");
+        r->accuracy_ref_boxes = get_int(acc, "ref_boxes");
+        r->accuracy_test_boxes = get_int(acc, "test_boxes");
+    }
 
     const json_t *rss = json_object_get(o, "rss_timeline");
     const json_t *ts = json_object_get(rss, "t_s"), *bytes = json_object_get(rss, "bytes");

@@ -83,6 +83,15 @@ static void put_wrapped(FILE *f, const char *s, int width) {
     }
 }
 
+/* The accuracy column: F1 at IoU 0.5 of the level's detections against the
+ * fp32 reference ("1.000"), "-" when not measured. */
+static void accuracy_cell(FILE *f, const struct cvb_level_result *r) {
+    if (r->accuracy_frames > 0 && isfinite(r->accuracy_f1))
+        fprintf(f, "%5.3f  ", r->accuracy_f1);
+    else
+        fprintf(f, "%5s  ", "-");
+}
+
 void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_level_result *lv,
                       int n) {
     fprintf(f, "\nrun %s · model %s", m->run_id[0] ? m->run_id : "-",
@@ -98,13 +107,21 @@ void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_le
         fprintf(f, "\nstream density: %d stream(s) held %.1f fps%s%s%s", m->density_streams,
                 m->target_fps, m->density_decided[0] ? " (decided by " : "", m->density_decided,
                 m->density_decided[0] ? ")" : "");
-    fprintf(f, "\nwarm-up frames are excluded from every number below\n\n");
+    fprintf(f, "\nwarm-up frames are excluded from every number below\n");
+    for (int i = 0; i < n; i++)
+        if (lv[i].accuracy_frames > 0) {
+            fprintf(f, "F1: the level's detections against an fp32 reference engine's on frames "
+                       "sampled during the level (IoU 0.5)\n");
+            break;
+        }
+    fputc('\n', f);
 
-    /* Fixed part of a row: 111 columns; the bottleneck gets the rest. */
+    /* Fixed part of a row: 118 columns; the bottleneck gets the rest. */
     static const char head_fmt[] = "%7s %9s %8s %8s %8s %5s %5s %5s %5s %5s %6s %8s %6s %5s %6s  ";
     int fixed = fprintf(f, head_fmt, "streams", "fps", "fps/str", "p50 ms", "p99 ms", "dec%",
                         "pre%", "que%", "inf%", "post%", "cpu%", "RSS MiB", "stable", "cv%",
                         "drift%");
+    fixed += fprintf(f, "%5s  ", "F1");
     fprintf(f, "bottleneck\n");
     int rest = TABLE_WIDTH - fixed;
     for (int i = 0; i < n; i++) {
@@ -123,6 +140,7 @@ void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_le
                 share_pct(r, CVB_STAGE_POSTPROCESS), r->cpu_process_pct,
                 (double)r->rss_peak_bytes / (1024.0 * 1024.0), r->stable ? "yes" : "NO",
                 r->window_cv_pct, r->window_drift_pct);
+        accuracy_cell(f, r);
         put_clipped(f, r->bottleneck[0] ? r->bottleneck : "-", rest);
         fputc('\n', f);
     }

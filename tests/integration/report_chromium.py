@@ -7,7 +7,9 @@ resolution mapped to nothing and a network log recorded, and we check
   1. the rendered DOM (--dump-dom) has the four inline SVG charts, each with
      its title (figcaption and aria-label) and one data point per level in
      the throughput chart, and the results table has one row per level whose
-     first cell is that level's stream count (cross-checked with --json);
+     first cell is that level's stream count (cross-checked with --json), and
+     the "Accuracy under load" table one row per level whose frames sampled
+     and F1 are the JSON's;
   2. the page loads nothing from the network: no http(s) or protocol-relative
      URL in any src/href/xlink:href/srcset/poster/data attribute or CSS url(),
      no <script src>/<link href>/<iframe>, and Chromium's net log shows no
@@ -89,6 +91,8 @@ class Dom(html.parser.HTMLParser):
         self.svg_titles = {}      # aria-label -> [<title> texts inside]
         self.figcaptions = []
         self.rows = []            # data rows of the results table: list of cell texts
+        self.acc_rows = []        # data rows of the accuracy table
+        self._tables = []         # class of each open table
         self.external = []        # (tag, attr, value)
         self.styles = []
         self._svg = None
@@ -115,6 +119,7 @@ class Dom(html.parser.HTMLParser):
             self.svg_titles.setdefault(self._svg, [])
         elif tag == "table":
             self._table_depth += 1
+            self._tables.append(a.get("class", ""))
         elif tag == "tr" and self._table_depth:
             self._row = []
         if tag in ("title", "figcaption", "td", "th", "style"):
@@ -139,9 +144,11 @@ class Dom(html.parser.HTMLParser):
             self._svg = None
         elif tag == "table":
             self._table_depth -= 1
+            self._tables.pop()
         elif tag == "tr" and self._row is not None:
             if self._row and None not in self._row:
-                self.rows.append(self._row)
+                acc = self._tables and self._tables[-1] == "accuracy"
+                (self.acc_rows if acc else self.rows).append(self._row)
             self._row = None
 
     def handle_data(self, data):
@@ -253,6 +260,13 @@ def run(o, browser, t):
         check(len(r) > 2 and abs(float(r[2]) - lv["fps"]) <= 0.01 * max(1.0, lv["fps"]),
               "row %s fps %s matches the JSON %.2f" % (r[0], r[2] if len(r) > 2 else "?",
                                                        lv["fps"]))
+    # the accuracy table: streams, frames sampled, F1, mean IoU, matched, ref, test
+    check([r[0] for r in dom.acc_rows] == [str(n) for n in LEVELS],
+          "accuracy table rows are levels %s (got %s)" % (LEVELS, [r[0] for r in dom.acc_rows]))
+    for r, lv in zip(dom.acc_rows, levels):
+        a = lv.get("accuracy") or {}
+        check(len(r) == 7 and r[1] == str(a.get("frames")) and r[2] == "%.3f" % a.get("f1", -1),
+              "accuracy row %s (%s) matches the JSON %s" % (r[0], r[1:3], a))
 
     # 2. no network resources
     check(not dom.external, "no external src/href in the DOM %s" % dom.external[:5])

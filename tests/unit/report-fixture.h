@@ -90,6 +90,17 @@ static void fixture_level(struct cvb_level_result *r, int i, double scale) {
     snprintf(r->bottleneck, sizeof r->bottleneck, "inference-bound: engine busy %.0f %%",
              r->engine_busy_pct);
     snprintf(r->status, sizeof r->status, "ok");
+    /* accuracy: measured on levels 0 (full agreement) and 1 (some boxes
+     * lost), not on level 2 */
+    if (i % 3 != 2) {
+        r->accuracy_frames = 16;
+        r->accuracy_ref_boxes = 40 + 2 * i;
+        r->accuracy_test_boxes = 40 - i;
+        r->accuracy_matched = 40 - 3 * i;
+        r->accuracy_f1 = 2.0 * (double)r->accuracy_matched /
+                         (double)(r->accuracy_ref_boxes + r->accuracy_test_boxes);
+        r->accuracy_mean_iou = i == 0 ? 1.0 : 0.875;
+    }
     r->n_rss = 40 + 5 * i;
     for (int k = 0; k < r->n_rss; k++) {
         r->rss_t_s[k] = 0.1f * (float)k;

@@ -11,9 +11,13 @@
  *   - the library itself reported no memory-contract violation (r.error);
  *   - a level whose estimate exceeds --memory-budget is refused before it
  *     allocates anything, with a message showing estimate and budget;
- *   - the automatic engine-instance rule, whose instances the estimate counts.
+ *   - the automatic engine-instance rule, whose instances the estimate counts;
+ *   - accuracy sampling: N kept frames and their detections are counted,
+ *     and so is the fp32 reference engine that runs after the level (the
+ *     measured peak above includes that phase: every level here samples).
  * The estimate is printed beside the measurement for every case, so a run
  * of this test doubles as a calibration table. */
+#include "cvb/detect.h"
 #include "pipeline-fixture.h"
 #include "test.h"
 
@@ -50,10 +54,10 @@ static void check_level(const struct cvb_scenario *s, int n, int index) {
     int64_t grow = r.rss_peak_bytes - r.rss_start_bytes;
     int64_t back = r.rss_end_bytes - r.rss_start_bytes;
     printf("  %-14s %-6s %2d streams: estimate %6.1f MiB (engines %.1f frames %.1f decoders "
-           "%.1f streams %.1f), measured growth %6.1f MiB (%3.0f %%), end %+5.1f MiB of %.1f\n",
+           "%.1f streams %.1f accuracy %.1f), measured growth %6.1f MiB (%3.0f %%), end %+5.1f MiB of %.1f\n",
            s->mode, s->execution, n, e.total / (double)MiB, e.engines / (double)MiB,
            e.frames / (double)MiB, e.decoders / (double)MiB, e.per_stream / (double)MiB,
-           grow / (double)MiB, e.total > 0 ? 100.0 * grow / e.total : 0, back / (double)MiB,
+           e.accuracy / (double)MiB, grow / (double)MiB, e.total > 0 ? 100.0 * grow / e.total : 0, back / (double)MiB,
            r.rss_start_bytes / (double)MiB);
     CHECK(r.rss_peak_bytes >= r.rss_start_bytes && r.rss_start_bytes > 0);
     CHECK(r.rss_peak_bytes <= r.mem_estimate_bytes * 5 / 4);
@@ -61,6 +65,8 @@ static void check_level(const struct cvb_scenario *s, int n, int index) {
     CHECK(llabs(back) <= r.rss_start_bytes / 20);
     if (r.error[0]) fprintf(stderr, "  level note: %s\n", r.error);
     CHECK(strstr(r.error, "memory:") == NULL);
+    int64_t measured = (int64_t)s->frames * n;
+    CHECK_EQ_INT(r.accuracy_frames, measured < s->accuracy_sample ? measured : s->accuracy_sample);
 }
 
 static void sweep(const char *mode, const char *exec) {
@@ -161,6 +167,46 @@ static void test_instance_rule(void) {
     CHECK(e2.engines > e1.engines * 3 / 2);
 }
 
+/* Accuracy sampling in the estimate: N x (frame + one sample's detections),
+ * the same for every stream count and frame count; the reference phase
+ * (fp32 engine + samples, after the level's engines are freed) bounds it
+ * from below; off (0) costs nothing. */
+static void test_accuracy_estimate(void) {
+    struct cvb_scenario s;
+    scenario(&s, "pipeline", "async");
+    int64_t frame = 3 * (int64_t)probe.imgsz * probe.imgsz;
+    int64_t dets = CVB_DETECT_MAX_DET * (int64_t)sizeof(struct cvb_detection);
+    struct cvb_mem_estimate e16, e64, e0, e64_8;
+    s.accuracy_sample = 16;
+    cvb_pipeline_estimate(&s, &probe, 1, &e16);
+    s.accuracy_sample = 64;
+    cvb_pipeline_estimate(&s, &probe, 1, &e64);
+    cvb_pipeline_estimate(&s, &probe, 8, &e64_8);
+    s.accuracy_sample = 0;
+    cvb_pipeline_estimate(&s, &probe, 1, &e0);
+    CHECK(e16.accuracy >= 16 * (frame + dets) && e16.accuracy <= 16 * (frame + dets + 256));
+    CHECK_EQ_INT(e64.accuracy, 4 * e16.accuracy);
+    CHECK_EQ_INT(e64_8.accuracy, e64.accuracy); /* not per stream */
+    CHECK_EQ_INT(e0.accuracy, 0);
+    CHECK_EQ_INT(e0.reference, 0);
+    CHECK(e16.reference >= probe.reference_bytes);
+    CHECK(e16.total >= e0.total + e16.accuracy);
+    CHECK(e16.total >= e16.accuracy + e16.reference);
+    /* a reference engine bigger than the level's engines sets the peak */
+    struct cvb_pipeline_probe big = probe;
+    big.reference_bytes = 64 * e0.total;
+    s.accuracy_sample = 16;
+    cvb_pipeline_estimate(&s, &big, 1, &e16);
+    CHECK_EQ_INT(e16.total, e16.accuracy + e16.reference + e16.fixed);
+    /* nothing grows with the frame count */
+    struct cvb_mem_estimate ef;
+    s.frames = 100000;
+    cvb_pipeline_estimate(&s, &probe, 1, &ef);
+    s.frames = 15;
+    cvb_pipeline_estimate(&s, &probe, 1, &e16);
+    CHECK_EQ_INT(ef.total, e16.total);
+}
+
 int main(void) {
     int frc = fixture_make(320, 240);
     if (frc == 77) return test_skip("mkdtemp failed");
@@ -181,6 +227,7 @@ int main(void) {
     RUN(test_two_videos);
     RUN(test_refused);
     RUN(test_instance_rule);
+    RUN(test_accuracy_estimate);
     remove(model);
     remove(clip);
     rmdir(dir);

@@ -324,7 +324,10 @@ static void test_memory_estimate(void) {
     cvb_pipeline_estimate(&s, &p, 4, &e1);
     CHECK_EQ_INT(e1.frames, 4 * CVB_PIPELINE_POOL_FRAMES * 3 * 640 * 640);
     CHECK_EQ_INT(e1.decoders > 4 * (20 << 20), 1);
-    CHECK_EQ_INT(e1.total, e1.engines + e1.frames + e1.decoders + e1.per_stream + e1.fixed);
+    /* + the accuracy samples (16 by default): frames and their boxes */
+    CHECK(e1.accuracy >= 16 * 3 * 640 * 640 && e1.accuracy <= 16 * (3 * 640 * 640 + (8 << 10)));
+    CHECK_EQ_INT(e1.total,
+                 e1.engines + e1.frames + e1.decoders + e1.per_stream + e1.fixed + e1.accuracy);
     /* budget: explicit wins */
     s.memory_budget = 12345;
     CHECK_EQ_INT(cvb_pipeline_memory_budget(&s), 12345);

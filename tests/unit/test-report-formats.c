@@ -144,6 +144,24 @@ static void test_json(void) {
         json_t *rss = json_object_get(l, "rss_timeline");
         CHECK_EQ_INT(json_array_size(json_object_get(rss, "t_s")), lv[i].n_rss);
         CHECK_EQ_INT(json_array_size(json_object_get(rss, "bytes")), lv[i].n_rss);
+        /* accuracy: an object where measured (levels 0, 1), null where not (2) */
+        json_t *acc = json_object_get(l, "accuracy");
+        HAS(l, "accuracy");
+        if (lv[i].accuracy_frames > 0) {
+            CHECK(json_is_object(acc));
+            CHECK_EQ_INT(json_integer_value(json_object_get(acc, "frames")), 16);
+            CHECK_NEAR(json_number_value(json_object_get(acc, "f1")), lv[i].accuracy_f1, 1e-12);
+            CHECK_NEAR(json_number_value(json_object_get(acc, "mean_iou")),
+                       lv[i].accuracy_mean_iou, 1e-12);
+            CHECK_EQ_INT(json_integer_value(json_object_get(acc, "matched")),
+                         lv[i].accuracy_matched);
+            CHECK_EQ_INT(json_integer_value(json_object_get(acc, "ref_boxes")),
+                         lv[i].accuracy_ref_boxes);
+            CHECK_EQ_INT(json_integer_value(json_object_get(acc, "test_boxes")),
+                         lv[i].accuracy_test_boxes);
+        } else {
+            CHECK(json_is_null(acc));
+        }
     }
     json_decref(root);
 
@@ -192,6 +210,11 @@ static void test_csv(void) {
     text = slurp(path);
     CHECK(strstr(text, "\"preprocess-bound, \"\"engine\"\" idle 60 %\"") != NULL);
     CHECK(strncmp(text, "run_id,synthetic_weights,level,streams,", 39) == 0);
+    CHECK(strstr(text, ",error,accuracy_frames,accuracy_f1,accuracy_mean_iou,accuracy_matched,"
+                       "accuracy_ref_boxes,accuracy_test_boxes\n") != NULL);
+    /* level 1: 16 frames, F1 74/81, mean IoU 0.875, 37 of 42 / 39; level 2: empty */
+    CHECK(strstr(text, ",16,0.9135802469,0.875,37,42,39\n") != NULL);
+    CHECK(strstr(text, ",ok,,,,,,,\n") != NULL);
     free(text);
 }
 
@@ -225,6 +248,13 @@ static void test_html(void) {
     CHECK(strstr(html, "<polyline") != NULL);
     CHECK(strstr(html, "<rect") != NULL);
     CHECK(strstr(html, "</html>") != NULL);
+    /* accuracy: its own table, a row per level that measured it (0 and 1) */
+    CHECK(strstr(html, "<h2>Accuracy under load</h2>") != NULL);
+    CHECK(strstr(html, "<tr><td>1</td><td>16</td><td>1.000</td><td>1.000</td><td>40</td>") !=
+          NULL);
+    CHECK(strstr(html, "<tr><td>2</td><td>16</td><td>0.914</td><td>0.875</td><td>37</td>"
+                       "<td>42</td><td>39</td></tr>") != NULL);
+    CHECK(strstr(html, "<tr><td>4</td><td>16</td>") == NULL);
     free(html);
 
     /* No finished level: still a whole page with its four (empty) charts. */
@@ -278,10 +308,14 @@ static void test_table(void) {
     CHECK(strstr(buf, "failed: video.mp4: frame 12: corrupt") != NULL);
     CHECK(strstr(buf, "inference-bound: engine busy 97 %") != NULL);
     /* the stability columns (cv, signed drift) and what latency and stable mean */
-    CHECK(strstr(buf, "   NO   3.9   -7.5  ") != NULL);
-    CHECK(strstr(buf, "  yes   0.9   +1.2  ") != NULL);
     CHECK(strstr(buf, "latency: from the moment a frame is ready") != NULL);
     CHECK(strstr(buf, "coefficient of variation") != NULL);
+    /* the F1 column: measured on levels 0 and 1, "-" on 2 */
+    CHECK(strstr(buf, "stable   cv% drift%     F1  bottleneck") != NULL);
+    CHECK(strstr(buf, "F1: the level's detections against an fp32 reference") != NULL);
+    CHECK(strstr(buf, "  yes   0.9   +1.2  1.000  inference-bound") != NULL);
+    CHECK(strstr(buf, "   NO   3.9   -7.5  0.914  inference-bound") != NULL);
+    CHECK(strstr(buf, "  yes   6.9   +1.2      -  xxx") != NULL);
     int rows = 0;
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -17,6 +17,7 @@ static void test_defaults(void) {
     CHECK_EQ_INT(s.streams[6], 64);
     CHECK(strcmp(s.mode, "pipeline") == 0);
     CHECK(strcmp(s.backend, "cpu") == 0);
+    CHECK_EQ_INT(s.accuracy_sample, 16);
 }
 
 static void test_json_paths_resolve_against_file_dir(void) {
@@ -123,6 +124,8 @@ static void test_bad_json(void) {
     expect_json_error("[1, 2]", "JSON object");
     expect_json_error("{\"video\": []}", "'video'");
     expect_json_error("{\"frames\": 1, \"frames\": 2}", "invalid JSON");
+    expect_json_error("{\"accuracy_sample\": 1025}", "'accuracy_sample'");
+    expect_json_error("{\"accuracy_sample\": -1}", "'accuracy_sample'");
 }
 
 static void test_cli_overrides(void) {
@@ -138,6 +141,8 @@ static void test_cli_overrides(void) {
     CHECK_EQ_INT(s.memory_budget, 512LL << 20);
     CHECK_EQ_INT(cvb_scenario_set(&s, "target-fps", "15", NULL, &err), 0);
     CHECK_EQ_INT(cvb_scenario_set(&s, "density", NULL, NULL, &err), 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "accuracy-sample", "0", NULL, &err), 0);
+    CHECK_EQ_INT(s.accuracy_sample, 0);
     CHECK(s.density);
     CHECK(cvb_scenario_set(&s, "streams", "1,x", NULL, &err) < 0);
     CHECK(strstr(err.msg, "'streams'") != NULL);
@@ -155,6 +160,13 @@ static void test_cli_overrides(void) {
     CHECK(cvb_scenario_validate(&s, &err) < 0);
     CHECK(strstr(err.msg, "ascending") != NULL);
     CHECK_EQ_INT(cvb_scenario_set(&s, "streams", "2,4", NULL, &err), 0);
+    /* int8 needs a calibration file, which resolves like every path */
+    CHECK_EQ_INT(cvb_scenario_set(&s, "precision", "int8", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "'calib'") != NULL && strstr(err.msg, "model calibrate") != NULL);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "calib", "m.calib", "/work", &err), 0);
+    CHECK(strcmp(s.calib, "/work/m.calib") == 0);
+    CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
     CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "kserve", NULL, &err), 0);
     CHECK(cvb_scenario_validate(&s, &err) < 0);
     CHECK(strstr(err.msg, "not implemented") != NULL);

@@ -72,6 +72,12 @@ static void test_round_trip(void) {
         CHECK_EQ_INT(back[i].rss_bytes[7], lv[i].rss_bytes[7]);
         CHECK(strcmp(back[i].bottleneck, lv[i].bottleneck) == 0);
         CHECK_EQ_INT(back[i].stable, lv[i].stable);
+        CHECK_EQ_INT(back[i].accuracy_frames, lv[i].accuracy_frames);
+        CHECK_NEAR(back[i].accuracy_f1, lv[i].accuracy_f1, 0);
+        CHECK_NEAR(back[i].accuracy_mean_iou, lv[i].accuracy_mean_iou, 0);
+        CHECK_EQ_INT(back[i].accuracy_matched, lv[i].accuracy_matched);
+        CHECK_EQ_INT(back[i].accuracy_ref_boxes, lv[i].accuracy_ref_boxes);
+        CHECK_EQ_INT(back[i].accuracy_test_boxes, lv[i].accuracy_test_boxes);
         CHECK(memcmp(&back[i], &lv[i], sizeof lv[i]) == 0);
     }
     /* max_levels bounds what is read. */
