@@ -80,6 +80,27 @@ static void test_bad_json(void) {
     expect_json_error("{\"frames\": 1, \"frames\": 2}", "invalid JSON");
 }
 
+/* List fields past their fixed maxima are refused by name (the arrays in
+ * struct cvb_scenario have exactly CVB_SCN_MAX_* slots). */
+static void test_list_limits(void) {
+    static char json[16384];
+    size_t off = (size_t)snprintf(json, sizeof json, "{\"video\": [");
+    for (int i = 0; i <= CVB_SCN_MAX_VIDEOS; i++)
+        off += (size_t)snprintf(json + off, sizeof json - off, "%s\"v%d.mp4\"", i ? ", " : "", i);
+    snprintf(json + off, sizeof json - off, "]}");
+    expect_json_error(json, "more than 64 videos");
+    off = (size_t)snprintf(json, sizeof json, "{\"streams\": \"");
+    for (int i = 1; i <= CVB_SCN_MAX_LEVELS + 1; i++)
+        off += (size_t)snprintf(json + off, sizeof json - off, "%s%d", i > 1 ? "," : "", i);
+    snprintf(json + off, sizeof json - off, "\"}");
+    expect_json_error(json, "more than 32 levels");
+    off = (size_t)snprintf(json, sizeof json, "{\"streams\": [");
+    for (int i = 1; i <= CVB_SCN_MAX_LEVELS + 1; i++)
+        off += (size_t)snprintf(json + off, sizeof json - off, "%s%d", i > 1 ? "," : "", i);
+    snprintf(json + off, sizeof json - off, "]}");
+    expect_json_error(json, "1..32 levels");
+}
+
 static void test_cli_overrides(void) {
     struct cvb_scenario s;
     struct cvb_err err = {0};
@@ -188,6 +209,7 @@ int main(void) {
     RUN(test_defaults);
     RUN(test_json_paths_resolve_against_file_dir);
     RUN(test_bad_json);
+    RUN(test_list_limits);
     RUN(test_cli_overrides);
     RUN(test_to_json_roundtrip);
     RUN(test_to_json_roundtrip_no_video);
