@@ -171,6 +171,15 @@ dict_scenario() {
         tr '|' '\n' | sed 's/.*/"&"/'
 }
 
+# The same for the model loader: op names from the op list and the
+# attribute names the kernels read. Both tables drive it, so a new op or
+# attribute is in the dictionary the day it is added.
+dict_model_load() {
+    sed -n '/#define CVB_OP_LIST/,/^$/p' "$ROOT/src/engine/ir.h" | grep -o '"[A-Za-z]*"'
+    grep -ho 'cvb__attr_[a-z]*(n, "[a-z_]*"' "$ROOT"/src/engine/*.c \
+        "$ROOT"/src/engine/kernels/ref/*.c | grep -o '"[a-z_]*"' | sort -u
+}
+
 # ---- run ----------------------------------------------------------------------------
 fail=0
 for t in "${TARGETS[@]}"; do
@@ -184,9 +193,9 @@ for t in "${TARGETS[@]}"; do
         { cat "$WORK/seeds.log"; echo "FAIL: could not generate $t seeds"; exit 1; }
     opts=(-rss_limit_mb=2048 -malloc_limit_mb="${MALLOC_MB[$t]}" -max_len="${MAX_LEN[$t]}"
         -timeout=20 -print_final_stats=1 -artifact_prefix="$WORK/artifacts/")
-    if [[ $t == scenario ]]; then
-        dict_scenario >"$WORK/scenario.dict"
-        opts+=(-dict="$WORK/scenario.dict")
+    if declare -F "dict_${t//-/_}" >/dev/null; then
+        "dict_${t//-/_}" >"$WORK/$t.dict"
+        opts+=(-dict="$WORK/$t.dict")
     fi
     n_reg=$(find "$REG" -type f | wc -l)
     n_seed=$(find "$WORK/seeds" -type f | wc -l)
