@@ -13,9 +13,14 @@
 #                                models, scenarios/*.json, .npy files from numpy)
 # Two modes:
 #   --mode check (ctest fuzz-<target>, make test): replays every regression
-#       and seed input, then fuzzes RUNS[target] executions from -seed=1 in a
-#       fresh scratch corpus. Deterministic: the same code gives the same
-#       verdict on any machine, however fast.
+#       and seed input (exact: the same inputs every time), then fuzzes
+#       RUNS[target] executions from -seed=1 in a fresh scratch corpus. No
+#       clock decides anything, so the verdict does not depend on the
+#       machine's speed or load. The sources of run-to-run variation we
+#       found are removed (see below); libFuzzer's exploration can still
+#       differ slightly between two runs (measured: the same or +-1-2 % of
+#       the features, corpus sizes differing by a few %), so a finding in
+#       this step is always kept in the corpus, where it replays exactly.
 #   --mode long (make fuzz, ctest fuzz-<target>-long): replays as above, then
 #       fuzzes FUZZ_SECONDS (default 1800) per target with a random seed,
 #       keeping what it learns in <build>/corpus-<target> (outside git) for
@@ -51,6 +56,9 @@ while (($#)); do
     *) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
+mkdir -p "$FUZZ_BUILD"
+FUZZ_BUILD=$(cd "$FUZZ_BUILD" && pwd) # the fuzzing step runs from inside it
+CALLER_DIR=$PWD
 case $MODE in check | long) ;; *) echo "fuzz.sh: --mode must be check or long" >&2; exit 2 ;; esac
 if [[ $TARGET != all ]]; then
     [[ " ${TARGETS[*]} " == *" $TARGET "* ]] ||
@@ -204,22 +212,31 @@ for t in "${TARGETS[@]}"; do
     if [[ $MODE == check ]]; then
         # The scratch corpus starts empty each time: only the seed and the
         # committed inputs decide what is explored.
-        dirs=("$WORK/scratch" "$REG" "$WORK/seeds")
         # -reload=0: no time-based rereading of the corpus dirs. Without
         # address-space randomisation (setarch -R) the comparison operands
-        # libFuzzer records (pointers among them) repeat from run to run.
+        # libFuzzer records (pointers among them) repeat from run to run;
+        # stack addresses also depend on the environment and the arguments
+        # at the top of the stack, so the step runs with a fixed, minimal
+        # environment and relative paths from $WORK (reg -> the corpus).
         # -detect_leaks=0: libFuzzer's per-input leak check (it reruns an
         # input when mallocs and frees differ, which other threads can
         # cause) makes runs diverge; LeakSanitizer still checks at exit and
         # fails the run, and the replay above checks each input.
-        run_opts=(-seed=1 -runs="${RUNS[$t]}" -reload=0 -detect_leaks=0)
+        # -rss_limit_mb=0: no RSS-watching thread, whose time-driven work
+        # shifts heap addresses; -malloc_limit_mb still bounds every single
+        # allocation and -runs bounds the rest.
+        run_opts=(-seed=1 -runs="${RUNS[$t]}" -reload=0 -detect_leaks=0 -rss_limit_mb=0)
         what="${RUNS[$t]} executions from -seed=1"
+        norand=(env -i PATH=/usr/bin:/bin
+            ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}"
+            UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}")
         if setarch "$(uname -m)" -R true 2>/dev/null; then
-            norand=(setarch "$(uname -m)" -R)
+            norand+=(setarch "$(uname -m)" -R)
         else
-            norand=()
             echo "note: setarch -R unavailable; the fuzzing step may vary slightly between runs"
         fi
+        ln -s "$REG" "$WORK/reg"
+        dirs=(scratch reg seeds)
     else
         keep=$FUZZ_BUILD/corpus-$t
         mkdir -p "$keep"
@@ -238,10 +255,14 @@ for t in "${TARGETS[@]}"; do
     if ((rc == 0)); then
         echo "== $t: replayed in $((SECONDS - t0)) s; fuzzing $what"
         t1=$SECONDS
+        runner=("${norand[@]}" "../fuzz-$t")
+        cd "$WORK"
         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-            "${norand[@]}" "$bin" "${opts[@]}" "${run_opts[@]}" "${dirs[@]}" >"$WORK/fuzz.log" 2>&1
+            "${runner[@]}" "${opts[@]//"$WORK/"/}" "${run_opts[@]}" "${dirs[@]}" \
+            >"$WORK/fuzz.log" 2>&1
         rc=$?
+        cd "$CALLER_DIR"
         log=$WORK/fuzz.log
         echo "== $t: fuzzed in $((SECONDS - t1)) s"
     else
@@ -260,8 +281,8 @@ for t in "${TARGETS[@]}"; do
         if ! ls "$WORK/artifacts" | grep -q . && [[ $MODE == check ]]; then
             echo "no input saved (a leak found at exit?); to get it, rerun the same step"
             echo "with per-input leak checks, from an empty scratch corpus:"
-            echo "    mkdir $WORK/scratch2 && ${norand[*]} $bin ${opts[*]}" \
-                "${run_opts[*]/-detect_leaks=0/-detect_leaks=1} $WORK/scratch2 $REG $WORK/seeds"
+            echo "    cd $WORK && mkdir scratch2 && ${norand[*]} ../fuzz-$t ${opts[*]//"$WORK/"/}" \
+                "${run_opts[*]/-detect_leaks=0/-detect_leaks=1} scratch2 reg seeds"
         fi
         for a in "$WORK"/artifacts/*; do
             [[ -f $a ]] || continue

@@ -59,8 +59,10 @@ set_tests_properties(bad-models PROPERTIES LABELS integration TIMEOUT 600
 # ASan+UBSan); each fuzz-<target> then replays the committed regression
 # corpus (tests/fuzz/corpus/<target>/) and the generated seeds, and fuzzes a
 # fixed number of executions from a fixed seed (scripts/fuzz.sh --mode
-# check): the result depends on the code, not on luck or the machine's
-# speed. The -runs values are in scripts/fuzz.sh. The -long variants
+# check): no clock is involved, so the result does not depend on the
+# machine's speed or load (see fuzz.sh for what still varies between two
+# runs, and why findings go into the corpus). The -runs values are in
+# scripts/fuzz.sh. The -long variants
 # (make test-long) fuzz each target for FUZZ_SECONDS with a random seed in
 # <build>/fuzz-long, keeping their corpus there between runs.
 set(CVB_FUZZ_SH ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --cvbench $<TARGET_FILE:cvbench>
