@@ -7,8 +7,9 @@
 #   make test       the same plus test-only packages and the test venv; every
 #                   test except those labelled `slow`
 #   make test-long  every test, `slow` included
-#   make fuzz       build the libFuzzer target (clang, ASan+UBSan) and fuzz the
-#                   model loader (FUZZ_SECONDS, default 60)
+#   make fuzz       build the libFuzzer targets (clang, ASan+UBSan) and run a
+#                   long random campaign on each (FUZZ_SECONDS per target,
+#                   default 1800; FUZZ_TARGET=model-load|scenario|npy for one)
 #   make lint       cppcheck over src/
 #   make clean      remove build outputs (keeps .venv and data/)
 
@@ -18,7 +19,8 @@ BUILD := $(ROOT)/build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 1800
+FUZZ_TARGET ?= all
 VENV_PY := $(ROOT)/.venv/bin/python
 DATA := $(ROOT)/data
 MODEL := $(DATA)/yolov8n-640.onnx
@@ -79,8 +81,11 @@ test-long: test-deps venv build
 	"$(ROOT)/scripts/install-deps.sh" --test --long
 	ctest --test-dir "$(BUILD)" --output-on-failure -j$(CTEST_JOBS)
 
+# Random seed, time-bound; the corpus each campaign grows is kept in
+# build/fuzz/corpus-<target> (outside git) for the next one. A finding
+# prints how to reproduce it and how to add it to tests/fuzz/corpus/.
 fuzz: test-deps venv build
-	FUZZ_SECONDS=$(FUZZ_SECONDS) "$(ROOT)/scripts/fuzz.sh" \
+	FUZZ_SECONDS=$(FUZZ_SECONDS) "$(ROOT)/scripts/fuzz.sh" --mode long --target $(FUZZ_TARGET) \
 	    --cvbench "$(BUILD)/cvbench" --python "$(VENV_PY)" --build-dir "$(BUILD)/fuzz"
 
 lint: configure

@@ -1,31 +1,80 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Build and run the model-loader fuzzer (tests/fuzz/fuzz-model-load.c).
+# Build and run the libFuzzer targets (tests/fuzz/fuzz-<target>.c): one per
+# parser of untrusted bytes. Targets: model-load (the ONNX loader), scenario
+# (the scenario JSON parser), npy (the .npy reader).
 #
 # Configures a separate CMake build with clang and CVB_FUZZ=ON, which compiles
 # every cvb_core source with -fsanitize=fuzzer-no-link,address,undefined, and
-# links the target with -fsanitize=fuzzer. The seed corpus is small valid
-# models (tests/data/gen_models.py, synthesized YOLO models at imgsz 64), the
-# bad-model corpus, and the ONNX node-test models from libonnx-testdata.
-# Runs for FUZZ_SECONDS (default 60); any finding (crash, sanitizer report,
-# leak, timeout, RSS or single allocation over the limits) fails.
+# links each target with -fsanitize=fuzzer. Inputs per target:
+#   tests/fuzz/corpus/<target>/  the regression corpus, committed: every input
+#                                that once found a bug, and a few valid ones
+#   <build>/run-<target>/seeds   seeds generated here (small valid and broken
+#                                models, scenarios/*.json, .npy files from numpy)
+# Two modes:
+#   --mode check (ctest fuzz-<target>, make test): replays every regression
+#       and seed input (exact: the same inputs every time), then fuzzes
+#       RUNS[target] executions from -seed=1 in a fresh scratch corpus. No
+#       clock decides anything, so the verdict does not depend on the
+#       machine's speed or load. The sources of run-to-run variation we
+#       found are removed (see below); libFuzzer's exploration can still
+#       differ slightly between two runs (measured: the same or +-1-2 % of
+#       the features, corpus sizes differing by a few %), so a finding in
+#       this step is always kept in the corpus, where it replays exactly.
+#   --mode long (make fuzz, ctest fuzz-<target>-long): replays as above, then
+#       fuzzes FUZZ_SECONDS (default 1800) per target with a random seed,
+#       keeping what it learns in <build>/corpus-<target> (outside git) for
+#       the next campaign.
+# Any finding (crash, sanitizer report, leak, 20 s for one input, 2 GiB RSS,
+# or a single allocation over MALLOC_MB below) fails, and the script prints
+# how to reproduce it and how to add it to the regression corpus.
 #
-#   scripts/fuzz.sh --cvbench build/cvbench --python .venv/bin/python [--build-dir DIR]
+#   scripts/fuzz.sh [--target NAME|all] [--mode check|long] [--build-dir DIR]
+#                   [--cvbench build/cvbench] [--python .venv/bin/python]
+#                   [--build-only | --no-build]
 # Exit 0: no finding; 1: finding or build failure; 77: toolchain missing (skip).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CVBENCH=$ROOT/build/cvbench
 PY=$ROOT/.venv/bin/python
 FUZZ_BUILD=$ROOT/build/fuzz
-SECONDS_TO_RUN=${FUZZ_SECONDS:-60}
+TARGETS=(model-load scenario npy)
+TARGET=all
+MODE=check
+BUILD=1
+RUN=1
+SECONDS_TO_RUN=${FUZZ_SECONDS:-1800}
 while (($#)); do
     case $1 in
     --cvbench) CVBENCH=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
     --build-dir) FUZZ_BUILD=$2; shift 2 ;;
+    --target) TARGET=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    --build-only) RUN=0; shift ;;
+    --no-build) BUILD=0; shift ;;
     *) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
+mkdir -p "$FUZZ_BUILD"
+FUZZ_BUILD=$(cd "$FUZZ_BUILD" && pwd) # the fuzzing step runs from inside it
+CALLER_DIR=$PWD
+case $MODE in check | long) ;; *) echo "fuzz.sh: --mode must be check or long" >&2; exit 2 ;; esac
+if [[ $TARGET != all ]]; then
+    [[ " ${TARGETS[*]} " == *" $TARGET "* ]] ||
+        { echo "fuzz.sh: unknown target '$TARGET' (${TARGETS[*]})" >&2; exit 2; }
+    TARGETS=("$TARGET")
+fi
+
+# Per target: executions in check mode (each about a minute or less on the
+# 2-core dev machine while other tests run beside it), input size cap, and
+# the largest single allocation that is not a finding. model-load: an input
+# of at most 256 KiB may fold 64 MiB + 4x its size of constants and plan
+# 256 MiB of activations (the target's cap); anything larger was allocated
+# from a declared size that the bytes present do not back.
+declare -A RUNS=([model-load]=200000 [scenario]=1000000 [npy]=4000000)
+declare -A MAX_LEN=([model-load]=262144 [scenario]=8192 [npy]=4096)
+declare -A MALLOC_MB=([model-load]=320 [scenario]=64 [npy]=64)
 
 if ! command -v clang >/dev/null; then
     echo "SKIP: clang not installed (scripts/install-deps.sh --test)"; exit 77
@@ -37,23 +86,25 @@ if [[ ! -x $PY ]]; then
     echo "SKIP: $PY missing (scripts/test-venv.sh)"; exit 77
 fi
 
-echo "== building fuzz-model-load in $FUZZ_BUILD (clang, ASan+UBSan+libFuzzer)"
-t0=$SECONDS
-mkdir -p "$FUZZ_BUILD"
-CC=clang cmake -S "$ROOT" -B "$FUZZ_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVB_FUZZ=ON \
-    >"$FUZZ_BUILD/configure.log" 2>&1 || { cat "$FUZZ_BUILD/configure.log"; exit 1; }
-cmake --build "$FUZZ_BUILD" -j"$(nproc 2>/dev/null || echo 2)" --target fuzz-model-load
-echo "== built in $((SECONDS - t0)) s"
+if ((BUILD)); then
+    echo "== building ${TARGETS[*]/#/fuzz-} in $FUZZ_BUILD (clang, ASan+UBSan+libFuzzer)"
+    t0=$SECONDS
+    mkdir -p "$FUZZ_BUILD"
+    CC=clang cmake -S "$ROOT" -B "$FUZZ_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVB_FUZZ=ON \
+        >"$FUZZ_BUILD/configure.log" 2>&1 || { cat "$FUZZ_BUILD/configure.log"; exit 1; }
+    cmake --build "$FUZZ_BUILD" -j"$(nproc 2>/dev/null || echo 2)" \
+        --target "${TARGETS[@]/#/fuzz-}" >"$FUZZ_BUILD/build.log" 2>&1 ||
+        { tail -n 60 "$FUZZ_BUILD/build.log"; exit 1; }
+    echo "== built in $((SECONDS - t0)) s"
+fi
+((RUN)) || exit 0
 
-WORK=$FUZZ_BUILD/run
-rm -rf "$WORK"
-mkdir -p "$WORK/seeds" "$WORK/corpus" "$WORK/artifacts"
-# Seeds: bad-model corpus (+ a truncated synthesized model), small valid models,
-# synthesized YOLO models at imgsz 64 and the ONNX node tests' models.
-synth_arg=()
-[[ -x $CVBENCH ]] && synth_arg=(--cvbench "$CVBENCH")
-"$PY" "$ROOT/tests/integration/bad_models.py" --write-corpus "$WORK/seeds" "${synth_arg[@]}"
-ROOT=$ROOT "$PY" -c '
+# ---- seeds generated per target ---------------------------------------------------
+seeds_model_load() {
+    local out=$1 synth_arg=()
+    [[ -x $CVBENCH ]] && synth_arg=(--cvbench "$CVBENCH")
+    "$PY" "$ROOT/tests/integration/bad_models.py" --write-corpus "$out" "${synth_arg[@]}"
+    ROOT=$ROOT "$PY" -c '
 import os, sys
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "data"))
 import gen_models as g
@@ -61,41 +112,186 @@ out = sys.argv[1]
 for name, m in [("tiny-conv", g.tiny_conv()), ("mini-yolo-32", g.mini_yolo(32)),
                 ("mini-yolo-64", g.mini_yolo(64)), ("tiny-conv-opset13", g.tiny_conv(opset=13))]:
     open(os.path.join(out, name + ".onnx"), "wb").write(m.SerializeToString())
-' "$WORK/seeds"
-if [[ -x $CVBENCH ]]; then
-    for arch in yolov8n yolo11n; do
-        "$CVBENCH" model synth --arch $arch --imgsz 64 --seed 1 -o "$WORK/seeds/synth-$arch-64.onnx" ||
-            echo "warning: could not synthesize $arch seed"
+' "$out"
+    if [[ -x $CVBENCH ]]; then
+        for arch in yolov8n yolo11n; do
+            "$CVBENCH" model synth --arch $arch --imgsz 64 --seed 1 -o "$out/synth-$arch-64.onnx" ||
+                echo "warning: could not synthesize $arch seed"
+        done
+    fi
+    local d
+    for d in /usr/share/libonnx-testdata/data/node/test_{conv,sigmoid,mul,add,sub,div,pow,sqrt,concat,split,slice,maxpool,resize,reshape,transpose,softmax,matmul,constant,shape,gather,unsqueeze,squeeze,cast,expand,identity,flatten,relu}*; do
+        [[ -f $d/model.onnx ]] && cp "$d/model.onnx" "$out/node-$(basename "$d").onnx"
     done
-fi
-n_node=0
-for d in /usr/share/libonnx-testdata/data/node/test_{conv,sigmoid,mul,add,sub,div,pow,sqrt,concat,split,slice,maxpool,resize,reshape,transpose,softmax,matmul,constant,shape,gather,unsqueeze,squeeze,cast,expand,identity,flatten,relu}*; do
-    [[ -f $d/model.onnx ]] || continue
-    cp "$d/model.onnx" "$WORK/seeds/node-$(basename "$d").onnx"
-    n_node=$((n_node + 1))
-done
-echo "== seeds: $(ls "$WORK/seeds" | wc -l) files ($n_node ONNX node-test models)"
+    return 0
+}
 
-# -max_len: synthesized models (~12 MB of weights) are cut to their first
-# 256 KiB, which keeps their graph section; the small models fit whole.
-# -malloc_limit_mb: a single allocation this large is reported as a finding
-# (the loader must refuse absurd declared sizes before allocating them).
-echo "== fuzzing for $SECONDS_TO_RUN s"
-set +e
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    "$FUZZ_BUILD/fuzz-model-load" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -max_len=262144 -timeout=20 -print_final_stats=1 \
-    -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" "$WORK/seeds" >"$WORK/fuzz.log" 2>&1
-rc=$?
-set -e
-grep -E '^(INFO: seed corpus|#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done )' \
-    "$WORK/fuzz.log" || true
-if ((rc != 0)) || ls "$WORK/artifacts" | grep -q .; then
-    echo "FAIL: fuzzer finding (exit $rc); log tail:"
-    tail -n 60 "$WORK/fuzz.log"
-    echo "artifacts (reproduce: $FUZZ_BUILD/fuzz-model-load FILE):"
-    ls -l "$WORK/artifacts"
-    exit 1
-fi
-echo "no findings in $SECONDS_TO_RUN s"
+seeds_scenario() {
+    local out=$1 f
+    for f in "$ROOT"/scenarios/*.json; do cp "$f" "$out/"; done
+    # every field once, with a valid value (names from the field table)
+    cat >"$out/all-fields.json" <<'EOF'
+{"model": "m.onnx", "video": ["a.mp4", "/abs/b.mp4"], "backend": "cpu", "isa": "avx2",
+ "precision": "int8", "kernels": "onednn", "threads": 2, "streams": "1,2,4", "frames": 30,
+ "warmup": 0, "mode": "inference-only", "ring_frames": 4, "execution": "direct",
+ "inference_streams": 1, "pacing": "camera", "target_fps": 25.5, "memory_budget": "512M",
+ "min_duration": 1, "max_duration": 10, "window": 0.5, "density": true, "p99_ms": 80,
+ "imgsz": 320, "json": "r.json", "csv": "r.csv", "report": "r.html", "db": "r.db",
+ "save_frames": false}
+EOF
+    printf '{"streams": [1, 8, 64], "memory_budget": 17179869184}' >"$out/levels.json"
+    printf '{"video": "clip.mp4"}' >"$out/one-video.json"
+}
+
+seeds_npy() {
+    "$PY" - "$1" <<'EOF'
+import io, os, sys
+import numpy as np
+out = sys.argv[1]
+arrays = {
+    "f32-nchw": np.linspace(-1, 1, 1 * 3 * 4 * 4, dtype=np.float32).reshape(1, 3, 4, 4),
+    "u8-hwc": np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3),
+    "i64-vec": np.array([1, -2, 3], np.int64),
+    "i32-2d": np.arange(6, dtype=np.int32).reshape(2, 3),
+    "i8": np.array([-128, 0, 127], np.int8),
+    "bool": np.array([True, False]),
+    "scalar": np.float32(2.5),
+    "empty": np.zeros((0, 3), np.float32),
+    "f32-8d": np.ones((1,) * 8, np.float32),
+    "big-endian": np.arange(3, dtype=">f4"),
+    "fortran": np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)),
+    "f64": np.arange(3, dtype=np.float64),
+}
+for name, a in arrays.items():
+    np.save(os.path.join(out, name + ".npy"), a)
+for ver in [(2, 0), (3, 0)]:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.arange(4, dtype=np.float32), version=ver)
+    open(os.path.join(out, f"v{ver[0]}.npy"), "wb").write(buf.getvalue())
+EOF
+}
+
+# A libFuzzer dictionary of the scenario field names and choice words, taken
+# from the field table so that it never lags behind it.
+dict_scenario() {
+    sed -n 's/^ *{"\([a-z_0-9]*\)", F_.*/"\1"/p' "$ROOT/src/pipeline/scenario.c"
+    grep -o '"[a-z0-9_|-]*|[a-z0-9_|-]*"' "$ROOT/src/pipeline/scenario.c" | tr -d '"' |
+        tr '|' '\n' | sed 's/.*/"&"/'
+}
+
+# The same for the model loader: op names from the op list and the
+# attribute names the kernels read. Both tables drive it, so a new op or
+# attribute is in the dictionary the day it is added.
+dict_model_load() {
+    sed -n '/#define CVB_OP_LIST/,/^$/p' "$ROOT/src/engine/ir.h" | grep -o '"[A-Za-z]*"'
+    grep -ho 'cvb__attr_[a-z]*(n, "[a-z_]*"' "$ROOT"/src/engine/*.c \
+        "$ROOT"/src/engine/kernels/ref/*.c | grep -o '"[a-z_]*"' | sort -u
+}
+
+# ---- run ----------------------------------------------------------------------------
+fail=0
+for t in "${TARGETS[@]}"; do
+    bin=$FUZZ_BUILD/fuzz-$t
+    [[ -x $bin ]] || { echo "FAIL: $bin missing (run without --no-build)"; exit 1; }
+    WORK=$FUZZ_BUILD/run-$t
+    REG=$ROOT/tests/fuzz/corpus/$t
+    rm -rf "$WORK"
+    mkdir -p "$WORK/seeds" "$WORK/scratch" "$WORK/replay-out" "$WORK/artifacts" "$REG"
+    "seeds_${t//-/_}" "$WORK/seeds" >"$WORK/seeds.log" 2>&1 ||
+        { cat "$WORK/seeds.log"; echo "FAIL: could not generate $t seeds"; exit 1; }
+    opts=(-rss_limit_mb=2048 -malloc_limit_mb="${MALLOC_MB[$t]}" -max_len="${MAX_LEN[$t]}"
+        -timeout=20 -print_final_stats=1 -artifact_prefix="$WORK/artifacts/")
+    if declare -F "dict_${t//-/_}" >/dev/null; then
+        "dict_${t//-/_}" >"$WORK/$t.dict"
+        opts+=(-dict="$WORK/$t.dict")
+    fi
+    n_reg=$(find "$REG" -type f | wc -l)
+    n_seed=$(find "$WORK/seeds" -type f | wc -l)
+    echo "== $t: replaying $n_reg regression inputs ($REG) and $n_seed seeds"
+    t0=$SECONDS
+    if [[ $MODE == check ]]; then
+        # The scratch corpus starts empty each time: only the seed and the
+        # committed inputs decide what is explored.
+        # -reload=0: no time-based rereading of the corpus dirs. Without
+        # address-space randomisation (setarch -R) the comparison operands
+        # libFuzzer records (pointers among them) repeat from run to run;
+        # stack addresses also depend on the environment and the arguments
+        # at the top of the stack, so the step runs with a fixed, minimal
+        # environment and relative paths from $WORK (reg -> the corpus).
+        # -detect_leaks=0: libFuzzer's per-input leak check (it reruns an
+        # input when mallocs and frees differ, which other threads can
+        # cause) makes runs diverge; LeakSanitizer still checks at exit and
+        # fails the run, and the replay above checks each input.
+        # -rss_limit_mb=0: no RSS-watching thread, whose time-driven work
+        # shifts heap addresses; -malloc_limit_mb still bounds every single
+        # allocation and -runs bounds the rest.
+        run_opts=(-seed=1 -runs="${RUNS[$t]}" -reload=0 -detect_leaks=0 -rss_limit_mb=0)
+        what="${RUNS[$t]} executions from -seed=1"
+        norand=(env -i PATH=/usr/bin:/bin
+            ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}"
+            UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}")
+        if setarch "$(uname -m)" -R true 2>/dev/null; then
+            norand+=(setarch "$(uname -m)" -R)
+        else
+            echo "note: setarch -R unavailable; the fuzzing step may vary slightly between runs"
+        fi
+        ln -s "$REG" "$WORK/reg"
+        dirs=(scratch reg seeds)
+    else
+        keep=$FUZZ_BUILD/corpus-$t
+        mkdir -p "$keep"
+        dirs=("$keep" "$REG" "$WORK/seeds")
+        run_opts=(-max_total_time="$SECONDS_TO_RUN")
+        what="$SECONDS_TO_RUN s, random seed, corpus kept in $keep"
+        norand=()
+    fi
+    # Replay first: every committed and generated input runs once, alone, so
+    # that a regression is reported as that input, not as a fuzzing find.
+    set +e
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        "$bin" "${opts[@]}" -runs=0 "$WORK/replay-out" "$REG" "$WORK/seeds" >"$WORK/replay.log" 2>&1
+    rc=$?
+    if ((rc == 0)); then
+        echo "== $t: replayed in $((SECONDS - t0)) s; fuzzing $what"
+        t1=$SECONDS
+        runner=("${norand[@]}" "../fuzz-$t")
+        cd "$WORK"
+        ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+            "${runner[@]}" "${opts[@]//"$WORK/"/}" "${run_opts[@]}" "${dirs[@]}" \
+            >"$WORK/fuzz.log" 2>&1
+        rc=$?
+        cd "$CALLER_DIR"
+        log=$WORK/fuzz.log
+        echo "== $t: fuzzed in $((SECONDS - t1)) s"
+    else
+        log=$WORK/replay.log
+        echo "== $t: replay FAILED"
+    fi
+    set -e
+    grep -E '^(INFO: seed corpus|#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|Done )' \
+        "$log" || true
+    if ((rc != 0)) || ls "$WORK/artifacts" | grep -q .; then
+        fail=1
+        echo "FAIL: $t: fuzzer finding (exit $rc); log tail:"
+        tail -n 60 "$log"
+        echo "artifacts:"
+        ls -l "$WORK/artifacts"
+        if ! ls "$WORK/artifacts" | grep -q . && [[ $MODE == check ]]; then
+            echo "no input saved (a leak found at exit?); to get it, rerun the same step"
+            echo "with per-input leak checks, from an empty scratch corpus:"
+            echo "    cd $WORK && mkdir scratch2 && ${norand[*]} ../fuzz-$t ${opts[*]//"$WORK/"/}" \
+                "${run_opts[*]/-detect_leaks=0/-detect_leaks=1} scratch2 reg seeds"
+        fi
+        for a in "$WORK"/artifacts/*; do
+            [[ -f $a ]] || continue
+            echo "reproduce:  $bin $a"
+            echo "after the fix, keep it as a regression:"
+            echo "    cp $a $ROOT/tests/fuzz/corpus/$t/$(basename "$a")-<what-it-found>"
+        done
+    else
+        echo "== $t: no findings"
+    fi
+done
+exit $fail

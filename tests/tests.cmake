@@ -7,11 +7,13 @@
 #
 # With -DCVB_FUZZ=ON (a separate build dir configured with CC=clang, driven
 # by scripts/fuzz.sh) this file instead compiles all of cvb_core with
-# sanitizers and adds the libFuzzer target fuzz-model-load.
+# sanitizers and adds one libFuzzer target per parser of untrusted bytes
+# (CVB_FUZZ_TARGETS; tests/fuzz/fuzz-<name>.c, corpus in tests/fuzz/corpus/<name>/).
 
 option(CVB_FUZZ "Build libFuzzer targets; compiles cvb_core with ASan+UBSan (needs clang)" OFF)
 set(CVB_TEST_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
   "Python with numpy, onnx and onnxruntime for the script tests (scripts/test-venv.sh)")
+set(CVB_FUZZ_TARGETS model-load scenario npy)
 
 if(CVB_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
@@ -21,10 +23,12 @@ if(CVB_FUZZ)
     -fno-omit-frame-pointer)
   target_compile_options(cvb_core PRIVATE -fsanitize=fuzzer-no-link ${CVB_SAN_FLAGS})
   target_link_options(cvb_core PUBLIC -fsanitize=address,undefined)
-  add_executable(fuzz-model-load tests/fuzz/fuzz-model-load.c)
-  target_compile_options(fuzz-model-load PRIVATE -fsanitize=fuzzer ${CVB_SAN_FLAGS})
-  target_link_options(fuzz-model-load PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(fuzz-model-load PRIVATE cvb_core)
+  foreach(t ${CVB_FUZZ_TARGETS})
+    add_executable(fuzz-${t} tests/fuzz/fuzz-${t}.c)
+    target_compile_options(fuzz-${t} PRIVATE -fsanitize=fuzzer ${CVB_SAN_FLAGS})
+    target_link_options(fuzz-${t} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz-${t} PRIVATE cvb_core)
+  endforeach()
   return()
 endif()
 
@@ -50,19 +54,43 @@ add_test(NAME bad-models
 set_tests_properties(bad-models PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
 
-# ---- fuzzing the model loader --------------------------------------------------
-# Builds its own clang build in <build>/fuzz (see above), then fuzzes 60 s.
-add_test(NAME fuzz-model-load
-  COMMAND ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --cvbench $<TARGET_FILE:cvbench>
-    --python ${CVB_TEST_PYTHON} --build-dir ${CMAKE_BINARY_DIR}/fuzz)
-set_tests_properties(fuzz-model-load PROPERTIES LABELS fuzz TIMEOUT 1500
-  SKIP_RETURN_CODE 77 ENVIRONMENT "FUZZ_SECONDS=60")
-# The same for 15 minutes, in its own build dir (make test-long).
-add_test(NAME fuzz-model-load-long
-  COMMAND ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --cvbench $<TARGET_FILE:cvbench>
-    --python ${CVB_TEST_PYTHON} --build-dir ${CMAKE_BINARY_DIR}/fuzz-long)
-set_tests_properties(fuzz-model-load-long PROPERTIES LABELS "fuzz;slow" TIMEOUT 2400
-  SKIP_RETURN_CODE 77 ENVIRONMENT "FUZZ_SECONDS=900")
+# ---- fuzzing: one libFuzzer target per parser (scripts/fuzz.sh) ---------------
+# fuzz-build compiles every target once in its own clang build (<build>/fuzz,
+# ASan+UBSan); each fuzz-<target> then replays the committed regression
+# corpus (tests/fuzz/corpus/<target>/) and the generated seeds, and fuzzes a
+# fixed number of executions from a fixed seed (scripts/fuzz.sh --mode
+# check): no clock is involved, so the result does not depend on the
+# machine's speed or load (see fuzz.sh for what still varies between two
+# runs, and why findings go into the corpus). The -runs values are in
+# scripts/fuzz.sh. The -long variants
+# (make test-long) fuzz each target for FUZZ_SECONDS with a random seed in
+# <build>/fuzz-long, keeping their corpus there between runs.
+set(CVB_FUZZ_SH ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh --cvbench $<TARGET_FILE:cvbench>
+  --python ${CVB_TEST_PYTHON})
+foreach(variant "" "-long")
+  if(variant STREQUAL "")
+    set(fuzz_mode check)
+    set(fuzz_labels fuzz)
+  else()
+    set(fuzz_mode long)
+    set(fuzz_labels "fuzz;slow")
+  endif()
+  add_test(NAME fuzz-build${variant}
+    COMMAND ${CVB_FUZZ_SH} --build-dir ${CMAKE_BINARY_DIR}/fuzz${variant} --build-only)
+  set_tests_properties(fuzz-build${variant} PROPERTIES LABELS "${fuzz_labels}" TIMEOUT 1200
+    SKIP_RETURN_CODE 77 FIXTURES_SETUP cvb-fuzz-build${variant})
+  foreach(t ${CVB_FUZZ_TARGETS})
+    add_test(NAME fuzz-${t}${variant}
+      COMMAND ${CVB_FUZZ_SH} --build-dir ${CMAKE_BINARY_DIR}/fuzz${variant} --no-build
+        --target ${t} --mode ${fuzz_mode})
+    set_tests_properties(fuzz-${t}${variant} PROPERTIES LABELS "${fuzz_labels}" TIMEOUT 1200
+      SKIP_RETURN_CODE 77 FIXTURES_REQUIRED cvb-fuzz-build${variant})
+    if(fuzz_mode STREQUAL "long")
+      # 3 targets x 5 min: the 15 min of fuzzing test-long always had
+      set_tests_properties(fuzz-${t}${variant} PROPERTIES ENVIRONMENT "FUZZ_SECONDS=300")
+    endif()
+  endforeach()
+endforeach()
 
 # ---- cvbench run end to end (added by the pipeline/run owner) ------------------
 add_test(NAME run-cli

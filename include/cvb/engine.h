@@ -65,6 +65,10 @@ struct cvb_engine_opts {
     enum cvb_precision precision; /* default FP32 */
     const char *calib;   /* INT8: calibration file (required; read at load, not kept) */
     bool allow_emulated; /* BF16 on a CPU without native bf16: run it anyway */
+    /* > 0: refuse (CVB_ERANGE, naming the model and the size) a model whose
+     * planned activation arena is larger, before allocating it. The arena
+     * follows the declared input shape, which a small file can make huge. */
+    int64_t max_activation_bytes;
 };
 
 /* The cores this process may use (sched_getaffinity), >= 1. */

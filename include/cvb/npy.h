@@ -10,6 +10,7 @@
 
 #define CVB_NPY_MAX_DIMS 8
 #define CVB_NPY_MAX_BYTES ((size_t)4 << 30)
+#define CVB_NPY_MAX_HEADER 65536
 
 struct cvb_npy {
     char dtype[8];   /* "float32", "uint8", "int64", "int32", "int8", "bool" */
@@ -20,8 +21,17 @@ struct cvb_npy {
     void *data;      /* owned; free with cvb_npy_cleanup() */
 };
 
-/* Read 'path'. Errors name the file and what is wrong (not an .npy file,
- * big-endian, Fortran order, unsupported dtype, truncated). */
+/* Parse the .npy image buf[0..len) ('name' names it in errors). On success
+ * fills 'out' with a copy of the elements (free with cvb_npy_cleanup()) and
+ * returns 0; on failure returns a negative status, leaves 'out' empty and
+ * says what is wrong in 'err' (not an .npy file, big-endian, Fortran order,
+ * unsupported dtype, a header or shape declaring more than the bytes
+ * present). The declared size is checked against 'len' and the limits
+ * above before anything of that size is allocated. */
+int cvb_npy_parse(const void *buf, size_t len, const char *name, struct cvb_npy *out,
+                  struct cvb_err *err);
+/* Read the file at 'path' and parse it as cvb_npy_parse() does; errors name
+ * the file. Allocates no more than the file's size. */
 int cvb_npy_read(const char *path, struct cvb_npy *out, struct cvb_err *err);
 /* Write 'data' with the given dtype name and shape. */
 int cvb_npy_write(const char *path, const char *dtype, int ndim, const int64_t *dims,

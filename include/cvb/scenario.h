@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define CVB_SCN_PATH 1024
+#define CVB_SCN_MAX_BYTES (1 << 20) /* a scenario file or request body */
 #define CVB_SCN_MAX_VIDEOS 64
 #define CVB_SCN_MAX_LEVELS 32
 #define CVB_SCN_MAX_STREAMS 1024
@@ -62,12 +63,20 @@ struct cvb_scenario {
 
 /* Fill 's' with the defaults. */
 void cvb_scenario_defaults(struct cvb_scenario *s);
-/* Apply a scenario JSON object (text) on top of 's'. Relative paths in it
- * resolve against 'base_dir'; 'origin' names the input in errors (a file
- * path, or "request body"). */
+/* Apply the scenario JSON object in buf[0..len) (not NUL-terminated; at
+ * most CVB_SCN_MAX_BYTES, no NUL bytes) on top of 's'. Relative paths in it
+ * resolve against 'base_dir' (NULL or "": left relative); 'origin' names
+ * the input in errors (a file path, or "request body"). Returns 0 or a
+ * negative status with 'err' naming the origin and the field; fields
+ * applied before an error stay applied. */
+int cvb_scenario_apply_json_buffer(struct cvb_scenario *s, const void *buf, size_t len,
+                                   const char *origin, const char *base_dir,
+                                   struct cvb_err *err);
+/* The same for a NUL-terminated string. */
 int cvb_scenario_apply_json(struct cvb_scenario *s, const char *json_text, const char *origin,
                             const char *base_dir, struct cvb_err *err);
-/* Read the file at 'path' and apply it (relative paths against its directory). */
+/* Read the file at 'path' and apply it with cvb_scenario_apply_json_buffer()
+ * (relative paths against the file's directory). */
 int cvb_scenario_load_file(struct cvb_scenario *s, const char *path, struct cvb_err *err);
 /* Set one field from its flag name ("frames" or "memory-budget") and text
  * value, as the CLI does; relative paths resolve against 'base_dir'.

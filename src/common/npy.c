@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static const struct {
@@ -41,7 +42,9 @@ static int parse_header(const char *path, const char *h, struct cvb_npy *out,
                            "'<f4', uint8, int32 or int64)",
                            path, descr);
     p = strstr(h, "'fortran_order'");
-    if (p == NULL || strstr(p, "False") == NULL || strstr(p, "False") > strchr(p, ','))
+    const char *fo_false = p != NULL ? strstr(p, "False") : NULL;
+    const char *fo_end = p != NULL ? strchr(p, ',') : NULL;
+    if (fo_false == NULL || fo_end == NULL || fo_false > fo_end)
         return cvb_err_set(err, CVB_EUNSUPPORTED, "%s: Fortran-order .npy arrays are not supported",
                            path);
     p = strstr(h, "'shape'");
@@ -74,61 +77,110 @@ static int parse_header(const char *path, const char *h, struct cvb_npy *out,
     return 0;
 }
 
-int cvb_npy_read(const char *path, struct cvb_npy *out, struct cvb_err *err) {
+/* Validate the preamble and header of the .npy image buf[0..len) and the
+ * length of its body: on success fills 'out' (data still NULL) and sets
+ * *data_off to where the elements start. Nothing here allocates more than
+ * the header's own length, which lies within 'len'; the declared array size
+ * is compared with the bytes present before any caller allocates it. */
+static int parse_image(const uint8_t *buf, size_t len, const char *name, struct cvb_npy *out,
+                       size_t *data_off, struct cvb_err *err) {
     int rc = 0;
-    FILE *f = NULL;
     char *hdr = NULL;
-    memset(out, 0, sizeof *out);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        rc = cvb_err_set(err, CVB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t hlen, pre_len;
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+        rc = cvb_err_set(err, CVB_EFORMAT, "%s: not a NumPy .npy file (bad magic)", name);
         goto out;
     }
-    unsigned char pre[12];
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        rc = cvb_err_set(err, CVB_EFORMAT, "%s: not a NumPy .npy file (bad magic)", path);
-        goto out;
-    }
-    size_t hlen;
-    if (pre[6] == 1) {
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
-            rc = cvb_err_set(err, CVB_EFORMAT, "%s: truncated .npy header", path);
+    if (buf[6] == 1) {
+        pre_len = 10;
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
+    } else if (buf[6] == 2 || buf[6] == 3) {
+        pre_len = 12;
+        if (len < pre_len) {
+            rc = cvb_err_set(err, CVB_EFORMAT, "%s: truncated .npy header", name);
             goto out;
         }
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-               (size_t)pre[11] << 24;
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 |
+               (size_t)buf[11] << 24;
     } else {
-        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "%s: .npy format version %d is not supported", path,
-                         pre[6]);
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "%s: .npy format version %d is not supported",
+                         name, buf[6]);
         goto out;
     }
-    if (hlen > 65536) {
-        rc = cvb_err_set(err, CVB_EFORMAT, "%s: .npy header is implausibly long", path);
+    if (hlen > CVB_NPY_MAX_HEADER) {
+        rc = cvb_err_set(err, CVB_EFORMAT,
+                         "%s: .npy header is implausibly long (%zu bytes, at most %d)", name, hlen,
+                         CVB_NPY_MAX_HEADER);
         goto out;
     }
-    hdr = calloc(1, hlen + 1);
-    if (hdr == NULL || fread(hdr, 1, hlen, f) != hlen) {
-        rc = cvb_err_set(err, CVB_EFORMAT, "%s: truncated .npy header", path);
+    if (hlen > len - pre_len) {
+        rc = cvb_err_set(err, CVB_EFORMAT,
+                         "%s: truncated .npy header (declares %zu bytes, %zu present)", name, hlen,
+                         len - pre_len);
         goto out;
     }
-    rc = parse_header(path, hdr, out, err);
+    hdr = malloc(hlen + 1); /* within 'len': backed by input */
+    if (hdr == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", name);
+        goto out;
+    }
+    memcpy(hdr, buf + pre_len, hlen);
+    hdr[hlen] = '\0';
+    if (strlen(hdr) != hlen) {
+        rc = cvb_err_set(err, CVB_EFORMAT, "%s: .npy header contains a NUL byte", name);
+        goto out;
+    }
+    rc = parse_header(name, hdr, out, err);
     if (rc < 0) goto out;
-    out->data = malloc(out->bytes ? out->bytes : 1);
-    if (out->data == NULL) {
-        rc = cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes", path, out->bytes);
-        goto out;
-    }
-    if (fread(out->data, 1, out->bytes, f) != out->bytes) {
-        rc = cvb_err_set(err, CVB_EFORMAT, "%s: truncated .npy data (expected %zu bytes)", path,
-                         out->bytes);
+    *data_off = pre_len + hlen;
+    if (out->bytes > len - *data_off) {
+        rc = cvb_err_set(err, CVB_EFORMAT,
+                         "%s: truncated .npy data: shape declares %lld elements (%zu bytes), "
+                         "%zu bytes present",
+                         name, (long long)out->numel, out->bytes, len - *data_off);
         goto out;
     }
 out:
-    if (rc < 0) cvb_npy_cleanup(out);
     free(hdr);
-    if (f != NULL) fclose(f);
+    return rc;
+}
+
+int cvb_npy_parse(const void *buf, size_t len, const char *name, struct cvb_npy *out,
+                  struct cvb_err *err) {
+    size_t off = 0;
+    memset(out, 0, sizeof *out);
+    int rc = parse_image(buf, len, name, out, &off, err);
+    if (rc < 0) goto out;
+    out->data = malloc(out->bytes ? out->bytes : 1); /* checked against len above */
+    if (out->data == NULL) {
+        rc = cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes", name, out->bytes);
+        goto out;
+    }
+    if (out->bytes) memcpy(out->data, (const uint8_t *)buf + off, out->bytes);
+out:
+    if (rc < 0) cvb_npy_cleanup(out);
+    return rc;
+}
+
+int cvb_npy_read(const char *path, struct cvb_npy *out, struct cvb_err *err) {
+    uint8_t *buf = NULL;
+    size_t len = 0, off = 0;
+    memset(out, 0, sizeof *out);
+    /* the file's real size bounds every allocation below */
+    int rc = cvb_read_file(path, CVB_NPY_MAX_BYTES + 12 + CVB_NPY_MAX_HEADER, (void **)&buf, &len,
+                           err);
+    if (rc < 0) goto out;
+    rc = parse_image(buf, len, path, out, &off, err);
+    if (rc < 0) goto out;
+    /* Keep the file's buffer: move the elements to its start and shrink it,
+     * so a large array is not held twice. */
+    memmove(buf, buf + off, out->bytes);
+    void *data = realloc(buf, out->bytes ? out->bytes : 1);
+    out->data = data != NULL ? data : buf;
+    buf = NULL;
+out:
+    free(buf);
+    if (rc < 0) cvb_npy_cleanup(out);
     return rc;
 }
 

@@ -528,6 +528,13 @@ static int plan_memory(struct cvb_engine *e, struct cvb_err *err) {
         if (off + iv[k].bytes > total) total = off + iv[k].bytes;
     }
     e->arena_bytes = total;
+    if (e->opts.max_activation_bytes > 0 && total > (uint64_t)e->opts.max_activation_bytes) {
+        rc = cvb_err_set(err, CVB_ERANGE,
+                         "%s: the planned activations take %zu bytes, more than the %lld-byte "
+                         "limit (the input shape makes them this large)",
+                         g->path, total, (long long)e->opts.max_activation_bytes);
+        goto out;
+    }
     e->arena = aligned_alloc(ARENA_ALIGN, total ? align_up(total) : ARENA_ALIGN);
     if (e->arena == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes of activations", g->path,

@@ -14,8 +14,20 @@
 #include <string.h>
 
 /* Total bytes of constants that folding may create; a model that would fold
- * into more is refused rather than exhausting memory. */
+ * into more is refused rather than exhausting memory. Folding may expand
+ * what the file carries (a Cast of fp16 weights doubles them, a
+ * DequantizeLinear of int8 weights quadruples them) but must not conjure
+ * gigabytes from a few bytes (a ConstantOfShape of [250000000] is 1 GB from
+ * a 150-byte file): the budget is FOLD_SLACK_BYTES plus FOLD_FILE_FACTOR
+ * times the model file's size, and never more than MAX_FOLDED_BYTES. */
 #define MAX_FOLDED_BYTES (1ull << 30)
+#define FOLD_SLACK_BYTES (64ull << 20)
+#define FOLD_FILE_FACTOR 4ull
+
+static uint64_t fold_budget(const struct cvb_graph *g) {
+    uint64_t b = FOLD_SLACK_BYTES + FOLD_FILE_FACTOR * (uint64_t)g->file_bytes;
+    return b < MAX_FOLDED_BYTES ? b : MAX_FOLDED_BYTES;
+}
 
 static int fix_inputs(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
     for (int i = 0; i < g->n_inputs; i++) {
@@ -186,11 +198,13 @@ static int fold_node(struct cvb_graph *g, struct cvb_node *n, uint64_t *folded,
         struct cvb_tensor *t = &g->tensors[n->out[j]];
         size_t bytes = cvb__tensor_bytes(t);
         *folded += bytes;
-        if (*folded > MAX_FOLDED_BYTES) {
+        if (*folded > fold_budget(g)) {
             rc = cvb_err_set(err, CVB_ERANGE,
                              "%s: node '%s' (%s): constant folding would create more than "
-                             "%llu MiB of constants",
-                             g->path, n->name, cvb__op_name(n->op), MAX_FOLDED_BYTES >> 20);
+                             "%llu MiB of constants (output '%s' is %zu bytes; the limit is "
+                             "64 MiB + 4x the model file, at most 1 GiB)",
+                             g->path, n->name, cvb__op_name(n->op),
+                             (unsigned long long)(fold_budget(g) >> 20), t->name, bytes);
             goto out;
         }
         tout[j] = t;

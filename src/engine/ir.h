@@ -144,6 +144,7 @@ struct cvb_graph {
     int *outputs;
     bool synthetic;     /* metadata_props cvbench.synthetic == "true" */
     char *producer;     /* producer_name/version, for model info */
+    size_t file_bytes;  /* size of the serialized model: bounds what folding may create */
 };
 
 /* ---- attribute access (node->attrs) ---- */

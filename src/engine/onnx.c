@@ -15,40 +15,48 @@
 
 #define CVB_OPSET_MIN 11
 #define CVB_OPSET_MAX 17
+/* Limits on what one attribute may declare. Real models use a few ints
+ * (pads, strides, axes) and short strings; protobuf-c has already backed
+ * the lists with bytes of the file, these caps keep counts within int and
+ * make an absurd attribute an error that names it. */
+#define CVB_ATTR_MAX_ELEMS (1 << 20)
+#define CVB_ATTR_MAX_STRING (1 << 16)
 
 static char *xstrdup(const char *s) { return strdup(s != NULL ? s : ""); }
 
 /* Copy a TensorProto's payload into a fresh buffer of exactly numel elements
- * of tensor t's dtype (already set). Sets t->data. */
+ * of tensor t's dtype (already set). Sets t->data.
+ *
+ * The declared size (dims) is checked against the bytes the file actually
+ * carries before anything is allocated: a 100-byte file may declare a
+ * 2 GB tensor, and only the payload length is backed by input. */
 static int tensor_payload(struct cvb_graph *g, struct cvb_tensor *t, const Onnx__TensorProto *tp,
                           struct cvb_err *err) {
     size_t esz = cvb__dtype_size(t->dtype);
     size_t bytes = (size_t)t->numel * esz;
     size_t have = 0;
     const char *kind = "raw_data";
+    const void *src = NULL; /* bytes to copy as they are */
+    bool widen = false;     /* narrow integers from int32_data, one per element */
     if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "%s: tensor '%s' stores its data in an external file; "
                            "only self-contained models are supported",
                            g->path, t->name);
-    void *buf = malloc(bytes ? bytes : 1);
-    if (buf == NULL)
-        return cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes for tensor '%s'",
-                           g->path, bytes, t->name);
     if (tp->has_raw_data) {
         have = tp->raw_data.len;
-        if (have == bytes && bytes) memcpy(buf, tp->raw_data.data, bytes);
+        src = tp->raw_data.data;
     } else {
         switch (t->dtype) {
         case CVB_DT_F32:
             kind = "float_data";
             have = tp->n_float_data * 4;
-            if (have == bytes && bytes) memcpy(buf, tp->float_data, bytes);
+            src = tp->float_data;
             break;
         case CVB_DT_I64:
             kind = "int64_data";
             have = tp->n_int64_data * 8;
-            if (have == bytes && bytes) memcpy(buf, tp->int64_data, bytes);
+            src = tp->int64_data;
             break;
         case CVB_DT_I32:
         case CVB_DT_U8:
@@ -57,27 +65,33 @@ static int tensor_payload(struct cvb_graph *g, struct cvb_tensor *t, const Onnx_
             /* int32_data carries every narrow integer type, one per element */
             kind = "int32_data";
             have = tp->n_int32_data * esz;
-            if (have == bytes) {
-                for (size_t i = 0; i < tp->n_int32_data; i++) {
-                    int32_t v = tp->int32_data[i];
-                    if (t->dtype == CVB_DT_I32)
-                        ((int32_t *)buf)[i] = v;
-                    else if (t->dtype == CVB_DT_I8)
-                        ((int8_t *)buf)[i] = (int8_t)v;
-                    else
-                        ((uint8_t *)buf)[i] = (uint8_t)v;
-                }
-            }
+            widen = true;
             break;
         default: break;
         }
     }
-    if (have != bytes) {
-        free(buf);
+    if (have != bytes)
         return cvb_err_set(err, CVB_EFORMAT,
                            "%s: tensor '%s' declares %lld elements (%zu bytes) but its %s holds "
                            "%zu bytes",
                            g->path, t->name, (long long)t->numel, bytes, kind, have);
+    /* Only now is 'bytes' backed by input: the model file holds it. */
+    void *buf = malloc(bytes ? bytes : 1);
+    if (buf == NULL)
+        return cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes for tensor '%s'",
+                           g->path, bytes, t->name);
+    if (widen) {
+        for (size_t i = 0; i < tp->n_int32_data; i++) {
+            int32_t v = tp->int32_data[i];
+            if (t->dtype == CVB_DT_I32)
+                ((int32_t *)buf)[i] = v;
+            else if (t->dtype == CVB_DT_I8)
+                ((int8_t *)buf)[i] = (int8_t)v;
+            else
+                ((uint8_t *)buf)[i] = (uint8_t)v;
+        }
+    } else if (bytes) {
+        memcpy(buf, src, bytes);
     }
     t->data = buf;
     return 0;
@@ -118,6 +132,16 @@ static int load_attr(struct cvb_graph *g, const Onnx__NodeProto *np, const char 
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "%s: node '%s' (%s): attribute '%s' refers to a function attribute",
                            g->path, node_name, np->op_type, a->name);
+    size_t n_list = ap->n_ints + ap->n_floats + ap->n_strings + ap->n_tensors;
+    if (n_list > CVB_ATTR_MAX_ELEMS)
+        return cvb_err_set(err, CVB_ERANGE,
+                           "%s: node '%s' (%s): attribute '%s' lists %zu values (at most %d)",
+                           g->path, node_name, np->op_type, a->name, n_list, CVB_ATTR_MAX_ELEMS);
+    if (ap->s.len > CVB_ATTR_MAX_STRING)
+        return cvb_err_set(err, CVB_ERANGE,
+                           "%s: node '%s' (%s): attribute '%s' is a %zu-byte string (at most %d)",
+                           g->path, node_name, np->op_type, a->name, ap->s.len,
+                           CVB_ATTR_MAX_STRING);
     switch (ap->type) {
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
         a->type = CVB_ATTR_FLOAT;
@@ -321,6 +345,7 @@ int cvb__onnx_parse(const void *buf, size_t len, const char *path, struct cvb_gr
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", path);
         goto out;
     }
+    g->file_bytes = len;
     if (m->graph == NULL) {
         rc = cvb_err_set(err, CVB_EFORMAT, "%s: not a valid ONNX model: it has no graph", path);
         goto out;

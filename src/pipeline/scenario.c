@@ -361,14 +361,27 @@ static int set_json(struct cvb_scenario *s, const struct field *f, json_t *v,
     return cvb_err_set(err, CVB_EINVAL, "%s: field '%s' has the wrong type", origin, f->name);
 }
 
-int cvb_scenario_apply_json(struct cvb_scenario *s, const char *json_text, const char *origin,
-                            const char *base_dir, struct cvb_err *err) {
+int cvb_scenario_apply_json_buffer(struct cvb_scenario *s, const void *buf, size_t len,
+                                   const char *origin, const char *base_dir,
+                                   struct cvb_err *err) {
     json_error_t jerr;
     int rc = 0;
-    json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL)
-        return cvb_err_set(err, CVB_EFORMAT, "%s: line %d column %d: invalid JSON: %s", origin,
-                           jerr.line, jerr.column, jerr.text);
+    json_t *root = NULL;
+    if (len > CVB_SCN_MAX_BYTES) {
+        rc = cvb_err_set(err, CVB_ERANGE, "%s: scenario is %zu bytes, more than the %d-byte limit",
+                         origin, len, CVB_SCN_MAX_BYTES);
+        goto out;
+    }
+    if (memchr(buf, '\0', len) != NULL) {
+        rc = cvb_err_set(err, CVB_EFORMAT, "%s: scenario contains a NUL byte", origin);
+        goto out;
+    }
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        rc = cvb_err_set(err, CVB_EFORMAT, "%s: line %d column %d: invalid JSON: %s", origin,
+                         jerr.line, jerr.column, jerr.text);
+        goto out;
+    }
     if (!json_is_object(root)) {
         rc = cvb_err_set(err, CVB_EFORMAT, "%s: a scenario must be a JSON object", origin);
         goto out;
@@ -391,22 +404,23 @@ out:
     return rc;
 }
 
+int cvb_scenario_apply_json(struct cvb_scenario *s, const char *json_text, const char *origin,
+                            const char *base_dir, struct cvb_err *err) {
+    return cvb_scenario_apply_json_buffer(s, json_text, strlen(json_text), origin, base_dir, err);
+}
+
 int cvb_scenario_load_file(struct cvb_scenario *s, const char *path, struct cvb_err *err) {
     void *text = NULL;
     size_t len = 0;
     char *resolved = NULL;
-    int rc = cvb_read_file(path, 1 << 20, &text, &len, err);
+    int rc = cvb_read_file(path, CVB_SCN_MAX_BYTES, &text, &len, err);
     if (rc < 0) return rc;
     resolved = realpath(path, NULL);
     if (resolved == NULL) {
         rc = cvb_err_set(err, CVB_EIO, "%s: cannot resolve path: %s", path, strerror(errno));
         goto out;
     }
-    if (strlen(text) != len) {
-        rc = cvb_err_set(err, CVB_EFORMAT, "%s: scenario contains a NUL byte", path);
-        goto out;
-    }
-    rc = cvb_scenario_apply_json(s, text, path, dirname(resolved), err);
+    rc = cvb_scenario_apply_json_buffer(s, text, len, path, dirname(resolved), err);
 out:
     free(resolved);
     free(text);
@@ -459,6 +473,8 @@ int cvb_scenario_to_json(const struct cvb_scenario *s, char *buf, size_t len) {
             break;
         case F_ENUM: v = json_string(base + f->off); break;
         case F_PATHS:
+            /* like an unset path: omitted, as the parser refuses an empty list */
+            if (s->n_videos == 0) continue;
             v = json_array();
             for (int i = 0; i < s->n_videos; i++) json_array_append_new(v, json_string(s->videos[i]));
             break;

@@ -155,6 +155,40 @@ def bad_huge_initializer():
                   [t]).SerializeToString()
 
 
+def bad_underfilled_initializer():
+    """A fuzzer find (133 bytes): an initializer declaring 576,000,000 float32
+    elements (2.3 GB, under the 4 GiB tensor cap) with 16 bytes of raw_data.
+    The loader used to allocate the declared size before comparing it with
+    the bytes present."""
+    t = TensorProto()
+    t.name = "W_short"
+    t.data_type = TensorProto.FLOAT
+    t.dims.extend([576000000])
+    t.raw_data = b"\0" * 16
+    nodes = [helper.make_node("Add", ["X", "W_short"], ["Y"], name="add_short")]
+    return _model(nodes, [_f32("X", [1])], [_f32("Y", [576000000])],
+                  [t]).SerializeToString()
+
+
+def bad_fold_bomb():
+    """A ConstantOfShape of [250000000] float32: constant folding would make
+    1 GB from a ~150-byte file (it used to, up to a flat 1 GiB cap)."""
+    shape = numpy_helper.from_array(np.array([250000000], np.int64), "bomb_shape")
+    nodes = [helper.make_node("ConstantOfShape", ["bomb_shape"], ["B"], name="fold_bomb"),
+             helper.make_node("Add", ["X", "B"], ["Y"], name="add_bomb")]
+    return _model(nodes, [_f32("X", [1])], [_f32("Y", [250000000])],
+                  [shape]).SerializeToString()
+
+
+def bad_attr_string():
+    """A Resize whose 'mode' attribute is a 100 KB string."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes = [helper.make_node("Resize", ["X", "", "scales"], ["Y"], name="resize_longattr",
+                              mode="n" * 100000)]
+    return _model(nodes, [_f32("X", [1, 3, 8, 8])], [_f32("Y", [1, 3, 16, 16])],
+                  [scales]).SerializeToString()
+
+
 def bad_cycle():
     """t1 = Add(X, t2); t2 = Sigmoid(t1): a cycle."""
     nodes = [helper.make_node("Add", ["X", "t2"], ["t1"], name="add_loop"),

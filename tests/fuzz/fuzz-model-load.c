@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for the model loader: every input is handed to
  * cvb_engine_load_buffer() as a serialized ModelProto (reference kernels, no
- * --imgsz), and whatever loads is freed again. The loader's contract is that
- * any byte string either loads or returns a negative status with a message;
- * a crash, a sanitizer report, a leak, a hang or a huge allocation is a
- * finding. Built with clang -fsanitize=fuzzer,address,undefined against all
- * of cvb_core compiled with the same sanitizers (CVB_FUZZ=ON, see
- * tests/tests.cmake); driven by scripts/fuzz.sh. */
+ * --imgsz, activations capped at 256 MiB), and whatever loads is freed
+ * again. The loader's contract is that any byte string either loads or
+ * returns a negative status with a message; a crash, a sanitizer report, a
+ * leak, a hang or a huge allocation is a finding. Built with clang
+ * -fsanitize=fuzzer,address,undefined against all of cvb_core compiled with
+ * the same sanitizers (CVB_FUZZ=ON, see tests/tests.cmake); driven by
+ * scripts/fuzz.sh --target model-load. */
 #include "cvb/engine.h"
 
 #include <stddef.h>
@@ -25,7 +26,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    struct cvb_engine_opts opts = {.kernels = CVB_KERNELS_REF, .imgsz = 0, .threads = 1};
+    /* The activation arena follows the declared input shape: a 100-byte
+     * file can ask for gigabytes, legitimately. Capped here so that such a
+     * plan is refused (CVB_ERANGE) rather than reported as a huge malloc;
+     * what the cap must not hide is a parser allocating before it checks. */
+    struct cvb_engine_opts opts = {.kernels = CVB_KERNELS_REF, .imgsz = 0, .threads = 1,
+                                   .max_activation_bytes = (int64_t)256 << 20};
     struct cvb_engine *e = NULL;
     struct cvb_err err = {0};
     int rc = cvb_engine_load_buffer(data, size, "fuzz-input.onnx", &opts, &e, &err);

@@ -10,6 +10,12 @@ and requires for each: exit code 2, exactly one line on stderr, of the form
 case (case-insensitive regexes in CASES below). A valid control model must
 load and run, so the broken variants fail for the reason we broke them.
 
+Each `model info` also runs under `prlimit --as=300000000` (300 MB of
+address space; the control model loads within it): a loader that allocates
+a declared size before checking it against the bytes present fails there
+with "out of memory" (exit 1) instead of the expected error. Skipped, with
+the reason printed, when prlimit is missing.
+
   bad_models.py --cvbench build/cvbench            run the test
   bad_models.py --write-corpus DIR [--cvbench B]   only write the files (fuzzer seeds)
 Prints a table and `N passed, N failed` last; exit 1 on any failure.
@@ -51,6 +57,12 @@ CASES = {
                          [r"elements|size|too large|absurd|bytes"]),
     "huge-initializer": ("initializer declaring 10^12 elements with 16 bytes of data",
                          [r"elements|size|too large|absurd|bytes"]),
+    "underfilled-initializer": ("initializer declaring 576,000,000 floats (2.3 GB) with 16 "
+                                "bytes of raw_data (fuzzer find)",
+                                [r"W_short", r"576000000 elements", r"16 bytes"]),
+    "fold-bomb":        ("ConstantOfShape folding to 1 GB from a tiny file",
+                         [r"fold_bomb", r"constant folding"]),
+    "attr-long-string": ("a 100 KB string attribute", [r"resize_longattr", r"mode", r"string"]),
     "cycle":            ("two nodes feeding each other", [r"cycle"]),
     "resize-scale":     ("Resize scales making a side 1.2e21 long", [r"resize_huge", r"scales"]),
     "op-nms":           ("NonMaxSuppression (not implemented)",
@@ -95,6 +107,9 @@ def build_corpus(outdir, cvbench=None):
     put("conv-channels", g.bad_conv_channels())
     put("huge-input", g.bad_huge_input())
     put("huge-initializer", g.bad_huge_initializer())
+    put("underfilled-initializer", g.bad_underfilled_initializer())
+    put("fold-bomb", g.bad_fold_bomb())
+    put("attr-long-string", g.bad_attr_string())
     put("cycle", g.bad_cycle())
     put("resize-scale", g.bad_resize_scale())
     put("op-nms", g.bad_op("NonMaxSuppression"))
@@ -103,6 +118,16 @@ def build_corpus(outdir, cvbench=None):
     put("opset-99", g.bad_opset(99))
     put("dynamic-dims", g.bad_dynamic_dims())
     return files
+
+
+# Address-space limit for the `model info` runs under prlimit (bytes).
+AS_LIMIT = 300000000
+
+
+def limited(cmd):
+    """cmd under prlimit's address-space limit, or None without prlimit."""
+    prlimit = shutil.which("prlimit")
+    return [prlimit, f"--as={AS_LIMIT}"] + cmd if prlimit else None
 
 
 def check(cmd, path, keywords):
@@ -154,11 +179,18 @@ def main():
         ctrl = os.path.join(tmp, "control.onnx")
         with open(ctrl, "wb") as f:
             f.write(g.tiny_conv().SerializeToString())
+        if limited([]) is None:
+            print(f"SKIP: the {AS_LIMIT}-byte address-space checks: prlimit not found "
+                  "(util-linux)")
         for cmd in ([cvbench, "model", "info", ctrl],
-                    [cvbench, "infer", "--model", ctrl, "--input", x, "--output", y]):
+                    [cvbench, "infer", "--model", ctrl, "--input", x, "--output", y],
+                    limited([cvbench, "model", "info", ctrl])):
+            if cmd is None:
+                continue
+            verb = "info/AS" if cmd[0] != cvbench else cmd[1]
             p = subprocess.run(cmd, capture_output=True, text=True)
             ok = p.returncode == 0
-            print(f"{'control':17s} {cmd[1]:6s} exit {p.returncode}  "
+            print(f"{'control':24s} {verb:7s} exit {p.returncode}  "
                   f"{'ok' if ok else 'FAIL: ' + (p.stderr.strip() or '(no stderr)')}")
             n_pass += ok
             n_fail += not ok
@@ -167,18 +199,21 @@ def main():
         for name, (what, keywords) in CASES.items():
             path = files[name]
             for cmd in ([cvbench, "model", "info", path],
-                        [cvbench, "infer", "--model", path, "--input", x, "--output", y]):
+                        [cvbench, "infer", "--model", path, "--input", x, "--output", y],
+                        limited([cvbench, "model", "info", path])):
+                if cmd is None:
+                    continue
                 problems, line, stderr = check(cmd, path, keywords)
-                verb = cmd[1]
+                verb = "info/AS" if cmd[0] != cvbench else cmd[1]
                 if problems:
                     n_fail += 1
-                    print(f"{name:17s} {verb:6s} FAIL: {'; '.join(problems)}")
-                    print(f"{'':17s}        ({what}) stderr was:")
+                    print(f"{name:24s} {verb:7s} FAIL: {'; '.join(problems)}")
+                    print(f"{'':24s}         ({what}) stderr was:")
                     for ln in (stderr.splitlines() or ["(empty)"])[:20]:
-                        print(f"{'':17s}        | {ln}")
+                        print(f"{'':24s}         | {ln}")
                 else:
                     n_pass += 1
-                    print(f"{name:17s} {verb:6s} ok    {line}")
+                    print(f"{name:24s} {verb:7s} ok    {line}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{n_pass} passed, {n_fail} failed")

@@ -128,6 +128,27 @@ static void test_bad_json(void) {
     expect_json_error("{\"accuracy_sample\": -1}", "'accuracy_sample'");
 }
 
+/* List fields past their fixed maxima are refused by name (the arrays in
+ * struct cvb_scenario have exactly CVB_SCN_MAX_* slots). */
+static void test_list_limits(void) {
+    static char json[16384];
+    size_t off = (size_t)snprintf(json, sizeof json, "{\"video\": [");
+    for (int i = 0; i <= CVB_SCN_MAX_VIDEOS; i++)
+        off += (size_t)snprintf(json + off, sizeof json - off, "%s\"v%d.mp4\"", i ? ", " : "", i);
+    snprintf(json + off, sizeof json - off, "]}");
+    expect_json_error(json, "more than 64 videos");
+    off = (size_t)snprintf(json, sizeof json, "{\"streams\": \"");
+    for (int i = 1; i <= CVB_SCN_MAX_LEVELS + 1; i++)
+        off += (size_t)snprintf(json + off, sizeof json - off, "%s%d", i > 1 ? "," : "", i);
+    snprintf(json + off, sizeof json - off, "\"}");
+    expect_json_error(json, "more than 32 levels");
+    off = (size_t)snprintf(json, sizeof json, "{\"streams\": [");
+    for (int i = 1; i <= CVB_SCN_MAX_LEVELS + 1; i++)
+        off += (size_t)snprintf(json + off, sizeof json - off, "%s%d", i > 1 ? "," : "", i);
+    snprintf(json + off, sizeof json - off, "]}");
+    expect_json_error(json, "1..32 levels");
+}
+
 static void test_cli_overrides(void) {
     struct cvb_scenario s;
     struct cvb_err err = {0};
@@ -194,14 +215,63 @@ static void test_to_json_roundtrip(void) {
     CHECK_EQ_INT(b.n_videos, 1);
 }
 
+/* Regression (fuzz-scenario, tests/fuzz/corpus/scenario/no-video-round-trip.json):
+ * a scenario without videos was written as "video": [], which the parser
+ * refuses, so the effective scenario did not read back. */
+static void test_to_json_roundtrip_no_video(void) {
+    struct cvb_scenario a, b;
+    struct cvb_err err = {0};
+    cvb_scenario_defaults(&a);
+    CHECK_EQ_INT(cvb_scenario_apply_json(&a, "{\"streams\": [1, 8]}", "nv", "/d", &err), 0);
+    char buf[4096];
+    int n = cvb_scenario_to_json(&a, buf, sizeof buf);
+    CHECK(n > 0 && n < (int)sizeof buf);
+    CHECK(strstr(buf, "\"video\"") == NULL);
+    cvb_scenario_defaults(&b);
+    int rc = cvb_scenario_apply_json(&b, buf, "roundtrip", "/elsewhere", &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc < 0) fprintf(stderr, "%s\n%s\n", err.msg, buf);
+    CHECK_EQ_INT(b.n_videos, 0);
+    CHECK_EQ_INT(b.n_levels, 2);
+}
+
+/* The buffer entry point: not NUL-terminated, length-bounded, NUL bytes and
+ * oversized bodies refused by name, paths against the given base. */
+static void test_apply_json_buffer(void) {
+    struct cvb_scenario s;
+    struct cvb_err err = {0};
+    const char text[] = "{\"video\": \"v.mp4\", \"frames\": 7}XXXX";
+    cvb_scenario_defaults(&s);
+    /* the length stops before the trailing garbage */
+    CHECK_EQ_INT(cvb_scenario_apply_json_buffer(&s, text, sizeof text - 5, "body", "/base", &err),
+                 0);
+    CHECK(strcmp(s.videos[0], "/base/v.mp4") == 0);
+    CHECK_EQ_INT(s.frames, 7);
+    /* the whole buffer is not JSON */
+    CHECK_EQ_INT(cvb_scenario_apply_json_buffer(&s, text, sizeof text - 1, "body", "/base", &err),
+                 CVB_EFORMAT);
+    CHECK(strstr(err.msg, "body") != NULL);
+    const char nul[] = "{\"frames\": 7}\0 ";
+    CHECK_EQ_INT(cvb_scenario_apply_json_buffer(&s, nul, sizeof nul - 1, "nul-body", NULL, &err),
+                 CVB_EFORMAT);
+    CHECK(strstr(err.msg, "nul-body") != NULL && strstr(err.msg, "NUL") != NULL);
+    CHECK_EQ_INT(cvb_scenario_apply_json_buffer(&s, text, (size_t)CVB_SCN_MAX_BYTES + 1, "big",
+                                                NULL, &err),
+                 CVB_ERANGE);
+    CHECK(strstr(err.msg, "big") != NULL);
+}
+
 int main(void) {
     if (mkdtemp(dir) == NULL) return test_skip("cannot create a temp dir");
     RUN(test_defaults);
     RUN(test_json_paths_resolve_against_file_dir);
     RUN(test_paths_normalised);
     RUN(test_bad_json);
+    RUN(test_list_limits);
     RUN(test_cli_overrides);
     RUN(test_to_json_roundtrip);
+    RUN(test_to_json_roundtrip_no_video);
+    RUN(test_apply_json_buffer);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "warning: cannot remove %s\n", dir);
