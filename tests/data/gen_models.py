@@ -143,6 +143,17 @@ def bad_resize_scale():
                   [scales]).SerializeToString()
 
 
+def bad_split_overflow():
+    """A Split whose sizes are each non-negative but sum past INT64_MAX (the
+    fuzzer found the signed overflow in their sum)."""
+    big = 2**62
+    split = numpy_helper.from_array(np.array([big, big, big, 8], np.int64), "split")
+    nodes = [helper.make_node("Split", ["X", "split"], ["A", "B", "C", "D"], name="split_huge",
+                              axis=1)]
+    return _model(nodes, [_f32("X", [1, 8, 4, 4])],
+                  [_f32(o, [1, 2, 4, 4]) for o in "ABCD"], [split]).SerializeToString()
+
+
 def bad_huge_initializer():
     """An initializer declaring 10^12 elements but carrying 16 bytes."""
     t = TensorProto()

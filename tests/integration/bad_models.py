@@ -63,6 +63,8 @@ CASES = {
     "fold-bomb":        ("ConstantOfShape folding to 1 GB from a tiny file",
                          [r"fold_bomb", r"constant folding"]),
     "attr-long-string": ("a 100 KB string attribute", [r"resize_longattr", r"mode", r"string"]),
+    "split-overflow":   ("Split sizes summing past INT64_MAX (fuzzer find)",
+                         [r"split_huge", r"exceed axis 1"]),
     "cycle":            ("two nodes feeding each other", [r"cycle"]),
     "resize-scale":     ("Resize scales making a side 1.2e21 long", [r"resize_huge", r"scales"]),
     "op-nms":           ("NonMaxSuppression (not implemented)",
@@ -110,6 +112,7 @@ def build_corpus(outdir, cvbench=None):
     put("underfilled-initializer", g.bad_underfilled_initializer())
     put("fold-bomb", g.bad_fold_bomb())
     put("attr-long-string", g.bad_attr_string())
+    put("split-overflow", g.bad_split_overflow())
     put("cycle", g.bad_cycle())
     put("resize-scale", g.bad_resize_scale())
     put("op-nms", g.bad_op("NonMaxSuppression"))

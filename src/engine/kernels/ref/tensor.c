@@ -339,6 +339,11 @@ int cvb__infer_SPLIT(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *er
         if (split[i] < 0)
             return cvb__ref_fail(err, CVB_ESHAPE, n, "split[%d] = %lld is negative", i,
                                  (long long)split[i]);
+        /* sum <= dim holds before each addition, so it cannot overflow */
+        if (split[i] > dim - sum)
+            return cvb__ref_fail(err, CVB_ESHAPE, n,
+                                 "split sizes up to split[%d] = %lld exceed axis %d of size %lld",
+                                 i, (long long)split[i], ax, (long long)dim);
         sum += split[i];
     }
     if (sum != dim)
