@@ -178,7 +178,7 @@ struct level {
     double busy_infer_ns, busy_worker_ns, busy_prod_ns;    /* all frames */
     uint64_t last_end_any;
     struct cvb_windows win;
-    uint64_t first_measured_start, last_end, warm_done_t;
+    uint64_t first_measured_start, last_end;
     int n_warm_done;
     int64_t warmup_done;
     uint64_t rng;
@@ -244,10 +244,7 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
     bool opens_windows = false;
     if (!st->warm_done) {
         st->warm_done = true;
-        if (++lv->n_warm_done == lv->n_streams) {
-            lv->warm_done_t = t_end;
-            opens_windows = true;
-        }
+        if (++lv->n_warm_done == lv->n_streams) opens_windows = true;
     }
     if (st->measured == 0 || t_start < st->first_start) st->first_start = t_start;
     if (st->measured == 0 || t_end < st->first_end) st->first_end = t_end;
