@@ -21,12 +21,16 @@ PRODUCT=(
     libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
     darknet                                       # sample photos in /usr/share/darknet/data
     libsqlite3-dev libjansson-dev
+    libmicrohttpd-dev                             # HTTP server (API, dashboard, /metrics)
+    libcurl4-openssl-dev                          # HTTP client (cvbench submit/runs/cancel)
+    libhiredis-dev libpq-dev                      # Redis Streams queue, PostgreSQL store
 )
 TEST=(
     libonnx-testdata                              # ONNX backend node tests
     clang libclang-rt-14-dev                      # libFuzzer + sanitizers
     python3-venv python3-pip                      # test venv (numpy, onnx, onnxruntime)
     chromium                                      # renders the HTML report headless
+    redis-server postgresql prometheus            # real services the service tests start
 )
 LINT=(cppcheck)
 LONG=(

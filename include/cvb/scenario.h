@@ -28,6 +28,7 @@ struct cvb_scenario {
     int n_videos;
     char videos[CVB_SCN_MAX_VIDEOS][CVB_SCN_PATH]; /* streams take them round-robin */
     char backend[16];       /* cpu (kserve, cuda: other issues) */
+    char worker_tag[32];    /* service: only workers started with --tag worker_tag take it */
     char isa[24];           /* auto | amx | avx512_vnni | avx512 | avx2 */
     char precision[8];      /* fp32 | bf16 | int8 */
     char calib[CVB_SCN_PATH]; /* int8: calibration file from `cvbench model calibrate` */

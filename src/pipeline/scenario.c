@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ftype { F_PATH, F_PATHS, F_ENUM, F_INT, F_DOUBLE, F_BYTES, F_BOOL, F_LEVELS };
+enum ftype { F_PATH, F_PATHS, F_ENUM, F_NAME, F_INT, F_DOUBLE, F_BYTES, F_BOOL, F_LEVELS };
 
 struct field {
     const char *name; /* JSON spelling; the flag is the same with '-' for '_' */
@@ -39,6 +39,8 @@ static const struct field fields[] = {
     {"video", F_PATHS, N(videos), 0, 0, NULL, "video file (repeatable; streams take them round-robin)"},
     {"backend", F_ENUM, S(backend), 0, 0, "cpu|kserve|cuda", "inference backend"},
     {"isa", F_ENUM, S(isa), 0, 0, "auto|amx|avx512_vnni|avx512|avx2", "CPU instruction set cap"},
+    {"worker_tag", F_NAME, S(worker_tag), 0, 0, NULL,
+     "service: run only on workers started with --tag NAME"},
     {"precision", F_ENUM, S(precision), 0, 0, "fp32|bf16|int8", "inference precision"},
     {"calib", F_PATH, S(calib), 0, 0, NULL, "int8: calibration file (cvbench model calibrate)"},
     {"kernels", F_ENUM, S(kernels), 0, 0, "onednn|ref", "CPU kernel set"},
@@ -217,6 +219,21 @@ static int set_text(struct cvb_scenario *s, const struct field *f, const char *v
         }
         return cvb_err_set(err, CVB_EINVAL, "%s: field '%s': '%s' is not one of %s", origin,
                            f->name, v, f->choices);
+    }
+    case F_NAME: {
+        /* a name: [A-Za-z0-9_.-], empty allowed (= none) */
+        size_t len = strlen(v);
+        if (len >= f->size)
+            return cvb_err_set(err, CVB_ERANGE, "%s: field '%s': longer than %zu characters",
+                               origin, f->name, f->size - 1);
+        for (size_t i = 0; i < len; i++)
+            if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '.' && v[i] != '-')
+                return cvb_err_set(err, CVB_EINVAL,
+                                   "%s: field '%s': '%s' may only hold letters, digits, '_', "
+                                   "'.' and '-'",
+                                   origin, f->name, v);
+        snprintf(base + f->off, f->size, "%s", v);
+        return 0;
     }
     case F_INT: {
         char *end;
@@ -472,6 +489,10 @@ int cvb_scenario_to_json(const struct cvb_scenario *s, char *buf, size_t len) {
             v = json_string(base + f->off);
             break;
         case F_ENUM: v = json_string(base + f->off); break;
+        case F_NAME:
+            if (base[f->off] == '\0') continue;
+            v = json_string(base + f->off);
+            break;
         case F_PATHS:
             /* like an unset path: omitted, as the parser refuses an empty list */
             if (s->n_videos == 0) continue;
