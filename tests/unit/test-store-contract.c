@@ -13,6 +13,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -618,22 +619,31 @@ static void *race_claim(void *arg) {
     return NULL;
 }
 
+/* Open the race store (path[160]: the file or URL the racers open too) and
+ * create in it a run 'id' (id[40]) of n tasks needing backend 'be' (be[16]),
+ * a backend no other test uses. NULL (checked) if it cannot be opened. */
+static struct cvb_store *race_setup(const char *what, int n, char *path, char *id, char *be) {
+    struct cvb_err err = {0};
+    struct cvb_store *st = NULL;
+    if (use_pg)
+        snprintf(path, 160, "%s", pg_url);
+    else
+        snprintf(path, 160, "%s/race.db", dir);
+    CHECK_EQ_INT(cvb_store_open(path, &st, &err), 0);
+    if (st == NULL) return NULL;
+    make_id(id, 40, what);
+    snprintf(be, 16, "be-%.6s%d", what, uniq);
+    api_run(st, id, n, be);
+    return st;
+}
+
 /* Two threads claim the only task at once: exactly one gets it. Once with
  * one handle each (two connections, as two processes), once sharing one. */
 static void race_once(bool shared) {
     struct cvb_err err = {0};
-    struct cvb_store *st = NULL;
-    char path[160];
-    if (use_pg)
-        snprintf(path, sizeof path, "%s", pg_url);
-    else
-        snprintf(path, sizeof path, "%s/race.db", dir);
-    CHECK_EQ_INT(cvb_store_open(path, &st, &err), 0);
+    char path[160], id[40], be[16];
+    struct cvb_store *st = race_setup("race", 1, path, id, be);
     if (st == NULL) return;
-    char id[40], be[16];
-    make_id(id, sizeof id, "race");
-    snprintf(be, sizeof be, "be-race%d", uniq);
-    api_run(st, id, 1, be);
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 2);
     struct racer r[2] = {{.st = shared ? st : NULL, .be = be, .worker = "r0", .go = &go},
@@ -663,6 +673,63 @@ static void test_claim_race(void) {
     }
 }
 
+/* Four processes, each with its own handle (its own connection / file
+ * handle), claim from one run of 12 tasks until none is left: every task is
+ * taken exactly once (the sum of the claims is 12 and each task ends at
+ * attempt 1). Each child reports how many it took in its exit status. */
+static void test_claim_race_processes(void) {
+    enum { N_PROC = 4, N_TASKS = 12 };
+    struct cvb_err err = {0};
+    char path[160], id[40], be[16];
+    struct cvb_store *st = race_setup("prace", N_TASKS, path, id, be);
+    if (st == NULL) return;
+    fflush(NULL);
+    pid_t pids[N_PROC];
+    for (int i = 0; i < N_PROC; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            struct cvb_store *own = NULL;
+            struct cvb_err e = {0};
+            if (cvb_store_open(path, &own, &e) < 0) _exit(100);
+            struct cvb_task_filter f;
+            filter(&f, be, "auto", "");
+            char worker[16];
+            snprintf(worker, sizeof worker, "p%d", i);
+            int took = 0;
+            for (;;) {
+                struct cvb_task t;
+                int rc = cvb_store_task_claim(own, &f, worker, 30, 3, &t, NULL, NULL, &e);
+                if (rc == CVB_ENOTFOUND) break;
+                if (rc != 0) {
+                    fprintf(stderr, "  claim in process %d: %s\n", i, e.msg);
+                    _exit(101);
+                }
+                took++;
+            }
+            cvb_store_close(own);
+            _exit(took);
+        }
+    }
+    int total = 0;
+    for (int i = 0; i < N_PROC; i++) {
+        int status = 0;
+        if (pids[i] < 0 || waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status)) {
+            CHECK(0);
+            continue;
+        }
+        CHECK(WEXITSTATUS(status) <= N_TASKS);
+        total += WEXITSTATUS(status);
+    }
+    CHECK_EQ_INT(total, N_TASKS);
+    struct cvb_task t[N_TASKS + 1];
+    int n = 0;
+    CHECK_EQ_INT(cvb_store_list_tasks(st, id, "running", t, N_TASKS + 1, &n, &err), 0);
+    CHECK_EQ_INT(n, N_TASKS);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ_INT(t[i].attempt, 1);
+    cvb_store_close(st);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void run_suite(void) {
@@ -678,6 +745,7 @@ static void run_suite(void) {
     RUN(test_count_and_list);
     RUN(test_workers);
     RUN(test_claim_race);
+    RUN(test_claim_race_processes);
 }
 
 int main(void) {
