@@ -133,10 +133,14 @@ class Browser:
                 raise
 
     # ---- page --------------------------------------------------------------
-    def navigate(self, url):
+    def navigate(self, url, timeout=20):
+        """Load 'url' and wait until that document has loaded."""
         r = self.call("Page.navigate", {"url": url})
         if r.get("errorText"):
             raise CDPError("navigate %s: %s" % (url, r["errorText"]))
+        if not self.wait_for("document.readyState === 'complete' && location.href === %s"
+                             % json.dumps(url), timeout):
+            raise CDPError("%s did not load within %d s" % (url, timeout))
 
     def eval(self, expr):
         r = self.call("Runtime.evaluate", {"expression": expr, "returnByValue": True,
@@ -147,10 +151,16 @@ class Browser:
 
     def wait_for(self, expr, timeout):
         """Evaluate 'expr' every 0.25 s until it is truthy; returns its value,
-        or None after 'timeout' seconds."""
+        or None after 'timeout' seconds. An expression that throws (the page
+        is not there yet) counts as false, until the last try, which raises."""
         deadline = time.monotonic() + timeout
         while True:
-            v = self.eval(expr)
+            try:
+                v = self.eval(expr)
+            except CDPError:
+                if time.monotonic() >= deadline:
+                    raise
+                v = None
             if v:
                 return v
             if time.monotonic() >= deadline:
