@@ -200,3 +200,26 @@ foreach(t store-contract store-postgres)
       SKIP_RETURN_CODE 77)
   endif()
 endforeach()
+
+# ---- service API and dashboard (issue 9) ---------------------------------------
+# api-schema: `cvbench serve` embedded (SQLite, one worker, a token) against
+# docs/openapi.yaml: explicit requests for each status code of the contract
+# (bodies validated against the spec), then schemathesis (pinned in
+# scripts/test-venv.sh; examples, coverage and fuzzing phases, fixed seed,
+# bounded examples) with its conformance checks; any finding fails. Skips (77)
+# when the venv lacks schemathesis. ~1-2 min on the 2-core dev machine.
+add_test(NAME api-schema
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/api_schema.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(api-schema PROPERTIES LABELS integration TIMEOUT 600
+  SKIP_RETURN_CODE 77)
+# dashboard-chromium: the embedded dashboard in headless chromium over the
+# DevTools protocol (tests/integration/cdp.py): submitted runs listed, a
+# queued run's message and "waiting for the first level", a finished level's
+# table row and the report iframe's SVG charts, no request off the server.
+# Stdlib Python; skips (77) without chromium. ~30 s.
+add_test(NAME dashboard-chromium
+  COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/integration/dashboard_chromium.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(dashboard-chromium PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
