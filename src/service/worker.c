@@ -139,11 +139,15 @@ static int detect(struct cvb_worker *w, struct cvb_err *err) {
     }
     cvb_scenario_defaults(s);
     struct cvb_err merr = {0};
-    if (cvb_pipeline_manifest(s, NULL, m, &merr) == 0) {
-        snprintf(in->cpu_model, sizeof in->cpu_model, "%s", m->cpu_model);
-        snprintf(in->cpu_flags, sizeof in->cpu_flags, "%s", m->cpu_flags);
-        in->mem_bytes = m->mem_total_bytes;
-    }
+    /* no model here: the manifest fails at the model's hash, after it has
+     * filled the machine's fields, which are all we take */
+    cvb_pipeline_manifest(s, NULL, m, &merr);
+    snprintf(in->cpu_model, sizeof in->cpu_model, "%s", m->cpu_model);
+    snprintf(in->cpu_flags, sizeof in->cpu_flags, "%s", m->cpu_flags);
+    in->mem_bytes = m->mem_total_bytes;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    in->started = (double)now.tv_sec + now.tv_nsec / 1e9;
     free(s);
     free(m);
     in->cores = cvb_engine_default_threads();
