@@ -79,9 +79,9 @@ class Env:
         return cl.serve(store=self.store(cl), broker=self.broker(), workers=0, lease=LEASE,
                         heartbeat=HB, **kw)
 
-    def worker(self, cl, name, *args):
+    def worker(self, cl, name, *args, metrics_port=None):
         return cl.worker(*args, store=self.store(cl), broker=self.broker(), lease=LEASE,
-                         heartbeat=HB, name=name)
+                         heartbeat=HB, name=name, metrics_port=metrics_port)
 
     def close(self):
         if self.sv:
@@ -116,9 +116,9 @@ def case_kill(env, cl):
     time.sleep(1.0)
     t_kill = time.time()
     victim.signal(signal.SIGKILL)
-    t2 = wait_for("another worker to take the task over",
-                  lambda: (lambda t: t if t and t["attempt"] >= 2 else None)(cl.task(rid)), 60)
-    takeover = parse_ts(t2["started_at"]) - t_kill
+    wait_for("another worker to take the task over",
+             lambda: (lambda t: t if t and t["attempt"] >= 2 else None)(cl.task(rid)), 60, 0.05)
+    takeover = time.time() - t_kill
     r = cl.wait_run(rid, 120)
     rows = level_rows(cl, rid)
     t3 = cl.task(rid)
@@ -129,7 +129,8 @@ def case_kill(env, cl):
             rows[0][2] == t3["worker"], (first, t3["worker"], rows))
     C.check("kill: exactly one result row", len(rows) == 1, rows)
     C.check("kill: two attempts", t3["attempt"] == 2, t3["attempt"])
-    C.check("kill: taken over within lease + 3 s", takeover <= LEASE + 3, takeover)
+    C.check("kill: taken over after the lease, within lease + 3 s",
+            LEASE * 0.8 <= takeover <= LEASE + 3, takeover)
 
 
 def case_stop(env, cl):
@@ -142,9 +143,9 @@ def case_stop(env, cl):
     time.sleep(1.0)
     t_stop = time.time()
     victim.signal(signal.SIGSTOP)
-    t2 = wait_for("another worker to take the task over",
-                  lambda: (lambda t: t if t and t["attempt"] >= 2 else None)(cl.task(rid)), 60)
-    takeover = parse_ts(t2["started_at"]) - t_stop
+    wait_for("another worker to take the task over",
+             lambda: (lambda t: t if t and t["attempt"] >= 2 else None)(cl.task(rid)), 60, 0.05)
+    takeover = time.time() - t_stop
     victim.signal(signal.SIGCONT)
     r = cl.wait_run(rid, 120)
     wait_for("the stopped worker to notice it was fenced off",
@@ -164,9 +165,20 @@ def case_stop(env, cl):
     C.check("stop: the late worker stays alive and takes new work", victim.alive())
 
 
+def metric(port, name):
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def case_dup(env, cl):
+    from svc import free_port
     env.serve(cl)
-    w = env.worker(cl, "worker")
+    mport = free_port()
+    w = env.worker(cl, "worker", metrics_port=mport)
     rid = cl.submit(cl.scenario())
     r = cl.wait_run(rid, 60)
     t = cl.task(rid)
@@ -176,10 +188,10 @@ def case_dup(env, cl):
         url = env.sv.redis_url
         host, port = url[len("redis://"):].split(":")
         out = subprocess.run(["redis-cli", "-h", host, "-p", port.split("/")[0], "XADD", key, "*",
-                              "task", t["task"]], stdout=subprocess.PIPE, text=True)
+                              "task_id", t["task"]], stdout=subprocess.PIPE, text=True)
         print(f"dup: XADD {key} task {t['task']} -> {out.stdout.strip()}")
         wait_for("the worker to acknowledge the duplicate",
-                 lambda: "already finished" in w.text(), 30)
+                 lambda: (metric(mport, "cvb_finished_redeliveries_acked_total") or 0) >= 1, 30)
         xlen = subprocess.run(["redis-cli", "-h", host, "-p", port.split("/")[0], "XLEN", key],
                               stdout=subprocess.PIPE, text=True).stdout.strip()
         C.check("dup: the duplicate entry was acknowledged and deleted", xlen == "0", xlen)
@@ -211,7 +223,7 @@ def case_restart(env, cl):
           f"levels {[x[1] for x in rows]}, attempts {[t['attempt'] for t in r['tasks']]}")
     C.check("restart: the run completes after a coordinator restart", r["status"] == "done",
             r["message"])
-    C.check("restart: both levels, one row each", [x[1] for x in rows] == [1, 2], rows)
+    C.check("restart: both levels, one row each", [x[1] for x in rows] == [0, 1], rows)
 
 
 CASES = {"long": case_long, "kill": case_kill, "stop": case_stop, "dup": case_dup,
