@@ -223,3 +223,34 @@ add_test(NAME dashboard-chromium
     --cvbench $<TARGET_FILE:cvbench>)
 set_tests_properties(dashboard-chromium PROPERTIES LABELS integration TIMEOUT 300
   SKIP_RETURN_CODE 77)
+
+# ---- the service end to end (issue 9) ---------------------------------------------
+# Real `cvbench serve` / `cvbench worker` processes on loopback (tests/integration/
+# svc.py: temp dir, tiny synthetic model and clip, stopped by PID), stdlib Python.
+#  service-embedded: serve with its SQLite file and a local worker: submit ->
+#    complete, report, workers, validation (401/400/413/422: fields, paths outside
+#    the data roots), a run no worker can take says so, cancel, multi-scenario,
+#    density, the CLI client (submit --wait, runs, cancel), report on the store.
+#  service-distributed: Redis + PostgreSQL (services.py), serve + two workers
+#    (--isa avx2 --tag a, --isa avx512 --tag b): capabilities, routing by isa and
+#    tag, the unroutable-task message.
+#  service-faults-{redis,store}: the queue semantics on real processes, for each
+#    queue: a task 10 x the lease (no redelivery), kill -9 mid-task (takeover, one
+#    row), SIGSTOP past the lease + SIGCONT (fenced), a duplicate delivery of a
+#    finished task (acknowledged, not rerun), coordinator SIGKILL + restart.
+#  service-metrics: a real Prometheus scrapes serve and a worker; its query API
+#    must return every series the issue lists.
+set(CVB_SVC_PY python3 ${CMAKE_SOURCE_DIR}/tests/integration)
+add_test(NAME service-embedded COMMAND ${CVB_SVC_PY}/service_e2e.py
+  --cvbench $<TARGET_FILE:cvbench> --mode embedded)
+add_test(NAME service-distributed COMMAND ${CVB_SVC_PY}/service_e2e.py
+  --cvbench $<TARGET_FILE:cvbench> --mode distributed)
+add_test(NAME service-faults-redis COMMAND ${CVB_SVC_PY}/service_faults.py
+  --cvbench $<TARGET_FILE:cvbench> --queue redis)
+add_test(NAME service-faults-store COMMAND ${CVB_SVC_PY}/service_faults.py
+  --cvbench $<TARGET_FILE:cvbench> --queue store)
+add_test(NAME service-metrics COMMAND ${CVB_SVC_PY}/service_metrics.py
+  --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(service-embedded service-distributed service-faults-redis
+  service-faults-store service-metrics PROPERTIES LABELS integration TIMEOUT 900
+  SKIP_RETURN_CODE 77)

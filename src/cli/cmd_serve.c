@@ -298,7 +298,7 @@ int cvb__cmd_serve(int argc, char **argv) {
         }
         n_started++;
     }
-    rc = cvb_service_metrics_new(&sm, &err);
+    rc = cvb_service_metrics_new(true, &sm, &err);
     if (rc < 0) goto fail;
     cvb_service_metrics_add_coord(sm, coord);
     for (int i = 0; i < n_started; i++) cvb_service_metrics_add_worker(sm, lw[i].w);
@@ -397,7 +397,7 @@ int cvb__cmd_worker(int argc, char **argv) {
     rc = cvb_worker_new(&wo, &w, &err);
     if (rc < 0) goto out;
     if (srv != NULL) {
-        if ((rc = cvb_service_metrics_new(&sm, &err)) < 0) goto out;
+        if ((rc = cvb_service_metrics_new(false, &sm, &err)) < 0) goto out;
         cvb_service_metrics_add_worker(sm, w);
         if ((rc = cvb_service_metrics_route(sm, srv, &err)) < 0) goto out;
     }

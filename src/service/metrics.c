@@ -99,7 +99,7 @@ static void collect(struct cvb_metrics *reg, void *user) {
     pthread_mutex_unlock(&sm->lock);
 }
 
-int cvb_service_metrics_new(struct cvb_service_metrics **out, struct cvb_err *err) {
+int cvb_service_metrics_new(bool server, struct cvb_service_metrics **out, struct cvb_err *err) {
     *out = NULL;
     struct cvb_service_metrics *sm = calloc(1, sizeof *sm);
     if (sm == NULL) return cvb_err_set(err, CVB_ENOMEM, "metrics: out of memory");
@@ -107,7 +107,7 @@ int cvb_service_metrics_new(struct cvb_service_metrics **out, struct cvb_err *er
     int rc = cvb_metrics_new(CVB_METRICS_PROCESS, &sm->reg, err);
     if (rc < 0) goto fail;
     struct {
-        int kind; /* 0 counter, 1 gauge */
+        int kind; /* 0 counter, 1 gauge, 2 gauge of the server (coordinator) only */
         const char *name, *help, *labels;
         struct cvb_metric **h;
     } fam[] = {
@@ -127,8 +127,8 @@ int cvb_service_metrics_new(struct cvb_service_metrics **out, struct cvb_err *er
          "result rejected).",
          "worker,outcome", &sm->outcomes},
         {1, "cvb_workers", "Workers in this process.", NULL, &sm->workers_gauge},
-        {1, "cvb_tasks", "Tasks in the store by state (server only).", "state", &sm->tasks},
-        {1, "cvb_queue_depth", "Tasks waiting for a worker (server only).", NULL, &sm->depth},
+        {2, "cvb_tasks", "Tasks in the store by state.", "state", &sm->tasks},
+        {2, "cvb_queue_depth", "Tasks waiting for a worker.", NULL, &sm->depth},
         {0, "cvb_lease_renewals_total", "Successful lease renewals.", NULL, &sm->renewals},
         {0, "cvb_task_redeliveries_total",
          "Deliveries taken over from a worker whose lease expired.", NULL, &sm->redeliveries},
@@ -144,6 +144,7 @@ int cvb_service_metrics_new(struct cvb_service_metrics **out, struct cvb_err *er
         {0, "cvb_tasks_requeued_total", "Tasks the reconciler re-enqueued.", NULL, &sm->requeued},
     };
     for (size_t i = 0; i < CVB_ARRAY_LEN(fam); i++) {
+        if (fam[i].kind == 2 && !server) continue;
         rc = fam[i].kind == 0
                  ? cvb_metrics_counter(sm->reg, fam[i].name, fam[i].help, fam[i].labels,
                                        fam[i].h, err)

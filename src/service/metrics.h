@@ -11,7 +11,8 @@
 struct cvb_service_metrics;
 struct cvb_http_server;
 
-int cvb_service_metrics_new(struct cvb_service_metrics **out, struct cvb_err *err);
+/* 'server': also the coordinator's families (tasks by state, queue depth). */
+int cvb_service_metrics_new(bool server, struct cvb_service_metrics **out, struct cvb_err *err);
 void cvb_service_metrics_free(struct cvb_service_metrics *sm);
 /* Sources read at each scrape (borrowed: must outlive the registry's use). */
 void cvb_service_metrics_add_coord(struct cvb_service_metrics *sm, struct cvb_coord *c);
