@@ -210,7 +210,9 @@ def explicit(svc, sch):
 
     # ---- 409: a run no worker can take stays queued -----------------------
     qid = svc.submit(dict(sf.TINY, worker_tag="no-such-tag"))
-    run = svc.request("GET", "/v1/runs/" + qid).json()
+    # the coordinator explains on its next tick (--tick, default 0.2 s)
+    run = svc.wait_run(qid, lambda x: x["message"] != "", 5)
+    run = run or svc.request("GET", "/v1/runs/" + qid).json()
     check(run is not None and run["status"] == "queued", "run for an unknown tag is queued")
     check(bool(run and run.get("message")), "queued run's message says why it waits (%r)"
           % (run and run.get("message")))
@@ -266,11 +268,21 @@ def explicit(svc, sch):
     check(r.status == 200 and len(ws) >= 1, "GET /v1/workers lists the embedded worker")
     for i, w in enumerate(ws):
         sch.check("Worker", w, "workers[%d]" % i)
+    return [x["id"] for x in runs]
 
 
-def run_schemathesis(svc, o, t):
+def run_schemathesis(svc, o, t, run_ids):
+    """schemathesis against the live server; half the {id} path parameters
+    it sends are the ids of the runs explicit() made (done, cancelled,
+    multi-scenario), so GET/cancel/report are exercised on real runs too,
+    not only on unknown ids (404)."""
     st = os.path.join(os.path.dirname(sys.executable), "schemathesis")
-    cmd = [st, "run", os.path.abspath(SPEC), "--url", svc.base,
+    cfg = os.path.join(t, "schemathesis.toml")
+    with open(cfg, "w") as f:
+        f.write('[dictionaries.run_ids]\nvalues = [%s]\n\n[parameters]\n'
+                '"path.id" = { dictionary = "run_ids", probability = 0.5 }\n'
+                % ", ".join('"%s"' % i for i in run_ids or ["none"]))
+    cmd = [st, "--config-file", cfg, "run", os.path.abspath(SPEC), "--url", svc.base,
            "-H", "Authorization: Bearer " + svc.token,
            "--checks", CHECKS, "--phases", "examples,coverage,fuzzing",
            "--max-examples", str(o.max_examples), "--seed", "1", "--workers", "1",
@@ -298,8 +310,8 @@ def run_schemathesis(svc, o, t):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cvbench", required=True)
-    ap.add_argument("--max-examples", type=int, default=25,
-                    help="schemathesis examples per operation (default 25)")
+    ap.add_argument("--max-examples", type=int, default=50,
+                    help="schemathesis examples per operation (default 50)")
     ap.add_argument("--keep", help="work in this dir and keep it")
     ap.add_argument("--no-schemathesis", action="store_true", help="only the explicit checks")
     o = ap.parse_args()
@@ -321,9 +333,9 @@ def main():
     sch = Schemas(spec)
 
     def body(svc, t):
-        explicit(svc, sch)
+        run_ids = explicit(svc, sch)
         if not o.no_schemathesis:
-            run_schemathesis(svc, o, t)
+            run_schemathesis(svc, o, t, run_ids)
     return sf.with_service(o.cvbench, o.keep, "cvb-api-", body)
 
 
