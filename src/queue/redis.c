@@ -205,17 +205,20 @@ static int cmd(struct cvb_queue *q, struct rq *r, int argc, const char **argv, r
     if (argc > (int)CVB_ARRAY_LEN(lens))
         return cvb_err_set(err, CVB_EINTERNAL, "broker %s: %s: too many arguments", r->url, argv[0]);
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    /* messages name the command and its key (for EVAL the key, not the script) */
+    bool eval = strcmp(argv[0], "EVAL") == 0;
+    const char *subject = eval ? (argc > 3 ? argv[3] : "") : (argc > 1 ? argv[1] : "");
+    const char *name = eval ? "script on" : argv[0];
     redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
     if (rep == NULL) {
-        int rc = cvb_err_set(err, CVB_EIO, "broker %s: %s %s: connection lost: %s", r->url,
-                             argv[0], argc > 1 ? argv[1] : "", r->c->errstr);
+        int rc = cvb_err_set(err, CVB_EIO, "broker %s: %s %s: connection lost: %s", r->url, name,
+                             subject, r->c->errstr);
         drop(r);
         return rc;
     }
     *reply = rep;
     if (rep->type == REDIS_REPLY_ERROR)
-        return cvb_err_set(err, CVB_EIO, "broker %s: %s %s: %s", r->url, argv[0],
-                           argc > 1 ? argv[1] : "", rep->str);
+        return cvb_err_set(err, CVB_EIO, "broker %s: %s %s: %s", r->url, name, subject, rep->str);
     return 0;
 }
 
