@@ -68,6 +68,10 @@ enum cvb_log_level cvb_log_get_level(void);
 /* Cap on the bytes the logger will ever emit (0 = default 64 MiB). */
 void cvb_log_set_max_bytes(uint64_t max_bytes);
 void cvb_log_set_sink(cvb_log_sink sink, void *user);
+/* Lines dropped so far by the per-site rate limit or the byte cap (lines
+ * below the log level are filtered, not dropped, and not counted). For the
+ * cvb_log_lines_dropped_total metric. */
+uint64_t cvb_log_dropped_lines(void);
 void cvb__log(enum cvb_log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -92,6 +96,27 @@ int cvb_read_file(const char *path, size_t max_bytes, void **out, size_t *out_le
  * exists); otherwise 'path' is left as it is. Leading ".." of a relative
  * path stay. */
 void cvb_path_normalize(char *path);
+
+/* ---- bounded growable buffer -----------------------------------------------
+ * A byte buffer that grows on demand up to max_bytes and never past it:
+ * appends that would exceed the maximum fail with CVB_ERANGE and leave the
+ * buffer as it was. data is NUL-terminated whenever it is not NULL. */
+struct cvb_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max_bytes;
+};
+
+void cvb_buf_init(struct cvb_buf *b, size_t max_bytes);
+/* Append n bytes; CVB_ERANGE past max_bytes, CVB_ENOMEM. */
+int cvb_buf_append(struct cvb_buf *b, const void *p, size_t n);
+int cvb_buf_printf(struct cvb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hand the contents to the caller (free with free(); never NULL on success:
+ * an empty buffer gives ""), leaving b empty. *len (may be NULL) gets the
+ * length. Returns NULL only when out of memory. */
+char *cvb_buf_take(struct cvb_buf *b, size_t *len);
+void cvb_buf_cleanup(struct cvb_buf *b);
 
 #define CVB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -142,6 +142,10 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
 int cvb_pipeline_manifest(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
                           struct cvb_manifest *m, struct cvb_err *err);
 
+/* A new run id ("20261126-213000-ab12cd": UTC time + 24 random bits) and,
+ * if 'started' is not NULL, the same time in ISO 8601 UTC. */
+void cvb_pipeline_run_id(char *id, size_t len, char *started, size_t slen);
+
 /* ---- stream density ----------------------------------------------------------
  * Largest N such that a camera-paced level of N streams passes: every stream
  * holds >= 95 % of target_fps (fps_per_stream_min), no more than 1 % of its

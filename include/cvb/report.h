@@ -20,6 +20,10 @@ int cvb_report_json(const char *path, const struct cvb_manifest *m,
                     const struct cvb_level_result *lv, int n, struct cvb_err *err);
 int cvb_report_csv(const char *path, const struct cvb_manifest *m,
                    const struct cvb_level_result *lv, int n, struct cvb_err *err);
+/* The same HTML report written to the open stream 'f' ('name' names it in
+ * errors): the service serves it from memory. */
+int cvb_report_html_stream(FILE *f, const char *name, const struct cvb_manifest *m,
+                           const struct cvb_level_result *lv, int n, struct cvb_err *err);
 int cvb_report_html(const char *path, const struct cvb_manifest *m,
                     const struct cvb_level_result *lv, int n, struct cvb_err *err);
 /* Per-level deltas of run b against run a (same stream counts matched). */

@@ -9,6 +9,8 @@
 
 #include "cvb/common.h"
 
+#include <stdbool.h>
+
 #define CVB_EXIT_OK 0
 #define CVB_EXIT_FAIL 1
 #define CVB_EXIT_USAGE 2
@@ -23,6 +25,11 @@ int cvb__cmd_run(int argc, char **argv);
 int cvb__cmd_report(int argc, char **argv);
 int cvb__cmd_compare(int argc, char **argv);
 int cvb__cmd_video(int argc, char **argv);
+int cvb__cmd_serve(int argc, char **argv);
+int cvb__cmd_worker(int argc, char **argv);
+int cvb__cmd_submit(int argc, char **argv);
+int cvb__cmd_runs(int argc, char **argv);
+int cvb__cmd_cancel(int argc, char **argv);
 
 /* Print "cvbench: error: <msg>" for 'err' and return the exit status its
  * code maps to (2 for bad input, 1 for internal/out-of-memory). */
@@ -33,6 +40,10 @@ int cvb__cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 
 #include "cvb/engine.h"
 /* Option parsing shared by subcommands. */
 int cvb__parse_kernels(const char *s, enum cvb_kernels *out);
+/* A store argument: a postgresql:// URL (nothing to check on disk), or an
+ * SQLite path with an optional "file:" prefix (the path without it). */
+bool cvb__store_is_url(const char *store);
+const char *cvb__store_file(const char *store);
 /* Integer in [lo, hi], or -1 when 's' is not one. */
 int cvb__parse_int(const char *s, int lo, int hi);
 

@@ -13,7 +13,7 @@
 #define MAX_LEVELS 128
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cvbench compare RUN_A RUN_B [--db FILE]\n"
+    fprintf(f, "usage: cvbench compare RUN_A RUN_B [--db FILE | --store URL]\n"
                "  Per-level deltas of run B against run A (fps, p50/p99 latency, stage ms,\n"
                "  peak RSS), levels matched by stream count. A run may be 'latest'.\n");
 }
@@ -21,7 +21,7 @@ static void usage(FILE *f) {
 int cvb__cmd_compare(int argc, char **argv) {
     const char *db = "cvbench.db";
     static const struct option longopts[] = {
-        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"db", required_argument, 0, 'd'}, {"store", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
@@ -35,7 +35,7 @@ int cvb__cmd_compare(int argc, char **argv) {
         usage(stderr);
         return cvb__cli_usage_error("compare needs exactly two run ids");
     }
-    if (access(db, F_OK) != 0)
+    if (!cvb__store_is_url(db) && access(cvb__store_file(db), F_OK) != 0)
         return cvb__cli_usage_error("compare: results database %s does not exist", db);
 
     struct cvb_err err = {0};

@@ -17,7 +17,7 @@
 #define MAX_LEVELS 128
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: cvbench report [--db FILE] [--run ID|latest] [-o FILE.html|.json|.csv]\n"
+    fprintf(f, "usage: cvbench report [--db FILE | --store URL] [--run ID|latest] [-o FILE.html|.json|.csv]\n"
                "                      [--format html|json|csv|table]\n"
                "  Re-render a stored run (default: the latest in cvbench.db). Without -o the\n"
                "  summary table goes to stdout; the format follows -o's extension unless\n"
@@ -32,7 +32,7 @@ static bool ends_with(const char *s, const char *suffix) {
 int cvb__cmd_report(int argc, char **argv) {
     const char *db = "cvbench.db", *run = "latest", *outp = NULL, *format = NULL;
     static const struct option longopts[] = {
-        {"db", required_argument, 0, 'd'},     {"run", required_argument, 0, 'r'},
+        {"db", required_argument, 0, 'd'}, {"store", required_argument, 0, 'd'},     {"run", required_argument, 0, 'r'},
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     optind = 1;
@@ -71,7 +71,7 @@ int cvb__cmd_report(int argc, char **argv) {
     if (!table && outp == NULL)
         return cvb__cli_usage_error("report: --format %s needs an output file (-o FILE)", format);
     /* Reading must not create an empty database where none was. */
-    if (access(db, F_OK) != 0)
+    if (!cvb__store_is_url(db) && access(cvb__store_file(db), F_OK) != 0)
         return cvb__cli_usage_error("report: results database %s does not exist", db);
 
     struct cvb_err err = {0};

@@ -34,6 +34,14 @@ static void usage(FILE *f) {
             "                        per-level deltas of two stored runs\n"
             "  run [SCENARIO.json] [--flag value ...]\n"
             "                        the benchmark: video streams swept over concurrency\n"
+            "  serve [--listen HOST:PORT] [--db FILE|--store URL] [--broker redis://...]\n"
+            "                        the service: HTTP API, dashboard, metrics, coordinator,\n"
+            "                        local workers (embedded: one SQLite file)\n"
+            "  worker [--store URL] [--broker redis://...] [--isa I] [--tag T]\n"
+            "                        one worker process (distributed service)\n"
+            "  submit [SCENARIO.json] [--flag value ...] [--server URL] [--wait]\n"
+            "  runs [--server URL]   cancel RUN_ID [--server URL]\n"
+            "                        the service's client\n"
             "  video synth -o FILE.mp4 [--size WxH] [--fps N] [--seconds S] [--seed N]\n"
             "                        write a synthetic test clip\n"
             "  video info FILE [--json] [--decode]\n"
@@ -109,6 +117,11 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sysinfo") == 0) return cvb__cmd_sysinfo(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return cvb__cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cvb__cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cvb__cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "worker") == 0) return cvb__cmd_worker(argc - 1, argv + 1);
+    if (strcmp(cmd, "submit") == 0) return cvb__cmd_submit(argc - 1, argv + 1);
+    if (strcmp(cmd, "runs") == 0) return cvb__cmd_runs(argc - 1, argv + 1);
+    if (strcmp(cmd, "cancel") == 0) return cvb__cmd_cancel(argc - 1, argv + 1);
     if (strcmp(cmd, "detect") == 0)
         return cvb__cmd_detect ? cvb__cmd_detect(argc - 1, argv + 1) : missing("detect");
     if (strcmp(cmd, "model") == 0) {
@@ -124,4 +137,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cvbench: error: unknown command '%s'\n", cmd);
     usage(stderr);
     return CVB_EXIT_USAGE;
+}
+
+bool cvb__store_is_url(const char *store) {
+    return strncmp(store, "postgresql://", 13) == 0 || strncmp(store, "postgres://", 11) == 0;
+}
+
+const char *cvb__store_file(const char *store) {
+    return strncmp(store, "file:", 5) == 0 ? store + 5 : store;
 }

@@ -33,6 +33,7 @@ static enum cvb_log_level log_level = CVB_LOG_INFO;
 static uint64_t log_max_bytes = DEFAULT_MAX_BYTES;
 static uint64_t log_bytes;
 static int log_capped;
+static uint64_t log_dropped; /* lines dropped by the site limit or the byte cap */
 static cvb_log_sink log_sink;
 static void *log_sink_user;
 static struct site sites[SITE_SLOTS];
@@ -57,6 +58,13 @@ void cvb_log_set_sink(cvb_log_sink sink, void *user) {
     log_sink = sink;
     log_sink_user = user;
     pthread_mutex_unlock(&log_lock);
+}
+
+uint64_t cvb_log_dropped_lines(void) {
+    pthread_mutex_lock(&log_lock);
+    uint64_t n = log_dropped;
+    pthread_mutex_unlock(&log_lock);
+    return n;
 }
 
 static const char *level_name(enum cvb_log_level level) {
@@ -107,9 +115,15 @@ void cvb__log(enum cvb_log_level level, const char *file, int line, const char *
     char buf[1024];
     int off;
     pthread_mutex_lock(&log_lock);
-    if (log_capped) goto out;
+    if (log_capped) {
+        log_dropped++;
+        goto out;
+    }
     long long suppressed = site_admit(file, line, cvb_now_ns());
-    if (suppressed < 0) goto out;
+    if (suppressed < 0) {
+        log_dropped++;
+        goto out;
+    }
     off = snprintf(buf, sizeof buf, "cvbench: %s: ", level_name(level));
     va_list ap;
     va_start(ap, fmt);
@@ -124,6 +138,7 @@ void cvb__log(enum cvb_log_level level, const char *file, int line, const char *
     buf[off] = '\0';
     if (log_bytes + (uint64_t)off > log_max_bytes) {
         log_capped = 1;
+        log_dropped++;
         emit(CVB_LOG_WARN, "cvbench: warn: log byte cap reached; further log output dropped\n");
         goto out;
     }

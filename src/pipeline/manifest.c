@@ -70,7 +70,7 @@ static void cpu_info(struct cvb_manifest *m) {
     fclose(f);
 }
 
-static void make_run_id(char *id, size_t len, char *started, size_t slen) {
+void cvb_pipeline_run_id(char *id, size_t len, char *started, size_t slen) {
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -82,7 +82,7 @@ static void make_run_id(char *id, size_t len, char *started, size_t slen) {
     char ts[32];
     strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
     snprintf(id, len, "%s-%06x", ts, rnd & 0xffffff);
-    strftime(started, slen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (started != NULL) strftime(started, slen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 int cvb_pipeline_manifest(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
@@ -90,7 +90,7 @@ int cvb_pipeline_manifest(const struct cvb_scenario *s, const struct cvb_pipelin
     int rc = 0;
     memset(m, 0, sizeof *m);
     m->density_streams = -1;
-    make_run_id(m->run_id, sizeof m->run_id, m->started_at, sizeof m->started_at);
+    cvb_pipeline_run_id(m->run_id, sizeof m->run_id, m->started_at, sizeof m->started_at);
     snprintf(m->cvbench_version, sizeof m->cvbench_version, "%s", CVB_VERSION);
     snprintf(m->git_commit, sizeof m->git_commit, "%s", CVB_GIT_COMMIT);
     if (gethostname(m->hostname, sizeof m->hostname - 1) != 0)

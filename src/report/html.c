@@ -515,10 +515,10 @@ static void accuracy_table(FILE *f, const struct cvb_level_result *lv, int n) {
     fputs("</table></div>\n", f);
 }
 
-int cvb_report_html(const char *path, const struct cvb_manifest *m,
-                    const struct cvb_level_result *lv, int n, struct cvb_err *err) {
+int cvb_report_html_stream(FILE *f, const char *name, const struct cvb_manifest *m,
+                           const struct cvb_level_result *lv, int n, struct cvb_err *err) {
     int rc = 0;
-    FILE *f = NULL;
+    const char *path = name;
     /* Scratch for the charts, sized by the number of levels. */
     int nn = n > 0 ? n : 1;
     int *ok = calloc((size_t)nn, sizeof *ok), *streams = calloc((size_t)nn, sizeof *streams);
@@ -527,11 +527,6 @@ int cvb_report_html(const char *path, const struct cvb_manifest *m,
     struct legend_item *items = calloc((size_t)nn, sizeof *items);
     if (ok == NULL || streams == NULL || s1 == NULL || names == NULL || items == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "out of memory writing HTML report %s", path);
-        goto out;
-    }
-    f = fopen(path, "w");
-    if (f == NULL) {
-        rc = cvb_err_set(err, CVB_EIO, "cannot write HTML report %s: %s", path, strerror(errno));
         goto out;
     }
     const char *model = m->model_path[0] ? base_name(m->model_path) : "(no model)";
@@ -583,14 +578,23 @@ int cvb_report_html(const char *path, const struct cvb_manifest *m,
     fputs(" · run ", f);
     HTML_STR(f, m->run_id);
     fputs("</footer>\n</body>\n</html>\n", f);
-    if (ferror(f)) rc = CVB_EIO;
-    if (fclose(f) != 0) rc = CVB_EIO;
-    if (rc < 0) cvb_err_set(err, CVB_EIO, "cannot write HTML report %s: %s", path, strerror(errno));
+    if (ferror(f)) rc = cvb_err_set(err, CVB_EIO, "cannot write HTML report %s", path);
 out:
     free(ok);
     free(streams);
     free(s1);
     free(names);
     free(items);
+    return rc;
+}
+
+int cvb_report_html(const char *path, const struct cvb_manifest *m,
+                    const struct cvb_level_result *lv, int n, struct cvb_err *err) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return cvb_err_set(err, CVB_EIO, "cannot write HTML report %s: %s", path, strerror(errno));
+    int rc = cvb_report_html_stream(f, path, m, lv, n, err);
+    if (fclose(f) != 0 && rc == 0)
+        rc = cvb_err_set(err, CVB_EIO, "cannot write HTML report %s: %s", path, strerror(errno));
     return rc;
 }

@@ -35,6 +35,8 @@ import sys
 import tempfile
 import zlib
 
+from cdp import find_chromium  # tests/integration/cdp.py
+
 CHARTS = {  # aria-label -> figcaption prefix
     "throughput vs streams": "Throughput vs streams",
     "latency percentiles vs streams": "Latency percentiles vs streams",
@@ -55,14 +57,6 @@ def check(ok, what):
     if not ok:
         failures.append(what)
     return ok
-
-
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
 
 
 def chromium(browser, profile, args, timeout=60):

@@ -2,9 +2,12 @@
 /* The SQLite results store: a run with three levels and frame samples
  * round-trips exactly; "latest" picks the newest run; a database with a
  * newer schema, a bad path or a non-database file is refused with an error
- * naming the file; writes for unknown runs are refused. */
+ * naming the file; writes for unknown runs are refused; a version-1 file
+ * (the exact v1 DDL, as the v1 cvbench wrote it) is migrated to version 2
+ * with its runs, levels and frames intact. */
 #include "cvb/store.h"
 #include "report-fixture.h"
+#include "report/result_json.h"
 #include "test.h"
 
 #include <sqlite3.h>
@@ -200,6 +203,172 @@ static void test_newer_schema_refused(void) {
     printf("  (message: %s)\n", err.msg);
 }
 
+
+/* The version-1 schema, verbatim from src/store/sqlite.c before version 2. */
+static const char v1_schema[] =
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+    "INSERT INTO schema_version (version) VALUES (1);"
+    "CREATE TABLE runs ("
+    " id TEXT PRIMARY KEY,"
+    " started_at TEXT NOT NULL,"
+    " finished_at TEXT,"
+    " status TEXT NOT NULL,"
+    " cvbench_version TEXT, git_commit TEXT, hostname TEXT, cpu_model TEXT,"
+    " model_path TEXT, model_sha256 TEXT, synthetic_weights INTEGER NOT NULL DEFAULT 0,"
+    " backend TEXT, precision TEXT, mode TEXT, execution TEXT, pacing TEXT,"
+    " manifest_json TEXT NOT NULL);"
+    "CREATE INDEX runs_started_at ON runs (started_at);"
+    "CREATE TABLE levels ("
+    " run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+    " level INTEGER NOT NULL,"
+    " streams INTEGER NOT NULL,"
+    " frames BIGINT, fps DOUBLE PRECISION, fps_per_stream DOUBLE PRECISION,"
+    " latency_p50_ms DOUBLE PRECISION, latency_p90_ms DOUBLE PRECISION,"
+    " latency_p95_ms DOUBLE PRECISION, latency_p99_ms DOUBLE PRECISION,"
+    " latency_max_ms DOUBLE PRECISION,"
+    " decode_ms DOUBLE PRECISION, preprocess_ms DOUBLE PRECISION, queue_ms DOUBLE PRECISION,"
+    " inference_ms DOUBLE PRECISION, postprocess_ms DOUBLE PRECISION,"
+    " cpu_process_pct DOUBLE PRECISION, cpu_system_pct DOUBLE PRECISION,"
+    " rss_peak_bytes BIGINT, stable INTEGER, bottleneck TEXT, status TEXT NOT NULL,"
+    " result_json TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, level));"
+    "CREATE TABLE frames ("
+    " run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+    " level INTEGER NOT NULL, stream INTEGER NOT NULL, frame BIGINT NOT NULL,"
+    " t_s DOUBLE PRECISION, latency_ms DOUBLE PRECISION,"
+    " decode_ms DOUBLE PRECISION, preprocess_ms DOUBLE PRECISION, queue_ms DOUBLE PRECISION,"
+    " inference_ms DOUBLE PRECISION, postprocess_ms DOUBLE PRECISION,"
+    " PRIMARY KEY (run_id, level, stream, frame));";
+
+/* Write a v1 run (the rows the v1 store wrote) into an open v1 database. */
+static void v1_put_run(sqlite3 *db, const struct cvb_manifest *m, const char *finished_at) {
+    struct cvb_err err = {0};
+    char *json = NULL;
+    sqlite3_stmt *s = NULL;
+    CHECK_EQ_INT(cvb__manifest_to_json(m, CVB__MANIFEST_RAW_SCENARIO, &json, &err), 0);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "INSERT INTO runs (id, started_at, finished_at, status, "
+                                    "model_path, backend, manifest_json) VALUES (?, ?, ?, 'done', "
+                                    "?, ?, ?)",
+                                    -1, &s, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(s, 1, m->run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, m->started_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, finished_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, m->model_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, m->backend, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, json, -1, SQLITE_STATIC);
+    CHECK_EQ_INT(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    free(json);
+    for (int i = 0; i < 3; i++) {
+        fixture_level(&lv[i], i, 1.5);
+        CHECK_EQ_INT(cvb__level_to_json(&lv[i], &json, &err), 0);
+        CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                        "INSERT INTO levels (run_id, level, streams, fps, status, "
+                                        "result_json) VALUES (?, ?, ?, ?, 'ok', ?)",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_text(s, 1, m->run_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, i);
+        sqlite3_bind_int(s, 3, lv[i].streams);
+        sqlite3_bind_double(s, 4, lv[i].fps);
+        sqlite3_bind_text(s, 5, json, -1, SQLITE_STATIC);
+        CHECK_EQ_INT(sqlite3_step(s), SQLITE_DONE);
+        sqlite3_finalize(s);
+        free(json);
+    }
+    char sql[256];
+    for (int k = 0; k < 4; k++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO frames (run_id, level, stream, frame, t_s, latency_ms) VALUES "
+                 "('%s', 1, 0, %d, %g, 20)",
+                 m->run_id, k, 0.1 * k);
+        CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+}
+
+static int64_t query_int(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else
+        fprintf(stderr, "  query failed: %s: %s\n", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_migrate_v1(void) {
+    char path[128];
+    db_path(path, sizeof path, "v1.db");
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+    struct cvb_manifest m1, m2, mb;
+    fixture_manifest(&m1, "20261126-213000-aaaaaa", "yolov8n.onnx");
+    fixture_manifest(&m2, "20261127-080000-bbbbbb", "yolov8s.onnx");
+    snprintf(m2.started_at, sizeof m2.started_at, "2026-11-27T08:00:00Z");
+    v1_put_run(db, &m2, "2026-11-27T08:05:00Z");
+    v1_put_run(db, &m1, "2026-11-26T21:35:00Z"); /* older, inserted last */
+    sqlite3_close(db);
+
+    struct cvb_err err = {0};
+    struct cvb_store *st = NULL;
+    CHECK_EQ_INT(cvb_store_open(path, &st, &err), 0);
+    if (st == NULL) {
+        fprintf(stderr, "  %s\n", err.msg);
+        return;
+    }
+    int n = -1;
+    memset(back, 0x55, sizeof back);
+    CHECK_EQ_INT(cvb_store_get_run(st, m1.run_id, &mb, back, 8, &n, &err), 0);
+    CHECK(memcmp(&mb, &m1, sizeof m1) == 0);
+    CHECK_EQ_INT(n, 3);
+    for (int i = 0; i < n && i < 3; i++)
+        CHECK(memcmp(&back[i], &lv[i], sizeof lv[i]) == 0);
+    /* "latest" is still the newest by start time. */
+    CHECK_EQ_INT(cvb_store_get_run(st, "latest", &mb, back, 8, &n, &err), 0);
+    CHECK(strcmp(mb.run_id, m2.run_id) == 0);
+    struct cvb_run_info info;
+    CHECK_EQ_INT(cvb_store_get_run_info(st, m1.run_id, &info, &err), 0);
+    CHECK(strcmp(info.origin, "cli") == 0);
+    CHECK(strcmp(info.status, "done") == 0);
+    CHECK_EQ_INT(info.n_scenarios, 1);
+    CHECK_EQ_INT(info.n_levels, 3);
+    CHECK_NEAR(info.created, 1795728600.0, 0);          /* 2026-11-26T21:30:00Z */
+    CHECK_NEAR(info.finished, 1795728600.0 + 300, 0);   /* finished_at */
+    char *json = NULL;
+    bool has = false;
+    CHECK_EQ_INT(cvb_store_get_scenario(st, m1.run_id, 0, &json, &mb, &has, &err), 0);
+    CHECK(json != NULL && strcmp(json, m1.scenario_json) == 0);
+    CHECK(has && strcmp(mb.model_path, m1.model_path) == 0);
+    free(json);
+    /* The migrated file takes v2 writes: a new level of scenario 0 and tasks. */
+    fixture_level(&lv[0], 3, 1.0);
+    CHECK_EQ_INT(cvb_store_put_level(st, m1.run_id, &lv[0], &err), 0);
+    struct cvb_task t = {.scenario = 0, .level = 4, .streams = 16};
+    snprintf(t.id, sizeof t.id, "%s.0.4", m1.run_id);
+    snprintf(t.run_id, sizeof t.run_id, "%s", m1.run_id);
+    snprintf(t.req_backend, sizeof t.req_backend, "cpu");
+    snprintf(t.req_isa, sizeof t.req_isa, "auto");
+    CHECK_EQ_INT(cvb_store_add_task(st, &t, NULL, &err), 0);
+    cvb_store_close(st);
+
+    CHECK_EQ_INT(query_int(path, "SELECT max(version) FROM schema_version"), 2);
+    CHECK_EQ_INT(query_int(path, "SELECT count(*) FROM schema_version"), 1);
+    CHECK_EQ_INT(query_int(path, "SELECT count(*) FROM frames WHERE scenario = 0 AND level = 1"), 8);
+    CHECK_EQ_INT(query_int(path, "SELECT count(*) FROM levels WHERE scenario = 0"), 7);
+    CHECK_EQ_INT(query_int(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v2'"), 0);
+    /* Opening again is a no-op. */
+    CHECK_EQ_INT(cvb_store_open(path, &st, &err), 0);
+    cvb_store_close(st);
+    CHECK_EQ_INT(query_int(path, "SELECT count(*) FROM scenarios"), 2);
+}
+
 static void test_bad_paths(void) {
     struct cvb_err err = {0};
     struct cvb_store *st = NULL;
@@ -231,6 +400,7 @@ int main(void) {
     RUN(test_unknown_run);
     RUN(test_newer_schema_refused);
     RUN(test_bad_paths);
+    RUN(test_migrate_v1);
     int rc = test_summary();
     if (rc == 0) {
         char cmd[128];
