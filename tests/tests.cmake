@@ -254,3 +254,17 @@ add_test(NAME service-metrics COMMAND ${CVB_SVC_PY}/service_metrics.py
 set_tests_properties(service-embedded service-distributed service-faults-redis
   service-faults-store service-metrics PROPERTIES LABELS integration TIMEOUT 900
   SKIP_RETURN_CODE 77)
+
+# ---- task queue contract under real servers (issue 9) ---------------------------
+# test-queue-contract's plain unit run covers the store queue on SQLite; this
+# entry runs the same suite under tests/integration/services.py, which starts
+# redis-server and PostgreSQL on free loopback ports and sets
+# CVB_TEST_REDIS_URL / CVB_TEST_PG_URL: the Redis queue with SQLite and
+# PostgreSQL stores, and the store queue on PostgreSQL. Skips (77) without
+# the servers. About 4 x 15 s.
+if(TARGET test-queue-contract)
+  add_test(NAME queue-contract-services
+    COMMAND ${CVB_SERVICES} --redis --postgres -- $<TARGET_FILE:test-queue-contract>)
+  set_tests_properties(queue-contract-services PROPERTIES LABELS integration TIMEOUT 600
+    SKIP_RETURN_CODE 77)
+endif()

@@ -51,10 +51,11 @@ void cvb__queue_count(struct cvb_queue *q, int64_t *field, int64_t n);
 void cvb__queue_sleep_ms(int ms);
 
 /* Test hook (tests/unit/test-queue-contract.c): run one command on the
- * Redis broker of q, reply discarded (CVB_EUNSUPPORTED for the store
- * queue). Lets a test delete a stream behind the queue's back without
- * including hiredis.h. */
-int cvb__queue_redis_command(struct cvb_queue *q, int argc, const char **argv,
+ * Redis broker of q (CVB_EUNSUPPORTED for the store queue); *n (may be
+ * NULL) gets an integer reply's value or an array reply's length, else -1.
+ * Lets a test delete a stream behind the queue's back, or count a group's
+ * consumers, without including hiredis.h. */
+int cvb__queue_redis_command(struct cvb_queue *q, int argc, const char **argv, long long *n,
                              struct cvb_err *err);
 
 #endif

@@ -70,6 +70,11 @@ struct rq {
     char host[128];
     int port, db;
     uint64_t claim_after_ns;    /* no XAUTOCLAIM before this (invariant 5) */
+    /* streams where next() made this handle a consumer; close() removes it
+     * from those where it holds nothing, so that the groups do not collect
+     * one consumer per worker process ever started */
+    int n_used;
+    char used[MAX_KEYS][KEY_MAX];
 };
 
 /* Owner-checked renew ("renew": XCLAIM JUSTID) or acknowledge ("ack": XACK
@@ -87,6 +92,16 @@ static const char owner_script[] =
     "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "  redis.call('XDEL', KEYS[1], ARGV[2])\n"
     "end\n"
+    "return 1\n";
+
+/* Remove consumer ARGV[2] from group ARGV[1] of KEYS[1] if nothing is
+ * pending to it (XGROUP DELCONSUMER would make its pending entries
+ * unclaimable). Returns 1 removed, 0 kept, -2 no group. */
+static const char delconsumer_script[] =
+    "local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])\n"
+    "if type(p) == 'table' and p.err then return -2 end\n"
+    "if #p > 0 then return 0 end\n"
+    "redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n";
 
 /* ---- connection ---------------------------------------------------------------- */
@@ -190,17 +205,20 @@ static int cmd(struct cvb_queue *q, struct rq *r, int argc, const char **argv, r
     if (argc > (int)CVB_ARRAY_LEN(lens))
         return cvb_err_set(err, CVB_EINTERNAL, "broker %s: %s: too many arguments", r->url, argv[0]);
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    /* messages name the command and its key (for EVAL the key, not the script) */
+    bool eval = strcmp(argv[0], "EVAL") == 0;
+    const char *subject = eval ? (argc > 3 ? argv[3] : "") : (argc > 1 ? argv[1] : "");
+    const char *name = eval ? "script on" : argv[0];
     redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
     if (rep == NULL) {
-        int rc = cvb_err_set(err, CVB_EIO, "broker %s: %s %s: connection lost: %s", r->url,
-                             argv[0], argc > 1 ? argv[1] : "", r->c->errstr);
+        int rc = cvb_err_set(err, CVB_EIO, "broker %s: %s %s: connection lost: %s", r->url, name,
+                             subject, r->c->errstr);
         drop(r);
         return rc;
     }
     *reply = rep;
     if (rep->type == REDIS_REPLY_ERROR)
-        return cvb_err_set(err, CVB_EIO, "broker %s: %s %s: %s", r->url, argv[0],
-                           argc > 1 ? argv[1] : "", rep->str);
+        return cvb_err_set(err, CVB_EIO, "broker %s: %s %s: %s", r->url, name, subject, rep->str);
     return 0;
 }
 
@@ -278,6 +296,14 @@ static int rq_open(struct cvb_queue *q, const char *broker, struct cvb_err *err)
 static void rq_close(struct cvb_queue *q) {
     struct rq *r = q->impl;
     if (r == NULL) return;
+    for (int i = 0; i < r->n_used && r->c != NULL; i++) {
+        const char *argv[] = {"EVAL", delconsumer_script, "1", r->used[i], GROUP, q->consumer};
+        struct cvb_err e = {0};
+        redisReply *rep;
+        if (cmd(q, r, 6, argv, &rep, &e) < 0)
+            cvb_log_warn("queue: close: consumer %s left in %s: %s", q->consumer, r->used[i], e.msg);
+        if (rep) freeReplyObject(rep);
+    }
     drop(r);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -483,6 +509,13 @@ static int rq_next(struct cvb_queue *q, const struct cvb_task_filter *f, struct 
             n_keys++;
         }
     uint64_t deadline = cvb_now_ns() + (uint64_t)q->o.block_ms * 1000000ull;
+    pthread_mutex_lock(&r->mu);
+    for (int k = 0; k < n_keys; k++) {
+        int u = 0;
+        while (u < r->n_used && strcmp(r->used[u], keys[k]) != 0) u++;
+        if (u == r->n_used && u < MAX_KEYS) memcpy(r->used[r->n_used++], keys[k], KEY_MAX);
+    }
+    pthread_mutex_unlock(&r->mu);
     for (;;) {
         int skips = 0;
         rc = CVB_ENOTFOUND;
@@ -764,8 +797,9 @@ static int rq_depth(struct cvb_queue *q, int64_t *depth, struct cvb_err *err) {
     return rc;
 }
 
-int cvb__queue_redis_command(struct cvb_queue *q, int argc, const char **argv,
+int cvb__queue_redis_command(struct cvb_queue *q, int argc, const char **argv, long long *n,
                              struct cvb_err *err) {
+    if (n) *n = -1;
     if (q->ops != &cvb__queue_redis_ops)
         return cvb_err_set(err, CVB_EUNSUPPORTED, "queue: raw commands need a Redis broker");
     struct rq *r = q->impl;
@@ -773,6 +807,8 @@ int cvb__queue_redis_command(struct cvb_queue *q, int argc, const char **argv,
     pthread_mutex_lock(&r->mu);
     int rc = cmd(q, r, argc, argv, &rep, err);
     pthread_mutex_unlock(&r->mu);
+    if (rc == 0 && n && rep->type == REDIS_REPLY_INTEGER) *n = rep->integer;
+    if (rc == 0 && n && rep->type == REDIS_REPLY_ARRAY) *n = (long long)rep->elements;
     if (rep) freeReplyObject(rep);
     return rc;
 }
