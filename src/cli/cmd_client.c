@@ -204,7 +204,7 @@ static int wait_run(const struct client *c, const char *id) {
                      "attempt %lld",
                      id, status ? status : "?",
                      (long long)json_integer_value(json_object_get(t0, "scenario")),
-                     (long long)json_integer_value(json_object_get(t0, "level")),
+                     (long long)json_integer_value(json_object_get(t0, "level")) + 1,
                      (long long)json_integer_value(json_object_get(t0, "streams")),
                      json_string_value(json_object_get(t0, "worker")),
                      (long long)json_integer_value(json_object_get(t0, "attempt")));

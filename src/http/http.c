@@ -91,11 +91,16 @@ struct cvb_http_resp {
     } headers[RESP_HEADERS];
 };
 
+/* A body declared over the limit but at most this long is read and
+ * discarded before the 413, so the client gets the answer, not EPIPE. */
+#define DRAIN_MAX_BYTES (64ull << 20)
+
 struct cvb_http__conn {
     struct cvb_http_server *s;
     struct MHD_Connection *mc;
     uint64_t t0_ns;
     int replied;
+    int draining; /* a 413 is ready; the declared body is read and discarded first */
     char method[METHOD_MAX];
     char path[PATH_MAX_BYTES];
     char path_segs[PATH_MAX_BYTES]; /* path split at '/', param values point here */
@@ -569,6 +574,13 @@ static int admit(struct cvb_http__conn *c, const char *url, const char *method) 
         if (errno != 0 || end == cl || n > s->max_body) {
             layer_error(rs, 413, "request body of %s bytes is over the limit of %zu bytes", cl,
                         s->max_body);
+            /* A client still sending its body when the connection closes sees
+             * EPIPE, not the 413: read and discard a body of moderate size
+             * (nothing is kept), then answer. Larger ones: answer and close. */
+            if (errno == 0 && end != cl && n <= DRAIN_MAX_BYTES) {
+                c->draining = 1;
+                return 0;
+            }
             return -1;
         }
     }
@@ -626,6 +638,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (c->replied) { /* MHD should not call again after a reply; discard */
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (c->draining) {
+        if (*upload_data_size > 0) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return reply(c);
     }
     if (*upload_data_size > 0) {
         if (cvb_buf_append(&c->body, upload_data, *upload_data_size) < 0) {

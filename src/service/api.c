@@ -355,7 +355,7 @@ static int h_get(void *user, const struct cvb_http_req *req, struct cvb_http_res
         json_array_append_new(
             all, json_pack("{s:s, s:i, s:i, s:i, s:s, s:i, s:s, s:s, s:o, s:o}", "task",
                            tasks[i].id, "scenario", tasks[i].scenario + 1, "level",
-                           tasks[i].level + 1, "streams", tasks[i].streams, "state",
+                           tasks[i].level, "streams", tasks[i].streams, "state",
                            tasks[i].state, "attempt", tasks[i].attempt, "worker",
                            tasks[i].worker, "reason", tasks[i].reason, "started_at",
                            time_or_null(tasks[i].started), "finished_at",
@@ -366,7 +366,7 @@ static int h_get(void *user, const struct cvb_http_req *req, struct cvb_http_res
             json_array_append_new(current,
                                   json_pack("{s:s, s:i, s:i, s:i, s:s, s:i}", "task",
                                             tasks[i].id, "scenario", tasks[i].scenario + 1,
-                                            "level", tasks[i].level + 1, "streams",
+                                            "level", tasks[i].level, "streams",
                                             tasks[i].streams, "worker", tasks[i].worker,
                                             "attempt", tasks[i].attempt));
     }

@@ -43,7 +43,7 @@ def level_rows(cl, rid):
     return [(s["index"], x["level"], x["worker"]) for s in r["scenarios"] for x in s["levels"]]
 
 
-def running_on(cl, rid, level=1):
+def running_on(cl, rid, level=0):
     t = cl.task(rid, level)
     return t if t and t["state"] == "running" else None
 

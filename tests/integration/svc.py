@@ -199,7 +199,7 @@ class Cluster:
                         lambda: (lambda r: r if r["status"] in states else None)(self.run(rid)),
                         timeout, 0.2)
 
-    def task(self, rid, level=1, scenario=1):
+    def task(self, rid, level=0, scenario=1):
         for t in self.run(rid)["tasks"]:
             if t["level"] == level and t["scenario"] == scenario:
                 return t
