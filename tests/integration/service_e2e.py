@@ -99,6 +99,19 @@ def embedded(cvbench):
         st, body, _ = cl.request("POST", f"/v1/runs/{rid}/cancel")
         C.check("cancel a queued run", st == 200 and cl.run(rid)["status"] == "cancelled", st)
 
+        # cancelling a running run stops its level at the worker's next renewal
+        rid = cl.submit(cl.scenario(pacing="camera", target_fps=10, frames=100))
+        wait_for("the level to run", lambda: any(t["state"] == "running"
+                                                 for t in cl.run(rid)["tasks"]), 60)
+        st, body, _ = cl.request("POST", f"/v1/runs/{rid}/cancel")
+        wait_for("the worker to drop the cancelled task",
+                 lambda: all(w["state"] == "idle" for w in cl.get("/v1/workers")[1]["workers"]
+                             if w["state"] != "lost"), 10)
+        r = cl.run(rid)
+        C.check("cancel a running run: the task is cancelled, no level stored",
+                st == 200 and r["status"] == "cancelled" and r["tasks"][0]["state"] ==
+                "cancelled" and r["levels_done"] == 0, (st, r["status"], r["tasks"]))
+
         # multi-scenario run
         rid = cl.submit(cl.scenario(), cl.scenario(streams=[2]))
         r = cl.wait_run(rid, 120)
