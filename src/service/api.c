@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,12 +93,17 @@ static int store_error(struct cvb_http_resp *resp, const struct cvb_err *err) {
 
 /* ---- data roots ------------------------------------------------------------------------ */
 
-/* Is 'path' (absolute, from the scenario parser) an existing file under a
- * data root once every symlink is resolved? Fills 'why' if not. */
+/* Is 'path' (absolute, from the scenario parser) an existing regular file
+ * under a data root once every symlink is resolved? Fills 'why' if not. */
 static bool under_roots(const struct cvb_api_opts *o, const char *path, char *why, size_t len) {
     char real[PATH_MAX];
-    if (realpath(path, real) == NULL) {
+    struct stat st;
+    if (realpath(path, real) == NULL || stat(real, &st) != 0) {
         snprintf(why, len, "'%s': %s", path, strerror(errno));
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) { /* "." or a root itself was accepted (fuzz-api-body) */
+        snprintf(why, len, "'%s' resolves to '%s', which is not a regular file", path, real);
         return false;
     }
     for (int i = 0; i < o->n_roots; i++) {
