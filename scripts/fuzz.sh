@@ -74,7 +74,7 @@ fi
 # of at most 256 KiB may fold 64 MiB + 4x its size of constants and plan
 # 256 MiB of activations (the target's cap); anything larger was allocated
 # from a declared size that the bytes present do not back.
-declare -A RUNS=([model-load]=200000 [scenario]=1000000 [npy]=4000000 [api-body]=1000000
+declare -A RUNS=([model-load]=200000 [scenario]=1000000 [npy]=4000000 [api-body]=400000
     [result-json]=200000)
 declare -A MAX_LEN=([model-load]=262144 [scenario]=8192 [npy]=4096 [api-body]=65536
     [result-json]=65536)

@@ -140,7 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_under_root(s[i].model);
         if (s[i].calib[0]) check_under_root(s[i].calib);
         if (s[i].n_videos < 1 || s[i].n_videos > CVB_SCN_MAX_VIDEOS) abort();
-        for (int v = 0; v < s[i].n_videos; v++) check_under_root(s[i].videos[v]);
+        for (int v = 0; v < s[i].n_videos; v++)
+            check_under_root(s[i].videos[v]);
     }
     return 0;
 }

@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     text[size] = '\0';
     static const struct codec manifest = {dec_manifest, enc_manifest, sane_manifest};
     static const struct codec level = {dec_level, enc_level, sane_level};
-    static struct cvb_manifest m[2];      /* large: not on the stack */
+    static struct cvb_manifest m[2]; /* large: not on the stack */
     static struct cvb_level_result r[2];
     check(&manifest, text, &m[0], &m[1]);
     check(&level, text, &r[0], &r[1]);

@@ -23,8 +23,8 @@ static int submit(const char *body) {
     json_t *j = json_loads(body, 0, NULL);
     if (j == NULL) return -1;
     int n = 0;
-    int rc = cvb__api_parse_submission(&opts, j, sc, CVB_STORE_MAX_SCENARIOS, &n, &status,
-                                       field, sizeof field, msg, sizeof msg);
+    int rc = cvb__api_parse_submission(&opts, j, sc, CVB_STORE_MAX_SCENARIOS, &n, &status, field,
+                                       sizeof field, msg, sizeof msg);
     json_decref(j);
     if (rc < 0) printf("  %d field '%s': %s\n", status, field, msg);
     return rc < 0 ? -status : n;
@@ -36,8 +36,7 @@ static void test_accepted(void) {
     CHECK_EQ_INT(submit("[{\"model\": \"model.onnx\", \"video\": \"a.mp4\"},"
                         " {\"model\": \"sub/../model.onnx\", \"video\": [\"a.mp4\"]}]"),
                  2);
-    CHECK_EQ_INT(submit("{\"scenarios\": [{\"model\": \"model.onnx\", \"video\": \"a.mp4\"}]}"),
-                 1);
+    CHECK_EQ_INT(submit("{\"scenarios\": [{\"model\": \"model.onnx\", \"video\": \"a.mp4\"}]}"), 1);
 }
 
 static void test_refused(void) {
@@ -48,8 +47,7 @@ static void test_refused(void) {
     CHECK(strcmp(field, "video") == 0 && strstr(msg, "not a regular file") != NULL);
     CHECK_EQ_INT(submit("{\"model\": \"../model.onnx\", \"video\": \"a.mp4\"}"), -422);
     CHECK(strcmp(field, "model") == 0);
-    CHECK_EQ_INT(submit("{\"model\": \"model.onnx\", \"video\": \"a.mp4\", \"csv\": \"x\"}"),
-                 -422);
+    CHECK_EQ_INT(submit("{\"model\": \"model.onnx\", \"video\": \"a.mp4\", \"csv\": \"x\"}"), -422);
     CHECK(strcmp(field, "csv") == 0);
     CHECK_EQ_INT(submit("{\"scenarios\": []}"), -422);
     CHECK(strcmp(msg, "request body: 0 scenarios; a run holds 1 to 16") == 0);
