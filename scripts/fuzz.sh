@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Build and run the libFuzzer targets (tests/fuzz/fuzz-<target>.c): one per
 # parser of untrusted bytes. Targets: model-load (the ONNX loader), scenario
-# (the scenario JSON parser), npy (the .npy reader).
+# (the scenario JSON parser), npy (the .npy reader), api-body (the service's
+# POST /v1/runs body: HTTP JSON check + submission parser), result-json (the
+# manifest and level decoders the CLI client and the store use).
 #
 # Configures a separate CMake build with clang and CVB_FUZZ=ON, which compiles
 # every cvb_core source with -fsanitize=fuzzer-no-link,address,undefined, and
@@ -38,7 +40,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CVBENCH=$ROOT/build/cvbench
 PY=$ROOT/.venv/bin/python
 FUZZ_BUILD=$ROOT/build/fuzz
-TARGETS=(model-load scenario npy)
+TARGETS=(model-load scenario npy api-body result-json)
 TARGET=all
 MODE=check
 BUILD=1
@@ -72,9 +74,11 @@ fi
 # of at most 256 KiB may fold 64 MiB + 4x its size of constants and plan
 # 256 MiB of activations (the target's cap); anything larger was allocated
 # from a declared size that the bytes present do not back.
-declare -A RUNS=([model-load]=200000 [scenario]=1000000 [npy]=4000000)
-declare -A MAX_LEN=([model-load]=262144 [scenario]=8192 [npy]=4096)
-declare -A MALLOC_MB=([model-load]=320 [scenario]=64 [npy]=64)
+declare -A RUNS=([model-load]=200000 [scenario]=1000000 [npy]=4000000 [api-body]=400000
+    [result-json]=200000)
+declare -A MAX_LEN=([model-load]=262144 [scenario]=8192 [npy]=4096 [api-body]=65536
+    [result-json]=65536)
+declare -A MALLOC_MB=([model-load]=320 [scenario]=64 [npy]=64 [api-body]=64 [result-json]=64)
 
 if ! command -v clang >/dev/null; then
     echo "SKIP: clang not installed (scripts/install-deps.sh --test)"; exit 77
@@ -169,6 +173,80 @@ for ver in [(2, 0), (3, 0)]:
     np.lib.format.write_array(buf, np.arange(4, dtype=np.float32), version=ver)
     open(os.path.join(out, f"v{ver[0]}.npy"), "wb").write(buf.getvalue())
 EOF
+}
+
+# POST /v1/runs bodies: the three shapes, paths relative to the target's
+# data root (it holds model.onnx, a.mp4, m.calib and out.mp4, a symlink
+# leading outside it), scenarios the parser accepts and ones it refuses.
+seeds_api_body() {
+    local out=$1
+    printf '{"model": "model.onnx", "video": "a.mp4"}' >"$out/one.json"
+    printf '[{"model": "model.onnx", "video": ["a.mp4", "a.mp4"], "streams": "1,2"},
+ {"model": "model.onnx", "video": "a.mp4", "precision": "int8", "calib": "m.calib"}]' \
+        >"$out/list.json"
+    printf '{"scenarios": [{"model": "model.onnx", "video": "a.mp4", "frames": 30}]}' \
+        >"$out/scenarios.json"
+    printf '{"model": "model.onnx", "video": "out.mp4"}' >"$out/symlink-outside.json"
+    printf '{"model": "../model.onnx", "video": "a.mp4"}' >"$out/dotdot.json"
+    printf '{"model": "model.onnx", "video": "a.mp4", "json": "r.json"}' >"$out/output.json"
+    printf '{"scenarios": {}, "x": 1}' >"$out/scenarios-bad.json"
+    # the scenario target's every-field seed, its outputs dropped, paths in the root
+    local tmp
+    tmp=$(mktemp -d)
+    seeds_scenario "$tmp"
+    "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("json", "csv", "report", "db"):
+    d.pop(k)
+d.update(model="model.onnx", video=["a.mp4", "a.mp4"], calib="m.calib")
+print(json.dumps(d))' "$tmp/all-fields.json" >"$out/all-fields.json"
+    rm -rf "$tmp"
+}
+dict_api_body() {
+    dict_scenario
+    printf '"scenarios"\n"model.onnx"\n"a.mp4"\n"m.calib"\n"out.mp4"\n"../"\n'
+}
+
+# Results in the shape the encoder writes (what a server reply carries).
+seeds_result_json() {
+    local out=$1
+    cat >"$out/manifest.json" <<'EOF'
+{"run_id":"20261206-021300-ab12cd","started_at":"2026-12-06T02:13:00Z","cvbench_version":"0.9",
+"git_commit":"abc","hostname":"h","cpu_model":"Xeon","cpu_flags":"avx2 avx512f","n_cpus":16,
+"mem_total_bytes":68719476736,"isa":"avx512","threads":8,"libraries":"onednn 3.1",
+"model_path":"/data/yolov8n.onnx","model_sha256":"00ff","synthetic_weights":true,
+"model_input":"1x3x640x640","model_gflops":8.7,"video_path":"/data/a.mp4",
+"video_desc":"h264 1280x720 30.00 fps 300 frames","backend":"cpu","precision":"fp32",
+"mode":"pipeline","execution":"async","pacing":"max","target_fps":null,"density_streams":4,
+"density_decided":"p99 over 80 ms at 8 streams","scenario":{"model":"/data/yolov8n.onnx",
+"streams":[1,2,4]},"scenario_json":"{\"model\":\"/data/yolov8n.onnx\"}"}
+EOF
+    cat >"$out/level.json" <<'EOF'
+{"level":1,"streams":4,"frames":840,"warmup_frames":200,"duration_s":12.5,"fps":67.2,
+"fps_per_stream":16.8,"fps_per_stream_min":16.1,"latency_ms":{"p50":40.1,"p90":51.2,
+"p95":55.0,"p99":61.7,"max":80.3,"mean":42.0},"stages":{"decode":{"mean_ms":2.1,"p99_ms":4.0,
+"share":0.05},"preprocess":{"mean_ms":1.0,"p99_ms":2.0,"share":0.02},"inference":{"mean_ms":35.5,
+"p99_ms":50.1,"share":0.9},"postprocess":{"mean_ms":0.5,"p99_ms":1.0,"share":0.01}},
+"cpu":{"process_pct":780.5,"system_pct":97.5},"engine_busy_pct":97.1,"engine_instances":2,
+"threads_per_instance":4,"rss_start_bytes":100000000,"rss_peak_bytes":150000000,
+"rss_end_bytes":140000000,"mem_estimate_bytes":160000000,"dropped_frames":0,"late_frames":3,
+"lateness_p99_ms":null,"stable":true,"windows":{"window_s":1.0,"window_frames":30,"min":65.0,
+"max":69.9,"cv_pct":1.2,"drift_pct":0.4,"fps":[65.0,67.1,69.9,null]},
+"bottleneck":"inference-bound: engine busy 97 %","status":"ok","error":"",
+"accuracy":{"frames":10,"f1":0.98,"mean_iou":0.91,"matched":40,"ref_boxes":41,"test_boxes":42},
+"rss_timeline":{"t_s":[0.0,0.5,1.0],"bytes":[100000000,120000000,150000000]}}
+EOF
+    printf '{"level":0,"status":"refused","error":"memory","accuracy":null}' >"$out/refused.json"
+    printf '{"run_id":"x","scenario":"{\\"model\\":\\"m\\"}","density_streams":null}' \
+        >"$out/manifest-scenario-string.json"
+}
+# The keys the encoder writes (from json.c, so the list never lags), the
+# stage names and a few numbers at the edges of the conversions.
+dict_result_json() {
+    sed -n '/^static json_t \*manifest_obj/,/^int cvb__level_to_json/p' "$ROOT/src/report/json.c" |
+        grep -o '"[a-z_0-9]*"' | sort -u
+    printf '"decode"\n"preprocess"\n"inference"\n"postprocess"\n"null"\n"1e309"\n"-9223372036854775809"\n'
 }
 
 # A libFuzzer dictionary of the scenario field names and choice words, taken

@@ -314,35 +314,41 @@ static int scan_json(const char *p, size_t n, int max, size_t *at) {
     return 0;
 }
 
-int cvb_http_req_json(const struct cvb_http_req *req, struct cvb_http_resp *resp,
-                      struct json_t **out) {
-    int max_depth = req->conn_->s->max_depth;
+int cvb_http_json_parse(const char *body, size_t len, int max_depth, struct json_t **out,
+                        char *why, size_t why_len) {
     size_t at = 0;
     *out = NULL;
-    if (req->body_len == 0) {
-        cvb_http_resp_error(resp, 400, NULL, "request body: empty; expected a JSON object or list");
+    if (len == 0) {
+        snprintf(why, why_len, "request body: empty; expected a JSON object or list");
         return CVB_EFORMAT;
     }
-    switch (scan_json(req->body, req->body_len, max_depth, &at)) {
+    switch (scan_json(body, len, max_depth, &at)) {
     case 1:
-        cvb_http_resp_error(resp, 400, NULL, "request body: NUL byte at offset %zu", at);
+        snprintf(why, why_len, "request body: NUL byte at offset %zu", at);
         return CVB_EFORMAT;
     case 2:
-        cvb_http_resp_error(resp, 400, NULL,
-                            "request body: JSON nested deeper than %d levels (at offset %zu)",
-                            max_depth, at);
+        snprintf(why, why_len, "request body: JSON nested deeper than %d levels (at offset %zu)",
+                 max_depth, at);
         return CVB_EFORMAT;
     }
     json_error_t je;
-    json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
-        cvb_http_resp_error(resp, 400, NULL,
-                            "request body: malformed JSON at line %d column %d: %s", je.line,
-                            je.column, je.text);
+        snprintf(why, why_len, "request body: malformed JSON at line %d column %d: %s", je.line,
+                 je.column, je.text);
         return CVB_EFORMAT;
     }
     *out = j;
     return 0;
+}
+
+int cvb_http_req_json(const struct cvb_http_req *req, struct cvb_http_resp *resp,
+                      struct json_t **out) {
+    char why[CVB_HTTP_JSON_WHY_MAX];
+    int rc = cvb_http_json_parse(req->body, req->body_len, req->conn_->s->max_depth, out, why,
+                                 sizeof why);
+    if (rc < 0) cvb_http_resp_error(resp, 400, NULL, "%s", why);
+    return rc;
 }
 
 /* ---- routes ---------------------------------------------------------------------- */

@@ -111,6 +111,14 @@ const char *cvb_http_req_header(const struct cvb_http_req *req, const char *name
  * fills 'resp' with a 400 naming the problem and returns CVB_EFORMAT. */
 int cvb_http_req_json(const struct cvb_http_req *req, struct cvb_http_resp *resp,
                       struct json_t **out);
+/* The same check without a connection (what cvb_http_req_json() calls, and
+ * what tests/fuzz/fuzz-api-body.c drives): 'len' bytes of 'body' with
+ * nesting limit 'max_depth'. 0 and a new reference in *out, or CVB_EFORMAT
+ * with *out NULL and the 400 message in 'why' (CVB_HTTP_JSON_WHY_MAX bytes
+ * hold any of them in full). */
+#define CVB_HTTP_JSON_WHY_MAX 1024
+int cvb_http_json_parse(const char *body, size_t len, int max_depth, struct json_t **out,
+                        char *why, size_t why_len);
 
 /* ---- response helpers: each returns 0, or CVB_ERANGE when the body passes
  * the response cap / CVB_ENOMEM (the layer then answers 500) ---- */

@@ -229,7 +229,13 @@ static double get_num(const json_t *o, const char *key) {
 static int64_t get_int(const json_t *o, const char *key) {
     const json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) return (int64_t)json_integer_value(v);
-    if (json_is_real(v)) return (int64_t)json_real_value(v);
+    if (json_is_real(v)) { /* clamped: a cast out of int64's range is undefined */
+        double d = json_real_value(v);
+        if (isnan(d)) return 0;
+        if (d >= 9223372036854775807.0) return INT64_MAX; /* the double is 2^63 */
+        if (d < -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)d;
+    }
     return 0;
 }
 

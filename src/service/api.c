@@ -19,9 +19,11 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,16 +93,21 @@ static int store_error(struct cvb_http_resp *resp, const struct cvb_err *err) {
 
 /* ---- data roots ------------------------------------------------------------------------ */
 
-/* Is 'path' (absolute, from the scenario parser) an existing file under a
- * data root once every symlink is resolved? Fills 'why' if not. */
-static bool under_roots(const struct cvb_api *a, const char *path, char *why, size_t len) {
+/* Is 'path' (absolute, from the scenario parser) an existing regular file
+ * under a data root once every symlink is resolved? Fills 'why' if not. */
+static bool under_roots(const struct cvb_api_opts *o, const char *path, char *why, size_t len) {
     char real[PATH_MAX];
-    if (realpath(path, real) == NULL) {
+    struct stat st;
+    if (realpath(path, real) == NULL || stat(real, &st) != 0) {
         snprintf(why, len, "'%s': %s", path, strerror(errno));
         return false;
     }
-    for (int i = 0; i < a->opts.n_roots; i++) {
-        const char *r = a->opts.roots[i];
+    if (!S_ISREG(st.st_mode)) { /* "." or a root itself was accepted (fuzz-api-body) */
+        snprintf(why, len, "'%s' resolves to '%s', which is not a regular file", path, real);
+        return false;
+    }
+    for (int i = 0; i < o->n_roots; i++) {
+        const char *r = o->roots[i];
         size_t rl = strlen(r);
         if (strcmp(r, "/") == 0) return true;
         if (strncmp(real, r, rl) == 0 && (real[rl] == '/' || real[rl] == '\0')) return true;
@@ -110,58 +117,106 @@ static bool under_roots(const struct cvb_api *a, const char *path, char *why, si
     return false;
 }
 
-/* Parse one submitted scenario object into s. 0, or a 422 filled in resp. */
-static int parse_scenario(const struct cvb_api *a, json_t *obj, int index, int n,
-                          struct cvb_scenario *s, struct cvb_http_resp *resp) {
+/* A submission error: status, field (NULL = none) and message into the
+ * caller's buffers. Returns 'rc'. */
+struct sub_err {
+    int *status;
+    char *field, *msg;
+    size_t field_len, msg_len;
+};
+
+static int sub_fail(const struct sub_err *e, int rc, int status, const char *field,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int sub_fail(const struct sub_err *e, int rc, int status, const char *field,
+                    const char *fmt, ...) {
+    *e->status = status;
+    snprintf(e->field, e->field_len, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, e->msg_len, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Parse one submitted scenario object into s. 0, or a 422 in 'e'. */
+static int parse_scenario(const struct cvb_api_opts *o, json_t *obj, int index, int n,
+                          struct cvb_scenario *s, const struct sub_err *e) {
     char origin[64], fbuf[64];
     if (n > 1)
         snprintf(origin, sizeof origin, "request body: scenario %d", index + 1);
     else
         snprintf(origin, sizeof origin, "request body");
-    if (!json_is_object(obj)) {
-        cvb_http_resp_error(resp, 422, NULL, "%s: a scenario must be a JSON object", origin);
-        return CVB_EINVAL;
-    }
+    if (!json_is_object(obj))
+        return sub_fail(e, CVB_EINVAL, 422, NULL, "%s: a scenario must be a JSON object",
+                        origin);
     static const char *const outputs[] = {"json", "csv", "report", "db"};
     for (size_t i = 0; i < CVB_ARRAY_LEN(outputs); i++)
-        if (json_object_get(obj, outputs[i]) != NULL) {
-            cvb_http_resp_error(resp, 422, outputs[i],
-                                "%s: field '%s' is a local output of `cvbench run`; the service "
-                                "stores results (GET /v1/runs/{id}, /v1/runs/{id}/report)",
-                                origin, outputs[i]);
-            return CVB_EINVAL;
-        }
+        if (json_object_get(obj, outputs[i]) != NULL)
+            return sub_fail(e, CVB_EINVAL, 422, outputs[i],
+                            "%s: field '%s' is a local output of `cvbench run`; the service "
+                            "stores results (GET /v1/runs/{id}, /v1/runs/{id}/report)",
+                            origin, outputs[i]);
     char *text = json_dumps(obj, JSON_COMPACT);
-    if (text == NULL) {
-        cvb_http_resp_error(resp, 500, NULL, "%s: out of memory", origin);
-        return CVB_ENOMEM;
-    }
+    if (text == NULL) return sub_fail(e, CVB_ENOMEM, 500, NULL, "%s: out of memory", origin);
     struct cvb_err err = {0};
     cvb_scenario_defaults(s);
     int rc = cvb_scenario_apply_json_buffer(s, text, strlen(text), origin,
-                                            a->opts.n_roots ? a->opts.roots[0] : NULL, &err);
+                                            o->n_roots ? o->roots[0] : NULL, &err);
     free(text);
     if (rc == 0) rc = cvb_scenario_validate(s, &err);
-    if (rc < 0) {
-        cvb_http_resp_error(resp, 422, err_field(err.msg, fbuf, sizeof fbuf), "%s", err.msg);
-        return rc;
-    }
+    if (rc < 0)
+        return sub_fail(e, rc, 422, err_field(err.msg, fbuf, sizeof fbuf), "%s", err.msg);
     s->db[0] = '\0';
     char why[2 * PATH_MAX + 128];
-    if (!under_roots(a, s->model, why, sizeof why)) {
-        cvb_http_resp_error(resp, 422, "model", "%s: field 'model': %s", origin, why);
-        return CVB_EINVAL;
-    }
-    if (s->calib[0] && !under_roots(a, s->calib, why, sizeof why)) {
-        cvb_http_resp_error(resp, 422, "calib", "%s: field 'calib': %s", origin, why);
-        return CVB_EINVAL;
-    }
+    if (!under_roots(o, s->model, why, sizeof why))
+        return sub_fail(e, CVB_EINVAL, 422, "model", "%s: field 'model': %s", origin, why);
+    if (s->calib[0] && !under_roots(o, s->calib, why, sizeof why))
+        return sub_fail(e, CVB_EINVAL, 422, "calib", "%s: field 'calib': %s", origin, why);
     for (int i = 0; i < s->n_videos; i++)
-        if (!under_roots(a, s->videos[i], why, sizeof why)) {
-            cvb_http_resp_error(resp, 422, "video", "%s: field 'video': %s", origin, why);
-            return CVB_EINVAL;
-        }
+        if (!under_roots(o, s->videos[i], why, sizeof why))
+            return sub_fail(e, CVB_EINVAL, 422, "video", "%s: field 'video': %s", origin, why);
     return 0;
+}
+
+int cvb__api_parse_submission(const struct cvb_api_opts *o, struct json_t *body,
+                              struct cvb_scenario *out, int max, int *n, int *status,
+                              char *field, size_t field_len, char *msg, size_t msg_len) {
+    const struct sub_err e = {status, field, msg, field_len, msg_len};
+    json_t *list = NULL;
+    *n = 0;
+    *status = 0;
+    if (field_len) field[0] = '\0';
+    if (msg_len) msg[0] = '\0';
+    if (json_is_array(body)) {
+        list = body;
+    } else if (json_is_object(body) && json_object_get(body, "scenarios") != NULL) {
+        list = json_object_get(body, "scenarios");
+        if (!json_is_array(list) || json_object_size(body) != 1)
+            return sub_fail(&e, CVB_EINVAL, 422, "scenarios",
+                            "request body: 'scenarios' must be a list of scenario objects "
+                            "and the only key");
+    }
+    int count = list ? (int)json_array_size(list) : 1;
+    if (count < 1 || count > max)
+        return sub_fail(&e, CVB_EINVAL, 422, "scenarios",
+                        "request body: %d scenarios; a run holds 1 to %d", count, max);
+    char *text = malloc(SCENARIO_JSON_MAX);
+    if (text == NULL) return sub_fail(&e, CVB_ENOMEM, 500, NULL, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < count; i++) {
+        rc = parse_scenario(o, list ? json_array_get(list, (size_t)i) : body, i, count, &out[i],
+                            &e);
+        if (rc < 0) goto out;
+        int len = cvb_scenario_to_json(&out[i], text, SCENARIO_JSON_MAX);
+        if (len <= 0 || len >= SCENARIO_JSON_MAX) {
+            rc = sub_fail(&e, CVB_ERANGE, 422, NULL, "scenario %d is too large to store", i + 1);
+            goto out;
+        }
+    }
+    *n = count;
+out:
+    free(text);
+    return rc;
 }
 
 /* ---- handlers ----------------------------------------------------------------------------- */
@@ -181,41 +236,31 @@ static int h_health(void *user, const struct cvb_http_req *req, struct cvb_http_
 
 static int h_submit(void *user, const struct cvb_http_req *req, struct cvb_http_resp *resp) {
     struct cvb_api *a = user;
-    json_t *body = req->json, *list = NULL;
-    if (json_is_array(body)) {
-        list = body;
-    } else if (json_is_object(body) && json_object_get(body, "scenarios") != NULL) {
-        list = json_object_get(body, "scenarios");
-        if (!json_is_array(list) || json_object_size(body) != 1) {
-            cvb_http_resp_error(resp, 422, "scenarios",
-                                "request body: 'scenarios' must be a list of scenario objects "
-                                "and the only key");
-            return 0;
-        }
+    int n = 0, status = 0, rc = 0;
+    char field[64], msg[2 * PATH_MAX + 256];
+    char **texts = NULL;
+    struct cvb_scenario *s = malloc(CVB_STORE_MAX_SCENARIOS * sizeof *s);
+    if (s == NULL) {
+        cvb_http_resp_error(resp, 500, NULL, "out of memory");
+        goto out;
     }
-    int n = list ? (int)json_array_size(list) : 1;
-    if (n < 1 || n > CVB_STORE_MAX_SCENARIOS) {
-        cvb_http_resp_error(resp, 422, "scenarios",
-                            "request body: %d scenarios; a run holds 1 to %d", n,
-                            CVB_STORE_MAX_SCENARIOS);
-        return 0;
+    if (cvb__api_parse_submission(&a->opts, req->json, s, CVB_STORE_MAX_SCENARIOS, &n, &status,
+                                  field, sizeof field, msg, sizeof msg) < 0) {
+        cvb_http_resp_error(resp, status, field[0] ? field : NULL, "%s", msg);
+        goto out;
     }
-    struct cvb_scenario *s = malloc(sizeof *s);
-    char **texts = calloc((size_t)n, sizeof *texts);
-    int rc = 0;
-    if (s == NULL || texts == NULL) {
+    texts = calloc((size_t)n, sizeof *texts);
+    if (texts == NULL) {
         cvb_http_resp_error(resp, 500, NULL, "out of memory");
         goto out;
     }
     for (int i = 0; i < n; i++) {
-        if (parse_scenario(a, list ? json_array_get(list, (size_t)i) : body, i, n, s, resp) < 0)
-            goto out;
         texts[i] = malloc(SCENARIO_JSON_MAX);
         if (texts[i] == NULL) {
             cvb_http_resp_error(resp, 500, NULL, "out of memory");
             goto out;
         }
-        int len = cvb_scenario_to_json(s, texts[i], SCENARIO_JSON_MAX);
+        int len = cvb_scenario_to_json(&s[i], texts[i], SCENARIO_JSON_MAX);
         if (len <= 0 || len >= SCENARIO_JSON_MAX) {
             cvb_http_resp_error(resp, 422, NULL, "scenario %d is too large to store", i + 1);
             goto out;

@@ -27,4 +27,17 @@ int cvb_api_new(const struct cvb_api_opts *o, struct cvb_api **out, struct cvb_e
 int cvb_api_register(struct cvb_api *a, struct cvb_http_server *srv, struct cvb_err *err);
 void cvb_api_free(struct cvb_api *a);
 
+/* The submission parser of POST /v1/runs, without a connection (what the
+ * handler calls, and what tests/fuzz/fuzz-api-body.c drives): a parsed body
+ * (an object, a list of objects or {"scenarios": [...]}) into 1..'max'
+ * scenarios in out[0..*n), each through the scenario field table,
+ * validated, with no local outputs and every path it names under a data
+ * root of 'o'. 0, or a negative status with the HTTP status (422, or 500
+ * when out of memory) in *status, the field at fault in 'field' ("" when
+ * none) and the message in 'msg'. */
+struct json_t;
+int cvb__api_parse_submission(const struct cvb_api_opts *o, struct json_t *body,
+                              struct cvb_scenario *out, int max, int *n, int *status,
+                              char *field, size_t field_len, char *msg, size_t msg_len);
+
 #endif

@@ -8,6 +8,7 @@
  * browser). */
 #include "cvb/report.h"
 #include "report-fixture.h"
+#include "report/result_json.h"
 #include "test.h"
 
 #include <jansson.h>
@@ -390,6 +391,26 @@ static void test_compare(void) {
     free(buf);
 }
 
+/* Integers written as reals far outside int64 (a server reply or a store row
+ * the encoder did not write) are clamped, not cast: the cast was undefined
+ * (fuzz-result-json, tests/fuzz/corpus/result-json/huge-numbers-*.json). */
+static void test_decode_out_of_range(void) {
+    static struct cvb_level_result r;
+    static struct cvb_manifest m;
+    struct cvb_err err = {0};
+    CHECK_EQ_INT(cvb__level_from_json("{\"frames\":1e300,\"warmup_frames\":-1e300,"
+                                      "\"late_frames\":-2.5,\"rss_timeline\":{\"t_s\":[1],"
+                                      "\"bytes\":[1e300]}}",
+                                      "test", &r, &err),
+                 0);
+    CHECK(r.frames == INT64_MAX);
+    CHECK(r.warmup_frames == INT64_MIN);
+    CHECK(r.late_frames == -2);
+    CHECK(r.n_rss == 1 && r.rss_bytes[0] == 0); /* a real there reads as 0 */
+    CHECK_EQ_INT(cvb__manifest_from_json("{\"mem_total_bytes\":9.3e18}", "test", &m, &err), 0);
+    CHECK(m.mem_total_bytes == INT64_MAX);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/cvb-test-report-XXXXXX");
     if (mkdtemp(dir) == NULL) return test_skip("cannot create a temp dir");
@@ -401,6 +422,7 @@ int main(void) {
     RUN(test_table);
     RUN(test_progress);
     RUN(test_compare);
+    RUN(test_decode_out_of_range);
     int rc = test_summary();
     if (rc == 0) {
         char cmd[128];
