@@ -245,6 +245,9 @@ struct cvb_worker_info {
                                   lost when read after last_seen + lease */
     char task_id[CVB_TASK_ID_MAX]; /* current task ("" when idle) */
     char metrics_url[128];     /* "" or http://host:port/metrics */
+    char progress[192];        /* "" when idle, else the running level's progress as a JSON
+                                  object (frames_done, frames_total, fps_now, elapsed_s,
+                                  eta_s, warming_up, extending), refreshed by heartbeat */
     double started, last_seen; /* Unix s (store clock; last_seen set by put) */
 };
 /* Insert or update worker w->id (heartbeat): last_seen = now. Rows of

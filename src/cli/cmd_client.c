@@ -195,11 +195,34 @@ static int wait_run(const struct client *c, const char *id) {
             json_decref(run);
             break;
         }
-        /* live line: what runs now */
-        char line[512];
+        /* live line: what runs now; with its worker's published progress,
+         * the same line `cvbench run` prints */
+        char line[512] = "";
+        bool shown = false;
         json_t *cur = json_object_get(json_object_get(run, "progress"), "current");
         json_t *t0 = json_array_get(cur, 0);
-        if (t0)
+        json_t *pj = json_object_get(t0, "progress");
+        if (json_is_object(pj)) {
+            struct cvb_progress p = {0};
+            int k = (int)json_integer_value(json_object_get(t0, "scenario")) - 1;
+            json_t *sj = json_object_get(json_array_get(scns, (size_t)(k < 0 ? 0 : k)), "scenario");
+            p.level = (int)json_integer_value(json_object_get(t0, "level"));
+            p.n_levels = json_is_true(json_object_get(sj, "density"))
+                             ? 0
+                             : (int)json_array_size(json_object_get(sj, "streams"));
+            p.streams = (int)json_integer_value(json_object_get(t0, "streams"));
+            p.frames_done = json_integer_value(json_object_get(pj, "frames_done"));
+            p.frames_total = json_integer_value(json_object_get(pj, "frames_total"));
+            p.fps_now = json_number_value(json_object_get(pj, "fps_now"));
+            p.elapsed_s = json_number_value(json_object_get(pj, "elapsed_s"));
+            p.eta_s = json_number_value(json_object_get(pj, "eta_s"));
+            p.warming_up = json_is_true(json_object_get(pj, "warming_up"));
+            p.extending = json_is_true(json_object_get(pj, "extending"));
+            if (n_sc > 1 && !tty) fprintf(stderr, "scenario %d: ", k + 1);
+            cvb_report_progress(stderr, tty, &p);
+            snprintf(last_line, sizeof last_line, "progress");
+            shown = true;
+        } else if (t0)
             snprintf(line, sizeof line, "run %s: %s: scenario %lld level %lld (%lld streams) on %s, "
                      "attempt %lld",
                      id, status ? status : "?",
@@ -211,7 +234,7 @@ static int wait_run(const struct client *c, const char *id) {
         else
             snprintf(line, sizeof line, "run %s: %s%s%s", id, status ? status : "?",
                      message && message[0] ? ": " : "", message ? message : "");
-        if (strcmp(line, last_line) != 0 || tty) {
+        if (!shown && (strcmp(line, last_line) != 0 || tty)) {
             if (tty)
                 fprintf(stderr, "\r\033[K%.*s", 200, line);
             else

@@ -373,11 +373,29 @@ static bool find_run(struct cvb_api *a, const struct cvb_http_req *req,
     return true;
 }
 
+static bool counts_running(const struct cvb_task *t, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].state, "running") == 0) return true;
+    return false;
+}
+
+/* A worker's published progress (store text, a JSON object) or NULL. */
+static json_t *progress_json(const char *text) {
+    if (text == NULL || text[0] == '\0') return NULL;
+    json_t *j = json_loads(text, 0, NULL);
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
 static int h_get(void *user, const struct cvb_http_req *req, struct cvb_http_resp *resp) {
     struct cvb_api *a = user;
     struct cvb_run_info info;
     if (!find_run(a, req, resp, &info)) return 0;
     struct cvb_task *tasks = calloc(MAX_TASKS, sizeof *tasks);
+    struct cvb_worker_info *workers = calloc(MAX_WORKERS, sizeof *workers);
     struct cvb_level_result *lv = calloc(MAX_LEVELS, sizeof *lv);
     struct cvb_manifest *m = calloc(1, sizeof *m);
     struct cvb_scenario *s = calloc(1, sizeof *s);
@@ -385,12 +403,19 @@ static int h_get(void *user, const struct cvb_http_req *req, struct cvb_http_res
     char *sjson = NULL, *text = NULL;
     int rc = 0;
     struct cvb_err err = {0};
-    if (!tasks || !lv || !m || !s) {
+    if (!tasks || !workers || !lv || !m || !s) {
         cvb_http_resp_error(resp, 500, NULL, "out of memory");
         goto out;
     }
     int n_tasks = 0;
     if (cvb_store_list_tasks(a->st, info.id, NULL, tasks, MAX_TASKS, &n_tasks, &err) < 0) {
+        store_error(resp, &err);
+        goto out;
+    }
+    int n_workers = 0;
+    if (counts_running(tasks, n_tasks) &&
+        cvb_store_list_workers(a->st, a->opts.lost_after_s, workers, MAX_WORKERS, &n_workers,
+                               &err) < 0) {
         store_error(resp, &err);
         goto out;
     }
@@ -407,13 +432,21 @@ static int h_get(void *user, const struct cvb_http_req *req, struct cvb_http_res
                            time_or_null(tasks[i].finished)));
         for (int k = 0; k < CVB_TASK_N_STATES; k++)
             if (strcmp(tasks[i].state, cvb_task_states[k]) == 0) counts[k]++;
-        if (strcmp(tasks[i].state, "running") == 0)
+        if (strcmp(tasks[i].state, "running") == 0) {
+            /* the level's progress, as its worker last published it */
+            json_t *prog = NULL;
+            for (int k = 0; k < n_workers && prog == NULL; k++)
+                if (strcmp(workers[k].task_id, tasks[i].id) == 0 &&
+                    strcmp(workers[k].id, tasks[i].worker) == 0)
+                    prog = progress_json(workers[k].progress);
             json_array_append_new(current,
-                                  json_pack("{s:s, s:i, s:i, s:i, s:s, s:i}", "task",
+                                  json_pack("{s:s, s:i, s:i, s:i, s:s, s:i, s:o}", "task",
                                             tasks[i].id, "scenario", tasks[i].scenario + 1,
                                             "level", tasks[i].level, "streams",
                                             tasks[i].streams, "worker", tasks[i].worker,
-                                            "attempt", tasks[i].attempt));
+                                            "attempt", tasks[i].attempt, "progress",
+                                            prog ? prog : json_null()));
+        }
     }
     json_t *tc = json_object();
     for (int k = 0; k < CVB_TASK_N_STATES; k++)
@@ -479,6 +512,7 @@ out:
     json_decref(o);
     free(sjson);
     free(tasks);
+    free(workers);
     free(lv);
     free(m);
     free(s);
@@ -596,6 +630,9 @@ static int h_workers(void *user, const struct cvb_http_req *req, struct cvb_http
                            w[i].task_id[0] ? json_string(w[i].task_id) : json_null(),
                            "started_at", started, "last_seen", seen, "metrics_url",
                            w[i].metrics_url[0] ? json_string(w[i].metrics_url) : json_null()));
+        json_t *prog = progress_json(w[i].progress);
+        json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "progress",
+                            prog ? prog : json_null());
     }
     json_t *o = json_pack("{s:o}", "workers", arr);
     rc = cvb_http_resp_json(resp, 200, o);

@@ -171,14 +171,20 @@ static void register_self(struct cvb_worker *w, const char *state, const char *t
         cvb_log_warn("worker %s: heartbeat to the store failed: %s", in.id, err.msg);
 }
 
+/* Every heartbeat_s: renew the lease of the running task and refresh the
+ * workers row. While a task runs the row (with the level's progress) is
+ * also refreshed every PROGRESS_S between heartbeats, for live progress. */
+#define PROGRESS_S 1.0
+
 static void *heartbeat_main(void *arg) {
     struct cvb_worker *w = arg;
-    double last_ok = now_s();
+    double last_ok = now_s(), last_beat = now_s();
+    double step = w->opts.queue.heartbeat_s < PROGRESS_S ? w->opts.queue.heartbeat_s : PROGRESS_S;
     pthread_mutex_lock(&w->lock);
     while (!w->exiting) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        double wake = ts.tv_sec + ts.tv_nsec / 1e9 + w->opts.queue.heartbeat_s;
+        double wake = ts.tv_sec + ts.tv_nsec / 1e9 + step;
         ts.tv_sec = (time_t)wake;
         ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
         pthread_cond_timedwait(&w->cond, &w->lock, &ts);
@@ -187,8 +193,10 @@ static void *heartbeat_main(void *arg) {
         struct cvb_delivery d = w->cur;
         pthread_mutex_unlock(&w->lock);
 
-        register_self(w, has ? "busy" : "idle", has ? d.task.id : "");
-        if (has) {
+        bool beat = now_s() - last_beat >= w->opts.queue.heartbeat_s - 1e-3;
+        if (beat || has) register_self(w, has ? "busy" : "idle", has ? d.task.id : "");
+        if (beat) last_beat = now_s();
+        if (has && beat) {
             struct cvb_err err = {0};
             int rc = cvb_queue_renew(w->q, &d, &err);
             pthread_mutex_lock(&w->lock);
@@ -210,7 +218,7 @@ static void *heartbeat_main(void *arg) {
             else if (rc < 0)
                 cvb_log_warn("worker %s: renewing the lease of task %s failed: %s", w->info.id,
                              d.task.id, err.msg);
-        } else {
+        } else if (!has) {
             last_ok = now_s();
         }
         pthread_mutex_lock(&w->lock);
@@ -288,6 +296,8 @@ struct progress_ctx {
     int64_t last_frames;
 };
 
+/* The level's progress (about once a second): counted for /metrics and
+ * published with the next heartbeat for `cvbench submit --wait`. */
 static void on_progress(void *user, const struct cvb_progress *p) {
     struct progress_ctx *c = user;
     int64_t d = p->frames_done - c->last_frames;
@@ -295,6 +305,15 @@ static void on_progress(void *user, const struct cvb_progress *p) {
         atomic_fetch_add(&c->w->stats.frames, d);
         c->last_frames = p->frames_done;
     }
+    char buf[sizeof c->w->info.progress];
+    snprintf(buf, sizeof buf,
+             "{\"frames_done\":%lld,\"frames_total\":%lld,\"fps_now\":%.2f,\"elapsed_s\":%.2f,"
+             "\"eta_s\":%.2f,\"warming_up\":%s,\"extending\":%s}",
+             (long long)p->frames_done, (long long)p->frames_total, p->fps_now, p->elapsed_s,
+             p->eta_s, p->warming_up ? "true" : "false", p->extending ? "true" : "false");
+    pthread_mutex_lock(&c->w->lock);
+    snprintf(c->w->info.progress, sizeof c->w->info.progress, "%s", buf);
+    pthread_mutex_unlock(&c->w->lock);
 }
 
 /* The scenario a task runs: the stored one, with this worker's ISA. */
@@ -341,6 +360,7 @@ static void run_task(struct cvb_worker *w, struct cvb_delivery *d) {
     w->has_task = true;
     w->task_stop = 0;
     w->fenced = w->lease_lost = false;
+    w->info.progress[0] = '\0';
     pthread_mutex_unlock(&w->lock);
     atomic_store(&w->stats.busy, 1);
     register_self(w, "busy", t->id);
@@ -435,6 +455,7 @@ static void run_task(struct cvb_worker *w, struct cvb_delivery *d) {
 done:
     pthread_mutex_lock(&w->lock);
     w->has_task = false;
+    w->info.progress[0] = '\0';
     pthread_mutex_unlock(&w->lock);
     atomic_store(&w->stats.busy, 0);
     register_self(w, "idle", "");

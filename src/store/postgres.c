@@ -1007,7 +1007,7 @@ static int pg_task_count(void *ctx, int64_t counts[CVB_TASK_N_STATES], struct cv
 
 #define WORKER_COLS                                                                              \
     "id, host, backend, isa, isas, tags, cpu_model, cpu_flags, cores, mem_bytes, state, "       \
-    "task_id, metrics_url, started, last_seen"
+    "task_id, metrics_url, started, last_seen, progress"
 
 static int pg_worker_put(void *ctx, const struct cvb_worker_info *w, struct cvb_err *err) {
     struct pg *pg = ctx;
@@ -1027,15 +1027,17 @@ static int pg_worker_put(void *ctx, const struct cvb_worker_info *w, struct cvb_
     p_str(&p, w->metrics_url);
     p_dbl(&p, w->started);
     p_dbl(&p, w->last_seen);
+    p_str(&p, w->progress);
     return run(pg, "storing a worker",
                "INSERT INTO workers (" WORKER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-               "$10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET "
+               "$10, $11, $12, $13, $14, $15, $16) ON CONFLICT (id) DO UPDATE SET "
                "host = EXCLUDED.host, backend = EXCLUDED.backend, isa = EXCLUDED.isa, "
                "isas = EXCLUDED.isas, tags = EXCLUDED.tags, cpu_model = EXCLUDED.cpu_model, "
                "cpu_flags = EXCLUDED.cpu_flags, cores = EXCLUDED.cores, "
                "mem_bytes = EXCLUDED.mem_bytes, state = EXCLUDED.state, "
                "task_id = EXCLUDED.task_id, metrics_url = EXCLUDED.metrics_url, "
-               "started = EXCLUDED.started, last_seen = EXCLUDED.last_seen",
+               "started = EXCLUDED.started, last_seen = EXCLUDED.last_seen, "
+               "progress = EXCLUDED.progress",
                &p, NO_RETRY, NULL, err);
 }
 
@@ -1084,6 +1086,7 @@ static int pg_worker_list(void *ctx, struct cvb_worker_info *out, int max, int *
         COPY_COL(w->metrics_url, res, i, 12);
         w->started = dbl_col(res, i, 13);
         w->last_seen = dbl_col(res, i, 14);
+        COPY_COL(w->progress, res, i, 15);
     }
     *n = rows < max ? rows : max;
     PQclear(res);

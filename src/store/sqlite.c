@@ -800,14 +800,14 @@ static int sq_task_count(void *ctx, int64_t counts[CVB_TASK_N_STATES], struct cv
 
 #define WORKER_COLS                                                                              \
     "id, host, backend, isa, isas, tags, cpu_model, cpu_flags, cores, mem_bytes, state,"        \
-    " task_id, metrics_url, started, last_seen"
+    " task_id, metrics_url, started, last_seen, progress"
 
 static int sq_worker_put(void *ctx, const struct cvb_worker_info *w, struct cvb_err *err) {
     struct sq *q = ctx;
     sqlite3_stmt *s = NULL;
     int rc = prep(q,
                   "INSERT OR REPLACE INTO workers (" WORKER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?, ?, ?, ?, ?)",
+                  "?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   &s, "storing a worker", err);
     if (rc < 0) return rc;
     int i = 1;
@@ -826,6 +826,7 @@ static int sq_worker_put(void *ctx, const struct cvb_worker_info *w, struct cvb_
     BIND_STR(s, i++, w->metrics_url);
     sqlite3_bind_double(s, i++, w->started);
     sqlite3_bind_double(s, i++, w->last_seen);
+    BIND_STR(s, i++, w->progress);
     return step_done(q, s, "storing a worker", err);
 }
 
@@ -870,6 +871,7 @@ static int sq_worker_list(void *ctx, struct cvb_worker_info *out, int max, int *
         COL_STR(s, 12, w->metrics_url);
         w->started = sqlite3_column_double(s, 13);
         w->last_seen = sqlite3_column_double(s, 14);
+        COL_STR(s, 15, w->progress);
     }
     if (*n < max && step != SQLITE_DONE) rc = db_fail(q, step, "listing workers", err);
     sqlite3_finalize(s);

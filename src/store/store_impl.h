@@ -116,6 +116,7 @@
     " tags TEXT NOT NULL, cpu_model TEXT NOT NULL, cpu_flags TEXT NOT NULL,"                 \
     " cores INTEGER NOT NULL, mem_bytes BIGINT NOT NULL,"                                    \
     " state TEXT NOT NULL, task_id TEXT NOT NULL, metrics_url TEXT NOT NULL,"                \
+    " progress TEXT NOT NULL DEFAULT '',"                                                     \
     " started DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL)"
 #define CVB__DDL_WORKERS_INDEX "CREATE INDEX workers_last_seen ON workers (last_seen)"
 

@@ -103,6 +103,13 @@ def embedded(cvbench):
         rid = cl.submit(cl.scenario(pacing="camera", target_fps=10, frames=100))
         wait_for("the level to run", lambda: any(t["state"] == "running"
                                                  for t in cl.run(rid)["tasks"]), 60)
+        cur = wait_for("the worker to publish the level's progress",
+                       lambda: (lambda c: c[0] if c and c[0]["progress"] and
+                                c[0]["progress"]["frames_done"] > 0 else None)(
+                           cl.run(rid)["progress"]["current"]), 10)
+        C.check("a running level's progress is published (frames, fps, ETA)",
+                cur["progress"]["frames_total"] == 105 and cur["progress"]["fps_now"] > 0,
+                cur["progress"])
         st, body, _ = cl.request("POST", f"/v1/runs/{rid}/cancel")
         wait_for("the worker to drop the cancelled task",
                  lambda: all(w["state"] == "idle" for w in cl.get("/v1/workers")[1]["workers"]
