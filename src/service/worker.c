@@ -52,6 +52,8 @@ struct cvb_worker {
     struct cvb_delivery cur;             /* under lock while has_task */
     volatile sig_atomic_t task_stop;     /* stops the running level */
     bool lease_lost, fenced;             /* under lock */
+    double task_t0;                      /* monotonic s when the task began (under lock):
+                                            its first renewal is due heartbeat_s later */
     const volatile sig_atomic_t *process_stop;
 
     /* probe cache: the last scenario probed */
@@ -191,6 +193,7 @@ static void *heartbeat_main(void *arg) {
         if (w->exiting) break;
         bool has = w->has_task;
         struct cvb_delivery d = w->cur;
+        if (has && w->task_t0 > last_beat) last_beat = w->task_t0;
         pthread_mutex_unlock(&w->lock);
 
         bool beat = now_s() - last_beat >= w->opts.queue.heartbeat_s - 1e-3;
@@ -359,6 +362,7 @@ static void run_task(struct cvb_worker *w, struct cvb_delivery *d) {
     w->cur = *d;
     w->has_task = true;
     w->task_stop = 0;
+    w->task_t0 = now_s();
     w->fenced = w->lease_lost = false;
     w->info.progress[0] = '\0';
     pthread_mutex_unlock(&w->lock);

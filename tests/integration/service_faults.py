@@ -226,7 +226,45 @@ def case_restart(env, cl):
     C.check("restart: both levels, one row each", [x[1] for x in rows] == [0, 1], rows)
 
 
-CASES = {"long": case_long, "kill": case_kill, "stop": case_stop, "dup": case_dup,
+def case_fence(env, cl):
+    """A worker's late result is rejected at completion (not only at renewal):
+    with a long heartbeat (no renewal during the level), the test plays the
+    part of a second delivery by moving the task to a new attempt in the
+    store (SQLite) while the level runs; the worker's complete() must be
+    fenced and write nothing; the task is then delivered again and
+    completes once."""
+    cl.serve(store=env.store(cl), broker=env.broker(), workers=0, lease=20, heartbeat=5)
+    w = cl.worker(store=env.store(cl), broker=env.broker(), lease=20, heartbeat=5,
+                  name="worker")
+    rid = cl.submit(paced(cl, 2.5))
+    t = wait_for("the task to run", lambda: running_on(cl, rid), 60)
+    sql = ("UPDATE tasks SET attempt = attempt + 1, lease_until = 0 WHERE id = '%s' AND "
+           "state = 'running'" % t["task"])
+    if env.queue == "store":
+        import sqlite3
+        db = sqlite3.connect(env.store(cl), timeout=10)
+        with db:
+            n = db.execute(sql).rowcount
+        db.close()
+    else:
+        # PostgreSQL: the reconciler re-enqueues the task (its lease is long expired)
+        out = subprocess.run(["psql", env.store(cl), "-qAtc", sql], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        n = 1 if out.returncode == 0 else f"psql failed: {out.stdout}"
+    r = cl.wait_run(rid, 90)
+    rows = level_rows(cl, rid)
+    t2 = cl.task(rid)
+    rejected = "result rejected (fenced" in w.text()
+    print(f"fence: attempt {t['attempt']} moved to {t['attempt'] + 1} behind the worker's back "
+          f"({n} row); its result at completion: {'rejected' if rejected else 'NOT rejected'}; "
+          f"final attempt {t2['attempt']}, result rows {len(rows)}")
+    C.check("fence: the stale attempt's result is rejected at completion", rejected,
+            w.text()[-800:])
+    C.check("fence: the run completes with one result row", r["status"] == "done" and
+            len(rows) == 1 and t2["attempt"] == t["attempt"] + 2, (r["status"], rows, t2))
+
+
+CASES = {"fence": case_fence, "long": case_long, "kill": case_kill, "stop": case_stop, "dup": case_dup,
          "restart": case_restart}
 
 
