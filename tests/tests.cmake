@@ -237,9 +237,11 @@ set_tests_properties(dashboard-chromium PROPERTIES LABELS integration TIMEOUT 30
 #    (--isa avx2 --tag a, --isa avx512 --tag b): capabilities, routing by isa and
 #    tag, the unroutable-task message.
 #  service-faults-{redis,store}: the queue semantics on real processes, for each
-#    queue: a task 10 x the lease (no redelivery), kill -9 mid-task (takeover, one
-#    row), SIGSTOP past the lease + SIGCONT (fenced), a duplicate delivery of a
-#    finished task (acknowledged, not rerun), coordinator SIGKILL + restart.
+#    queue: a late result rejected at completion (fence), a task whose workers keep
+#    dying goes dead (dead), a task 10 x the lease (no redelivery), kill -9 mid-task
+#    (takeover, one row), SIGSTOP past the lease + SIGCONT (fenced), a duplicate
+#    delivery of a finished task (acknowledged, not rerun), coordinator SIGKILL +
+#    restart. About 1.5 min each on 2 cores.
 #  service-metrics: a real Prometheus scrapes serve and a worker; its query API
 #    must return every series the issue lists.
 set(CVB_SVC_PY python3 ${CMAKE_SOURCE_DIR}/tests/integration)

@@ -199,7 +199,7 @@ def distributed(cvbench):
                 a.worker_id in ws and ws[a.worker_id]["isa"] == "avx2" and
                 "a" in ws[a.worker_id]["tags"] and ws[a.worker_id]["cores"] >= 1 and
                 ws[a.worker_id]["mem_bytes"] > 0 and ws[a.worker_id]["cpu_model"], ws)
-        common_api_checks(cl, "distributed")
+        common_rid = common_api_checks(cl, "distributed")
         rid = cl.submit(cl.scenario(isa="avx2"))
         r = cl.wait_run(rid, 120)
         C.check("isa avx2 routes to the avx2 worker",
@@ -219,6 +219,18 @@ def distributed(cvbench):
         r = cl.wait_run(rid, 120)
         C.check("worker_tag b routes to worker b",
                 r["scenarios"][0]["levels"][0]["worker"] == b.worker_id)
+        # report and compare read the PostgreSQL store
+        p = subprocess.run([cvbench, "report", "--store", sv.pg_url, "--run", rid, "-o",
+                            os.path.join(cl.dir, "r.html")], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        C.check("cvbench report --store postgresql:// writes the HTML report",
+                p.returncode == 0 and b"<svg" in open(os.path.join(cl.dir, "r.html"), "rb").read(),
+                p.stderr[-300:])
+        first = common_rid
+        p = subprocess.run([cvbench, "compare", first, rid, "--store", sv.pg_url],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        C.check("cvbench compare --store postgresql:// compares two service runs",
+                p.returncode == 0 and b"streams" in p.stdout, p.stdout[-300:] + p.stderr[-300:])
         rid = cl.submit(cl.scenario(isa="amx" if "amx_tile" not in flags else "avx2",
                                     worker_tag="b"))
         r = wait_for("the run to say why it waits",

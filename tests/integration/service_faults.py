@@ -10,6 +10,10 @@ same for both queue implementations):
   dup       a duplicate delivery of a finished task is acknowledged, not rerun
             (Redis: a second stream entry for the task id)
   restart   the coordinator (serve) is killed mid-run and restarted: the run completes
+  fence     a late result is rejected at completion: the task moves to a new attempt
+            in the store while its level runs (what a second delivery does)
+  dead      a task whose workers keep dying goes dead after --max-attempts, with
+            the reason; its run fails saying so
 
 Periods are scaled down: lease 1 s, heartbeat 0.2 s. Levels are paced by the
 camera clock (pacing camera, target_fps) so their length is known: a level of
@@ -264,7 +268,37 @@ def case_fence(env, cl):
             len(rows) == 1 and t2["attempt"] == t["attempt"] + 2, (r["status"], rows, t2))
 
 
-CASES = {"fence": case_fence, "long": case_long, "kill": case_kill, "stop": case_stop, "dup": case_dup,
+def case_dead(env, cl):
+    """A task that keeps killing its worker goes dead after --max-attempts
+    deliveries, with the reason, and its run fails saying so."""
+    cl.serve(store=env.store(cl), broker=env.broker(), workers=0, lease=LEASE, heartbeat=HB,
+             extra_args=["--max-attempts", "2"])
+    rid = cl.submit(paced(cl, 30))
+    killed = []
+    for i in range(2):
+        w = cl.worker("--max-attempts", "2", store=env.store(cl), broker=env.broker(),
+                      lease=LEASE, heartbeat=HB, name=f"worker-{i}")
+        wait_for(f"delivery {i + 1}", lambda: (lambda t: t if t and t["attempt"] == i + 1 and
+                                               t["state"] == "running" else None)(
+            cl.task(rid)), 60, 0.05)
+        w.signal(signal.SIGKILL)
+        killed.append(w.worker_id)
+    cl.worker("--max-attempts", "2", store=env.store(cl), broker=env.broker(), lease=LEASE,
+              heartbeat=HB, name="worker-last")
+    r = cl.wait_run(rid, 60)
+    t = cl.task(rid)
+    print(f"dead: killed the worker of each of {len(killed)} deliveries (max attempts 2): task "
+          f"{t['state']} after {t['attempt']} attempts: {t['reason']!r}; run {r['status']}: "
+          f"{r['message']!r}; result rows {len(level_rows(cl, rid))}")
+    C.check("dead: the task is dead after max attempts, with the reason",
+            t["state"] == "dead" and "2 attempts" in t["reason"] and killed[-1] in t["reason"],
+            t)
+    C.check("dead: its run failed, saying why", r["status"] == "failed" and "dead" in
+            r["message"], r["message"])
+    C.check("dead: no result row", len(level_rows(cl, rid)) == 0)
+
+
+CASES = {"fence": case_fence, "dead": case_dead, "long": case_long, "kill": case_kill, "stop": case_stop, "dup": case_dup,
          "restart": case_restart}
 
 

@@ -103,7 +103,7 @@ class Cluster:
 
     # ---- processes ----
     def serve(self, *args, store=None, broker=None, workers=None, port=None, lease=1.0,
-              heartbeat=0.2, extra_env=None, name="serve"):
+              heartbeat=0.2, extra_env=None, name="serve", extra_args=()):
         port = port or free_port()
         argv = [self.cvbench, "serve", "--listen", f"127.0.0.1:{port}", "--data-root", self.dir,
                 "--token-file", self.token_file, "--lease", str(lease), "--heartbeat",
@@ -112,7 +112,7 @@ class Cluster:
             argv += ["--broker", broker]
         if workers is not None:
             argv += ["--workers", str(workers)]
-        argv += list(args)
+        argv += list(args) + list(extra_args)
         env = dict(os.environ, **(extra_env or {}))
         p = Proc(name, argv, os.path.join(self.dir, f"{name}.log"), env)
         self.procs.append(p)
