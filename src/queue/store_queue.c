@@ -12,8 +12,10 @@
 
 #include <string.h>
 
-/* Poll period of next(): short against the smallest lease tests use (0.5 s). */
-#define POLL_MS 20
+/* Poll period of next(): each poll is one claim transaction, so an idle
+ * worker costs the store 10 small writes a second; short against the
+ * smallest lease tests use (0.5 s) and against any task's length. */
+#define POLL_MS 100
 
 static int sq_open(struct cvb_queue *q, const char *broker, struct cvb_err *err) {
     q->impl = NULL;
