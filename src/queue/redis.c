@@ -659,7 +659,7 @@ static int mark_held(struct cvb_queue *q, struct rq *r, struct cand *c, int lo, 
                 if (strcmp(fv->element[j]->str ? fv->element[j]->str : "", "task_id") != 0 ||
                     fv->element[j + 1]->str == NULL)
                     continue;
-                struct cand probe;
+                struct cand probe = {0};
                 snprintf(probe.key, sizeof probe.key, "%s", c[lo].key);
                 snprintf(probe.id, sizeof probe.id, "%s", fv->element[j + 1]->str);
                 struct cand *hit = bsearch(&probe, c + lo, (size_t)(hi - lo), sizeof *c, cand_cmp);

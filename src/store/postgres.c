@@ -722,7 +722,8 @@ struct arr {
 
 static bool arr_add(struct arr *a, const char *fmt, double x, long long i, bool is_int) {
     char tmp[40];
-    int k = is_int ? snprintf(tmp, sizeof tmp, "%lld", i) : snprintf(tmp, sizeof tmp, fmt, x);
+    int k = is_int ? snprintf(tmp, sizeof tmp, "%lld", i)
+                   : snprintf(tmp, sizeof tmp, fmt != NULL ? fmt : "%.17g", x);
     if (k < 0 || a->len + (size_t)k + 2 >= a->cap) return false;
     a->buf[a->len] = a->len == 0 ? '{' : ',';
     a->len++;
