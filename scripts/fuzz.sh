@@ -4,7 +4,9 @@
 # parser of untrusted bytes. Targets: model-load (the ONNX loader), scenario
 # (the scenario JSON parser), npy (the .npy reader), api-body (the service's
 # POST /v1/runs body: HTTP JSON check + submission parser), result-json (the
-# manifest and level decoders the CLI client and the store use).
+# manifest and level decoders the CLI client and the store use),
+# kserve-request (the KServe v2 codec: infer request and response parsers with
+# the binary tensor extension, model metadata and statistics parsers).
 #
 # Configures a separate CMake build with clang and CVB_FUZZ=ON, which compiles
 # every cvb_core source with -fsanitize=fuzzer-no-link,address,undefined, and
@@ -40,7 +42,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CVBENCH=$ROOT/build/cvbench
 PY=$ROOT/.venv/bin/python
 FUZZ_BUILD=$ROOT/build/fuzz
-TARGETS=(model-load scenario npy api-body result-json)
+TARGETS=(model-load scenario npy api-body result-json kserve-request)
 TARGET=all
 MODE=check
 BUILD=1
@@ -75,10 +77,11 @@ fi
 # 256 MiB of activations (the target's cap); anything larger was allocated
 # from a declared size that the bytes present do not back.
 declare -A RUNS=([model-load]=200000 [scenario]=1000000 [npy]=4000000 [api-body]=400000
-    [result-json]=200000)
+    [result-json]=200000 [kserve-request]=3000000)
 declare -A MAX_LEN=([model-load]=262144 [scenario]=8192 [npy]=4096 [api-body]=65536
-    [result-json]=65536)
-declare -A MALLOC_MB=([model-load]=320 [scenario]=64 [npy]=64 [api-body]=64 [result-json]=64)
+    [result-json]=65536 [kserve-request]=65536)
+declare -A MALLOC_MB=([model-load]=320 [scenario]=64 [npy]=64 [api-body]=64 [result-json]=64
+    [kserve-request]=64)
 
 if ! command -v clang >/dev/null; then
     echo "SKIP: clang not installed (scripts/install-deps.sh --test)"; exit 77
@@ -247,6 +250,37 @@ dict_result_json() {
     sed -n '/^static json_t \*manifest_obj/,/^int cvb__level_to_json/p' "$ROOT/src/report/json.c" |
         grep -o '"[a-z_0-9]*"' | sort -u
     printf '"decode"\n"preprocess"\n"inference"\n"postprocess"\n"null"\n"1e309"\n"-9223372036854775809"\n'
+}
+
+# KServe v2 bodies as tests/fuzz/fuzz-kserve-request.c reads them:
+# "[R|M|S]<Inference-Header-Content-Length>\n<body>"; the header value is the
+# JSON's length, so the binary tensors after it are reachable from the start.
+kserve_seed() { # file kind json [printf-escaped binary tail]
+    local hl=${#3}
+    [[ -z ${4-} ]] && hl=
+    { printf '%s%s\n%s' "$2" "$hl" "$3"; [[ -n ${4-} ]] && printf "$4"; } >"$1"
+}
+seeds_kserve_request() {
+    local out=$1
+    kserve_seed "$out/json-u8.txt" "" '{"id":"1","inputs":[{"name":"images","datatype":"UINT8","shape":[1,2,2,3],"data":[[[[0,1,2],[3,4,5]],[[6,7,8],[9,10,255]]]]}],"outputs":[{"name":"output0"}]}'
+    kserve_seed "$out/json-all.txt" "" '{"inputs":[{"name":"a","datatype":"BOOL","shape":[2],"data":[true,false]},{"name":"b","datatype":"INT8","shape":[2],"data":[-128,127]},{"name":"c","datatype":"UINT16","shape":[1],"data":[65535]},{"name":"d","datatype":"INT32","shape":[1],"data":[-2147483648]},{"name":"e","datatype":"UINT32","shape":[1],"data":[4294967295]},{"name":"f","datatype":"INT64","shape":[1],"data":[-9223372036854775808]},{"name":"g","datatype":"UINT64","shape":[1],"data":[9223372036854775807]},{"name":"h","datatype":"FP16","shape":[2],"data":[65504,-0.0]},{"name":"i","datatype":"FP32","shape":[1],"data":[3.4e38]},{"name":"j","datatype":"FP64","shape":[],"data":[1e-300]},{"name":"k","datatype":"INT16","shape":[0,5],"data":[]}],"parameters":{"binary_data_output":true}}'
+    kserve_seed "$out/bin-fp32.txt" "" '{"inputs":[{"name":"images","datatype":"FP32","shape":[1,3,1,1],"parameters":{"binary_data_size":12}}],"outputs":[{"name":"output0","parameters":{"binary_data":true}}]}' '\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40'
+    kserve_seed "$out/bin-two.txt" "" '{"inputs":[{"name":"a","datatype":"UINT8","shape":[3],"parameters":{"binary_data_size":3}},{"name":"b","datatype":"INT16","shape":[1],"data":[7]},{"name":"c","datatype":"BYTES","shape":[2],"parameters":{"binary_data_size":10}}]}' 'xyz\x02\x00\x00\x00hi\x00\x00\x00\x00'
+    kserve_seed "$out/resp-bin.txt" R '{"model_name":"yolov8n","model_version":"1","id":"9","outputs":[{"name":"output0","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]}' '\x00\x00\x80\x3f\x00\x00\x80\xbf'
+    printf 'R\n{"model_name":"m","outputs":[{"name":"o","datatype":"FP16","shape":[2],"data":[0.5,1]}]}' >"$out/resp-json.txt"
+    printf 'R\n{"error":"unknown model"}' >"$out/resp-error.txt"
+    printf 'M\n{"name":"yolov8n","versions":["1"],"platform":"onnxruntime_onnx","inputs":[{"name":"images","datatype":"UINT8","shape":[-1,320,320,3]}],"outputs":[{"name":"output0","datatype":"FP32","shape":[-1,84,2100]}]}' >"$out/meta.txt"
+    printf 'S\n{"model_stats":[{"name":"m","version":"1","last_inference":1,"inference_count":2,"execution_count":1,"inference_stats":{"success":{"count":2,"ns":10},"queue":{"count":2,"ns":3}},"batch_stats":[{"batch_size":2,"compute_infer":{"count":1,"ns":5}}]}]}' >"$out/stats.txt"
+}
+# The spec's field names (from the codec's sources, so they never lag) and
+# the datatype names from the table in kserve.h.
+dict_kserve_request() {
+    cat "$ROOT"/src/kserve/*.c | grep -o '\\"[a-z_]*\\"' | tr -d '\\' | sort -u
+    grep -o '^ *X([A-Z0-9]*, "[A-Z0-9]*", "[A-Z_0-9]*"' "$ROOT/src/kserve/kserve.h" |
+        grep -o '"[A-Z_0-9]*"'
+    printf '"%s"\n' inputs input outputs output success fail queue compute_input compute_infer \
+        compute_output cache_hit cache_miss true false R M S -1 65504 4294967296 1e39 -0.0
+    printf '"\\x0a"\n'
 }
 
 # A libFuzzer dictionary of the scenario field names and choice words, taken

@@ -13,7 +13,7 @@
 option(CVB_FUZZ "Build libFuzzer targets; compiles cvb_core with ASan+UBSan (needs clang)" OFF)
 set(CVB_TEST_PYTHON "${CMAKE_SOURCE_DIR}/.venv/bin/python" CACHE FILEPATH
   "Python with numpy, onnx and onnxruntime for the script tests (scripts/test-venv.sh)")
-set(CVB_FUZZ_TARGETS model-load scenario npy api-body result-json)
+set(CVB_FUZZ_TARGETS model-load scenario npy api-body result-json kserve-request)
 
 if(CVB_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
@@ -87,8 +87,8 @@ foreach(variant "" "-long")
     set_tests_properties(fuzz-${t}${variant} PROPERTIES LABELS "${fuzz_labels}" TIMEOUT 1200
       SKIP_RETURN_CODE 77 FIXTURES_REQUIRED cvb-fuzz-build${variant})
     if(fuzz_mode STREQUAL "long")
-      # 5 targets x 5 min (before api-body and result-json: 3 x 5 min,
-      # the 15 min test-long always had)
+      # 6 targets x 5 min (before api-body, result-json and kserve-request:
+      # 3 x 5 min, the 15 min test-long always had)
       set_tests_properties(fuzz-${t}${variant} PROPERTIES ENVIRONMENT "FUZZ_SECONDS=300")
     endif()
   endforeach()

@@ -474,7 +474,12 @@ static int put_values(struct cvb_buf *b, const struct cvb_kserve_tensor *t, uint
                                    "tensor '%s': element %llu is not finite; JSON cannot carry "
                                    "it (send the tensor binary)",
                                    t->name, (unsigned long long)i);
-            rc = cvb_buf_printf(b, t->dtype == CVB_KSERVE_FP64 ? "%s%.17g" : "%s%.9g", sep, v);
+            /* shortest text that reads back to the same value; always a JSON real
+             * ("-0" would read back as the integer 0 and lose its sign) */
+            char num[40];
+            int k = snprintf(num, sizeof num, t->dtype == CVB_KSERVE_FP64 ? "%.17g" : "%.9g", v);
+            if (strpbrk(num, ".e") == NULL) snprintf(num + k, sizeof num - (size_t)k, ".0");
+            rc = cvb_buf_printf(b, "%s%s", sep, num);
             break;
         }
         default:

@@ -420,6 +420,12 @@ static void test_golden(void) {
     CHECK_EQ_INT(cvb_kserve_response_encode(&r, &b, &hlen, &err), 0);
     expect_text(&b, "{\"model_name\":\"m\\\"q\",\"model_version\":\"1\",\"outputs\":[{\"name\":"
                     "\"output0\",\"datatype\":\"FP32\",\"shape\":[1,2],\"data\":[0.5,-1.25]}]}");
+    /* whole and negative-zero values stay JSON reals: "-0" would read back as +0 */
+    static const float whole[2] = {-0.0f, 3.0f};
+    r.outputs[0].data = whole;
+    CHECK_EQ_INT(cvb_kserve_response_encode(&r, &b, &hlen, &err), 0);
+    CHECK(strstr(b.data, "\"data\":[-0.0,3.0]") != NULL);
+    expect_text(&b, b.data ? b.data : "");
     float nan = 0.0f / 0.0f;
     r.outputs[0].data = &nan;
     r.outputs[0].n_bytes = 4;
