@@ -209,6 +209,15 @@ int cvb_kserve_model_meta_encode(const struct cvb_kserve_model_meta *m, struct c
 int cvb_kserve_model_meta_parse(const void *body, size_t len, struct cvb_kserve_model_meta *out,
                                 struct cvb_err *err);
 
+/* Check tensors 't' (a parsed request's inputs, or what a client is about
+ * to send) against the model's declared inputs 'decl': each declared input
+ * given exactly once, no undeclared one, the same datatype and rank, and
+ * every dim equal to the declared one unless that is -1. 0, or CVB_EINVAL
+ * naming the input and the mismatch (fit for a 400 reply, or for the
+ * client's refusal before a run). */
+int cvb_kserve_check_inputs(const struct cvb_kserve_tensor_meta *decl, int n_decl,
+                            const struct cvb_kserve_tensor *t, int n, struct cvb_err *err);
+
 #define CVB_KSERVE_MAX_EXTENSIONS 16
 /* GET /v2: {"name","version","extensions":[...]} */
 struct cvb_kserve_server_meta {

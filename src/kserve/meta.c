@@ -138,6 +138,55 @@ int cvb_kserve_stats_encode(const struct cvb_kserve_model_stats *m, int n, struc
     return overflow(rc, err, "model statistics");
 }
 
+static void shape_text(char *buf, size_t n, int n_dims, const int64_t *shape) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n_dims && at < n; i++) {
+        int k = snprintf(buf + at, n - at, "%s%lld", i ? "," : "", (long long)shape[i]);
+        if (k < 0) break;
+        at += (size_t)k;
+    }
+}
+
+int cvb_kserve_check_inputs(const struct cvb_kserve_tensor_meta *decl, int n_decl,
+                            const struct cvb_kserve_tensor *t, int n, struct cvb_err *err) {
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        while (k < n_decl && strcmp(decl[k].name, t[i].name) != 0)
+            k++;
+        if (k == n_decl)
+            return cvb_err_set(err, CVB_EINVAL, "input '%s': the model has no such input",
+                               t[i].name);
+        for (int j = 0; j < i; j++)
+            if (strcmp(t[j].name, t[i].name) == 0)
+                return cvb_err_set(err, CVB_EINVAL, "input '%s': given twice", t[i].name);
+        const struct cvb_kserve_tensor_meta *d = &decl[k];
+        if (d->dtype != t[i].dtype)
+            return cvb_err_set(err, CVB_EINVAL, "input '%s': datatype %s; the model takes %s",
+                               t[i].name, cvb_kserve_dtype_name(t[i].dtype),
+                               cvb_kserve_dtype_name(d->dtype));
+        int ok = d->n_dims == t[i].n_dims;
+        for (int j = 0; ok && j < d->n_dims; j++)
+            ok = d->shape[j] == -1 || d->shape[j] == t[i].shape[j];
+        if (!ok) {
+            char got[160], want[160];
+            shape_text(got, sizeof got, t[i].n_dims, t[i].shape);
+            shape_text(want, sizeof want, d->n_dims, d->shape);
+            return cvb_err_set(err, CVB_EINVAL, "input '%s': shape [%s]; the model takes [%s]",
+                               t[i].name, got, want);
+        }
+    }
+    for (int k = 0; k < n_decl; k++) {
+        int found = 0;
+        for (int i = 0; i < n && !found; i++)
+            found = strcmp(decl[k].name, t[i].name) == 0;
+        if (!found)
+            return cvb_err_set(err, CVB_EINVAL, "input '%s': missing; the model needs it",
+                               decl[k].name);
+    }
+    return 0;
+}
+
 /* ---- client-side parsers --------------------------------------------------------- */
 
 static int get_metas(json_t *root, const char *key, struct cvb_kserve_tensor_meta *t, int *n,

@@ -539,6 +539,30 @@ static void test_dtypes(void) {
     CHECK(cvb_kserve_shape_check("t", CVB_KSERVE_FP32, 0, sh, 100, &n, &err) == 0 && n == 1);
 }
 
+static void test_check_inputs(void) {
+    static const struct cvb_kserve_tensor_meta decl[2] = {
+        {"images", CVB_KSERVE_UINT8, 4, {-1, 320, 320, 3}}, {"scale", CVB_KSERVE_FP32, 1, {1}}};
+    static const int64_t ok[4] = {8, 320, 320, 3}, bad[4] = {1, 320, 321, 3}, one[1] = {1};
+    struct cvb_kserve_tensor t[3];
+    struct cvb_err err = {0};
+    set_tensor(&t[0], "scale", CVB_KSERVE_FP32, 1, one, NULL, 4, 0);
+    set_tensor(&t[1], "images", CVB_KSERVE_UINT8, 4, ok, NULL, 0, 1);
+    CHECK_EQ_INT(cvb_kserve_check_inputs(decl, 2, t, 2, &err), 0);
+    t[1].shape[2] = bad[2];
+    CHECK_EQ_INT(cvb_kserve_check_inputs(decl, 2, t, 2, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "input 'images': shape [8,320,321,3]; the model takes [-1,320,320,3]"));
+    t[1].shape[2] = 320;
+    t[1].dtype = CVB_KSERVE_FP32;
+    CHECK_EQ_INT(cvb_kserve_check_inputs(decl, 2, t, 2, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "input 'images': datatype FP32; the model takes UINT8"));
+    CHECK_EQ_INT(cvb_kserve_check_inputs(decl, 2, t, 1, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "input 'images': missing"));
+    set_tensor(&t[2], "extra", CVB_KSERVE_FP32, 1, one, NULL, 4, 0);
+    t[1].dtype = CVB_KSERVE_UINT8;
+    CHECK_EQ_INT(cvb_kserve_check_inputs(decl, 2, t, 3, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "input 'extra': the model has no such input"));
+}
+
 int main(void) {
     RUN(test_dtypes);
     RUN(test_request_roundtrip_uint8_nhwc);
@@ -549,5 +573,6 @@ int main(void) {
     RUN(test_refuse_malformed);
     RUN(test_refuse_binary);
     RUN(test_golden);
+    RUN(test_check_inputs);
     return test_summary();
 }
