@@ -539,6 +539,52 @@ static void test_dtypes(void) {
     CHECK(cvb_kserve_shape_check("t", CVB_KSERVE_FP32, 0, sh, 100, &n, &err) == 0 && n == 1);
 }
 
+/* Bodies in the shape Triton's own client and server write them (field
+ * order as tritonclient.http builds a request; the "simple" model of
+ * Triton's examples answering with binary outputs). */
+static void test_triton_shaped_bodies(void) {
+    const char req[] = "{\"inputs\":[{\"name\":\"INPUT0\",\"shape\":[1,4],\"datatype\":\"INT32\","
+                       "\"parameters\":{\"binary_data_size\":16}},{\"name\":\"INPUT1\",\"shape\":"
+                       "[1,4],\"datatype\":\"INT32\",\"data\":[1,1,1,1]}],\"outputs\":[{\"name\":"
+                       "\"OUTPUT0\",\"parameters\":{\"binary_data\":true}},{\"name\":\"OUTPUT1\","
+                       "\"parameters\":{\"binary_data\":false}}]}";
+    int32_t in0[4] = {0, 1, 2, -3};
+    unsigned char body[sizeof req - 1 + 16];
+    memcpy(body, req, sizeof req - 1);
+    memcpy(body + sizeof req - 1, in0, 16);
+    char hv[16];
+    snprintf(hv, sizeof hv, "%zu", sizeof req - 1);
+    struct cvb_kserve_request p;
+    struct cvb_err err = {0};
+    int rc = cvb_kserve_request_parse(body, sizeof body, hv, NULL, &p, &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        CHECK(p.n_inputs == 2 && p.inputs[0].binary && !p.inputs[1].binary);
+        CHECK(memcmp(p.inputs[0].data, in0, 16) == 0);
+        CHECK(p.n_outputs == 2 && p.outputs[0].binary && !p.outputs[1].binary);
+    }
+    cvb_kserve_request_cleanup(&p);
+
+    const char resp[] = "{\"model_name\":\"simple\",\"model_version\":\"1\",\"outputs\":[{\"name\":"
+                        "\"OUTPUT0\",\"datatype\":\"INT32\",\"shape\":[1,4],\"parameters\":"
+                        "{\"binary_data_size\":16}},{\"name\":\"OUTPUT1\",\"datatype\":\"INT32\","
+                        "\"shape\":[1,4],\"data\":[-1,0,1,-4]}]}";
+    _Static_assert(sizeof resp <= sizeof req, "the response fits the request's buffer");
+    memcpy(body, resp, sizeof resp - 1);
+    memcpy(body + sizeof resp - 1, in0, 16);
+    snprintf(hv, sizeof hv, "%zu", sizeof resp - 1);
+    struct cvb_kserve_response r;
+    rc = cvb_kserve_response_parse(body, sizeof resp - 1 + 16, hv, NULL, &r, &err);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        int32_t o1[4];
+        memcpy(o1, r.outputs[1].data, 16);
+        CHECK(strcmp(r.model_name, "simple") == 0 && r.n_outputs == 2);
+        CHECK(memcmp(r.outputs[0].data, in0, 16) == 0 && o1[0] == -1 && o1[3] == -4);
+    }
+    cvb_kserve_response_cleanup(&r);
+}
+
 static void test_check_inputs(void) {
     static const struct cvb_kserve_tensor_meta decl[2] = {
         {"images", CVB_KSERVE_UINT8, 4, {-1, 320, 320, 3}}, {"scale", CVB_KSERVE_FP32, 1, {1}}};
@@ -574,5 +620,6 @@ int main(void) {
     RUN(test_refuse_binary);
     RUN(test_golden);
     RUN(test_check_inputs);
+    RUN(test_triton_shaped_bodies);
     return test_summary();
 }
