@@ -78,6 +78,14 @@ void cvb_http_result_cleanup(struct cvb_http_result *r) {
 int cvb_http_request(const char *method, const char *url, const char *token,
                      const char *content_type, const void *body, size_t len, long timeout_ms,
                      size_t max_resp_bytes, struct cvb_http_result *out, struct cvb_err *err) {
+    return cvb_http_request_ex(method, url, token, content_type, NULL, body, len, timeout_ms,
+                               max_resp_bytes, out, err);
+}
+
+int cvb_http_request_ex(const char *method, const char *url, const char *token,
+                        const char *content_type, const char *const *headers, const void *body,
+                        size_t len, long timeout_ms, size_t max_resp_bytes,
+                        struct cvb_http_result *out, struct cvb_err *err) {
     CURL *h = NULL;
     struct curl_slist *hdrs = NULL;
     struct sink k;
@@ -98,6 +106,16 @@ int cvb_http_request(const char *method, const char *url, const char *token,
                          CVB_HTTP_TOKEN_MAX);
         goto out;
     }
+    for (int i = 0; headers != NULL && headers[i] != NULL; i++) {
+        if (i >= CVB_HTTP_REQ_HEADERS_MAX || strlen(headers[i]) >= CVB_HTTP_REQ_HEADER_MAX ||
+            strpbrk(headers[i], "\r\n") != NULL || strchr(headers[i], ':') == NULL) {
+            rc = cvb_err_set(err, CVB_EINVAL,
+                             "%s %s: extra header %d is not one 'Name: value' line under %d "
+                             "bytes (at most %d headers)",
+                             method, url, i, CVB_HTTP_REQ_HEADER_MAX, CVB_HTTP_REQ_HEADERS_MAX);
+            goto out;
+        }
+    }
     h = curl_easy_init();
     if (h == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s %s: out of memory", method, url);
@@ -111,6 +129,8 @@ int cvb_http_request(const char *method, const char *url, const char *token,
         snprintf(line, sizeof line, "Content-Type: %s", content_type);
         hdrs = curl_slist_append(hdrs, line);
     }
+    for (int i = 0; headers != NULL && headers[i] != NULL; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);

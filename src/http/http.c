@@ -19,8 +19,8 @@
  *  1. A handler never sees a body over max_body_bytes, and no more than
  *     max_body_bytes of a body is ever held: the buffer is a cvb_buf capped
  *     at the limit, so memory per request <= body limit + response cap.
- *  2. Every reply the layer makes itself is the JSON error object, so
- *     clients parse one error shape.
+ *  2. Every reply the layer makes itself is the JSON error object (nested,
+ *     or flat KServe style per server), so clients parse one error shape.
  *  3. Routes are only appended: the array slot is written under route_lock
  *     and then published by a release store of n_routes; request threads
  *     read n_routes with acquire and never lock. */
@@ -73,6 +73,7 @@ struct cvb_http_server {
     int max_depth;
     char token[CVB_HTTP_TOKEN_MAX + 1]; /* "" = no token */
     size_t token_len;
+    int flat_errors; /* error_style == CVB_HTTP_ERRORS_FLAT */
     char start_msg[256]; /* the last MHD log line while starting */
     pthread_mutex_t route_lock;
     atomic_uint n_routes;
@@ -82,6 +83,7 @@ struct cvb_http_server {
 struct cvb_http_resp {
     int status;   /* 0 until a helper succeeded */
     int overflow; /* a helper failed: the layer answers 500 */
+    int flat_errors; /* the server's error style (kept across resets) */
     char ctype[128];
     struct cvb_buf body;
     unsigned n_headers;
@@ -220,6 +222,18 @@ static int resp_error_v(struct cvb_http_resp *resp, int status, const char *fiel
     json_t *root = json_object();
     int rc = CVB_ENOMEM;
     if (inner == NULL || root == NULL) goto out;
+    if (resp->flat_errors) {
+        char both[2 * ERR_MESSAGE_MAX + 4];
+        if (field != NULL) {
+            utf8_sanitize(field, raw, 64);
+            snprintf(both, sizeof both, "%s: %s", raw, msg);
+        } else {
+            snprintf(both, sizeof both, "%s", msg);
+        }
+        json_object_set_new(root, "error", json_string(both));
+        rc = cvb_http_resp_json(resp, status, root);
+        goto out;
+    }
     json_object_set_new(inner, "status", json_integer(status));
     json_object_set_new(inner, "message", json_string(msg));
     if (field != NULL) {
@@ -638,6 +652,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         c->t0_ns = cvb_now_ns();
         cvb_buf_init(&c->body, s->max_body);
         cvb_buf_init(&c->resp.body, s->max_resp);
+        c->resp.flat_errors = s->flat_errors;
         if (admit(c, url, method) < 0) return reply(c);
         return MHD_YES;
     }
@@ -785,6 +800,12 @@ int cvb_http_server_new(const struct cvb_http_opts *opts, struct cvb_http_server
     s->max_body = o->max_body_bytes ? o->max_body_bytes : CVB_HTTP_DEFAULT_MAX_BODY;
     s->max_resp = o->max_response_bytes ? o->max_response_bytes : CVB_HTTP_DEFAULT_MAX_RESPONSE;
     s->max_depth = o->max_json_depth > 0 ? o->max_json_depth : CVB_HTTP_DEFAULT_MAX_DEPTH;
+    if (o->error_style != CVB_HTTP_ERRORS_NESTED && o->error_style != CVB_HTTP_ERRORS_FLAT) {
+        rc = cvb_err_set(err, CVB_EINVAL, "http server %s: unknown error_style %d", listen,
+                         o->error_style);
+        goto out;
+    }
+    s->flat_errors = o->error_style == CVB_HTTP_ERRORS_FLAT;
     if (o->token != NULL) {
         snprintf(s->token, sizeof s->token, "%s", o->token);
         s->token_len = strlen(s->token);

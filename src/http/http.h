@@ -12,7 +12,8 @@
  * malformed or too deeply nested JSON on routes that take JSON, and 500 if a
  * handler fails. Every error reply is
  *     {"error":{"status":N,"message":"...","field":"..."}}
- * ("field" only when one field is at fault). Memory per request is bounded
+ * ("field" only when one field is at fault), or {"error":"..."} on a server
+ * created with error_style CVB_HTTP_ERRORS_FLAT. Memory per request is bounded
  * by the body limit plus the response cap.
  *
  * Threads: handlers run on the server's thread pool, several at a time; a
@@ -47,7 +48,14 @@ struct cvb_http_opts {
     unsigned threads;         /* thread pool size */
     unsigned timeout_s;       /* idle connection timeout */
     size_t max_response_bytes; /* cap on one response body */
+    int error_style;          /* CVB_HTTP_ERRORS_NESTED (default) or CVB_HTTP_ERRORS_FLAT */
 };
+
+/* Shape of every error reply of a server (the layer's own and
+ * cvb_http_resp_error()'s). NESTED: {"error":{"status":N,"message":"...",
+ * "field":"..."}}. FLAT: {"error":"<message>"}, the KServe v2 error shape
+ * (serve-model), where "field" is folded into the message. */
+enum { CVB_HTTP_ERRORS_NESTED = 0, CVB_HTTP_ERRORS_FLAT = 1 };
 
 struct cvb_http_server;
 struct cvb_http_resp; /* owned by the layer; filled through cvb_http_resp_*() */
@@ -132,7 +140,8 @@ int cvb_http_resp_text(struct cvb_http_resp *resp, int status, const char *ctype
 int cvb_http_resp_take(struct cvb_http_resp *resp, int status, const char *ctype, char *data,
                        size_t len);
 /* Reply {"error":{"status":status,"message":...,"field":field}}; 'field'
- * may be NULL. The message is truncated to 1 KiB. */
+ * may be NULL. The message is truncated to 1 KiB. On a FLAT-style server:
+ * {"error":"<field>: <message>"} (or the message alone without a field). */
 int cvb_http_resp_error(struct cvb_http_resp *resp, int status, const char *field,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Add a response header (Location, Allow, Cache-Control, ...); at most 8,
@@ -164,6 +173,15 @@ struct cvb_http_result {
 int cvb_http_request(const char *method, const char *url, const char *token,
                      const char *content_type, const void *body, size_t len, long timeout_ms,
                      size_t max_resp_bytes, struct cvb_http_result *out, struct cvb_err *err);
+/* The same with extra request headers: 'headers' is a NULL-terminated list
+ * of "Name: value" lines (NULL = none; each under 1 KiB, no CR or LF:
+ * otherwise CVB_EINVAL), e.g. "Inference-Header-Content-Length: 123". */
+#define CVB_HTTP_REQ_HEADER_MAX 1024
+#define CVB_HTTP_REQ_HEADERS_MAX 16
+int cvb_http_request_ex(const char *method, const char *url, const char *token,
+                        const char *content_type, const char *const *headers, const void *body,
+                        size_t len, long timeout_ms, size_t max_resp_bytes,
+                        struct cvb_http_result *out, struct cvb_err *err);
 void cvb_http_result_cleanup(struct cvb_http_result *r);
 /* Copy the value of response header 'name' (case-insensitive; the first
  * one) into buf; returns buf, or NULL when there is no such header. */

@@ -340,6 +340,82 @@ static void test_client_errors(void) {
     CHECK(r.body == NULL);
 }
 
+static int h_echo_header(void *user, const struct cvb_http_req *req,
+                         struct cvb_http_resp *resp) {
+    const char *v = cvb_http_req_header(req, "Inference-Header-Content-Length");
+    return cvb_http_resp_text(resp, 200, "text/plain", v ? v : "-", strlen(v ? v : "-"));
+}
+
+/* The error must be exactly {"error":"<message>"} (KServe style). */
+static void check_flat_error(const struct cvb_http_result *r, long status, const char *msg_part) {
+    CHECK_EQ_INT(r->status, status);
+    json_error_t je;
+    json_t *j = json_loads(r->body ? r->body : "", 0, &je);
+    CHECK(j != NULL);
+    if (j == NULL) return;
+    const char *m = json_string_value(json_object_get(j, "error"));
+    CHECK(json_object_size(j) == 1 && m != NULL && strstr(m, msg_part) != NULL);
+    if (m == NULL || strstr(m, msg_part) == NULL)
+        fprintf(stderr, "  body: %s\n", r->body ? r->body : "(null)");
+    json_decref(j);
+}
+
+/* error_style FLAT: every layer-made error and cvb_http_resp_error() reply
+ * is {"error":"..."}; extra client headers reach the handler. */
+static void test_flat_errors(void) {
+    struct cvb_err err = {0};
+    struct cvb_http_server *fs = NULL;
+    struct cvb_http_opts o = {.listen = "127.0.0.1:0", .token = TOKEN, .max_body_bytes = 1024,
+                              .error_style = CVB_HTTP_ERRORS_FLAT};
+    struct cvb_http_opts bad = {.listen = "127.0.0.1:0", .error_style = 7};
+    CHECK_EQ_INT(cvb_http_server_new(&bad, &fs, &err), CVB_EINVAL);
+    CHECK(strstr(err.msg, "error_style") != NULL);
+    CHECK_EQ_INT(cvb_http_server_new(&o, &fs, &err), 0);
+    if (fs == NULL) return;
+    CHECK_EQ_INT(cvb_http_route(fs, "POST", "/j", CVB_HTTP_MUTATING | CVB_HTTP_JSON, h_submit,
+                                NULL, &err), 0);
+    CHECK_EQ_INT(cvb_http_route(fs, "GET", "/echo", 0, h_echo_header, NULL, &err), 0);
+    char url[128], big[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", cvb_http_server_port(fs));
+    memset(big, ' ', sizeof big);
+    struct {
+        const char *method, *path, *token, *body;
+        size_t len;
+        long status;
+        const char *msg;
+    } cases[] = {
+        {"GET", "/nope", NULL, NULL, 0, 404, "no such path: /nope"},
+        {"DELETE", "/j", NULL, NULL, 0, 405, "method DELETE not allowed"},
+        {"POST", "/j", NULL, "{}", 2, 401, "missing bearer token"},
+        {"POST", "/j", TOKEN, big, sizeof big, 413, "over the limit of 1024 bytes"},
+        {"POST", "/j", TOKEN, "{bad", 4, 400, "malformed JSON"},
+        {"POST", "/j", TOKEN, "[1]", 3, 422, "body: expected an object"},
+    };
+    for (size_t i = 0; i < CVB_ARRAY_LEN(cases); i++) {
+        struct cvb_http_result r;
+        char u[256];
+        snprintf(u, sizeof u, "%s%s", url, cases[i].path);
+        CHECK_EQ_INT(cvb_http_request(cases[i].method, u, cases[i].token,
+                                      cases[i].body ? "application/json" : NULL, cases[i].body,
+                                      cases[i].len, 5000, 1 << 20, &r, &err), 0);
+        check_flat_error(&r, cases[i].status, cases[i].msg);
+        cvb_http_result_cleanup(&r);
+    }
+    /* extra request headers */
+    struct cvb_http_result r;
+    char u[256];
+    snprintf(u, sizeof u, "%s/echo", url);
+    const char *hdrs[] = {"Inference-Header-Content-Length: 123", NULL};
+    CHECK_EQ_INT(cvb_http_request_ex("GET", u, NULL, NULL, hdrs, NULL, 0, 5000, 1024, &r, &err), 0);
+    CHECK(r.status == 200 && r.body != NULL && strcmp(r.body, "123") == 0);
+    cvb_http_result_cleanup(&r);
+    const char *crlf[] = {"X-A: 1\r\nX-B: 2", NULL};
+    CHECK_EQ_INT(cvb_http_request_ex("GET", u, NULL, NULL, crlf, NULL, 0, 5000, 1024, &r, &err),
+                 CVB_EINVAL);
+    CHECK(strstr(err.msg, "extra header 0") != NULL);
+    cvb_http_server_free(fs);
+}
+
 /* Freeing a server with no request in flight stops it: its port refuses. */
 static void test_free_idle(void) {
     struct cvb_http_result r;
@@ -478,6 +554,7 @@ int main(void) {
     RUN(test_listen_parse);
     RUN(test_token_file);
     RUN(test_client_errors);
+    RUN(test_flat_errors);
     RUN(test_free_idle);
     cvb_metrics_free(reg);
     return test_summary();
