@@ -55,6 +55,15 @@ add_test(NAME bad-models
 set_tests_properties(bad-models PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
 
+# ---- serve-model: the KServe v2 server over HTTP (system python3, stdlib only) ----
+find_program(CVB_SYSTEM_PYTHON3 python3)
+if(CVB_SYSTEM_PYTHON3)
+  add_test(NAME serve-model
+    COMMAND ${CVB_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/serve_model.py
+      --cvbench $<TARGET_FILE:cvbench>)
+  set_tests_properties(serve-model PROPERTIES LABELS integration TIMEOUT 300)
+endif()
+
 # ---- fuzzing: one libFuzzer target per parser (scripts/fuzz.sh) ---------------
 # fuzz-build compiles every target once in its own clang build (<build>/fuzz,
 # ASan+UBSan); each fuzz-<target> then replays the committed regression

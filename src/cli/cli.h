@@ -26,6 +26,7 @@ int cvb__cmd_report(int argc, char **argv);
 int cvb__cmd_compare(int argc, char **argv);
 int cvb__cmd_video(int argc, char **argv);
 int cvb__cmd_serve(int argc, char **argv);
+int cvb__cmd_serve_model(int argc, char **argv);
 int cvb__cmd_worker(int argc, char **argv);
 int cvb__cmd_submit(int argc, char **argv);
 int cvb__cmd_runs(int argc, char **argv);
@@ -44,6 +45,12 @@ int cvb__parse_kernels(const char *s, enum cvb_kernels *out);
  * SQLite path with an optional "file:" prefix (the path without it). */
 bool cvb__store_is_url(const char *store);
 const char *cvb__store_file(const char *store);
+/* SIGINT and SIGTERM set *flag to 1 (one flag per process: the last call
+ * wins); SIGPIPE is ignored. For the long-running commands. */
+#include <signal.h>
+void cvb__cli_stop_on_signals(volatile sig_atomic_t *flag);
+/* --isa value: 0, or -1 after printing the usage error. */
+int cvb__check_isa(const char *s);
 /* Integer in [lo, hi], or -1 when 's' is not one. */
 int cvb__parse_int(const char *s, int lo, int hi);
 

@@ -249,10 +249,7 @@ int cvb__cmd_infer(int argc, char **argv) {
                 return cvb__cli_usage_error("--threads must be a positive integer, not '%s'", optarg);
             break;
         case OPT_ISA:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "amx") && strcmp(optarg, "avx512_vnni") &&
-                strcmp(optarg, "avx512") && strcmp(optarg, "avx2"))
-                return cvb__cli_usage_error(
-                    "--isa must be auto, amx, avx512_vnni, avx512 or avx2, not '%s'", optarg);
+            if (cvb__check_isa(optarg) < 0) return CVB_EXIT_USAGE;
             opts.isa = optarg;
             break;
         case OPT_FMT:

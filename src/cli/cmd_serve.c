@@ -22,20 +22,7 @@
 
 static volatile sig_atomic_t g_stop;
 
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
-
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
+static void install_signals(void) { cvb__cli_stop_on_signals(&g_stop); }
 
 /* Options both commands share. */
 struct common {

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static void usage(FILE *f) {
             "  serve [--listen HOST:PORT] [--db FILE|--store URL] [--broker redis://...]\n"
             "                        the service: HTTP API, dashboard, metrics, coordinator,\n"
             "                        local workers (embedded: one SQLite file)\n"
+            "  serve-model --model M [--name NAME] [--listen HOST:PORT] [--instances N]\n"
+            "                        KServe v2 model server (Triton-compatible REST)\n"
             "  worker [--store URL] [--broker redis://...] [--isa I] [--tag T]\n"
             "                        one worker process (distributed service)\n"
             "  submit [SCENARIO.json] [--flag value ...] [--server URL] [--wait]\n"
@@ -50,6 +53,32 @@ static void usage(FILE *f) {
             "  version               print the version\n"
             "\n"
             "Run 'cvbench <command> --help' for a command's options.\n");
+}
+
+int cvb__check_isa(const char *s) {
+    static const char *const ok[] = {"auto", "amx", "avx512_vnni", "avx512", "avx2"};
+    for (size_t i = 0; i < CVB_ARRAY_LEN(ok); i++)
+        if (strcmp(s, ok[i]) == 0) return 0;
+    cvb__cli_usage_error("--isa must be auto, amx, avx512_vnni, avx512 or avx2, not '%s'", s);
+    return -1;
+}
+
+static volatile sig_atomic_t *g_stop_flag;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    if (g_stop_flag != NULL) *g_stop_flag = 1;
+}
+
+void cvb__cli_stop_on_signals(volatile sig_atomic_t *flag) {
+    struct sigaction sa;
+    g_stop_flag = flag;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int cvb__cli_fail(const struct cvb_err *err) {
@@ -117,6 +146,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sysinfo") == 0) return cvb__cmd_sysinfo(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0) return cvb__cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cvb__cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve-model") == 0) return cvb__cmd_serve_model(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return cvb__cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "worker") == 0) return cvb__cmd_worker(argc - 1, argv + 1);
     if (strcmp(cmd, "submit") == 0) return cvb__cmd_submit(argc - 1, argv + 1);
