@@ -63,6 +63,12 @@ if(CVB_SYSTEM_PYTHON3)
       --cvbench $<TARGET_FILE:cvbench>)
   set_tests_properties(serve-model PROPERTIES LABELS integration TIMEOUT 300)
 endif()
+# the official Triton client against serve-model (u8 and f32 input formats)
+add_test(NAME serve-model-triton
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/serve_model_triton.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(serve-model-triton PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
 
 # ---- fuzzing: one libFuzzer target per parser (scripts/fuzz.sh) ---------------
 # fuzz-build compiles every target once in its own clang build (<build>/fuzz,
