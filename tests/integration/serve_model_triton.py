@@ -14,7 +14,6 @@ Skips (77) when tritonclient is not installed."""
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,20 +27,8 @@ except ImportError as e:
     print("skip: %s (run scripts/test-venv.sh)" % e)
     sys.exit(77)
 
-S = 64
-FAILS = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILS.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_model import FAILS, S, check, free_port  # noqa: E402  (stdlib-only helpers)
 
 
 def rel_l2(a, b):
