@@ -12,8 +12,9 @@ to `cvbench infer` on the same input within 1e-5 relative L2, concurrent
 requests, every bad request answered 400/404/413 with exactly
 {"error": "<message>"}, statistics counts equal to the requests made,
 /metrics, a client that closes mid-body or before reading its reply not
-hurting the next request, --max-batch > 1 refused as not implemented, and
-a clean exit on SIGTERM."""
+hurting the next request, --max-batch > 1 refused as not implemented, a
+clean exit on SIGTERM, and overload (result timeout and a full slot pool:
+503 with a KServe error)."""
 import argparse
 import json
 import math
@@ -136,6 +137,40 @@ def raw_socket_request(port, head, body_part, close_early=True):
     return data
 
 
+class Server:
+    """`cvbench serve-model --model MODEL ARGS...` on a free loopback port,
+    waited for until ready; stop() sends SIGTERM and checks the exit."""
+
+    def __init__(self, cvb, model, tmp, tag, *args):
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(tmp, "server-%s.log" % tag)
+        self.log = open(self.log_path, "w")
+        self.tag = tag
+        self.proc = subprocess.Popen([cvb, "serve-model", "--model", model, "--listen",
+                                      "127.0.0.1:%d" % self.port] + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(300):
+            try:
+                if http(self.base, "GET", "/v2/health/ready", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = -9
+        self.log.close()
+        check(rc == 0, "serve-model (%s) exits 0 on SIGTERM (rc %s)" % (self.tag, rc))
+        if rc != 0:
+            print(open(self.log_path).read()[-4000:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cvbench", required=True)
@@ -166,34 +201,49 @@ def main():
     shape, ref = refs[0]
     check(shape == (1, 84, 84), "reference output shape %s" % (shape,))
 
-    port = free_port()
-    base = "http://127.0.0.1:%d" % port
-    log = open(os.path.join(tmp, "server.log"), "w")
-    srv = subprocess.Popen([cvb, "serve-model", "--model", model, "--listen",
-                            "127.0.0.1:%d" % port, "--instances", "2", "--threads", "1",
-                            "--max-body-mb", "1"], stdout=log, stderr=subprocess.STDOUT)
+    srv = Server(cvb, model, tmp, "main", "--instances", "2", "--threads", "1",
+                 "--max-body-mb", "1")
     try:
-        for _ in range(300):
-            try:
-                if http(base, "GET", "/v2/health/ready", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        run_checks(base, port, frame, ref, refs)
+        run_checks(srv.base, srv.port, frame, ref, refs)
     finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            rc = -9
-        check(rc == 0, "serve-model exits 0 on SIGTERM (rc %s)" % rc)
-        log.close()
-        if FAILS:
-            print(open(os.path.join(tmp, "server.log")).read()[-4000:])
+        srv.stop()
+    overload(cvb, tmp)
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
+
+
+def overload(cvb, tmp):
+    """One slot, one instance, a 1 ms result timeout and a model slow enough
+    (imgsz 320) that every request times out: the handler answers 503 and
+    leaves the slot to the instance, so requests right behind it find no
+    free slot (503 "server busy"); the server still stops cleanly."""
+    s2 = 320
+    model = os.path.join(tmp, "m320.onnx")
+    subprocess.run([cvb, "model", "synth", "--arch", "yolov8n", "--imgsz", str(s2), "-o", model],
+                   check=True, stdout=subprocess.DEVNULL)
+    srv = Server(cvb, model, tmp, "overload", "--instances", "1", "--threads", "1",
+                 "--queue-slots", "1", "--timeout-ms", "1")
+    base = srv.base
+    try:
+        frame = bytes(s2 * s2 * 3)
+        hdr = json.dumps({"inputs": [{"name": "images", "datatype": "UINT8",
+                                      "shape": [1, s2, s2, 3],
+                                      "parameters": {"binary_data_size": len(frame)}}]}).encode()
+        got = []
+        for _ in range(3):
+            st, _, b = http(base, "POST", "/v2/models/m320/infer", hdr + frame,
+                            {"Inference-Header-Content-Length": str(len(hdr))})
+            got.append((st, json.loads(b).get("error", "") if is_kserve_error(b) else b[:100]))
+        check(all(st == 503 and isinstance(m, str) for st, m in got) and
+              "no result within 1 ms" in got[0][1] and any("server busy" in m for _, m in got),
+              "overload: 503 timeout, then 503 server busy while the slot is held (%s)" % got)
+        time.sleep(1.0)
+        st, _, b = http(base, "GET", "/v2/models/m320/stats")
+        inf = json.loads(b)["model_stats"][0]["inference_stats"]
+        check(inf["fail"]["count"] == 3 and inf["success"]["count"] == 0,
+              "overload: 3 failed requests counted")
+    finally:
+        srv.stop()
 
 
 def run_checks(base, port, frame, ref, refs):

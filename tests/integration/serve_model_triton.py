@@ -13,11 +13,9 @@ same for a server started with --input-format f32 (FP32 [1,3,S,S] input).
 Skips (77) when tritonclient is not installed."""
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 try:
     import numpy as np
@@ -28,41 +26,13 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_model import FAILS, S, check, free_port  # noqa: E402  (stdlib-only helpers)
+from serve_model import FAILS, S, Server, check  # noqa: E402  (stdlib-only helpers)
 
 
 def rel_l2(a, b):
     a = np.asarray(a, np.float64).ravel()
     b = np.asarray(b, np.float64).ravel()
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
-
-
-def start(cvb, model, fmt, tmp):
-    port = free_port()
-    log = open(os.path.join(tmp, "server-%s.log" % fmt), "w")
-    p = subprocess.Popen([cvb, "serve-model", "--model", model, "--listen",
-                          "127.0.0.1:%d" % port, "--instances", "2", "--threads", "1",
-                          "--input-format", fmt], stdout=log, stderr=subprocess.STDOUT)
-    cl = httpclient.InferenceServerClient(url="127.0.0.1:%d" % port)
-    for _ in range(300):
-        try:
-            if cl.is_server_ready():
-                break
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return p, cl, log
-
-
-def stop(p, log):
-    p.send_signal(signal.SIGTERM)
-    try:
-        rc = p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = -9
-    log.close()
-    check(rc == 0, "serve-model exits 0 on SIGTERM")
 
 
 def check_server(cl, x, ref, in_dtype, in_shape):
@@ -138,12 +108,14 @@ def main():
                         "--input-format", infmt], check=True, stdout=subprocess.DEVNULL)
         ref = np.load(yp)
         print("-- serve-model --input-format %s" % fmt)
-        p, cl, log = start(cvb, model, fmt, tmp)
+        srv = Server(cvb, model, tmp, fmt, "--instances", "2", "--threads", "1",
+                     "--input-format", fmt)
+        cl = httpclient.InferenceServerClient(url="127.0.0.1:%d" % srv.port)
         try:
             check_server(cl, x, ref, dt, shape)
         finally:
             cl.close()
-            stop(p, log)
+            srv.stop()
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
 
