@@ -629,24 +629,29 @@ static int load_instances(struct cvb_model_server *s, const struct cvb_model_ser
 }
 
 static int alloc_slots(struct cvb_model_server *s, struct cvb_err *err) {
+    int rc = 0;
     s->slots = calloc((size_t)s->n_slots, sizeof *s->slots);
     s->ring = calloc((size_t)s->n_slots, sizeof *s->ring);
-    if (s->slots == NULL || s->ring == NULL)
-        return cvb_err_set(err, CVB_ENOMEM, "serve-model: out of memory for %d slots",
-                           s->n_slots);
+    if (s->slots == NULL || s->ring == NULL) {
+        rc = CVB_ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < s->n_slots; i++) pthread_cond_init(&s->slots[i].done, NULL);
     for (int i = 0; i < s->n_slots; i++) {
         struct slot *sl = &s->slots[i];
-        pthread_cond_init(&sl->done, NULL);
         sl->in = aligned_alloc(64, (s->in_bytes + 63) / 64 * 64);
-        if (sl->in == NULL) goto nomem;
-        for (int k = 0; k < s->n_out; k++) {
+        if (sl->in == NULL) rc = CVB_ENOMEM;
+        for (int k = 0; k < s->n_out && rc == 0; k++) {
             sl->out[k] = aligned_alloc(64, (s->out_bytes[k] + 63) / 64 * 64);
-            if (sl->out[k] == NULL) goto nomem;
+            if (sl->out[k] == NULL) rc = CVB_ENOMEM;
         }
+        if (rc < 0) goto out;
     }
+out:
+    if (rc < 0)
+        return cvb_err_set(err, rc, "serve-model: out of memory for %d request slots",
+                           s->n_slots);
     return 0;
-nomem:
-    return cvb_err_set(err, CVB_ENOMEM, "serve-model: out of memory for request buffers");
 }
 
 int cvb_model_server_new(const struct cvb_model_server_opts *o, struct cvb_model_server **out,
