@@ -723,9 +723,9 @@ static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
         return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a model with one "
                            "input, this one has %d", g->path, g->n_inputs);
     const struct cvb_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->dtype != CVB_DT_F32 || t->ndim != 4 || t->dims[0] != 1 || t->dims[1] > 4)
+    if (t->dtype != CVB_DT_F32 || t->ndim != 4 || t->dims[1] > 4)
         return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a float32 "
-                           "[1,C<=4,H,W] input; input '%s' is not", g->path, t->name);
+                           "[N,C<=4,H,W] input; input '%s' is not", g->path, t->name);
     e->u8_tensor = g->inputs[0];
     for (int d = 0; d < 4; d++) e->u8_dims[d] = t->dims[d];
     snprintf(e->u8_name, sizeof e->u8_name, "%s", t->name);
@@ -1084,6 +1084,11 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
                          e->opts.threads);
         goto out;
     }
+    if (e->opts.batch < 0 || e->opts.batch > CVB_ENGINE_MAX_BATCH) {
+        rc = cvb_err_set(err, CVB_EINVAL, "batch %d is invalid (0 = the model's own, or 1..%d)",
+                         e->opts.batch, CVB_ENGINE_MAX_BATCH);
+        goto out;
+    }
     if (e->opts.threads == 0) e->opts.threads = cvb_engine_default_threads();
     e->opts.calib = NULL; /* not kept: the caller's string */
     cvb_sha256_hex(buf, len, e->sha256);
@@ -1126,7 +1131,7 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
     }
     rc = cvb__onnx_parse(buf, len, name, &e->g, err);
     if (rc < 0) goto out;
-    rc = cvb__graph_finalize(e->g, e->opts.imgsz, err);
+    rc = cvb__graph_finalize(e->g, e->opts.imgsz, e->opts.batch, err);
     if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
         rc = cvb__dnn_new(&e->dnn, e->opts.threads, err);
@@ -1152,7 +1157,7 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
         e->fast = false;
         memset(err, 0, sizeof *err);
         rc = cvb__onnx_parse(buf, len, name, &e->g, err);
-        if (rc == 0) rc = cvb__graph_finalize(e->g, e->opts.imgsz, err);
+        if (rc == 0) rc = cvb__graph_finalize(e->g, e->opts.imgsz, e->opts.batch, err);
         if (rc == 0) rc = plan_all(e, &before, err);
     }
     if (rc < 0) goto out;
@@ -1267,8 +1272,9 @@ static int64_t now_ns(void) {
 /* Plain C conversion of a uint8 NHWC frame into float32 NCHW / 255. */
 static void u8_to_f32(const uint8_t *src, float *dst, const int64_t *dims) {
     int64_t c = dims[1], hw = dims[2] * dims[3];
-    for (int64_t p = 0; p < hw; p++)
-        for (int64_t k = 0; k < c; k++) dst[k * hw + p] = (float)src[p * c + k] / 255.f;
+    for (int64_t b = 0; b < dims[0]; b++, src += c * hw, dst += c * hw)
+        for (int64_t p = 0; p < hw; p++)
+            for (int64_t k = 0; k < c; k++) dst[k * hw + p] = (float)src[p * c + k] / 255.f;
 }
 
 int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const *outputs,

@@ -1750,8 +1750,8 @@ int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, in
     if (p.plan == NULL) return cvb_err_set(err, CVB_ENOMEM, "oneDNN: out of memory");
     p.plan->op = CVB_OP_IDENTITY;
     if (tl_configured != d->id) configure_thread(d);
-    if (t->ndim != 4 || t->dims[0] != 1) {
-        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "uint8 input needs a [1,C,H,W] model input");
+    if (t->ndim != 4) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "uint8 input needs a [N,C,H,W] model input");
         goto out;
     }
     /* logical dims N,C,H,W; the frame is N,H,W,C bytes */

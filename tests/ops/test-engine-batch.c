@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Batched engine: each item of a batch-N run equals the same frame run alone
+ * at batch 1 (same kernels, precision and input format) within 1e-5
+ * relative L2 over every output.
+ *
+ * Models: synthetic yolov8n and yolo11n (C2PSA attention: batched MatMul,
+ * Reshape/Transpose on the batch) at 320. Per model, batch 2 and 4 (and 8
+ * for yolov8n) against batch 1, each item a different procedural frame, on:
+ * fp32 oneDNN and reference kernels with float32 NCHW input; fp32 oneDNN
+ * with uint8 NHWC input; bf16 (where the CPU has avx512_bf16 or amx_bf16)
+ * and int8 (calibrated on procedural frames) with uint8 input. The ISA cap
+ * is process-wide: CVB_TEST_ISA=avx2 (etc.) runs the whole file under it.
+ * Also: every output's dim 0 is the batch, u8 input info is [N,S,S,3], a
+ * bad batch is CVB_EINVAL, and a model at batch 2 reports twice the
+ * activation bytes' input. */
+#include "cvb/engine.h"
+#include "cvb/synth.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { S = 320, N_CALIB = 8, MAX_OUT = 8 };
+
+static const char *isa;
+static double worst;
+
+struct cfg {
+    const char *name;
+    enum cvb_kernels kernels;
+    enum cvb_precision prec;
+    enum cvb_input_format fmt;
+};
+
+static struct cvb_engine *load(const char *model, const struct cfg *c, const char *calib,
+                               int batch) {
+    struct cvb_engine_opts o = {.kernels = c->kernels, .threads = 0, .input_format = c->fmt,
+                                .precision = c->prec, .calib = calib, .isa = isa,
+                                .batch = batch};
+    struct cvb_engine *e = NULL;
+    struct cvb_err err = {0};
+    if (cvb_engine_load(model, &o, &e, &err) < 0)
+        fprintf(stderr, "load %s %s batch %d: %s\n", model, c->name, batch, err.msg);
+    return e;
+}
+
+/* Frame i as the engine wants it (u8 NHWC or f32 NCHW /255) into dst. */
+static void frame(const struct cfg *c, int i, void *dst) {
+    uint8_t *f = malloc((size_t)S * S * 3);
+    cvb_calib_procedural_frame(S, 1000u + (uint64_t)i * 7u, f);
+    if (c->fmt == CVB_INPUT_U8_NHWC) {
+        memcpy(dst, f, (size_t)S * S * 3);
+    } else {
+        float *d = dst;
+        for (int p = 0; p < S * S; p++)
+            for (int k = 0; k < 3; k++) d[(size_t)k * S * S + p] = (float)f[p * 3 + k] / 255.f;
+    }
+    free(f);
+}
+
+static void check_batch(const char *model, const struct cfg *c, const char *calib,
+                        int batch) {
+    struct cvb_engine *e1 = load(model, c, calib, 1), *en = load(model, c, calib, batch);
+    CHECK(e1 != NULL && en != NULL);
+    if (e1 == NULL || en == NULL) goto out_free;
+    int nout = cvb_engine_n_outputs(e1);
+    CHECK(nout >= 1 && nout <= MAX_OUT && cvb_engine_n_outputs(en) == nout);
+    struct cvb_tensor_info ii1, iin;
+    cvb_engine_input_info(e1, 0, &ii1);
+    cvb_engine_input_info(en, 0, &iin);
+    CHECK_EQ_INT(iin.dims[0], batch);
+    CHECK_EQ_INT(iin.bytes, ii1.bytes * (size_t)batch);
+    if (c->fmt == CVB_INPUT_U8_NHWC) CHECK(iin.dims[3] == 3 && strcmp(iin.dtype, "uint8") == 0);
+    size_t item_in = ii1.bytes;
+    uint8_t *in = malloc(item_in * (size_t)batch);
+    void *outs1[MAX_OUT] = {0}, *outsn[MAX_OUT] = {0};
+    size_t item_out[MAX_OUT];
+    for (int k = 0; k < nout; k++) {
+        struct cvb_tensor_info o1, on;
+        cvb_engine_output_info(e1, k, &o1);
+        cvb_engine_output_info(en, k, &on);
+        CHECK_EQ_INT(on.dims[0], batch);
+        CHECK_EQ_INT(on.bytes, o1.bytes * (size_t)batch);
+        CHECK(strcmp(o1.dtype, "float32") == 0);
+        item_out[k] = o1.bytes;
+        outs1[k] = malloc(o1.bytes);
+        outsn[k] = malloc(o1.bytes * (size_t)batch);
+    }
+    for (int b = 0; b < batch; b++) frame(c, b, in + item_in * (size_t)b);
+    struct cvb_err err = {0};
+    const void *inn[1] = {in};
+    int rc = cvb_engine_run(en, inn, outsn, &err);
+    if (rc < 0) fprintf(stderr, "run batch %d: %s\n", batch, err.msg);
+    CHECK(rc == 0);
+    double w = 0;
+    for (int b = 0; rc == 0 && b < batch; b++) {
+        const void *in1[1] = {in + item_in * (size_t)b};
+        rc = cvb_engine_run(e1, in1, outs1, &err);
+        CHECK(rc == 0);
+        double num = 0, den = 0;
+        for (int k = 0; rc == 0 && k < nout; k++) {
+            const float *a = outs1[k];
+            const float *x = (const float *)((uint8_t *)outsn[k] + item_out[k] * (size_t)b);
+            for (size_t j = 0; j < item_out[k] / sizeof(float); j++) {
+                double d = (double)x[j] - (double)a[j];
+                num += d * d;
+                den += (double)a[j] * a[j];
+            }
+        }
+        double rel = sqrt(num / (den > 0 ? den : 1));
+        if (!(rel <= 1e-5))
+            fprintf(stderr, "%s %s batch %d item %d: rel-L2 %.3g\n", model, c->name, batch, b,
+                    rel);
+        CHECK(rel <= 1e-5);
+        if (rel > w || rel != rel) w = rel;
+    }
+    printf("  %-28s batch %d: worst item rel-L2 %.3g\n", c->name, batch, w);
+    if (w > worst) worst = w;
+    free(in);
+    for (int k = 0; k < nout; k++) {
+        free(outs1[k]);
+        free(outsn[k]);
+    }
+out_free:
+    cvb_engine_free(e1);
+    cvb_engine_free(en);
+}
+
+static char v8_path[64] = "/tmp/cvb-batch-v8-XXXXXX";
+static char v11_path[64] = "/tmp/cvb-batch-v11-XXXXXX";
+static char calib8_path[64] = "/tmp/cvb-batch-c8-XXXXXX";
+static char calib11_path[64] = "/tmp/cvb-batch-c11-XXXXXX";
+static bool have_bf16;
+
+static int make(const char *arch, char *path, char *calib) {
+    struct cvb_synth_opts so = {.arch = arch, .imgsz = S, .seed = 11};
+    struct cvb_err err = {0};
+    struct cvb_calib *c = NULL;
+    int rc = cvb_synth_model(&so, path, NULL, &err);
+    if (rc == 0) rc = cvb_calib_new(path, 0, 0, &c, &err);
+    uint8_t *f = malloc((size_t)S * S * 3);
+    for (int i = 0; rc == 0 && i < N_CALIB; i++) {
+        cvb_calib_procedural_frame(S, (uint64_t)i, f);
+        rc = cvb_calib_add_frame(c, f, &err);
+    }
+    if (rc == 0) rc = cvb_calib_save(c, calib, &err);
+    free(f);
+    cvb_calib_free(c);
+    if (rc < 0) fprintf(stderr, "%s: %s\n", arch, err.msg);
+    return rc;
+}
+
+static void run_model(const char *model, const char *calib, int max_batch) {
+    static const struct cfg cfgs[] = {
+        {"fp32 onednn f32-nchw", CVB_KERNELS_ONEDNN, CVB_PRECISION_FP32, CVB_INPUT_F32_NCHW},
+        {"fp32 onednn u8-nhwc", CVB_KERNELS_ONEDNN, CVB_PRECISION_FP32, CVB_INPUT_U8_NHWC},
+        {"fp32 ref f32-nchw", CVB_KERNELS_REF, CVB_PRECISION_FP32, CVB_INPUT_F32_NCHW},
+        {"fp32 ref u8-nhwc", CVB_KERNELS_REF, CVB_PRECISION_FP32, CVB_INPUT_U8_NHWC},
+        {"int8 onednn u8-nhwc", CVB_KERNELS_ONEDNN, CVB_PRECISION_INT8, CVB_INPUT_U8_NHWC},
+        {"int8 onednn f32-nchw", CVB_KERNELS_ONEDNN, CVB_PRECISION_INT8, CVB_INPUT_F32_NCHW},
+        {"bf16 onednn u8-nhwc", CVB_KERNELS_ONEDNN, CVB_PRECISION_BF16, CVB_INPUT_U8_NHWC},
+    };
+    printf("%s\n", model);
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        if (cfgs[i].prec == CVB_PRECISION_BF16 && !have_bf16) {
+            printf("  %s: skipped (the CPU has no avx512_bf16/amx_bf16)\n", cfgs[i].name);
+            continue;
+        }
+        for (int b = 2; b <= max_batch; b *= 2) {
+            /* the reference kernels are slow: batch 2 is enough for them */
+            if (cfgs[i].kernels == CVB_KERNELS_REF && b > 2) break;
+            check_batch(model, &cfgs[i], calib, b);
+        }
+    }
+}
+
+static void test_yolov8n(void) { run_model(v8_path, calib8_path, 8); }
+static void test_yolo11n(void) { run_model(v11_path, calib11_path, 4); }
+
+static void test_bad_batch(void) {
+    struct cvb_engine_opts o = {.batch = -1};
+    struct cvb_engine *e = NULL;
+    struct cvb_err err = {0};
+    CHECK(cvb_engine_load(v8_path, &o, &e, &err) == CVB_EINVAL && e == NULL);
+    CHECK(strstr(err.msg, "batch") != NULL);
+    o.batch = CVB_ENGINE_MAX_BATCH + 1;
+    CHECK(cvb_engine_load(v8_path, &o, &e, &err) == CVB_EINVAL && e == NULL);
+}
+
+int main(void) {
+    isa = getenv("CVB_TEST_ISA");
+    {
+        /* bf16 only where native: probe with a load that refuses emulation */
+        struct cvb_engine_opts o = {.precision = CVB_PRECISION_BF16, .isa = isa};
+        struct cvb_engine *e = NULL;
+        struct cvb_err err = {0};
+        int fd = mkstemp(v8_path);
+        if (fd < 0) return test_skip("cannot create temp files");
+        close(fd);
+        if (make("yolov8n", v8_path, (fd = mkstemp(calib8_path), close(fd), calib8_path)) < 0)
+            return 1;
+        have_bf16 = cvb_engine_load(v8_path, &o, &e, &err) == 0;
+        if (!have_bf16) printf("bf16 cases skipped: %s\n", err.msg);
+        cvb_engine_free(e);
+    }
+    int fd = mkstemp(v11_path);
+    close(fd);
+    fd = mkstemp(calib11_path);
+    close(fd);
+    if (make("yolo11n", v11_path, calib11_path) < 0) return 1;
+    RUN(test_bad_batch);
+    RUN(test_yolov8n);
+    RUN(test_yolo11n);
+    printf("worst rel-L2 over all items: %.3g\n", worst);
+    unlink(v8_path);
+    unlink(v11_path);
+    unlink(calib8_path);
+    unlink(calib11_path);
+    return test_summary();
+}
