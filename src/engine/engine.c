@@ -156,7 +156,7 @@ static int norm_axis(const struct cvb_node *n, int nd) {
 static _Thread_local int cblk_tl = 16;
 
 static bool blk_shape(const struct cvb_tensor *t) {
-    return t->dtype == CVB_DT_F32 && t->ndim == 4 && t->dims[0] == 1 &&
+    return t->dtype == CVB_DT_F32 && t->ndim == 4 && t->dims[0] >= 1 &&
            t->dims[1] % cblk_tl == 0 && t->numel > 0;
 }
 
@@ -179,7 +179,9 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
                 return false;
         return true;
     case CVB_OP_CONCAT:
-        if (!blk_shape(y) || norm_axis(n, 4) != 1) return false;
+        /* batch N: the slices are not dense (no views) and oneDNN has only a
+         * reference concat for blocked data: keep it plain */
+        if (!blk_shape(y) || norm_axis(n, 4) != 1 || y->dims[0] != 1) return false;
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] < 0 || !blk_shape(&g->tensors[n->in[j]])) return false;
         return true;
@@ -788,7 +790,7 @@ out:
  * addend (the sum reads it as float32). */
 static bool u8_candidate(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
-    return tt->dtype == CVB_DT_F32 && tt->ndim == 4 && tt->dims[0] == 1 && tt->numel > 0 &&
+    return tt->dtype == CVB_DT_F32 && tt->ndim == 4 && tt->dims[0] >= 1 && tt->numel > 0 &&
            tt->data == NULL && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
            e->layout[t] == CVB__LAYOUT_NHWC && e->parent[t] < 0 && !is_sum_addend(e, t);
 }

@@ -680,9 +680,9 @@ static int prep_conv_part(struct prep *p, int part) {
                        "fused sum, reading its input with its own scale");
         goto out;
     }
-    if (int8 && (nd != 4 || x->dims[0] != 1 || w->data == NULL || !(q->src_scale > 0.f) ||
+    if (int8 && (nd != 4 || x->dims[0] < 1 || w->data == NULL || !(q->src_scale > 0.f) ||
                  q->src_zp < 0 || q->src_zp > 255)) {
-        rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D batch-1 convolution with constant "
+        rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D convolution with constant "
                        "weights and a valid input scale (got scale %g, zero point %d)",
                        (double)q->src_scale, (int)q->src_zp);
         goto out;
@@ -1379,8 +1379,8 @@ static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
     int rc = 0, k = p->n->n_in;
     int64_t axis = cvb__attr_int(p->n, "axis", 0);
     if (axis < 0) axis += y->ndim;
-    if (y->ndim != 4 || y->dims[0] != 1 || axis != 1 || layout_of(p, y) != CVB__LAYOUT_NHWC)
-        return prep_fail(p, CVB_EINTERNAL, "a uint8 concat needs a batch-1 NHWC channel concat");
+    if (y->ndim != 4 || axis != 1 || layout_of(p, y) != CVB__LAYOUT_NHWC)
+        return prep_fail(p, CVB_EINTERNAL, "a uint8 concat needs an NHWC channel concat");
     dnnl_dims_t yd = {y->dims[0], y->dims[1], y->dims[2], y->dims[3]};
     dnnl_memory_desc_t whole;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&whole, 4, yd, dnnl_u8, dnnl_nhwc);
