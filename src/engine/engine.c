@@ -179,9 +179,9 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
                 return false;
         return true;
     case CVB_OP_CONCAT:
-        /* batch N: the slices are not dense (no views) and oneDNN has only a
-         * reference concat for blocked data: keep it plain */
-        if (!blk_shape(y) || norm_axis(n, 4) != 1 || y->dims[0] != 1) return false;
+        /* batch N: the slices are not dense (no views); the members are
+         * reordered into block-aligned slices (blk_shape: C % block == 0) */
+        if (!blk_shape(y) || norm_axis(n, 4) != 1) return false;
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] < 0 || !blk_shape(&g->tensors[n->in[j]])) return false;
         return true;

@@ -1735,6 +1735,44 @@ static int prep_split(struct prep *p) {
     return rc;
 }
 
+/* Concat with blocked activations and no views (batch N > 1: the channel
+ * slices are not dense): each member is reordered into its slice of the
+ * output (a sub-memory at a block-aligned channel offset), as prep_split
+ * does the other way. */
+static int prep_concat_reorders(struct prep *p) {
+    const struct cvb_tensor *y = tout(p, 0);
+    int rc = 0;
+    if (!is_f32(y)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 concat");
+    int64_t axis = cvb__attr_int(p->n, "axis", 0);
+    if (axis < 0) axis += y->ndim;
+    if (axis < 0 || axis >= y->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
+    dnnl_memory_desc_t whole;
+    dnnl_status_t s = md_act(p, &whole, y);
+    if (s != dnnl_success) return prep_status(p, s, "describing the output");
+    int64_t pos = 0;
+    for (int i = 0; i < p->n->n_in && rc == 0; i++) {
+        const struct cvb_tensor *x = tin(p, i);
+        if (x == NULL || !is_f32(x) || x->ndim != y->ndim || x->data != NULL)
+            return prep_fail(p, CVB_EUNSUPPORTED, "input %d is not a float32 activation", i);
+        dnnl_dims_t dd, off;
+        for (int d = 0; d < y->ndim; d++) {
+            dd[d] = x->dims[d];
+            off[d] = d == axis ? pos : 0;
+        }
+        dnnl_memory_desc_t sub, xmd;
+        s = dnnl_memory_desc_init_submemory(&sub, &whole, dd, off);
+        if (s == dnnl_success) s = md_act(p, &xmd, x);
+        if (s != dnnl_success) return prep_status(p, s, "describing a slice");
+        rc = step_reorder(p, &xmd, (struct dnn_bind){BIND_IN, i, 0}, &sub,
+                          (struct dnn_bind){BIND_OUT, 0, 0});
+        pos += x->dims[axis];
+    }
+    if (rc == 0 && pos != y->dims[axis])
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "inputs do not cover the output");
+    if (rc == 0) snprintf(p->plan->impl, sizeof p->plan->impl, "concat+reorder");
+    return rc;
+}
+
 /* ---- uint8 frame input --------------------------------------------------------- */
 
 int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
@@ -1981,7 +2019,10 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
             break;
         case CVB_OP_CONCAT:
             if (blk16) {
-                rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
+                /* batch 1 plans a blocked Concat as views (prep_view_copies) */
+                rc = tout(&p, 0)->dims[0] > 1
+                         ? prep_concat_reorders(&p)
+                         : prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
                 break;
             }
             if (act_u8(&p, tout(&p, 0)) != NULL)
