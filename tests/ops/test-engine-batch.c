@@ -14,11 +14,16 @@
  * is process-wide: avx2 and avx512_vnni each run in a child process
  * (fp32 and int8, both input formats, batch 2/4; CVB_TEST_ISA=... runs
  * the whole file, bf16 included, under one cap).
+ * One-node models: Transpose moving axis 0, Flatten at axis 0, Reshape to
+ * [-1], Softmax and Gather on axis 0, Squeeze without axes load at batch 1
+ * and are refused at batch 2 (CVB_EUNSUPPORTED naming the node); a Reshape
+ * to [1,4,-1] is rewritten to [N,4,-1] and each item equals its batch-1 run.
  * Also: every output's dim 0 is the batch, u8 input info is [N,S,S,3], a
  * bad batch is CVB_EINVAL, and a model at batch 2 reports twice the
  * activation bytes' input. */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
+#include "onnx.pb-c.h"
 #include "test.h"
 
 #include <math.h>
@@ -199,6 +204,180 @@ static void test_bad_batch(void) {
     CHECK(cvb_engine_load(v8_path, &o, &e, &err) == CVB_EINVAL && e == NULL);
 }
 
+/* ---- one-node models: what batch N refuses ----------------------------------
+ * x float32 [1,4,8,8] -> op (attrs, an optional int64 initializer 's') -> y. */
+static void *one_node(const char *op, const char *attr, const int64_t *av, int an,
+                      const int64_t *sv, int sn, size_t *len) {
+    Onnx__TensorShapeProto__Dimension d[4], *dp[4];
+    int64_t xd[4] = {1, 4, 8, 8};
+    for (int k = 0; k < 4; k++) {
+        onnx__tensor_shape_proto__dimension__init(&d[k]);
+        d[k].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        d[k].dim_value = xd[k];
+        dp[k] = &d[k];
+    }
+    Onnx__TensorShapeProto shp;
+    onnx__tensor_shape_proto__init(&shp);
+    shp.n_dim = 4;
+    shp.dim = dp;
+    Onnx__TypeProto__Tensor tt_x, tt_y;
+    onnx__type_proto__tensor__init(&tt_x);
+    onnx__type_proto__tensor__init(&tt_y);
+    tt_x.has_elem_type = tt_y.has_elem_type = 1;
+    tt_x.elem_type = tt_y.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt_x.shape = &shp;
+    Onnx__TypeProto tp_x, tp_y;
+    onnx__type_proto__init(&tp_x);
+    onnx__type_proto__init(&tp_y);
+    tp_x.value_case = tp_y.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp_x.tensor_type = &tt_x;
+    tp_y.tensor_type = &tt_y;
+    Onnx__ValueInfoProto vx, vy, *vxp = &vx, *vyp = &vy;
+    onnx__value_info_proto__init(&vx);
+    onnx__value_info_proto__init(&vy);
+    vx.name = (char *)"x";
+    vx.type = &tp_x;
+    vy.name = (char *)"y";
+    vy.type = &tp_y;
+    Onnx__AttributeProto a, *ap = &a;
+    onnx__attribute_proto__init(&a);
+    a.name = (char *)attr;
+    a.has_type = 1;
+    if (an == 1 && strcmp(attr, "perm") != 0) {
+        a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        a.has_i = 1;
+        a.i = av[0];
+    } else {
+        a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        a.n_ints = (size_t)an;
+        a.ints = (int64_t *)av;
+    }
+    Onnx__TensorProto st, *stp = &st;
+    int64_t sdim = sn;
+    onnx__tensor_proto__init(&st);
+    st.name = (char *)"s";
+    st.has_data_type = 1;
+    st.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    st.n_dims = 1;
+    st.dims = &sdim;
+    st.n_int64_data = (size_t)sn;
+    st.int64_data = (int64_t *)sv;
+    char *ins[2] = {(char *)"x", (char *)"s"}, *outs[1] = {(char *)"y"};
+    Onnx__NodeProto nd, *ndp = &nd;
+    onnx__node_proto__init(&nd);
+    nd.name = (char *)"the_node";
+    nd.op_type = (char *)op;
+    nd.n_input = sn > 0 ? 2 : 1;
+    nd.input = ins;
+    nd.n_output = 1;
+    nd.output = outs;
+    nd.n_attribute = an > 0 ? 1 : 0;
+    nd.attribute = &ap;
+    Onnx__GraphProto g;
+    onnx__graph_proto__init(&g);
+    g.name = (char *)"g";
+    g.n_node = 1;
+    g.node = &ndp;
+    g.n_initializer = sn > 0 ? 1 : 0;
+    g.initializer = &stp;
+    g.n_input = 1;
+    g.input = &vxp;
+    g.n_output = 1;
+    g.output = &vyp;
+    Onnx__OperatorSetIdProto os, *osp = &os;
+    onnx__operator_set_id_proto__init(&os);
+    os.domain = (char *)"";
+    os.has_version = 1;
+    os.version = 17;
+    Onnx__ModelProto m;
+    onnx__model_proto__init(&m);
+    m.has_ir_version = 1;
+    m.ir_version = 8;
+    m.n_opset_import = 1;
+    m.opset_import = &osp;
+    m.graph = &g;
+    *len = onnx__model_proto__get_packed_size(&m);
+    void *buf = malloc(*len);
+    if (buf != NULL) onnx__model_proto__pack(&m, buf);
+    return buf;
+}
+
+static int load_one(const char *op, const char *attr, const int64_t *av, int an,
+                    const int64_t *sv, int sn, int batch, struct cvb_engine **e,
+                    struct cvb_err *err) {
+    size_t len = 0;
+    void *buf = one_node(op, attr, av, an, sv, sn, &len);
+    struct cvb_engine_opts o = {.kernels = CVB_KERNELS_REF, .batch = batch};
+    int rc = buf == NULL ? CVB_ENOMEM : cvb_engine_load_buffer(buf, len, op, &o, e, err);
+    free(buf);
+    return rc;
+}
+
+static void test_refused(void) {
+    static const int64_t perm[4] = {1, 0, 2, 3}, zero[1] = {0}, minus1[1] = {-1};
+    static const struct {
+        const char *op, *attr;
+        const int64_t *av;
+        int an;
+        const int64_t *sv;
+        int sn;
+    } cases[] = {
+        {"Transpose", "perm", perm, 4, NULL, 0}, /* moves the batch axis */
+        {"Flatten", "axis", zero, 1, NULL, 0},   /* flattens it */
+        {"Reshape", "", NULL, 0, minus1, 1},     /* merges the items */
+        {"Softmax", "axis", zero, 1, NULL, 0},   /* across the items */
+        {"Squeeze", "", NULL, 0, NULL, 0},       /* batch-1 meaning differs */
+        {"Gather", "axis", zero, 1, zero, 1},    /* picks items */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct cvb_engine *e = NULL;
+        struct cvb_err err = {0};
+        /* loads at batch 1 (control), refused at batch 2 naming the node */
+        int rc1 = load_one(cases[i].op, cases[i].attr, cases[i].av, cases[i].an, cases[i].sv,
+                           cases[i].sn, 1, &e, &err);
+        if (rc1 < 0) fprintf(stderr, "%s at batch 1: %s\n", cases[i].op, err.msg);
+        CHECK(rc1 == 0);
+        cvb_engine_free(e);
+        e = NULL;
+        int rc = load_one(cases[i].op, cases[i].attr, cases[i].av, cases[i].an, cases[i].sv,
+                          cases[i].sn, 2, &e, &err);
+        printf("  %s at batch 2: %s\n", cases[i].op, err.msg);
+        CHECK(rc == CVB_EUNSUPPORTED && e == NULL);
+        CHECK(strstr(err.msg, "the_node") != NULL && strstr(err.msg, "batch 2") != NULL);
+        cvb_engine_free(e);
+    }
+}
+
+/* A Reshape to [1,4,-1] (an exporter's static batch) is rewritten to [N,4,-1]. */
+static void test_reshape_rewrite(void) {
+    static const int64_t shape[3] = {1, 4, -1};
+    struct cvb_engine *e1 = NULL, *e3 = NULL;
+    struct cvb_err err = {0};
+    CHECK(load_one("Reshape", "", NULL, 0, shape, 3, 1, &e1, &err) == 0);
+    CHECK(load_one("Reshape", "", NULL, 0, shape, 3, 3, &e3, &err) == 0);
+    if (e1 == NULL || e3 == NULL) {
+        fprintf(stderr, "reshape: %s\n", err.msg);
+        goto out;
+    }
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(e3, 0, &oi);
+    CHECK(oi.ndim == 3 && oi.dims[0] == 3 && oi.dims[1] == 4 && oi.dims[2] == 64);
+    float x[3 * 256], y[3 * 256], y1[256];
+    for (int k = 0; k < 3 * 256; k++) x[k] = (float)k * 0.5f - 7.f;
+    const void *in[1] = {x};
+    void *out[1] = {y};
+    CHECK(cvb_engine_run(e3, in, out, &err) == 0);
+    for (int b = 0; b < 3; b++) {
+        const void *in1[1] = {x + 256 * b};
+        void *out1[1] = {y1};
+        CHECK(cvb_engine_run(e1, in1, out1, &err) == 0);
+        CHECK(memcmp(y1, y + 256 * b, sizeof y1) == 0);
+    }
+out:
+    cvb_engine_free(e1);
+    cvb_engine_free(e3);
+}
+
 /* ISA caps: the cap is fixed by the first engine of a process, so each cap
  * runs in a child (this executable re-run with --child-isa ISA and the
  * model/calib paths), batch 2 and 4 (yolov8n) / 2 (yolo11n), no bf16. */
@@ -255,6 +434,8 @@ int main(int argc, char **argv) {
     close(fd);
     if (make("yolo11n", v11_path, calib11_path) < 0) return 1;
     RUN(test_bad_batch);
+    RUN(test_refused);
+    RUN(test_reshape_rewrite);
     RUN(test_yolov8n);
     RUN(test_yolo11n);
     RUN(test_isa_caps);

@@ -1697,79 +1697,52 @@ static int prep_view_copies(struct prep *p, bool concat) {
  * slice sizes are read off the inferred output shapes. Only where the
  * executor chose a non-plain layout; plain splits stay on the reference
  * kernel (a plain copy is as fast). */
-static int prep_split(struct prep *p) {
-    const struct cvb_tensor *x = tin(p, 0);
+/* Split, and Concat with blocked activations and no views (batch N > 1:
+ * the channel slices are not dense): each member is reordered from (Split)
+ * or into (Concat) its slice of the whole tensor, a sub-memory at its
+ * offset on 'axis' (block-aligned for blocked layouts). */
+static int prep_slice_reorders(struct prep *p, bool concat) {
+    const struct cvb_tensor *w = concat ? tout(p, 0) : tin(p, 0);
+    int n_mem = concat ? p->n->n_in : p->n->n_out;
     int rc = 0;
-    if (!is_f32(x)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 split");
-    bool any = layout_of(p, x) != CVB__LAYOUT_PLAIN;
-    for (int i = 0; i < p->n->n_out; i++)
-        if (tout(p, i) != NULL && layout_of(p, tout(p, i)) != CVB__LAYOUT_PLAIN) any = true;
-    if (!any) return prep_fail(p, CVB_EUNSUPPORTED, "plain split: the reference kernel copies");
-    int64_t axis = cvb__attr_int(p->n, "axis", 0);
-    if (axis < 0) axis += x->ndim;
-    if (axis < 0 || axis >= x->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
+    if (!is_f32(w)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 split/concat");
+    if (!concat) {
+        bool any = layout_of(p, w) != CVB__LAYOUT_PLAIN;
+        for (int i = 0; i < n_mem; i++)
+            if (tout(p, i) != NULL && layout_of(p, tout(p, i)) != CVB__LAYOUT_PLAIN) any = true;
+        if (!any)
+            return prep_fail(p, CVB_EUNSUPPORTED, "plain split: the reference kernel copies");
+    }
+    int64_t axis = cvb__attr_int(p->n, "axis", concat ? 1 : 0);
+    if (axis < 0) axis += w->ndim;
+    if (axis < 0 || axis >= w->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
     dnnl_memory_desc_t whole;
-    dnnl_status_t s = md_act(p, &whole, x);
-    if (s != dnnl_success) return prep_status(p, s, "describing the input");
+    dnnl_status_t s = md_act(p, &whole, w);
+    if (s != dnnl_success) return prep_status(p, s, "describing the whole tensor");
     int64_t pos = 0;
-    for (int i = 0; i < p->n->n_out && rc == 0; i++) {
-        const struct cvb_tensor *y = tout(p, i);
-        if (y == NULL) return prep_fail(p, CVB_EUNSUPPORTED, "absent output");
-        if (!is_f32(y) || y->ndim != x->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "output %d", i);
+    for (int i = 0; i < n_mem && rc == 0; i++) {
+        const struct cvb_tensor *m = concat ? tin(p, i) : tout(p, i);
+        if (m == NULL || !is_f32(m) || m->ndim != w->ndim || m->data != NULL)
+            return prep_fail(p, CVB_EUNSUPPORTED, "member %d is not a float32 activation", i);
         dnnl_dims_t dd, off;
-        for (int d = 0; d < x->ndim; d++) {
-            dd[d] = y->dims[d];
+        for (int d = 0; d < w->ndim; d++) {
+            dd[d] = m->dims[d];
             off[d] = d == axis ? pos : 0;
         }
-        dnnl_memory_desc_t sub, ymd;
+        dnnl_memory_desc_t sub, mmd;
         s = dnnl_memory_desc_init_submemory(&sub, &whole, dd, off);
-        if (s == dnnl_success) s = md_act(p, &ymd, y);
+        if (s == dnnl_success) s = md_act(p, &mmd, m);
         if (s != dnnl_success) return prep_status(p, s, "describing a slice");
-        rc = step_reorder(p, &sub, (struct dnn_bind){BIND_IN, 0, 0}, &ymd,
-                          (struct dnn_bind){BIND_OUT, i, 0});
-        pos += y->dims[axis];
+        rc = concat ? step_reorder(p, &mmd, (struct dnn_bind){BIND_IN, i, 0}, &sub,
+                                   (struct dnn_bind){BIND_OUT, 0, 0})
+                    : step_reorder(p, &sub, (struct dnn_bind){BIND_IN, 0, 0}, &mmd,
+                                   (struct dnn_bind){BIND_OUT, i, 0});
+        pos += m->dims[axis];
     }
-    if (rc == 0 && pos != x->dims[axis])
-        rc = prep_fail(p, CVB_EUNSUPPORTED, "outputs do not cover the input");
-    if (rc == 0) snprintf(p->plan->impl, sizeof p->plan->impl, "split+reorder");
-    return rc;
-}
-
-/* Concat with blocked activations and no views (batch N > 1: the channel
- * slices are not dense): each member is reordered into its slice of the
- * output (a sub-memory at a block-aligned channel offset), as prep_split
- * does the other way. */
-static int prep_concat_reorders(struct prep *p) {
-    const struct cvb_tensor *y = tout(p, 0);
-    int rc = 0;
-    if (!is_f32(y)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 concat");
-    int64_t axis = cvb__attr_int(p->n, "axis", 0);
-    if (axis < 0) axis += y->ndim;
-    if (axis < 0 || axis >= y->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
-    dnnl_memory_desc_t whole;
-    dnnl_status_t s = md_act(p, &whole, y);
-    if (s != dnnl_success) return prep_status(p, s, "describing the output");
-    int64_t pos = 0;
-    for (int i = 0; i < p->n->n_in && rc == 0; i++) {
-        const struct cvb_tensor *x = tin(p, i);
-        if (x == NULL || !is_f32(x) || x->ndim != y->ndim || x->data != NULL)
-            return prep_fail(p, CVB_EUNSUPPORTED, "input %d is not a float32 activation", i);
-        dnnl_dims_t dd, off;
-        for (int d = 0; d < y->ndim; d++) {
-            dd[d] = x->dims[d];
-            off[d] = d == axis ? pos : 0;
-        }
-        dnnl_memory_desc_t sub, xmd;
-        s = dnnl_memory_desc_init_submemory(&sub, &whole, dd, off);
-        if (s == dnnl_success) s = md_act(p, &xmd, x);
-        if (s != dnnl_success) return prep_status(p, s, "describing a slice");
-        rc = step_reorder(p, &xmd, (struct dnn_bind){BIND_IN, i, 0}, &sub,
-                          (struct dnn_bind){BIND_OUT, 0, 0});
-        pos += x->dims[axis];
-    }
-    if (rc == 0 && pos != y->dims[axis])
-        rc = prep_fail(p, CVB_EUNSUPPORTED, "inputs do not cover the output");
-    if (rc == 0) snprintf(p->plan->impl, sizeof p->plan->impl, "concat+reorder");
+    if (rc == 0 && pos != w->dims[axis])
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "members do not cover the whole tensor");
+    if (rc == 0)
+        snprintf(p->plan->impl, sizeof p->plan->impl, concat ? "concat+reorder" : "split+reorder");
     return rc;
 }
 
@@ -2012,7 +1985,7 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
         case CVB_OP_RELU: rc = prep_eltwise(&p, dnnl_eltwise_relu); break;
         case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
         case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
-        case CVB_OP_SPLIT: rc = prep_split(&p); break;
+        case CVB_OP_SPLIT: rc = prep_slice_reorders(&p, false); break;
         case CVB_OP_TRANSPOSE:
             rc = blk ? prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op")
                      : prep_transpose(&p);
@@ -2021,7 +1994,7 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
             if (blk16) {
                 /* batch 1 plans a blocked Concat as views (prep_view_copies) */
                 rc = tout(&p, 0)->dims[0] > 1
-                         ? prep_concat_reorders(&p)
+                         ? prep_slice_reorders(&p, true)
                          : prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
                 break;
             }
