@@ -289,13 +289,12 @@ static void *one_node(const char *op, const char *attr, const int64_t *av, int a
     os.domain = (char *)"";
     os.has_version = 1;
     os.version = 17;
-    Onnx__ModelProto m;
-    onnx__model_proto__init(&m);
-    m.has_ir_version = 1;
-    m.ir_version = 8;
-    m.n_opset_import = 1;
-    m.opset_import = &osp;
+    Onnx__ModelProto m = ONNX__MODEL_PROTO__INIT;
     m.graph = &g;
+    m.opset_import = &osp;
+    m.n_opset_import = 1;
+    m.ir_version = 8; /* what opset-17 exporters write */
+    m.has_ir_version = 1;
     *len = onnx__model_proto__get_packed_size(&m);
     void *buf = malloc(*len);
     if (buf != NULL) onnx__model_proto__pack(&m, buf);
