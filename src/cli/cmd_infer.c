@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "\n"
             "Inputs are matched to the model's inputs in order, outputs likewise; each\n"
             "input must have exactly the model input's dtype and shape (u8-nhwc: a\n"
-            "uint8 [1,S,S,3] RGB frame). Without --input (timing only) a deterministic\n"
+            "uint8 [N,S,S,3] RGB frame, N the --batch). Without --input (timing only) a deterministic\n"
             "image-like tensor is used. --repeat R times R runs after W warm-ups (default\n"
             "3) and prints one JSON object (median_ms, p90_ms, min_ms, mean_ms, fps, isa,\n"
             "threads, ...). --profile prints per-node time, kernel and GFLOP/s.\n"
@@ -484,8 +484,17 @@ int cvb__cmd_infer(int argc, char **argv) {
             for (int d = 0; d < in_npy[i].ndim; d++)
                 o2 += (size_t)snprintf(got + o2, sizeof got - o2, d ? ",%lld" : "%lld",
                                        (long long)in_npy[i].dims[d]);
-            status = cvb__cli_usage_error("%s: %s [%s] does not match model input '%s' %s [%s]",
-                                          inputs[i], in_npy[i].dtype, got, ti.name, ti.dtype, want);
+            bool batch_only = in_npy[i].ndim == ti.ndim && ti.ndim >= 1 &&
+                              strcmp(in_npy[i].dtype, ti.dtype) == 0 && in_npy[i].dims[0] > 1;
+            for (int d = 1; batch_only && d < ti.ndim; d++)
+                batch_only = in_npy[i].dims[d] == ti.dims[d];
+            char hint[96] = "";
+            if (batch_only)
+                snprintf(hint, sizeof hint, " (for a batch of %lld, add --batch %lld)",
+                         (long long)in_npy[i].dims[0], (long long)in_npy[i].dims[0]);
+            status = cvb__cli_usage_error("%s: %s [%s] does not match model input '%s' %s [%s]%s",
+                                          inputs[i], in_npy[i].dtype, got, ti.name, ti.dtype, want,
+                                          hint);
             goto out;
         }
         in_ptrs[i] = in_npy[i].data;

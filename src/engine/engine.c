@@ -3,12 +3,17 @@
  *
  * Load = parse (onnx.c) + finalize (finalize.c) + plan (here). With the
  * oneDNN kernel set, planning first runs the fusion passes (passes.c), then:
- *  - layouts: every run-time 4-D float32 batch-1 tensor whose channel count
+ *  - layouts: every run-time 4-D float32 tensor whose channel count
  *    is a multiple of 16, and whose producer and consumers all run on
  *    oneDNN kernels that take blocked data (Conv, MaxPool, Resize,
  *    element-wise, channel Concat/Split), is kept in nChw16c; the rest is
  *    plain. Conversions happen inside the Conv that crosses the boundary
  *    (graph edges, head Reshape/Softmax) or in Concat/Split copies.
+ *  - batch (opts.batch N > 1): finalize gives the input dim 0 = N and
+ *    proves every node keeps the items apart (finalize.c); the plan is the
+ *    batch-1 plan except that channel slices are not dense, so there are no
+ *    Concat/Split views: blocked Concats and Splits copy with reorders into
+ *    and out of block-aligned sub-memories.
  *  - views: the members of a Concat or Split whose slices are dense (batch
  *    1; in nChw16c, 16-aligned channel offsets) become "children" of the
  *    whole tensor: their producers write, and consumers read, the slice in
@@ -785,7 +790,7 @@ out:
     return rc;
 }
 
-/* Can tensor t be stored as uint8? A batch-1 NHWC run-time activation that
+/* Can tensor t be stored as uint8? An NHWC run-time activation that
  * is no graph input or output, no view of another tensor and no fused sum's
  * addend (the sum reads it as float32). */
 static bool u8_candidate(const struct cvb_engine *e, int t) {
