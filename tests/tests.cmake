@@ -114,6 +114,11 @@ add_test(NAME run-cli
   COMMAND sh ${CMAKE_SOURCE_DIR}/tests/integration/run_cli.sh $<TARGET_FILE:cvbench>)
 set_tests_properties(run-cli PROPERTIES LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77)
 
+# ---- cvbench infer --batch (batched engine, issue 10 item 1) ---------------------
+add_test(NAME infer-batch
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/infer_batch.py $<TARGET_FILE:cvbench>)
+set_tests_properties(infer-batch PROPERTIES LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77)
+
 # ---- synthesis fidelity against Ultralytics' own exporter (make test-long) -----
 # Added by the model-synthesis work. scripts/test-long-venv.sh creates
 # .venv-long (Debian's torch + pinned ultralytics, offline) and runs the

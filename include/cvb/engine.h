@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #define CVB_ENGINE_MAX_DIMS 8
+/* Largest batch an engine may be planned for (cvb_engine_opts.batch). */
+#define CVB_ENGINE_MAX_BATCH 1024
 /* Model files larger than this are refused (2 GiB, protobuf's own limit). */
 #define CVB_MODEL_MAX_BYTES ((size_t)2 << 30)
 
@@ -22,8 +24,8 @@ enum cvb_kernels {
 
 /* How the caller hands input 0 to cvb_engine_run(). */
 enum cvb_input_format {
-    CVB_INPUT_F32_NCHW = 0, /* the model's own input: float32 [1,3,S,S], RGB in 0..1 */
-    CVB_INPUT_U8_NHWC,      /* a letterboxed frame: uint8 [1,S,S,3] RGB in 0..255; the
+    CVB_INPUT_F32_NCHW = 0, /* the model's own input: float32 [N,3,S,S], RGB in 0..1 */
+    CVB_INPUT_U8_NHWC,      /* letterboxed frames: uint8 [N,S,S,3] RGB in 0..255; the
                                engine scales by 1/255 while converting it for the first
                                layer (one pass, no separate float copy) */
 };
@@ -69,6 +71,12 @@ struct cvb_engine_opts {
      * planned activation arena is larger, before allocating it. The arena
      * follows the declared input shape, which a small file can make huge. */
     int64_t max_activation_bytes;
+    /* Items per run: 0 or 1 = the model's own batch; N > 1: the plan's input
+     * dim 0 is N (a model exported at batch 1 or with a dynamic batch), and
+     * every output's dim 0 is N. Shapes stay static: one engine = one batch
+     * size. Nodes whose batch behaviour the loader cannot prove safe are
+     * refused (CVB_EUNSUPPORTED, naming the node). */
+    int batch;
 };
 
 /* The cores this process may use (sched_getaffinity), >= 1. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define MAX_IO 16
+#define MAX_BATCHES 16
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -23,18 +24,24 @@ static void usage(FILE *f) {
             "                     [--input-format f32-nchw|u8-nhwc] [--no-fusion]\n"
             "                     [--repeat R] [--warmup W] [--json] [--profile]\n"
             "                     [--precision fp32|bf16|int8] [--calib M.calib]\n"
-            "                     [--allow-emulated] [--guard]\n"
+            "                     [--allow-emulated] [--guard] [--batch N[,N...]]\n"
             "\n"
             "Inputs are matched to the model's inputs in order, outputs likewise; each\n"
             "input must have exactly the model input's dtype and shape (u8-nhwc: a\n"
-            "uint8 [1,S,S,3] RGB frame). Without --input (timing only) a deterministic\n"
-            "image-like tensor is used. --repeat R times R runs after W warm-ups (default\n"
-            "3) and prints one JSON object (median_ms, p90_ms, min_ms, mean_ms, fps, isa,\n"
-            "threads, ...). --profile prints per-node time, kernel and GFLOP/s.\n"
+            "uint8 [N,S,S,3] RGB frame, N the --batch). Without --input (timing only) a\n"
+            "deterministic image-like tensor is used. --repeat R times R runs after W\n"
+            "warm-ups (default 3) and prints one JSON object (median_ms, p90_ms, min_ms,\n"
+            "mean_ms, fps, isa, threads, ...). --profile prints per-node time, kernel and\n"
+            "GFLOP/s.\n"
             "--precision int8 needs --calib (from `cvbench model calibrate`); bf16 needs a\n"
             "CPU with avx512_bf16/AMX unless --allow-emulated. --guard (implied by --input\n"
             "when precision is not fp32) also runs fp32 and prints the detection-level\n"
-            "agreement (F1 at IoU 0.5, class-matched) and the output's relative L2 error.\n");
+            "agreement (F1 at IoU 0.5, class-matched) and the output's relative L2 error.\n"
+            "--batch N plans the model for N items per run (inputs [N,...]; --input files\n"
+            "must have dim 0 = N); the JSON adds batch, per_item_ms and items_per_s.\n"
+            "--batch 1,2,4,8 (timing only, no --input/--output) loads one engine per size\n"
+            "and times them side by side (runs interleaved round-robin), one JSON line per\n"
+            "size with items_per_s and its ratio to the first size (speedup).\n");
 }
 
 int cvb__parse_kernels(const char *s, enum cvb_kernels *out) {
@@ -138,17 +145,32 @@ static int run_guard(const char *model, const struct cvb_engine_opts *opts,
     *rel = den > 0 ? sqrt(num / den) : sqrt(num);
     struct cvb_err derr = {0};
     int na = 0, nb = 0;
-    if (cvb_detector_new(oi.ndim, oi.dims, NULL, &det, &derr) == 0) {
+    /* batched: one detector per item (dim 0 = 1), F1 averaged over the items */
+    int64_t items = oi.ndim >= 1 && oi.dims[0] > 1 ? oi.dims[0] : 1;
+    int64_t idims[CVB_ENGINE_MAX_DIMS];
+    memcpy(idims, oi.dims, sizeof idims);
+    if (items > 1) idims[0] = 1;
+    if (cvb_detector_new(oi.ndim, idims, NULL, &det, &derr) == 0) {
         da = calloc(CVB_DETECT_MAX_DET, sizeof *da);
         db = calloc(CVB_DETECT_MAX_DET, sizeof *db);
         if (da == NULL || db == NULL) {
             rc = cvb_err_set(err, CVB_ENOMEM, "out of memory");
             goto out;
         }
-        rc = cvb_detector_run(det, ref, NULL, da, CVB_DETECT_MAX_DET, &na, err);
-        if (rc == 0) rc = cvb_detector_run(det, test, NULL, db, CVB_DETECT_MAX_DET, &nb, err);
-        if (rc < 0) goto out;
-        *f1 = cvb_detections_f1(da, na, db, nb, 0.5f);
+        double f1sum = 0;
+        int64_t per = oi.numel / items;
+        for (int64_t b = 0; b < items; b++) {
+            int nai = 0, nbi = 0;
+            rc = cvb_detector_run(det, ref + b * per, NULL, da, CVB_DETECT_MAX_DET, &nai, err);
+            if (rc == 0)
+                rc = cvb_detector_run(det, test + b * per, NULL, db, CVB_DETECT_MAX_DET, &nbi,
+                                      err);
+            if (rc < 0) goto out;
+            f1sum += cvb_detections_f1(da, nai, db, nbi, 0.5f);
+            na += nai;
+            nb += nbi;
+        }
+        *f1 = f1sum / (double)items;
         fprintf(stderr, "accuracy guard: %s vs fp32: F1@IoU0.5 = %.4f (fp32 %d boxes, %s %d), "
                 "output rel-L2 = %.4g\n", cvb_precision_name(opts->precision), *f1, na,
                 cvb_precision_name(opts->precision), nb, *rel);
@@ -193,11 +215,118 @@ static void print_profile(struct cvb_engine *e, bool json) {
     free(rows);
 }
 
+/* "1,2,4,8" -> sizes; returns the count or -1. */
+static int parse_batches(const char *s, int *out) {
+    int n = 0;
+    char buf[256];
+    if (strlen(s) >= sizeof buf) return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_BATCHES) return -1;
+        if ((out[n] = cvb__parse_int(tok, 1, CVB_ENGINE_MAX_BATCH)) < 0) return -1;
+        n++;
+    }
+    return n > 0 ? n : -1;
+}
+
+static double median_of(double *t, int n) {
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* --batch with several sizes: one engine per size, synthetic inputs, runs
+ * interleaved round-robin (one run of each size per round) so that every
+ * size sees the same machine state; one JSON line per size. */
+static int time_batches(const char *model, const struct cvb_engine_opts *base, const int *sizes,
+                        int n_sizes, int repeat, int warmup) {
+    struct cvb_engine *e[MAX_BATCHES] = {0};
+    void *ins[MAX_BATCHES] = {0};
+    void *outs[MAX_BATCHES][MAX_IO];
+    double *times = NULL;
+    struct cvb_err err = {0};
+    int status = CVB_EXIT_OK;
+    memset(outs, 0, sizeof outs);
+    int runs = repeat > 0 ? repeat : 10;
+    times = calloc((size_t)n_sizes * (size_t)runs, sizeof *times);
+    if (times == NULL) {
+        cvb_err_set(&err, CVB_ENOMEM, "out of memory");
+        status = cvb__cli_fail(&err);
+        goto out;
+    }
+    for (int k = 0; k < n_sizes; k++) {
+        struct cvb_engine_opts o = *base;
+        o.batch = sizes[k];
+        if (k > 0) o.isa = NULL; /* the process's cap is set by the first */
+        if (cvb_engine_load(model, &o, &e[k], &err) < 0) {
+            status = cvb__cli_fail(&err);
+            goto out;
+        }
+        if (cvb_engine_n_inputs(e[k]) != 1 || cvb_engine_n_outputs(e[k]) > MAX_IO) {
+            status = cvb__cli_usage_error("%s: --batch with several sizes needs a model with one "
+                                          "input and at most %d outputs", model, MAX_IO);
+            goto out;
+        }
+        struct cvb_tensor_info ti;
+        cvb_engine_input_info(e[k], 0, &ti);
+        if ((ins[k] = malloc(ti.bytes ? ti.bytes : 1)) == NULL) {
+            cvb_err_set(&err, CVB_ENOMEM, "cannot allocate input '%s'", ti.name);
+            status = cvb__cli_fail(&err);
+            goto out;
+        }
+        fill_synthetic(ins[k], &ti);
+        for (int i = 0; i < cvb_engine_n_outputs(e[k]); i++) {
+            cvb_engine_output_info(e[k], i, &ti);
+            if ((outs[k][i] = malloc(ti.bytes ? ti.bytes : 1)) == NULL) {
+                cvb_err_set(&err, CVB_ENOMEM, "cannot allocate output '%s'", ti.name);
+                status = cvb__cli_fail(&err);
+                goto out;
+            }
+        }
+    }
+    for (int r = -warmup; r < runs; r++)
+        for (int k = 0; k < n_sizes; k++) {
+            const void *in1[1] = {ins[k]};
+            double t0 = now_ms();
+            if (cvb_engine_run(e[k], in1, outs[k], &err) < 0) {
+                status = cvb__cli_fail(&err);
+                goto out;
+            }
+            if (r >= 0) times[(size_t)k * (size_t)runs + (size_t)r] = now_ms() - t0;
+        }
+    double base_ips = 0;
+    for (int k = 0; k < n_sizes; k++) {
+        double *t = times + (size_t)k * (size_t)runs;
+        double med = median_of(t, runs);
+        double ips = med > 0 ? 1000.0 * sizes[k] / med : 0;
+        if (k == 0) base_ips = ips;
+        printf("{\"model\": \"%s\", \"batch\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "
+               "\"per_item_ms\": %.4f, \"items_per_s\": %.2f, \"speedup\": %.3f, "
+               "\"speedup_vs_batch\": %d, \"isa\": \"%s\", \"threads\": %d, "
+               "\"kernels\": \"%s\", \"input_format\": \"%s\", \"precision\": \"%s\", "
+               "\"repeat\": %d, \"warmup\": %d, \"interleaved\": true}\n",
+               model, sizes[k], med, t[0], med / sizes[k], ips,
+               base_ips > 0 ? ips / base_ips : 0.0, sizes[0], cvb_engine_isa(e[k]),
+               cvb_engine_threads(e[k]), base->kernels == CVB_KERNELS_REF ? "ref" : "onednn",
+               base->input_format == CVB_INPUT_U8_NHWC ? "u8-nhwc" : "f32-nchw",
+               cvb_precision_name(base->precision), runs, warmup);
+    }
+out:
+    for (int k = 0; k < MAX_BATCHES; k++) {
+        for (int i = 0; i < MAX_IO; i++) free(outs[k][i]);
+        free(ins[k]);
+        cvb_engine_free(e[k]);
+    }
+    free(times);
+    return status;
+}
+
 int cvb__cmd_infer(int argc, char **argv) {
     const char *model = NULL;
     const char *inputs[MAX_IO], *outputs[MAX_IO];
     int n_in = 0, n_out = 0, status = CVB_EXIT_OK;
     int repeat = 0, warmup = 3;
+    int batches[MAX_BATCHES], n_batches = 0;
     bool json = false, profile = false, guard = false;
     double guard_f1 = -1, guard_rel = -1;
     struct cvb_engine_opts opts = {0};
@@ -209,7 +338,7 @@ int cvb__cmd_infer(int argc, char **argv) {
     struct cvb_err err = {0};
     memset(in_npy, 0, sizeof in_npy);
     enum { OPT_ISA = 256, OPT_FMT, OPT_REPEAT, OPT_WARMUP, OPT_JSON, OPT_PROFILE, OPT_NOFUSE,
-           OPT_PREC, OPT_CALIB, OPT_EMU, OPT_GUARD };
+           OPT_PREC, OPT_CALIB, OPT_EMU, OPT_GUARD, OPT_BATCH };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},   {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},  {"kernels", required_argument, 0, 'k'},
@@ -221,6 +350,7 @@ int cvb__cmd_infer(int argc, char **argv) {
         {"no-fusion", no_argument, 0, OPT_NOFUSE},
         {"precision", required_argument, 0, OPT_PREC}, {"calib", required_argument, 0, OPT_CALIB},
         {"allow-emulated", no_argument, 0, OPT_EMU}, {"guard", no_argument, 0, OPT_GUARD},
+        {"batch", required_argument, 0, OPT_BATCH},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -280,6 +410,12 @@ int cvb__cmd_infer(int argc, char **argv) {
         case OPT_CALIB: opts.calib = optarg; break;
         case OPT_EMU: opts.allow_emulated = true; break;
         case OPT_GUARD: guard = true; break;
+        case OPT_BATCH:
+            if ((n_batches = parse_batches(optarg, batches)) < 0)
+                return cvb__cli_usage_error("--batch must be N or a list N,N,... (at most %d) of "
+                                            "integers in 1..%d, not '%s'",
+                                            MAX_BATCHES, CVB_ENGINE_MAX_BATCH, optarg);
+            break;
         case 'h': usage(stdout); return CVB_EXIT_OK;
         default: usage(stderr); return CVB_EXIT_USAGE;
         }
@@ -289,6 +425,13 @@ int cvb__cmd_infer(int argc, char **argv) {
     bool timing = repeat > 0 || profile;
     if (!timing && (n_in == 0 || n_out == 0))
         return cvb__cli_usage_error("infer needs --input and --output (or --repeat/--profile)");
+    if (n_batches > 1) {
+        if (n_in > 0 || n_out > 0 || profile || guard)
+            return cvb__cli_usage_error("--batch with several sizes times synthetic inputs only "
+                                        "(no --input, --output, --profile or --guard)");
+        return time_batches(model, &opts, batches, n_batches, repeat, warmup);
+    }
+    if (n_batches == 1) opts.batch = batches[0];
 
     if (cvb_engine_load(model, &opts, &e, &err) < 0) {
         status = cvb__cli_fail(&err);
@@ -339,8 +482,17 @@ int cvb__cmd_infer(int argc, char **argv) {
             for (int d = 0; d < in_npy[i].ndim; d++)
                 o2 += (size_t)snprintf(got + o2, sizeof got - o2, d ? ",%lld" : "%lld",
                                        (long long)in_npy[i].dims[d]);
-            status = cvb__cli_usage_error("%s: %s [%s] does not match model input '%s' %s [%s]",
-                                          inputs[i], in_npy[i].dtype, got, ti.name, ti.dtype, want);
+            bool batch_only = in_npy[i].ndim == ti.ndim && ti.ndim >= 1 &&
+                              strcmp(in_npy[i].dtype, ti.dtype) == 0 && in_npy[i].dims[0] > 1;
+            for (int d = 1; batch_only && d < ti.ndim; d++)
+                batch_only = in_npy[i].dims[d] == ti.dims[d];
+            char hint[96] = "";
+            if (batch_only)
+                snprintf(hint, sizeof hint, " (for a batch of %lld, add --batch %lld)",
+                         (long long)in_npy[i].dims[0], (long long)in_npy[i].dims[0]);
+            status = cvb__cli_usage_error("%s: %s [%s] does not match model input '%s' %s [%s]%s",
+                                          inputs[i], in_npy[i].dtype, got, ti.name, ti.dtype, want,
+                                          hint);
             goto out;
         }
         in_ptrs[i] = in_npy[i].data;
@@ -423,6 +575,11 @@ int cvb__cmd_infer(int argc, char **argv) {
                mi.synthetic ? "true" : "false", n_in == 0 ? "true" : "false", mi.flops / 1e9,
                median > 0 ? mi.flops / (median * 1e6) : 0.0, (long long)mi.activation_bytes,
                cvb_precision_name(opts.precision), cvb_engine_n_lowp_convs(e));
+        {
+            int nb = opts.batch > 1 ? opts.batch : 1;
+            printf(", \"batch\": %d, \"per_item_ms\": %.4f, \"items_per_s\": %.2f", nb,
+                   median / nb, median > 0 ? 1000.0 * nb / median : 0.0);
+        }
         if (guard_f1 >= 0) printf(", \"guard_f1\": %.4f", guard_f1);
         if (guard_rel >= 0) printf(", \"guard_rel_l2\": %.5g", guard_rel);
         printf("}\n");

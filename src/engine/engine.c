@@ -3,12 +3,17 @@
  *
  * Load = parse (onnx.c) + finalize (finalize.c) + plan (here). With the
  * oneDNN kernel set, planning first runs the fusion passes (passes.c), then:
- *  - layouts: every run-time 4-D float32 batch-1 tensor whose channel count
+ *  - layouts: every run-time 4-D float32 tensor whose channel count
  *    is a multiple of 16, and whose producer and consumers all run on
  *    oneDNN kernels that take blocked data (Conv, MaxPool, Resize,
  *    element-wise, channel Concat/Split), is kept in nChw16c; the rest is
  *    plain. Conversions happen inside the Conv that crosses the boundary
  *    (graph edges, head Reshape/Softmax) or in Concat/Split copies.
+ *  - batch (opts.batch N > 1): finalize gives the input dim 0 = N and
+ *    proves every node keeps the items apart (finalize.c); the plan is the
+ *    batch-1 plan except that channel slices are not dense, so there are no
+ *    Concat/Split views: blocked Concats and Splits copy with reorders into
+ *    and out of block-aligned sub-memories.
  *  - views: the members of a Concat or Split whose slices are dense (batch
  *    1; in nChw16c, 16-aligned channel offsets) become "children" of the
  *    whole tensor: their producers write, and consumers read, the slice in
@@ -156,7 +161,7 @@ static int norm_axis(const struct cvb_node *n, int nd) {
 static _Thread_local int cblk_tl = 16;
 
 static bool blk_shape(const struct cvb_tensor *t) {
-    return t->dtype == CVB_DT_F32 && t->ndim == 4 && t->dims[0] == 1 &&
+    return t->dtype == CVB_DT_F32 && t->ndim == 4 && t->dims[0] >= 1 &&
            t->dims[1] % cblk_tl == 0 && t->numel > 0;
 }
 
@@ -179,6 +184,8 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
                 return false;
         return true;
     case CVB_OP_CONCAT:
+        /* batch N: the slices are not dense (no views); the members are
+         * reordered into block-aligned slices (blk_shape: C % block == 0) */
         if (!blk_shape(y) || norm_axis(n, 4) != 1) return false;
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] < 0 || !blk_shape(&g->tensors[n->in[j]])) return false;
@@ -723,9 +730,9 @@ static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
         return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a model with one "
                            "input, this one has %d", g->path, g->n_inputs);
     const struct cvb_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->dtype != CVB_DT_F32 || t->ndim != 4 || t->dims[0] != 1 || t->dims[1] > 4)
+    if (t->dtype != CVB_DT_F32 || t->ndim != 4 || t->dims[1] > 4)
         return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a float32 "
-                           "[1,C<=4,H,W] input; input '%s' is not", g->path, t->name);
+                           "[N,C<=4,H,W] input; input '%s' is not", g->path, t->name);
     e->u8_tensor = g->inputs[0];
     for (int d = 0; d < 4; d++) e->u8_dims[d] = t->dims[d];
     snprintf(e->u8_name, sizeof e->u8_name, "%s", t->name);
@@ -783,12 +790,12 @@ out:
     return rc;
 }
 
-/* Can tensor t be stored as uint8? A batch-1 NHWC run-time activation that
+/* Can tensor t be stored as uint8? An NHWC run-time activation that
  * is no graph input or output, no view of another tensor and no fused sum's
  * addend (the sum reads it as float32). */
 static bool u8_candidate(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
-    return tt->dtype == CVB_DT_F32 && tt->ndim == 4 && tt->dims[0] == 1 && tt->numel > 0 &&
+    return tt->dtype == CVB_DT_F32 && tt->ndim == 4 && tt->dims[0] >= 1 && tt->numel > 0 &&
            tt->data == NULL && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
            e->layout[t] == CVB__LAYOUT_NHWC && e->parent[t] < 0 && !is_sum_addend(e, t);
 }
@@ -1084,6 +1091,11 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
                          e->opts.threads);
         goto out;
     }
+    if (e->opts.batch < 0 || e->opts.batch > CVB_ENGINE_MAX_BATCH) {
+        rc = cvb_err_set(err, CVB_EINVAL, "batch %d is invalid (0 = the model's own, or 1..%d)",
+                         e->opts.batch, CVB_ENGINE_MAX_BATCH);
+        goto out;
+    }
     if (e->opts.threads == 0) e->opts.threads = cvb_engine_default_threads();
     e->opts.calib = NULL; /* not kept: the caller's string */
     cvb_sha256_hex(buf, len, e->sha256);
@@ -1126,7 +1138,7 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
     }
     rc = cvb__onnx_parse(buf, len, name, &e->g, err);
     if (rc < 0) goto out;
-    rc = cvb__graph_finalize(e->g, e->opts.imgsz, err);
+    rc = cvb__graph_finalize(e->g, e->opts.imgsz, e->opts.batch, err);
     if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
         rc = cvb__dnn_new(&e->dnn, e->opts.threads, err);
@@ -1152,7 +1164,7 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
         e->fast = false;
         memset(err, 0, sizeof *err);
         rc = cvb__onnx_parse(buf, len, name, &e->g, err);
-        if (rc == 0) rc = cvb__graph_finalize(e->g, e->opts.imgsz, err);
+        if (rc == 0) rc = cvb__graph_finalize(e->g, e->opts.imgsz, e->opts.batch, err);
         if (rc == 0) rc = plan_all(e, &before, err);
     }
     if (rc < 0) goto out;
@@ -1267,8 +1279,9 @@ static int64_t now_ns(void) {
 /* Plain C conversion of a uint8 NHWC frame into float32 NCHW / 255. */
 static void u8_to_f32(const uint8_t *src, float *dst, const int64_t *dims) {
     int64_t c = dims[1], hw = dims[2] * dims[3];
-    for (int64_t p = 0; p < hw; p++)
-        for (int64_t k = 0; k < c; k++) dst[k * hw + p] = (float)src[p * c + k] / 255.f;
+    for (int64_t b = 0; b < dims[0]; b++, src += c * hw, dst += c * hw)
+        for (int64_t p = 0; p < hw; p++)
+            for (int64_t k = 0; k < c; k++) dst[k * hw + p] = (float)src[p * c + k] / 255.f;
 }
 
 int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const *outputs,

@@ -29,7 +29,11 @@ static uint64_t fold_budget(const struct cvb_graph *g) {
     return b < MAX_FOLDED_BYTES ? b : MAX_FOLDED_BYTES;
 }
 
-static int fix_inputs(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
+static int fix_inputs(struct cvb_graph *g, int imgsz, int batch, struct cvb_err *err) {
+    if (batch > 1 && g->n_inputs != 1)
+        return cvb_err_set(err, CVB_EUNSUPPORTED,
+                           "%s: batch %d needs a model with one input, this one has %d", g->path,
+                           batch, g->n_inputs);
     for (int i = 0; i < g->n_inputs; i++) {
         struct cvb_tensor *t = &g->tensors[g->inputs[i]];
         char shape[160];
@@ -44,12 +48,24 @@ static int fix_inputs(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
                                         (long long)t->dims[d]);
             if (off >= sizeof shape) off = sizeof shape - 1;
         }
+        if (batch > 1) {
+            if (t->ndim < 1 || (t->dims[0] >= 0 && t->dims[0] != 1 && t->dims[0] != batch))
+                return cvb_err_set(err, CVB_EUNSUPPORTED,
+                                   "%s: input '%s' is [%s]; batch %d needs an input whose dim 0 "
+                                   "is the batch (1 or dynamic)",
+                                   g->path, t->name, shape, batch);
+            t->dims[0] = batch;
+        }
         if (!dynamic) {
             if (imgsz > 0 && t->ndim == 4 && (t->dims[2] != imgsz || t->dims[3] != imgsz))
                 return cvb_err_set(err, CVB_EINVAL,
                                    "%s: input '%s' is fixed at [%s]; --imgsz %d needs a model "
                                    "exported with dynamic or %dx%d input",
                                    g->path, t->name, shape, imgsz, imgsz, imgsz);
+            if (batch > 1) {
+                int rc = cvb__tensor_set_shape(g, g->inputs[i], t->dtype, t->ndim, t->dims, err);
+                if (rc < 0) return rc;
+            }
             continue;
         }
         if (imgsz <= 0 || t->ndim != 4 || t->dims[1] < 0)
@@ -234,38 +250,255 @@ out:
     return rc;
 }
 
-int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
-    int rc = fix_inputs(g, imgsz, err);
+/* ---- batch > 1 ------------------------------------------------------------------
+ * A model exported at batch 1 is run at batch N by giving its input dim 0 = N
+ * and letting shape inference and folding follow. A tensor "carries the
+ * batch" (bat[t]) when it is computed from the input with dim 0 holding the
+ * items, each item's elements contiguous and computed from that item alone.
+ * Every live node reading such a tensor must be proven to keep that: an op
+ * whose batch behaviour we cannot prove is refused (CVB_EUNSUPPORTED, naming
+ * it), never run. Reshape shape constants that say 1 for the batch (an
+ * exporter's static batch) are rewritten to N before inference. */
+
+static int batch_fail(const struct cvb_graph *g, const struct cvb_node *n, int batch,
+                      const char *why, struct cvb_err *err) {
+    return cvb_err_set(err, CVB_EUNSUPPORTED,
+                       "%s: node '%s' (%s): batch %d is not supported: %s; run this model at "
+                       "batch 1",
+                       g->path, n->name, cvb__op_name(n->op), batch, why);
+}
+
+/* Reshape: a constant target whose dim 0 is the exporter's batch 1 becomes N. */
+static int batch_rewrite_reshape(struct cvb_graph *g, struct cvb_node *n, int batch,
+                                 const bool *bat, struct cvb_err *err) {
+    if (n->op != CVB_OP_RESHAPE || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || !bat[n->in[0]])
+        return 0;
+    const struct cvb_tensor *x = &g->tensors[n->in[0]], *s = &g->tensors[n->in[1]];
+    if (x->ndim < 1 || x->dims[0] != batch || s->data == NULL || s->dtype != CVB_DT_I64 ||
+        s->ndim != 1 || s->numel < 1 || ((const int64_t *)s->data)[0] != 1)
+        return 0;
+    char name[96];
+    snprintf(name, sizeof name, "cvb_batch%d_shape_%d", batch, n->in[1]);
+    int64_t cnt = s->numel;
+    int64_t *v = malloc((size_t)cnt * sizeof *v);
+    if (v == NULL) return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    memcpy(v, s->data, (size_t)cnt * sizeof *v);
+    v[0] = batch;
+    int t = cvb__graph_find_tensor(g, name);
+    if (t < 0) t = cvb__graph_tensor(g, name); /* may move g->tensors */
+    if (t < 0) {
+        free(v);
+        return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    }
+    if (g->tensors[t].data == NULL) {
+        int rc = cvb__tensor_set_shape(g, t, CVB_DT_I64, 1, &cnt, err);
+        if (rc < 0) {
+            free(v);
+            return rc;
+        }
+        g->tensors[t].data = v;
+        g->tensors[t].producer = -1;
+    } else {
+        free(v);
+    }
+    n->in[1] = t;
+    return 0;
+}
+
+/* Is int64/int32 constant input i of n holding 'v' among its first values? */
+static bool const_has(const struct cvb_graph *g, const struct cvb_node *n, int i, int rank,
+                      int64_t v) {
+    if (i >= n->n_in || n->in[i] < 0) return false;
+    const struct cvb_tensor *t = &g->tensors[n->in[i]];
+    if (t->data == NULL || (t->dtype != CVB_DT_I64 && t->dtype != CVB_DT_I32)) return true;
+    for (int64_t k = 0; k < t->numel; k++) {
+        int64_t a = t->dtype == CVB_DT_I64 ? ((const int64_t *)t->data)[k]
+                                           : ((const int32_t *)t->data)[k];
+        if (a < 0) a += rank;
+        if (a == v) return true;
+    }
+    return false;
+}
+
+/* After inference of live node n: does it keep the batch? Marks its outputs. */
+static int batch_check(struct cvb_graph *g, struct cvb_node *n, int batch, bool *bat,
+                       struct cvb_err *err) {
+    int nb = 0, first = -1;
+    for (int j = 0; j < n->n_in; j++)
+        if (n->in[j] >= 0 && bat[n->in[j]]) {
+            nb++;
+            if (first < 0) first = j;
+        }
+    if (nb == 0) return 0;
+    const struct cvb_tensor *x = &g->tensors[n->in[first]];
+    const struct cvb_tensor *y = n->n_out >= 1 && n->out[0] >= 0 ? &g->tensors[n->out[0]] : NULL;
+    int r = x->ndim;
+    for (int j = 0; j < n->n_out; j++) {
+        const struct cvb_tensor *o = n->out[j] >= 0 ? &g->tensors[n->out[j]] : NULL;
+        if (o != NULL && (o->ndim < 1 || o->dims[0] != batch))
+            return batch_fail(g, n, batch, "its output does not keep the batch in dim 0", err);
+    }
+    if (y == NULL) return batch_fail(g, n, batch, "no output", err);
+    switch (n->op) {
+    case CVB_OP_CONV:
+    case CVB_OP_MAXPOOL:
+        if (first != 0 || nb != 1)
+            return batch_fail(g, n, batch, "the batch reaches its weights", err);
+        break;
+    case CVB_OP_SIGMOID:
+    case CVB_OP_RELU:
+    case CVB_OP_SQRT:
+    case CVB_OP_CAST:
+    case CVB_OP_IDENTITY:
+    case CVB_OP_RESHAPE: /* row-major, dim 0 = N on both sides: items stay contiguous */
+    case CVB_OP_RESIZE:  /* output dim 0 checked above: no scaling of the batch */
+    case CVB_OP_EXPAND:
+        if (first != 0 || nb != 1)
+            return batch_fail(g, n, batch, "the batch reaches a parameter input", err);
+        break;
+    case CVB_OP_FLATTEN:
+        if (cvb__attr_int(n, "axis", 1) == 0 || (cvb__attr_int(n, "axis", 1) + r) % r == 0)
+            return batch_fail(g, n, batch, "it flattens the batch axis", err);
+        break;
+    case CVB_OP_ADD:
+    case CVB_OP_SUB:
+    case CVB_OP_MUL:
+    case CVB_OP_DIV:
+    case CVB_OP_POW:
+        for (int j = 0; j < n->n_in; j++) {
+            if (n->in[j] < 0) continue;
+            const struct cvb_tensor *a = &g->tensors[n->in[j]];
+            if (bat[n->in[j]] ? a->ndim != y->ndim
+                              : (a->ndim == y->ndim && a->dims[0] != 1))
+                return batch_fail(g, n, batch, "an operand does not broadcast per item", err);
+        }
+        break;
+    case CVB_OP_CONCAT:
+    case CVB_OP_SPLIT:
+    case CVB_OP_SOFTMAX: {
+        int64_t a = cvb__attr_int(n, "axis", n->op == CVB_OP_SOFTMAX
+                                                  ? (g->opset >= 13 ? -1 : 1)
+                                                  : (n->op == CVB_OP_SPLIT ? 0 : 1));
+        if (a < 0) a += r;
+        if (a == 0) return batch_fail(g, n, batch, "it works on axis 0 (the batch)", err);
+        if (n->op == CVB_OP_CONCAT && nb != n->n_in)
+            return batch_fail(g, n, batch, "it joins a constant to the batch", err);
+        if (n->op == CVB_OP_SPLIT && first != 0)
+            return batch_fail(g, n, batch, "the batch reaches its split sizes", err);
+        break;
+    }
+    case CVB_OP_SLICE:
+        if (first != 0 || nb != 1)
+            return batch_fail(g, n, batch, "the batch reaches its bounds", err);
+        if (n->n_in >= 4 && n->in[3] >= 0 ? const_has(g, n, 3, r, 0) : true)
+            return batch_fail(g, n, batch, "it slices axis 0 (the batch)", err);
+        break;
+    case CVB_OP_TRANSPOSE: {
+        const int64_t *perm = NULL;
+        int c = cvb__attr_ints(n, "perm", &perm);
+        if (c < 1 || perm[0] != 0)
+            return batch_fail(g, n, batch, "it moves the batch axis", err);
+        break;
+    }
+    case CVB_OP_UNSQUEEZE:
+    case CVB_OP_SQUEEZE: {
+        const int64_t *ax = NULL;
+        int ra = n->op == CVB_OP_UNSQUEEZE ? y->ndim : r;
+        bool has0;
+        if (n->n_in >= 2 && n->in[1] >= 0) {
+            if (first != 0) return batch_fail(g, n, batch, "the batch reaches its axes", err);
+            has0 = const_has(g, n, 1, ra, 0);
+        } else {
+            int c = cvb__attr_ints(n, "axes", &ax);
+            has0 = c < 0; /* Squeeze without axes: batch-1 meaning differs */
+            for (int k = 0; k < c; k++) has0 |= ax[k] == 0 || ax[k] + ra == 0;
+        }
+        if (has0) return batch_fail(g, n, batch, "it squeezes or inserts axis 0", err);
+        break;
+    }
+    case CVB_OP_GATHER: {
+        int64_t a = cvb__attr_int(n, "axis", 0);
+        if (a < 0) a += r;
+        if (first != 0 || nb != 1 || a == 0)
+            return batch_fail(g, n, batch, "it gathers on the batch axis", err);
+        break;
+    }
+    case CVB_OP_MATMUL: {
+        const struct cvb_tensor *a = n->in[0] >= 0 ? &g->tensors[n->in[0]] : NULL;
+        const struct cvb_tensor *b = n->n_in > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
+        if (a == NULL || b == NULL) return batch_fail(g, n, batch, "missing operand", err);
+        bool ba = bat[n->in[0]], bb = bat[n->in[1]];
+        /* the batch must be a leading (broadcast) dim of the product, or A's rows */
+        if (bb && (b->ndim < 3 || b->ndim != y->ndim))
+            return batch_fail(g, n, batch, "the batch is in B's contracted dims", err);
+        if (ba && a->ndim != y->ndim)
+            return batch_fail(g, n, batch, "the batch does not lead the product", err);
+        if (!ba && a->ndim == y->ndim && a->dims[0] != 1)
+            return batch_fail(g, n, batch, "operand A does not broadcast per item", err);
+        if (!bb && b->ndim == y->ndim && b->dims[0] != 1)
+            return batch_fail(g, n, batch, "operand B does not broadcast per item", err);
+        break;
+    }
+    default:
+        return batch_fail(g, n, batch, "its batch behaviour is not proven (not implemented)",
+                          err);
+    }
+    for (int j = 0; j < n->n_out; j++)
+        if (n->out[j] >= 0) bat[n->out[j]] = true;
+    return 0;
+}
+
+int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_err *err) {
+    bool *bat = NULL;
+    int rc = fix_inputs(g, imgsz, batch, err);
     if (rc < 0) return rc;
+    if (rc < 0) goto out;
     rc = topo_sort(g, err);
-    if (rc < 0) return rc;
+    if (rc < 0) goto out;
+    if (batch > 1) {
+        /* room for the rewritten Reshape shapes, one per node at most */
+        bat = calloc((size_t)g->n_tensors + (size_t)g->n_nodes + 1, sizeof *bat);
+        if (bat == NULL) {
+            rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+            goto out;
+        }
+        bat[g->inputs[0]] = true;
+    }
     uint64_t folded = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         struct cvb_node *n = &g->nodes[i];
         const struct cvb_op_def *def = &cvb__op_defs[n->op];
-        if (def->infer == NULL || def->ref == NULL)
-            return cvb_err_set(err, CVB_EUNSUPPORTED, "%s: node '%s': op '%s' is not implemented",
-                               g->path, n->name, cvb__op_name(n->op));
+        if (def->infer == NULL || def->ref == NULL) {
+            rc = cvb_err_set(err, CVB_EUNSUPPORTED, "%s: node '%s': op '%s' is not implemented",
+                             g->path, n->name, cvb__op_name(n->op));
+            goto out;
+        }
         if (n->op == CVB_OP_SHAPE && n->n_in >= 1 && n->in[0] >= 0 && n->n_out >= 1 &&
             n->out[0] >= 0) {
             rc = fold_shape(g, n, err);
-            if (rc < 0) return rc;
+            if (rc < 0) goto out;
             g->tensors[n->out[0]].producer = -1;
             n->dead = true;
             continue;
+        }
+        if (bat != NULL) {
+            rc = batch_rewrite_reshape(g, n, batch, bat, err);
+            if (rc < 0) goto out;
         }
         rc = def->infer(g, n, err);
         if (rc < 0) {
             /* every load error names the model file */
             if (err != NULL && strstr(err->msg, g->path) == NULL) cvb_err_prefix(err, "%s", g->path);
-            return rc;
+            goto out;
         }
         bool all_const = true;
         for (int j = 0; j < n->n_out; j++) {
-            if (n->out[j] >= 0 && !g->tensors[n->out[j]].shape_known)
-                return cvb_err_set(err, CVB_EINTERNAL,
-                                   "%s: node '%s' (%s): shape inference left output %d unknown",
-                                   g->path, n->name, cvb__op_name(n->op), j);
+            if (n->out[j] >= 0 && !g->tensors[n->out[j]].shape_known) {
+                rc = cvb_err_set(err, CVB_EINTERNAL,
+                                 "%s: node '%s' (%s): shape inference left output %d unknown",
+                                 g->path, n->name, cvb__op_name(n->op), j);
+                goto out;
+            }
         }
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0 && g->tensors[n->in[j]].data == NULL) all_const = false;
@@ -274,15 +507,30 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err) {
             if (rc < 0) {
                 if (err != NULL && strstr(err->msg, g->path) == NULL)
                     cvb_err_prefix(err, "%s", g->path);
-                return rc;
+                goto out;
             }
+        } else if (bat != NULL) {
+            rc = batch_check(g, n, batch, bat, err);
+            if (rc < 0) goto out;
         }
     }
     for (int i = 0; i < g->n_outputs; i++) {
         const struct cvb_tensor *t = &g->tensors[g->outputs[i]];
-        if (!t->shape_known)
-            return cvb_err_set(err, CVB_EFORMAT, "%s: graph output '%s' has no known shape",
-                               g->path, t->name);
+        if (!t->shape_known) {
+            rc = cvb_err_set(err, CVB_EFORMAT, "%s: graph output '%s' has no known shape",
+                             g->path, t->name);
+            goto out;
+        }
+        if (bat != NULL && !bat[g->outputs[i]]) {
+            rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                             "%s: batch %d is not supported: graph output '%s' does not carry "
+                             "the batch in dim 0; run this model at batch 1",
+                             g->path, batch, t->name);
+            goto out;
+        }
     }
-    return 0;
+    rc = 0;
+out:
+    free(bat);
+    return rc;
 }

@@ -177,8 +177,11 @@ int cvb__onnx_parse(const void *buf, size_t len, const char *path, struct cvb_gr
 
 /* Sort nodes topologically (cycle -> EFORMAT), infer every shape, fold
  * constant subgraphs, mark outputs. 'imgsz' > 0 fixes dynamic spatial dims
- * of 4-D inputs; other dynamic dims are an error that says so. */
-int cvb__graph_finalize(struct cvb_graph *g, int imgsz, struct cvb_err *err);
+ * of 4-D inputs; other dynamic dims are an error that says so. 'batch' > 1
+ * sets the (single) input's dim 0 to batch, rewrites Reshape targets that
+ * hard-code batch 1, and refuses (EUNSUPPORTED, naming the node) any node
+ * that is not proven to keep the items apart; 0 or 1: the model's own. */
+int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_err *err);
 
 /* ---- kernel ABI ----
  * A kernel gets the node, tensor metadata and data pointers. Inputs with

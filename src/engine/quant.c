@@ -163,7 +163,7 @@ static bool conv_candidate(const struct cvb_graph *g, const struct cvb__fusion *
         n->in[0] < 0 || n->in[1] < 0)
         return false;
     const struct cvb_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
-    if (x->dtype != CVB_DT_F32 || x->ndim != 4 || x->dims[0] != 1 || w->data == NULL ||
+    if (x->dtype != CVB_DT_F32 || x->ndim != 4 || x->dims[0] < 1 || w->data == NULL ||
         w->dtype != CVB_DT_F32 || x->data != NULL || cvb__attr_int(n, "group", 1) != 1)
         return false;
     unsigned post = f != NULL ? f[i].post : 0;

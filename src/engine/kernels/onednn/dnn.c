@@ -680,9 +680,9 @@ static int prep_conv_part(struct prep *p, int part) {
                        "fused sum, reading its input with its own scale");
         goto out;
     }
-    if (int8 && (nd != 4 || x->dims[0] != 1 || w->data == NULL || !(q->src_scale > 0.f) ||
+    if (int8 && (nd != 4 || x->dims[0] < 1 || w->data == NULL || !(q->src_scale > 0.f) ||
                  q->src_zp < 0 || q->src_zp > 255)) {
-        rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D batch-1 convolution with constant "
+        rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D convolution with constant "
                        "weights and a valid input scale (got scale %g, zero point %d)",
                        (double)q->src_scale, (int)q->src_zp);
         goto out;
@@ -1379,8 +1379,8 @@ static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
     int rc = 0, k = p->n->n_in;
     int64_t axis = cvb__attr_int(p->n, "axis", 0);
     if (axis < 0) axis += y->ndim;
-    if (y->ndim != 4 || y->dims[0] != 1 || axis != 1 || layout_of(p, y) != CVB__LAYOUT_NHWC)
-        return prep_fail(p, CVB_EINTERNAL, "a uint8 concat needs a batch-1 NHWC channel concat");
+    if (y->ndim != 4 || axis != 1 || layout_of(p, y) != CVB__LAYOUT_NHWC)
+        return prep_fail(p, CVB_EINTERNAL, "a uint8 concat needs an NHWC channel concat");
     dnnl_dims_t yd = {y->dims[0], y->dims[1], y->dims[2], y->dims[3]};
     dnnl_memory_desc_t whole;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&whole, 4, yd, dnnl_u8, dnnl_nhwc);
@@ -1697,41 +1697,52 @@ static int prep_view_copies(struct prep *p, bool concat) {
  * slice sizes are read off the inferred output shapes. Only where the
  * executor chose a non-plain layout; plain splits stay on the reference
  * kernel (a plain copy is as fast). */
-static int prep_split(struct prep *p) {
-    const struct cvb_tensor *x = tin(p, 0);
+/* Split, and Concat with blocked activations and no views (batch N > 1:
+ * the channel slices are not dense): each member is reordered from (Split)
+ * or into (Concat) its slice of the whole tensor, a sub-memory at its
+ * offset on 'axis' (block-aligned for blocked layouts). */
+static int prep_slice_reorders(struct prep *p, bool concat) {
+    const struct cvb_tensor *w = concat ? tout(p, 0) : tin(p, 0);
+    int n_mem = concat ? p->n->n_in : p->n->n_out;
     int rc = 0;
-    if (!is_f32(x)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 split");
-    bool any = layout_of(p, x) != CVB__LAYOUT_PLAIN;
-    for (int i = 0; i < p->n->n_out; i++)
-        if (tout(p, i) != NULL && layout_of(p, tout(p, i)) != CVB__LAYOUT_PLAIN) any = true;
-    if (!any) return prep_fail(p, CVB_EUNSUPPORTED, "plain split: the reference kernel copies");
-    int64_t axis = cvb__attr_int(p->n, "axis", 0);
-    if (axis < 0) axis += x->ndim;
-    if (axis < 0 || axis >= x->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
+    if (!is_f32(w)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 split/concat");
+    if (!concat) {
+        bool any = layout_of(p, w) != CVB__LAYOUT_PLAIN;
+        for (int i = 0; i < n_mem; i++)
+            if (tout(p, i) != NULL && layout_of(p, tout(p, i)) != CVB__LAYOUT_PLAIN) any = true;
+        if (!any)
+            return prep_fail(p, CVB_EUNSUPPORTED, "plain split: the reference kernel copies");
+    }
+    int64_t axis = cvb__attr_int(p->n, "axis", concat ? 1 : 0);
+    if (axis < 0) axis += w->ndim;
+    if (axis < 0 || axis >= w->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
     dnnl_memory_desc_t whole;
-    dnnl_status_t s = md_act(p, &whole, x);
-    if (s != dnnl_success) return prep_status(p, s, "describing the input");
+    dnnl_status_t s = md_act(p, &whole, w);
+    if (s != dnnl_success) return prep_status(p, s, "describing the whole tensor");
     int64_t pos = 0;
-    for (int i = 0; i < p->n->n_out && rc == 0; i++) {
-        const struct cvb_tensor *y = tout(p, i);
-        if (y == NULL) return prep_fail(p, CVB_EUNSUPPORTED, "absent output");
-        if (!is_f32(y) || y->ndim != x->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "output %d", i);
+    for (int i = 0; i < n_mem && rc == 0; i++) {
+        const struct cvb_tensor *m = concat ? tin(p, i) : tout(p, i);
+        if (m == NULL || !is_f32(m) || m->ndim != w->ndim || m->data != NULL)
+            return prep_fail(p, CVB_EUNSUPPORTED, "member %d is not a float32 activation", i);
         dnnl_dims_t dd, off;
-        for (int d = 0; d < x->ndim; d++) {
-            dd[d] = y->dims[d];
+        for (int d = 0; d < w->ndim; d++) {
+            dd[d] = m->dims[d];
             off[d] = d == axis ? pos : 0;
         }
-        dnnl_memory_desc_t sub, ymd;
+        dnnl_memory_desc_t sub, mmd;
         s = dnnl_memory_desc_init_submemory(&sub, &whole, dd, off);
-        if (s == dnnl_success) s = md_act(p, &ymd, y);
+        if (s == dnnl_success) s = md_act(p, &mmd, m);
         if (s != dnnl_success) return prep_status(p, s, "describing a slice");
-        rc = step_reorder(p, &sub, (struct dnn_bind){BIND_IN, 0, 0}, &ymd,
-                          (struct dnn_bind){BIND_OUT, i, 0});
-        pos += y->dims[axis];
+        rc = concat ? step_reorder(p, &mmd, (struct dnn_bind){BIND_IN, i, 0}, &sub,
+                                   (struct dnn_bind){BIND_OUT, 0, 0})
+                    : step_reorder(p, &sub, (struct dnn_bind){BIND_IN, 0, 0}, &mmd,
+                                   (struct dnn_bind){BIND_OUT, i, 0});
+        pos += m->dims[axis];
     }
-    if (rc == 0 && pos != x->dims[axis])
-        rc = prep_fail(p, CVB_EUNSUPPORTED, "outputs do not cover the input");
-    if (rc == 0) snprintf(p->plan->impl, sizeof p->plan->impl, "split+reorder");
+    if (rc == 0 && pos != w->dims[axis])
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "members do not cover the whole tensor");
+    if (rc == 0)
+        snprintf(p->plan->impl, sizeof p->plan->impl, concat ? "concat+reorder" : "split+reorder");
     return rc;
 }
 
@@ -1750,8 +1761,8 @@ int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, in
     if (p.plan == NULL) return cvb_err_set(err, CVB_ENOMEM, "oneDNN: out of memory");
     p.plan->op = CVB_OP_IDENTITY;
     if (tl_configured != d->id) configure_thread(d);
-    if (t->ndim != 4 || t->dims[0] != 1) {
-        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "uint8 input needs a [1,C,H,W] model input");
+    if (t->ndim != 4) {
+        rc = cvb_err_set(err, CVB_EUNSUPPORTED, "uint8 input needs a [N,C,H,W] model input");
         goto out;
     }
     /* logical dims N,C,H,W; the frame is N,H,W,C bytes */
@@ -1974,14 +1985,17 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
         case CVB_OP_RELU: rc = prep_eltwise(&p, dnnl_eltwise_relu); break;
         case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
         case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
-        case CVB_OP_SPLIT: rc = prep_split(&p); break;
+        case CVB_OP_SPLIT: rc = prep_slice_reorders(&p, false); break;
         case CVB_OP_TRANSPOSE:
             rc = blk ? prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op")
                      : prep_transpose(&p);
             break;
         case CVB_OP_CONCAT:
             if (blk16) {
-                rc = prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
+                /* batch 1 plans a blocked Concat as views (prep_view_copies) */
+                rc = tout(&p, 0)->dims[0] > 1
+                         ? prep_slice_reorders(&p, true)
+                         : prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op");
                 break;
             }
             if (act_u8(&p, tout(&p, 0)) != NULL)
