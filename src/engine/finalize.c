@@ -451,7 +451,6 @@ static int batch_check(struct cvb_graph *g, struct cvb_node *n, int batch, bool 
 int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_err *err) {
     bool *bat = NULL;
     int rc = fix_inputs(g, imgsz, batch, err);
-    if (rc < 0) return rc;
     if (rc < 0) goto out;
     rc = topo_sort(g, err);
     if (rc < 0) goto out;
