@@ -62,6 +62,11 @@ if(CVB_SYSTEM_PYTHON3)
     COMMAND ${CVB_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/serve_model.py
       --cvbench $<TARGET_FILE:cvbench>)
   set_tests_properties(serve-model PROPERTIES LABELS integration TIMEOUT 300)
+  # `cvbench run --backend kserve` against serve-model (u8, f32, batching, failures)
+  add_test(NAME kserve-backend
+    COMMAND ${CVB_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/kserve_backend.py
+      --cvbench $<TARGET_FILE:cvbench>)
+  set_tests_properties(kserve-backend PROPERTIES LABELS integration TIMEOUT 600)
 endif()
 # the official Triton client against serve-model (u8 and f32 input formats)
 add_test(NAME serve-model-triton

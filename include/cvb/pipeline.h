@@ -34,6 +34,9 @@
 /* Frames in each stream's decode pool (async, pipeline mode): the producer
  * can run this many frames ahead of inference. Direct execution uses 1. */
 #define CVB_PIPELINE_POOL_FRAMES 3
+/* Backend kserve: a stream's pool holds inflight + 1 frames (one decoding
+ * while 'inflight' requests are out), up to this many. */
+#define CVB_PIPELINE_MAX_SLOTS (CVB_SCN_MAX_INFLIGHT + 1)
 
 /* What a run learned about its model and videos, once, before any level. */
 struct cvb_pipeline_probe {
@@ -57,6 +60,13 @@ struct cvb_pipeline_probe {
     char video_desc[CVB_RESULT_STR]; /* first video: "h264 1280x720 30.00 fps 300 frames" */
     char model_input[64];
     char isa[32];                /* effective ISA the engine runs ("avx512_core_vnni") */
+    /* backend kserve: what the server's model takes (checked against the
+     * local model: same input side, same output shapes) */
+    bool remote;
+    bool remote_u8;              /* frames travel as uint8 NHWC (else fp32 NCHW) */
+    int64_t remote_request_bytes;  /* per frame: binary payload + JSON header */
+    int64_t remote_response_bytes; /* per frame: outputs + JSON header */
+    char remote_server[64];
 };
 
 /* Probe scenario 's': load the model once (threads as a level would use
@@ -72,7 +82,10 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
  * stall), never more instances than streams; threads per instance =
  * scenario.threads (0: n_cpus) / instances, at least 1. So instances x
  * threads never exceeds the cores and concurrent engine calls never
- * oversubscribe them, in both executions. */
+ * oversubscribe them, in both executions.
+ * Backend kserve: 'instances' are the client's connections, streams x
+ * inflight (each a thread that mostly waits on the network), and
+ * 'threads_per_instance' is all the cores (for the accuracy reference). */
 void cvb_pipeline_instances(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
                             int streams, int *instances, int *threads_per_instance);
 

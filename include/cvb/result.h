@@ -37,6 +37,33 @@ struct cvb_stage_stat {
 #define CVB_MAX_WINDOWS 600 /* throughput windows kept per level (bounded) */
 #define CVB_MAX_RSS_SAMPLES 1200
 
+/* The kserve backend's view of one level (remote.used false for cpu).
+ * Per request (one frame): serialise on the client, the round trip (send
+ * to last response byte: network + the server's queue and compute), and
+ * deserialise (parse + copy). The server's own queue and compute times and
+ * its busy ratio come from deltas of its statistics extension over the
+ * level (server_stats false when it has none); network = round trip -
+ * server queue - server compute (per request, >= 0). */
+struct cvb_remote_result {
+    bool used;
+    char server[64];            /* "cvbench-serve-model 0.1", "" unknown */
+    char payload[8];            /* "uint8" (NHWC) | "fp32" (NCHW) */
+    int inflight;               /* requests in flight per stream at most */
+    int connections;            /* keep-alive connections (streams x inflight) */
+    double request_bytes;       /* per frame, mean */
+    double response_bytes;
+    double serialize_ms, roundtrip_ms, roundtrip_p99_ms, deserialize_ms;
+    bool server_stats;
+    int64_t server_requests;    /* requests the server counted during the level */
+    double server_queue_ms;     /* per request, mean */
+    double server_compute_ms;   /* per request: compute input + infer + output */
+    double server_batch_mean;   /* items per server engine call */
+    int server_instances;       /* from Triton's model configuration; 1 if unknown */
+    double server_busy_pct;     /* compute time / (instances x level wall), 0..100 */
+    double network_ms;          /* per request */
+    double client_cpu_pct;      /* this process's CPU / cores it may use, 0..100 */
+};
+
 struct cvb_level_result {
     int level;                  /* index in the sweep, 0-based */
     int streams;
@@ -88,6 +115,7 @@ struct cvb_level_result {
     int64_t accuracy_test_boxes;    /* boxes of the level (precision under test) */
     double accuracy_f1;             /* F1 at IoU 0.5, 0..1 */
     double accuracy_mean_iou;       /* of matched boxes, 0..1 */
+    struct cvb_remote_result remote; /* backend kserve */
 };
 
 struct cvb_manifest {

@@ -22,12 +22,16 @@
 #define CVB_SCN_MAX_LEVELS 32
 #define CVB_SCN_MAX_STREAMS 1024
 #define CVB_SCN_MAX_ACCURACY_SAMPLE 1024
+#define CVB_SCN_MAX_INFLIGHT 16
 
 struct cvb_scenario {
     char model[CVB_SCN_PATH];
     int n_videos;
     char videos[CVB_SCN_MAX_VIDEOS][CVB_SCN_PATH]; /* streams take them round-robin */
-    char backend[16];       /* cpu (kserve, cuda: other issues) */
+    char backend[16];       /* cpu | kserve (cuda: not implemented yet) */
+    char kserve_url[256];   /* kserve: http://HOST:PORT of a KServe v2 server */
+    char kserve_model[128]; /* kserve: model name there ("" = the model file's name) */
+    int inflight;           /* kserve: requests in flight per stream (default 2) */
     char worker_tag[32];    /* service: only workers started with --tag worker_tag take it */
     char isa[24];           /* auto | amx | avx512_vnni | avx512 | avx2 */
     char precision[8];      /* fp32 | bf16 | int8 */

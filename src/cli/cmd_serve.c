@@ -81,9 +81,9 @@ static int common_opt(struct common *c, const char *name, const char *v) {
             return cvb__cli_usage_error("--tag: at most %d tags", CVB_CAPS_MAX_TAGS), 2;
         snprintf(c->tags[c->n_tags++], sizeof c->tags[0], "%s", v);
     } else if (strcmp(name, "backend") == 0) {
-        if (strcmp(v, "cpu") != 0)
-            return cvb__cli_usage_error("--backend: '%s' is not implemented yet (only cpu; "
-                                        "kserve and cuda workers come with their issues)", v), 2;
+        if (strcmp(v, "cpu") != 0 && strcmp(v, "kserve") != 0)
+            return cvb__cli_usage_error("--backend: '%s' is not implemented yet (cpu and "
+                                        "kserve are; cuda comes with its issue)", v), 2;
         snprintf(c->backend, sizeof c->backend, "%s", v);
     } else {
         return 0;
@@ -127,7 +127,8 @@ static const char common_help[] =
     "                          worker; after max-attempts deliveries it is dead\n"
     "  --isa auto|amx|avx512_vnni|avx512|avx2   worker ISA cap (default: detect)\n"
     "  --tag NAME              worker tag (repeatable); a scenario's worker_tag routes to it\n"
-    "  --backend cpu           worker backend (kserve, cuda: not implemented yet)\n";
+    "  --backend cpu|kserve    worker backend: kserve workers run scenarios of backend\n"
+    "                          kserve against the scenario's kserve_url (cuda: not yet)\n";
 
 /* ---- worker threads (serve) ---------------------------------------------------------- */
 

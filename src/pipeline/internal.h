@@ -78,4 +78,33 @@ int cvb__pipeline_detector(const struct cvb_scenario *s, struct cvb_engine *e,
 const void *cvb__pipeline_input(const struct cvb_pipeline_probe *p, const uint8_t *frame,
                                 void *conv);
 
+/* Frames in a stream's pool: 1 (direct), CVB_PIPELINE_POOL_FRAMES (async),
+ * inflight + 1 (async, backend kserve). */
+int cvb__pipeline_slots(const struct cvb_scenario *s);
+
+/* ---- backend kserve (remote.c) -------------------------------------------------
+ * The server's model name for scenario 's' (kserve_model, or the model
+ * file's name without .onnx). */
+void cvb__remote_model_name(const struct cvb_scenario *s, char *out, size_t len);
+/* Probe: open the server, check its model against the local one ('e',
+ * loaded from s->model: the same input side and output shapes), fill p's
+ * remote_* fields. Errors name the URL and model. */
+int cvb__remote_probe(const struct cvb_scenario *s, struct cvb_engine *e,
+                      struct cvb_pipeline_probe *p, struct cvb_err *err);
+/* A level's client (one per level), opened before its first frame. */
+struct cvb__remote;
+struct cvb_kserve_conn;
+struct cvb_kserve_remote;
+int cvb__remote_open(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
+                     struct cvb__remote **out, struct cvb_err *err);
+void cvb__remote_free(struct cvb__remote *r);
+const struct cvb_kserve_remote *cvb__remote_info(const struct cvb__remote *r);
+/* A connection for one worker (freed with cvb_kserve_conn_free). */
+int cvb__remote_conn(struct cvb__remote *r, struct cvb_kserve_conn **out, struct cvb_err *err);
+/* The server's statistics when the level starts, and the level's share of
+ * them when it ends: fills o's server_* fields and network_ms (o's
+ * roundtrip_ms must be set) and o's identity fields. */
+void cvb__remote_begin(struct cvb__remote *r);
+void cvb__remote_finish(struct cvb__remote *r, double level_s, struct cvb_remote_result *o);
+
 #endif

@@ -64,6 +64,7 @@
 #include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/video.h"
+#include "kserve/client.h"
 #include "pipeline/internal.h"
 #include "pipeline/stats.h"
 
@@ -106,7 +107,7 @@ struct stream {
     int n_slots;
     pthread_mutex_t m;
     pthread_cond_t cv;
-    int free_slots[CVB_PIPELINE_POOL_FRAMES];
+    int free_slots[CVB_PIPELINE_MAX_SLOTS];
     int n_free;
     /* written by the producer only */
     int64_t dropped, late;
@@ -123,6 +124,7 @@ struct worker {
     pthread_t th;
     bool started;
     struct cvb_engine *e;
+    struct cvb_kserve_conn *conn; /* backend kserve: instead of the engine */
     void *conv;               /* conversion buffer (float32 or uint8 NCHW) or NULL */
     void **outs;
     int n_outs;
@@ -185,6 +187,11 @@ struct level {
     int64_t n_seen_samples;
 
     struct cvb__acc acc;      /* accuracy under load: sampled frames (accuracy.c) */
+
+    /* backend kserve (remote.c): measured frames' sums, under the collector lock */
+    struct cvb__remote *rm;
+    double ser_ns, deser_ns, req_bytes, resp_bytes;
+    int64_t n_remote;
 };
 
 static void set_error(struct level *lv, int rc, const struct cvb_err *err) {
@@ -224,7 +231,8 @@ static uint64_t xorshift(uint64_t *s) {
 /* ---- recording a finished frame --------------------------------------------- */
 
 static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uint64_t conv_ns,
-                   uint64_t infer_ns, uint64_t post_ns, uint64_t t_end) {
+                   uint64_t infer_ns, uint64_t post_ns, uint64_t t_end,
+                   const struct cvb_kserve_timing *tm) {
     struct stream *st = &lv->st[j->stream];
     bool measured = j->n >= lv->warmup;
     pthread_mutex_lock(&lv->cm);
@@ -268,6 +276,13 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
     lv->infer_ns += infer_ns;
     lv->prod_ns += j->decode_ns + j->letterbox_ns;
     lv->decode_ns += j->decode_ns;
+    if (tm != NULL) {
+        lv->ser_ns += (double)tm->serialize_ns;
+        lv->deser_ns += (double)tm->deserialize_ns;
+        lv->req_bytes += (double)tm->request_bytes;
+        lv->resp_bytes += (double)tm->response_bytes;
+        lv->n_remote++;
+    }
     /* Throughput windows start when every stream is past its warm-up: the
      * completion that ends the last warm-up opens the first window. */
     if (opens_windows)
@@ -300,16 +315,29 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
 
 /* ---- the per-frame work on an engine instance ----------------------------------- */
 
-/* Convert, infer, postprocess and record job 'j' on worker 'w'. */
+/* Convert, infer, postprocess and record job 'j' on worker 'w'. Backend
+ * kserve: the request's serialisation counts as conversion (preprocess),
+ * its round trip as inference, its deserialisation as postprocess. */
 static int process(struct level *lv, struct worker *w, const struct job *j, uint64_t queue_ns) {
     struct cvb_err err = {0};
+    struct cvb_kserve_timing tm = {0};
     int rc;
-    uint64_t t0 = cvb_now_ns();
-    const void *in = cvb__pipeline_input(lv->p, j->frame, w->conv);
-    uint64_t t1 = cvb_now_ns();
-    const void *ins[1] = {in};
-    rc = cvb_engine_run(w->e, ins, w->outs, &err);
-    uint64_t t2 = cvb_now_ns();
+    uint64_t t0 = cvb_now_ns(), t1, t2;
+    if (w->conn != NULL) {
+        rc = cvb_kserve_conn_infer(w->conn, j->frame, (float *const *)w->outs, &tm, &err);
+        t2 = cvb_now_ns();
+        /* timings of the client's phases: the round trip is the "inference" */
+        uint64_t tot = t2 - t0, pre = tm.serialize_ns < tot ? tm.serialize_ns : tot;
+        t1 = t0 + pre;
+        uint64_t net = tm.network_ns < tot - pre ? tm.network_ns : tot - pre;
+        t2 = t1 + net; /* the deserialisation joins the postprocess below */
+    } else {
+        const void *in = cvb__pipeline_input(lv->p, j->frame, w->conv);
+        t1 = cvb_now_ns();
+        const void *ins[1] = {in};
+        rc = cvb_engine_run(w->e, ins, w->outs, &err);
+        t2 = cvb_now_ns();
+    }
     if (rc < 0) {
         cvb_err_prefix(&err, "model %s: stream %d frame %lld", lv->s->model, j->stream,
                        (long long)j->n);
@@ -326,7 +354,7 @@ static int process(struct level *lv, struct worker *w, const struct job *j, uint
         }
     }
     uint64_t t3 = cvb_now_ns();
-    record(lv, j, queue_ns, t1 - t0, t2 - t1, t3 - t2, t3);
+    record(lv, j, queue_ns, t1 - t0, t2 - t1, t3 - t2, t3, w->conn != NULL ? &tm : NULL);
     if (lv->acc.cap > 0 && j->n >= lv->warmup)
         cvb__acc_keep(&lv->acc, lv->ionly ? w->det : NULL, w->outs[0], j->frame, &j->lb,
                       w->dets, n_dets);
@@ -530,8 +558,36 @@ static void *direct_main(void *arg) {
 
 /* ---- set-up and tear-down ------------------------------------------------------- */
 
+/* Backend kserve: a connection, output buffers of the server's shapes, and
+ * a detector for its output 0. */
+static int setup_remote_worker(struct level *lv, struct worker *w, struct cvb_err *err) {
+    const struct cvb_kserve_remote *ri = cvb__remote_info(lv->rm);
+    int rc = cvb__remote_conn(lv->rm, &w->conn, err);
+    if (rc < 0) return rc;
+    w->n_outs = ri->n_outputs;
+    w->outs = calloc((size_t)w->n_outs, sizeof *w->outs);
+    if (w->outs == NULL) return cvb_err_set(err, CVB_ENOMEM, "output buffers");
+    for (int i = 0; i < w->n_outs; i++) {
+        w->outs[i] = malloc(ri->output_bytes[i] ? ri->output_bytes[i] : 1);
+        if (w->outs[i] == NULL) return cvb_err_set(err, CVB_ENOMEM, "output buffers");
+    }
+    if (lv->ionly && lv->acc.cap == 0) return 0;
+    struct cvb_detect_opts dopts;
+    cvb_detect_opts_init(&dopts);
+    rc = cvb_detector_new(ri->output_ndim[0], ri->output_dims[0], &dopts, &w->det, err);
+    if (rc == CVB_ESHAPE && ri->output_ndim[0] == 3 &&
+        ri->output_dims[0][1] == ri->output_dims[0][2]) {
+        dopts.layout = CVB_YOLO_V8; /* as cvb__pipeline_detector: ambiguous [1,84,84] */
+        rc = cvb_detector_new(ri->output_ndim[0], ri->output_dims[0], &dopts, &w->det, err);
+    }
+    if (rc < 0)
+        cvb_err_prefix(err, "%s: model output '%s'", lv->s->kserve_url, ri->output_names[0]);
+    return rc;
+}
+
 static int setup_worker(struct level *lv, struct worker *w, struct cvb_err *err) {
     const struct cvb_pipeline_probe *p = lv->p;
+    if (lv->rm != NULL) return setup_remote_worker(lv, w, err);
     int rc = cvb__pipeline_load_engine(lv->s, lv->tpi, p->input_u8, false, &w->e, err);
     if (rc < 0) return rc;
     if (!p->input_u8) {
@@ -567,6 +623,7 @@ static void free_worker(struct worker *w) {
     free(w->conv);
     cvb_detector_free(w->det);
     cvb_engine_free(w->e);
+    cvb_kserve_conn_free(w->conn);
 }
 
 /* Fill one ring per distinct video used by the level (inference-only). */
@@ -764,6 +821,27 @@ static void fill_result(struct level *lv, struct cvb_level_result *o, double wal
              o->dropped_frames == 0;
     b.streams = lv->n_streams;
     b.instances = lv->n_inst;
+    if (lv->rm != NULL) {
+        struct cvb_remote_result *rm = &o->remote;
+        double n = lv->n_remote > 0 ? (double)lv->n_remote : 1;
+        rm->inflight = lv->s->inflight;
+        rm->connections = lv->n_inst;
+        rm->request_bytes = lv->req_bytes / n;
+        rm->response_bytes = lv->resp_bytes / n;
+        rm->serialize_ms = lv->ser_ns / n / 1e6;
+        rm->deserialize_ms = lv->deser_ns / n / 1e6;
+        rm->roundtrip_ms = o->stages[CVB_STAGE_INFER].mean_ms;
+        rm->roundtrip_p99_ms = o->stages[CVB_STAGE_INFER].p99_ms;
+        int cores = lv->p->n_cpus > 0 ? lv->p->n_cpus : 1;
+        rm->client_cpu_pct = o->cpu_process_pct / cores;
+        cvb__remote_finish(lv->rm, level_ns / 1e9, rm);
+        b.remote = true;
+        b.server_stats = rm->server_stats;
+        b.server = rm->server_busy_pct / 100;
+        b.network_share = rm->roundtrip_ms > 0 ? rm->network_ms / rm->roundtrip_ms : 0;
+        b.client_cpu = rm->client_cpu_pct / 100;
+        b.roundtrip_ms = rm->roundtrip_ms;
+    }
     cvb__bottleneck(&b, o->bottleneck, sizeof o->bottleneck);
 }
 
@@ -799,9 +877,9 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
                          CVB_SCN_MAX_STREAMS);
         goto done;
     }
-    if (strcmp(s->backend, "cpu") != 0) {
+    if (strcmp(s->backend, "cpu") != 0 && !p->remote) {
         rc = cvb_err_set(err, CVB_EUNSUPPORTED, "backend '%s' is not available in this build "
-                         "(only 'cpu')", s->backend);
+                         "(only 'cpu' and 'kserve')", s->backend);
         goto done;
     }
 
@@ -864,7 +942,7 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
     lv->st = calloc((size_t)streams, sizeof *lv->st);
     lv->wk = calloc((size_t)lv->n_inst, sizeof *lv->wk);
     lv->free_inst = calloc((size_t)lv->n_inst, sizeof *lv->free_inst);
-    int slots = lv->direct ? 1 : CVB_PIPELINE_POOL_FRAMES;
+    int slots = cvb__pipeline_slots(s);
     lv->qcap = streams * slots;
     lv->q = calloc((size_t)lv->qcap, sizeof *lv->q);
     if (lv->st == NULL || lv->wk == NULL || lv->free_inst == NULL || lv->q == NULL) {
@@ -873,6 +951,10 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
     }
     rc = cvb__acc_init(&lv->acc, s, p, streams, err);
     if (rc < 0) goto done;
+    if (p->remote) {
+        rc = cvb__remote_open(s, p, &lv->rm, err);
+        if (rc < 0) goto done;
+    }
     for (int i = 0; i < lv->n_inst; i++) {
         lv->wk[i].lv = lv;
         lv->wk[i].id = i;
@@ -914,6 +996,7 @@ int cvb_pipeline_run_level(const struct cvb_scenario *s, const struct cvb_pipeli
     double cpu0 = cvb__proc_cpu_s();
     uint64_t sb0, st0, sb1, st1;
     cvb__sys_cpu(&sb0, &st0);
+    if (lv->rm != NULL) cvb__remote_begin(lv->rm);
     lv->t0 = cvb_now_ns();
     atomic_store(&lv->producers_left, streams);
     /* Stream threads run on stacks mapped here and unmapped after the join:
@@ -1021,6 +1104,7 @@ done:
             }
         if (lv->wk != NULL)
             for (int i = 0; i < lv->n_inst; i++) free_worker(&lv->wk[i]);
+        cvb__remote_free(lv->rm);
         for (int i = 0; lv->rings != NULL && i < lv->n_rings; i++) free(lv->rings[i]);
         free(lv->rings);
         free(lv->ring_lbs);

@@ -11,7 +11,9 @@
  *                                                    uint8 frame as it is
  *                           + outputs + detector     ~ 1.5 x output bytes
  *                           + OpenMP team stacks)
- *   frames     pipeline/async:  streams x POOL x S*S*3
+ *              (kserve: connections x (request + response buffers + outputs +
+ *              CONN_FIXED) instead: the engines run in the server)
+ *   frames     pipeline/async:  streams x POOL x S*S*3 (kserve: inflight + 1)
  *              pipeline/direct: streams x 1 x S*S*3
  *              inference-only:  distinct videos x ring x S*S*3 (one ring per
  *                               video, shared read-only by its streams)
@@ -42,10 +44,24 @@
 #define PER_STREAM (256 * 1024)
 #define FIXED (4 * MiB)
 #define OMP_THREAD_BYTES (256 * 1024)
+/* kserve: a connection's libcurl handle, socket buffers, its thread's stack pages */
+#define CONN_FIXED (256 * 1024)
+
+int cvb__pipeline_slots(const struct cvb_scenario *s) {
+    if (strcmp(s->execution, "direct") == 0) return 1;
+    if (strcmp(s->backend, "kserve") != 0) return CVB_PIPELINE_POOL_FRAMES;
+    int n = s->inflight + 1;
+    return n > CVB_PIPELINE_MAX_SLOTS ? CVB_PIPELINE_MAX_SLOTS : n < 2 ? 2 : n;
+}
 
 void cvb_pipeline_instances(const struct cvb_scenario *s, const struct cvb_pipeline_probe *p,
                             int streams, int *instances, int *threads_per_instance) {
     int cores = s->threads > 0 ? s->threads : (p && p->n_cpus > 0 ? p->n_cpus : cvb_engine_default_threads());
+    if (strcmp(s->backend, "kserve") == 0) {
+        *instances = streams * (s->inflight > 0 ? s->inflight : 1);
+        *threads_per_instance = cores < 1 ? 1 : cores;
+        return;
+    }
     /* Auto: cores / 4 instances (>= 4 threads each on big machines), but at
      * least 2 where there are 2 cores or more. One team spanning all the
      * cores of a small machine loses throughput to its barriers: every
@@ -72,8 +88,12 @@ void cvb_pipeline_estimate(const struct cvb_scenario *s, const struct cvb_pipeli
     cvb_pipeline_instances(s, p, streams, &inst, &tpi);
     int64_t frame = 3 * (int64_t)p->imgsz * p->imgsz;
     int64_t conv = p->input_u8 ? 0 : p->input_bytes;
-    e->engines = inst * (p->engine_bytes + conv + p->output_bytes * 3 / 2 +
-                         (int64_t)tpi * OMP_THREAD_BYTES);
+    if (p->remote)
+        e->engines = inst * (p->remote_request_bytes + p->remote_response_bytes +
+                             p->output_bytes * 3 / 2 + CONN_FIXED);
+    else
+        e->engines = inst * (p->engine_bytes + conv + p->output_bytes * 3 / 2 +
+                             (int64_t)tpi * OMP_THREAD_BYTES);
     bool ionly = strcmp(s->mode, "inference-only") == 0;
     bool direct = strcmp(s->execution, "direct") == 0;
     if (ionly) {
@@ -82,12 +102,12 @@ void cvb_pipeline_estimate(const struct cvb_scenario *s, const struct cvb_pipeli
         e->frames = (int64_t)n_rings * s->ring_frames * frame;
         e->decoders = p->decoder_bytes + DECODER_FIXED;
     } else {
-        e->frames = (int64_t)streams * (direct ? 1 : CVB_PIPELINE_POOL_FRAMES) * frame;
+        e->frames = (int64_t)streams * cvb__pipeline_slots(s) * frame;
         e->decoders = (int64_t)streams * (p->decoder_bytes + DECODER_FIXED);
     }
     e->per_stream = (int64_t)streams * PER_STREAM;
     /* direct: every stream thread that calls the engine owns an OpenMP team */
-    if (direct) e->per_stream += (int64_t)streams * tpi * OMP_THREAD_BYTES;
+    if (direct && !p->remote) e->per_stream += (int64_t)streams * tpi * OMP_THREAD_BYTES;
     e->fixed = FIXED;
     e->accuracy = cvb__acc_bytes(s, p);
     e->total = e->engines + e->frames + e->decoders + e->per_stream + e->fixed + e->accuracy;
@@ -191,9 +211,10 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
     int inst = 0, tpi = 0;
     cvb_pipeline_instances(s, p, min_streams, &inst, &tpi);
 
-    if (strcmp(s->backend, "cpu") != 0) {
+    if (strcmp(s->backend, "cpu") != 0 && strcmp(s->backend, "kserve") != 0) {
         rc = cvb_err_set(err, CVB_EUNSUPPORTED,
-                         "backend '%s' is not available in this build (only 'cpu')", s->backend);
+                         "backend '%s' is not available in this build (only 'cpu' and 'kserve')",
+                         s->backend);
         goto out;
     }
     cvb__malloc_policy();
@@ -280,6 +301,10 @@ int cvb_pipeline_probe(const struct cvb_scenario *s, struct cvb_pipeline_probe *
     }
     rc = warm_thread_counts(s, p, tpi, ins, outs, err);
     if (rc < 0) goto out;
+    if (strcmp(s->backend, "kserve") == 0) {
+        rc = cvb__remote_probe(s, e, p, err);
+        if (rc < 0) goto out;
+    }
 
     p->n_videos = s->n_videos;
     for (int i = 0; i < s->n_videos; i++) {

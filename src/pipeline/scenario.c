@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ftype { F_PATH, F_PATHS, F_ENUM, F_NAME, F_INT, F_DOUBLE, F_BYTES, F_BOOL, F_LEVELS };
+enum ftype { F_PATH, F_PATHS, F_ENUM, F_NAME, F_URL, F_INT, F_DOUBLE, F_BYTES, F_BOOL, F_LEVELS };
 
 struct field {
     const char *name; /* JSON spelling; the flag is the same with '-' for '_' */
@@ -39,6 +39,12 @@ static const struct field fields[] = {
     {"video", F_PATHS, N(videos), 0, 0, NULL, "video file (repeatable; streams take them round-robin)"},
     {"backend", F_ENUM, S(backend), 0, 0, "cpu|kserve|cuda", "inference backend"},
     {"isa", F_ENUM, S(isa), 0, 0, "auto|amx|avx512_vnni|avx512|avx2", "CPU instruction set cap"},
+    {"kserve_url", F_URL, S(kserve_url), 0, 0, NULL,
+     "kserve: the KServe v2 server, http://HOST:PORT"},
+    {"kserve_model", F_NAME, S(kserve_model), 0, 0, NULL,
+     "kserve: the model's name on the server (default: the model file's name)"},
+    {"inflight", F_INT, N(inflight), 1, CVB_SCN_MAX_INFLIGHT, NULL,
+     "kserve: requests in flight per stream"},
     {"worker_tag", F_NAME, S(worker_tag), 0, 0, NULL,
      "service: run only on workers started with --tag NAME"},
     {"precision", F_ENUM, S(precision), 0, 0, "fp32|bf16|int8", "inference precision"},
@@ -92,6 +98,7 @@ void cvb_scenario_defaults(struct cvb_scenario *s) {
     s->window_frames = 50;
     s->p99_ms = 100;
     s->accuracy_sample = 16;
+    s->inflight = 2;
     snprintf(s->db, sizeof s->db, "cvbench.db");
 }
 
@@ -232,6 +239,24 @@ static int set_text(struct cvb_scenario *s, const struct field *f, const char *v
                                    "%s: field '%s': '%s' may only hold letters, digits, '_', "
                                    "'.' and '-'",
                                    origin, f->name, v);
+        snprintf(base + f->off, f->size, "%s", v);
+        return 0;
+    }
+    case F_URL: {
+        /* http(s)://host[:port][/prefix]: printable, no spaces, no query */
+        size_t len = strlen(v);
+        if (len >= f->size)
+            return cvb_err_set(err, CVB_ERANGE, "%s: field '%s': longer than %zu characters",
+                               origin, f->name, f->size - 1);
+        bool scheme = strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
+        const char *host = scheme ? strstr(v, "//") + 2 : v;
+        bool ok = scheme && *host != '\0' && *host != '/';
+        for (size_t k = 0; ok && k < len; k++)
+            ok = isgraph((unsigned char)v[k]) && v[k] != '?' && v[k] != '#';
+        if (!ok)
+            return cvb_err_set(err, CVB_EINVAL,
+                               "%s: field '%s': '%s' is not a URL like http://HOST:PORT", origin,
+                               f->name, v);
         snprintf(base + f->off, f->size, "%s", v);
         return 0;
     }
@@ -449,11 +474,24 @@ int cvb_scenario_validate(const struct cvb_scenario *s, struct cvb_err *err) {
         return cvb_err_set(err, CVB_EINVAL, "scenario: field 'model' is required");
     if (s->n_videos == 0)
         return cvb_err_set(err, CVB_EINVAL, "scenario: field 'video' is required");
-    if (strcmp(s->backend, "cpu") != 0)
+    if (strcmp(s->backend, "cuda") == 0)
         return cvb_err_set(err, CVB_EUNSUPPORTED,
-                           "scenario: field 'backend': '%s' is not implemented yet in this "
-                           "cvbench (only 'cpu' is)",
+                           "scenario: field 'backend': 'cuda' is not implemented yet in this "
+                           "cvbench (only 'cpu' and 'kserve' are)");
+    bool kserve = strcmp(s->backend, "kserve") == 0;
+    if (kserve && s->kserve_url[0] == '\0')
+        return cvb_err_set(err, CVB_EINVAL,
+                           "scenario: backend kserve needs field 'kserve_url' (the server, "
+                           "e.g. http://127.0.0.1:8001)");
+    if (!kserve && (s->kserve_url[0] != '\0' || s->kserve_model[0] != '\0'))
+        return cvb_err_set(err, CVB_EINVAL,
+                           "scenario: fields 'kserve_url' and 'kserve_model' need backend kserve "
+                           "(backend is '%s')",
                            s->backend);
+    if (kserve && strcmp(s->precision, "fp32") != 0)
+        return cvb_err_set(err, CVB_EINVAL,
+                           "scenario: field 'precision': with backend kserve the model server "
+                           "decides the precision (start it with --precision); leave it fp32");
     for (int i = 1; i < s->n_levels; i++)
         if (s->streams[i] <= s->streams[i - 1])
             return cvb_err_set(err, CVB_EINVAL,
@@ -490,6 +528,7 @@ int cvb_scenario_to_json(const struct cvb_scenario *s, char *buf, size_t len) {
             break;
         case F_ENUM: v = json_string(base + f->off); break;
         case F_NAME:
+        case F_URL:
             if (base[f->off] == '\0') continue;
             v = json_string(base + f->off);
             break;

@@ -164,9 +164,42 @@ void cvb__stability(const double *fps, int n, struct cvb_stability *out) {
  *        "cpu-bound: system CPU 98 %, engine busy 70 %"
  *   6. otherwise nothing is saturated (too few streams to fill the engine
  *      instances, or pacing/latency limits):
- *        "under-loaded: engine idle 55 % with 1 stream(s) for 2 instance(s)" */
+ *        "under-loaded: engine idle 55 % with 1 stream(s) for 2 instance(s)"
+ * Backend kserve (the engine is the server's; its busy ratio comes from the
+ * server's statistics over the level), after rule 1:
+ *   2. server busy >= 85 %:   "server-bound: server busy 93 %"
+ *   3. network >= 50 % of the round trip (round trip - server queue -
+ *      server compute):     "network-bound: network 62 % of the 12.3 ms
+ *                              round trip, server busy 40 %"
+ *   4. otherwise the client does not keep the server fed (too few streams
+ *      or requests in flight, or its own decode, serialisation or NMS):
+ *        "client-bound (server idle 35 %): client CPU 80 %, system CPU 97 %"
+ *   without server statistics nothing can be said of the server:
+ *        "server busy unknown (no statistics extension): round trip 12.3 ms,
+ *         client CPU 40 %" */
+static void remote_verdict(const struct cvb_busy *b, char *out, int len) {
+    double srv = 100 * b->server;
+    if (!b->server_stats)
+        snprintf(out, len,
+                 "server busy unknown (no statistics extension): round trip %.1f ms, client "
+                 "CPU %.0f %%",
+                 b->roundtrip_ms, 100 * b->client_cpu);
+    else if (b->server >= 0.85)
+        snprintf(out, len, "server-bound: server busy %.0f %%", srv);
+    else if (b->network_share >= 0.5)
+        snprintf(out, len, "network-bound: network %.0f %% of the %.1f ms round trip, server "
+                 "busy %.0f %%", 100 * b->network_share, b->roundtrip_ms, srv);
+    else
+        snprintf(out, len, "client-bound (server idle %.0f %%): client CPU %.0f %%, system CPU "
+                 "%.0f %%", 100 - srv, 100 * b->client_cpu, 100 * b->cpu_system);
+}
+
 void cvb__bottleneck(const struct cvb_busy *b, char *out, int len) {
     double eng = 100 * b->engine;
+    if (b->remote && !(b->camera && b->held)) {
+        remote_verdict(b, out, len);
+        return;
+    }
     if (b->camera && b->held) {
         snprintf(out, len, "camera-paced: streams hold %.1f fps (engine busy %.0f %%)",
                  b->fps_per_stream_min, eng);

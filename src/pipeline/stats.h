@@ -107,6 +107,13 @@ struct cvb_busy {
     double target_fps;
     double fps_per_stream_min;
     int streams, instances;
+    /* backend kserve */
+    bool remote;
+    bool server_stats;   /* the server reported its statistics */
+    double server;       /* server compute / (server instances x wall), 0..1 */
+    double network_share; /* network time / round trip */
+    double client_cpu;   /* this process's CPU / its cores, 0..1 */
+    double roundtrip_ms;
 };
 /* Write the verdict into out[len]. See the rule in stats.c. */
 void cvb__bottleneck(const struct cvb_busy *b, char *out, int len);

@@ -515,6 +515,43 @@ static void accuracy_table(FILE *f, const struct cvb_level_result *lv, int n) {
     fputs("</table></div>\n", f);
 }
 
+/* Backend kserve: where a request's time went, one row per level. */
+static void remote_table(FILE *f, const struct cvb_level_result *lv, int n) {
+    const struct cvb_remote_result *r0 = NULL;
+    for (int i = 0; i < n && r0 == NULL; i++)
+        if (level_ok(&lv[i]) && lv[i].remote.used) r0 = &lv[i].remote;
+    if (r0 == NULL) return;
+    fputs("<h2>Model server (kserve)</h2>\n<p>Server ", f);
+    html_str(f, r0->server[0] ? r0->server : "(unnamed)", sizeof r0->server);
+    fprintf(f, ", payload %s, %d request(s) in flight per stream. Per request, mean ms: the "
+               "client's serialisation, the round trip (network + server) and "
+               "deserialisation; the server's queue and compute time and busy ratio come "
+               "from its statistics extension over the level; network = round trip &minus; "
+               "server queue &minus; server compute.</p>\n<div class=\"scroll\"><table>\n<tr>"
+               "<th>streams</th><th>request KiB</th><th>serialise</th><th>round trip</th>"
+               "<th>round trip p99</th><th>deserialise</th><th>server queue</th>"
+               "<th>server compute</th><th>network</th><th>batch</th><th>server busy %%</th>"
+               "<th>client CPU %%</th></tr>\n",
+            r0->payload, r0->inflight);
+    for (int i = 0; i < n; i++) {
+        const struct cvb_level_result *l = &lv[i];
+        const struct cvb_remote_result *r = &l->remote;
+        if (!level_ok(l) || !r->used) continue;
+        fprintf(f, "<tr><td>%d</td><td>%.1f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
+                   "<td>%.2f</td>",
+                l->streams, r->request_bytes / 1024.0, r->serialize_ms, r->roundtrip_ms,
+                r->roundtrip_p99_ms, r->deserialize_ms);
+        if (r->server_stats)
+            fprintf(f, "<td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.0f</td>",
+                    r->server_queue_ms, r->server_compute_ms, r->network_ms,
+                    r->server_batch_mean, r->server_busy_pct);
+        else
+            fputs("<td colspan=\"5\">no statistics extension</td>", f);
+        fprintf(f, "<td>%.0f</td></tr>\n", r->client_cpu_pct);
+    }
+    fputs("</table></div>\n", f);
+}
+
 int cvb_report_html_stream(FILE *f, const char *name, const struct cvb_manifest *m,
                            const struct cvb_level_result *lv, int n, struct cvb_err *err) {
     int rc = 0;
@@ -560,6 +597,7 @@ int cvb_report_html_stream(FILE *f, const char *name, const struct cvb_manifest 
           f);
     results_table(f, lv, n);
     accuracy_table(f, lv, n);
+    remote_table(f, lv, n);
 
     int k = ok_levels(lv, n, ok);
     fputs("<h2>Charts</h2>\n<div class=\"charts\">\n", f);

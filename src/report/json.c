@@ -51,6 +51,15 @@ static void put(json_t *obj, const char *key, json_t *val, int *bad) {
 #define PUT_INT(o, k, v)     put(o, k, json_integer((json_int_t)(v)), &bad)
 #define PUT_BOOL(o, k, v)    put(o, k, json_boolean(v), &bad)
 
+/* The level's "remote" object (backend kserve; absent for cpu): numbers
+ * listed once for the encoder and the decoder. */
+#define REMOTE_NUMS(X)                                                         \
+    X(request_bytes) X(response_bytes) X(serialize_ms) X(roundtrip_ms)         \
+    X(roundtrip_p99_ms) X(deserialize_ms) X(server_queue_ms)                   \
+    X(server_compute_ms) X(server_batch_mean) X(server_busy_pct) X(network_ms) \
+    X(client_cpu_pct)
+#define REMOTE_INTS(X) X(inflight) X(connections) X(server_instances)
+
 static json_t *manifest_obj(const struct cvb_manifest *m, int flags) {
     int bad = 0;
     json_t *o = json_object();
@@ -180,6 +189,21 @@ static json_t *level_obj(const struct cvb_level_result *r) {
         put(o, "accuracy", acc, &bad);
     } else {
         put(o, "accuracy", json_null(), &bad); /* not measured */
+    }
+    if (r->remote.used) {
+        const struct cvb_remote_result *rm = &r->remote;
+        json_t *ro = json_object();
+        PUT_STR(ro, "server", rm->server);
+        PUT_STR(ro, "payload", rm->payload);
+        PUT_BOOL(ro, "server_stats", rm->server_stats);
+#define CVB_X(f) PUT_NUM(ro, #f, rm->f);
+        REMOTE_NUMS(CVB_X)
+#undef CVB_X
+#define CVB_X(f) PUT_INT(ro, #f, rm->f);
+        REMOTE_INTS(CVB_X)
+#undef CVB_X
+        PUT_INT(ro, "server_requests", rm->server_requests);
+        put(o, "remote", ro, &bad);
     }
 
     int nr = r->n_rss < 0 ? 0 : r->n_rss > CVB_MAX_RSS_SAMPLES ? CVB_MAX_RSS_SAMPLES : r->n_rss;
@@ -384,6 +408,21 @@ int cvb__level_from_json(const char *text, const char *origin, struct cvb_level_
         r->accuracy_matched = get_int(acc, "matched");
         r->accuracy_ref_boxes = get_int(acc, "ref_boxes");
         r->accuracy_test_boxes = get_int(acc, "test_boxes");
+    }
+    const json_t *ro = json_object_get(o, "remote");
+    if (json_is_object(ro)) {
+        struct cvb_remote_result *rm = &r->remote;
+        rm->used = true;
+        GET_STR(ro, "server", rm->server);
+        GET_STR(ro, "payload", rm->payload);
+        rm->server_stats = json_is_true(json_object_get(ro, "server_stats"));
+#define CVB_X(f) rm->f = get_num(ro, #f);
+        REMOTE_NUMS(CVB_X)
+#undef CVB_X
+#define CVB_X(f) rm->f = (int)get_int(ro, #f);
+        REMOTE_INTS(CVB_X)
+#undef CVB_X
+        rm->server_requests = get_int(ro, "server_requests");
     }
 
     const json_t *rss = json_object_get(o, "rss_timeline");

@@ -92,6 +92,38 @@ static void accuracy_cell(FILE *f, const struct cvb_level_result *r) {
         fprintf(f, "%5s  ", "-");
 }
 
+/* Backend kserve: where a request's time went, client and server side. */
+static void remote_table(FILE *f, const struct cvb_level_result *lv, int n) {
+    int used = 0;
+    for (int i = 0; i < n; i++) used += lv[i].remote.used && strcmp(lv[i].status, "ok") == 0;
+    if (used == 0) return;
+    const struct cvb_remote_result *r0 = NULL;
+    for (int i = 0; i < n && r0 == NULL; i++)
+        if (lv[i].remote.used) r0 = &lv[i].remote;
+    fprintf(f, "\nkserve: server %s · payload %s · %d request(s) in flight per stream\n",
+            r0->server[0] ? r0->server : "(unnamed)", r0->payload, r0->inflight);
+    fprintf(f, "per request, mean ms: client serialise, round trip (network + server), "
+               "deserialise; the server's queue and compute (its statistics); network = "
+               "round trip - server\n");
+    fprintf(f, "%7s %8s %7s %7s %8s %8s %7s %7s %7s %7s %6s %6s %6s\n", "streams", "req KiB",
+            "ser", "deser", "rtt", "rtt p99", "s.queue", "s.comp", "network", "batch",
+            "srv%", "cli%", "conns");
+    for (int i = 0; i < n; i++) {
+        const struct cvb_level_result *l = &lv[i];
+        const struct cvb_remote_result *r = &l->remote;
+        if (!r->used || strcmp(l->status, "ok") != 0) continue;
+        fprintf(f, "%7d %8.1f %7.2f %7.2f %8.2f %8.2f ", l->streams, r->request_bytes / 1024.0,
+                r->serialize_ms, r->deserialize_ms, r->roundtrip_ms, r->roundtrip_p99_ms);
+        if (r->server_stats)
+            fprintf(f, "%7.2f %7.2f %7.2f %7.2f %6.0f ", r->server_queue_ms,
+                    r->server_compute_ms, r->network_ms, r->server_batch_mean,
+                    r->server_busy_pct);
+        else
+            fprintf(f, "%7s %7s %7s %7s %6s ", "-", "-", "-", "-", "-");
+        fprintf(f, "%6.0f %6d\n", r->client_cpu_pct, r->connections);
+    }
+}
+
 void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_level_result *lv,
                       int n) {
     fprintf(f, "\nrun %s · model %s", m->run_id[0] ? m->run_id : "-",
@@ -144,6 +176,7 @@ void cvb_report_table(FILE *f, const struct cvb_manifest *m, const struct cvb_le
         put_clipped(f, r->bottleneck[0] ? r->bottleneck : "-", rest);
         fputc('\n', f);
     }
+    remote_table(f, lv, n);
     fputc('\n', f);
     put_wrapped(f, CVB__LATENCY_NOTE ".", 100);
     put_wrapped(f, CVB__STABLE_NOTE ".", 100);

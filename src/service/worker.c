@@ -109,10 +109,10 @@ void cvb__worker_filter(const struct cvb_worker_info *w, struct cvb_task_filter 
 static int detect(struct cvb_worker *w, struct cvb_err *err) {
     struct cvb_worker_info *in = &w->info;
     const struct cvb_worker_opts *o = &w->opts;
-    if (strcmp(o->backend, "cpu") != 0)
+    if (strcmp(o->backend, "cpu") != 0 && strcmp(o->backend, "kserve") != 0)
         return cvb_err_set(err, CVB_EUNSUPPORTED,
-                           "worker backend '%s' is not implemented yet (only cpu; kserve and "
-                           "cuda workers come with their issues)",
+                           "worker backend '%s' is not implemented yet (cpu and kserve are; "
+                           "cuda comes with its issue)",
                            o->backend);
     bool capped = o->isa[0] != '\0' && strcmp(o->isa, "auto") != 0;
     if (capped) {

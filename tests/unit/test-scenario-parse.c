@@ -188,9 +188,30 @@ static void test_cli_overrides(void) {
     CHECK_EQ_INT(cvb_scenario_set(&s, "calib", "m.calib", "/work", &err), 0);
     CHECK(strcmp(s.calib, "/work/m.calib") == 0);
     CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
-    CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "kserve", NULL, &err), 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "cuda", NULL, &err), 0);
     CHECK(cvb_scenario_validate(&s, &err) < 0);
     CHECK(strstr(err.msg, "not implemented") != NULL);
+    /* kserve: needs the server's URL, fp32 (the server picks its precision) */
+    CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "kserve", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "'kserve_url'") != NULL);
+    CHECK(cvb_scenario_set(&s, "kserve-url", "localhost:8001", NULL, &err) < 0);
+    CHECK(strstr(err.msg, "http://HOST:PORT") != NULL);
+    CHECK(cvb_scenario_set(&s, "kserve-url", "http:// x", NULL, &err) < 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "kserve-url", "http://127.0.0.1:8001", NULL, &err), 0);
+    CHECK(cvb_scenario_set(&s, "kserve-model", "a/b", NULL, &err) < 0);
+    CHECK(cvb_scenario_set(&s, "inflight", "0", NULL, &err) < 0);
+    CHECK(cvb_scenario_set(&s, "inflight", "17", NULL, &err) < 0);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "inflight", "4", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "precision") != NULL);
+    CHECK_EQ_INT(cvb_scenario_set(&s, "precision", "fp32", NULL, &err), 0);
+    CHECK_EQ_INT(cvb_scenario_validate(&s, &err), 0);
+    CHECK_EQ_INT(s.inflight, 4);
+    /* the URL belongs to backend kserve only */
+    CHECK_EQ_INT(cvb_scenario_set(&s, "backend", "cpu", NULL, &err), 0);
+    CHECK(cvb_scenario_validate(&s, &err) < 0);
+    CHECK(strstr(err.msg, "need backend kserve") != NULL);
 }
 
 static void test_to_json_roundtrip(void) {
