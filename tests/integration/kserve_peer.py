@@ -11,10 +11,11 @@ Part A, the peer server itself, with the official Triton client
 (tritonclient.http): live / ready / model ready, server metadata, model
 metadata (FP32 [1,3,320,320] in, the ONNX graph's outputs), infer with
 binary input and binary output (and binary in / JSON out, JSON in / binary
-out) equal to onnxruntime run directly on the same tensor, and one raw
-request shaped like cvbench's (binary input, "binary_data_output" and
-per-output "binary_data": true) answered with Inference-Header-Content-Length
-and the output bytes after the JSON header.
+out) equal to onnxruntime run directly on the same tensor, and raw
+requests shaped like cvbench's (binary input, JSON header space-padded to
+64 bytes, "binary_data_output": true; and with per-output "binary_data":
+true) answered with Inference-Header-Content-Length and the output bytes
+after the JSON header.
 
 Part B, cvbench's client against it: `cvbench run --backend kserve
 --kserve-url ... --kserve-model ... --streams 1,2 --frames 30 --warmup 5
@@ -175,42 +176,58 @@ def part_a(srv, model):
     finally:
         cl.close()
 
-    # one request shaped like cvbench's own (src/kserve/client.h)
-    body_json = json.dumps({
-        "id": "cvb-1",
-        "inputs": [{"name": in_name, "shape": [1, 3, S, S], "datatype": "FP32",
-                    "parameters": {"binary_data_size": x.nbytes}}],
-        "outputs": [{"name": n, "parameters": {"binary_data": True}} for n in out_names],
-        "parameters": {"binary_data_output": True}}).encode()
+    # requests shaped like cvbench's own (src/kserve/client.c): the JSON
+    # header padded with spaces to a multiple of 64 bytes, no "outputs" list,
+    # "binary_data_output": true; then with each output listed and its
+    # "binary_data": true (KServe answers JSON for a listed output without
+    # it, whatever binary_data_output says)
+    inputs = [{"name": in_name, "shape": [1, 3, S, S], "datatype": "FP32",
+               "parameters": {"binary_data_size": x.nbytes}}]
+    raw_binary(P, srv, "raw request as cvbench's (padded header, binary_data_output)",
+               {"parameters": {"binary_data_output": True}, "inputs": inputs}, 64, x, refs)
+    raw_binary(P, srv, "raw request, per-output binary_data",
+               {"id": "cvb-1", "inputs": inputs,
+                "outputs": [{"name": n, "parameters": {"binary_data": True}} for n in out_names]},
+               1, x, refs)
+
+
+def raw_binary(P, srv, what, head, align, x, refs):
+    """POST head (JSON, padded with spaces to a multiple of 'align') + x's
+    bytes; the reply must be binary: Inference-Header-Content-Length, then
+    each output's bytes equal to onnxruntime's."""
+    hj = json.dumps(head, separators=(",", ":")).encode()
+    hj += b" " * (-len(hj) % align)
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
     try:
-        c.request("POST", "/v2/models/%s/infer" % NAME, body_json + x.tobytes(),
+        c.request("POST", "/v2/models/%s/infer" % NAME, hj + x.tobytes(),
                   {"Content-Type": "application/octet-stream",
-                   "Inference-Header-Content-Length": str(len(body_json))})
+                   "Inference-Header-Content-Length": str(len(hj))})
         r = c.getresponse()
         data = r.read()
         hl = r.getheader("Inference-Header-Content-Length")
-        ok = r.status == 200 and hl is not None and hl.isdigit() and int(hl) <= len(data)
-        check(P, ok, "raw binary request: HTTP %d, Inference-Header-Content-Length %s, %d bytes"
-              % (r.status, hl, len(data)))
-        if ok:
-            head = json.loads(data[:int(hl)])
-            off = int(hl)
-            for o in head.get("outputs", []):
-                n = (o.get("parameters") or {}).get("binary_data_size")
-                ref = refs.get(o["name"])
-                y = None
-                if n is not None and ref is not None and n == ref.nbytes:
-                    y = np.frombuffer(data[off:off + n], np.float32).reshape(o["shape"])
-                    off += n
-                e = rel_l2(y, ref) if y is not None else None
-                check(P, e is not None and e <= 1e-6 and o.get("datatype") == "FP32",
-                      "raw binary response: %s %s binary_data_size %s, rel L2 %s" % (
-                          o["name"], o.get("shape"), n, "n/a" if e is None else "%.1e" % e))
-            check(P, off == len(data), "raw binary response: %d bytes after the header, "
-                  "%d expected" % (len(data) - int(hl), off - int(hl)))
     finally:
         c.close()
+    ok = r.status == 200 and hl is not None and hl.isdigit() and int(hl) <= len(data)
+    if not check(P, ok, "%s: HTTP %d, Inference-Header-Content-Length %s, %d bytes%s" % (
+            what, r.status, hl, len(data), "" if ok else ": " + repr(data[:200]))):
+        return
+    off = int(hl)
+    outs = json.loads(data[:off]).get("outputs", [])
+    check(P, sorted(o["name"] for o in outs) == sorted(refs), "%s: outputs %s" % (
+        what, [o["name"] for o in outs]))
+    for o in outs:
+        n = (o.get("parameters") or {}).get("binary_data_size")
+        ref = refs.get(o["name"])
+        y = None
+        if n is not None and ref is not None and n == ref.nbytes and off + n <= len(data):
+            y = np.frombuffer(data[off:off + n], np.float32).reshape(o["shape"])
+            off += n
+        e = rel_l2(y, ref) if y is not None else None
+        check(P, e is not None and e <= 1e-6 and o.get("datatype") == "FP32",
+              "%s: %s %s binary_data_size %s, rel L2 vs onnxruntime %s" % (
+                  what, o["name"], o.get("shape"), n, "n/a" if e is None else "%.1e" % e))
+    check(P, off == len(data), "%s: %d bytes after the header, %d expected" % (
+        what, len(data) - int(hl), off - int(hl)))
 
 
 def part_b(cvb, srv, model, clip, tmp):
