@@ -74,6 +74,17 @@ add_test(NAME serve-model-triton
     --cvbench $<TARGET_FILE:cvbench>)
 set_tests_properties(serve-model-triton PROPERTIES LABELS integration TIMEOUT 300
   SKIP_RETURN_CODE 77)
+# cvbench's KServe v2 client against a server nobody here wrote: KServe's own
+# Python ModelServer (kserve, pinned in scripts/test-venv.sh) serving a
+# synthetic yolov8n 320 through onnxruntime (kserve_peer_server.py). Part A:
+# tritonclient against it (metadata, binary in/out equal to onnxruntime);
+# part B: `cvbench run --backend kserve` 1,2 streams, every sampled box
+# matching the in-process fp32 reference. Skips (77) without kserve. ~10 s.
+add_test(NAME kserve-peer
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/kserve_peer.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(kserve-peer PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
 
 # ---- fuzzing: one libFuzzer target per parser (scripts/fuzz.sh) ---------------
 # fuzz-build compiles every target once in its own clang build (<build>/fuzz,
