@@ -67,6 +67,11 @@ if(CVB_SYSTEM_PYTHON3)
     COMMAND ${CVB_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/kserve_backend.py
       --cvbench $<TARGET_FILE:cvbench>)
   set_tests_properties(kserve-backend PROPERTIES LABELS integration TIMEOUT 600)
+  # dynamic batching (--max-batch 8): replies equal to batch 1, batches formed, hang-ups
+  add_test(NAME serve-model-batch
+    COMMAND ${CVB_SYSTEM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/integration/serve_model_batch.py
+      --cvbench $<TARGET_FILE:cvbench>)
+  set_tests_properties(serve-model-batch PROPERTIES LABELS integration TIMEOUT 120)
 endif()
 # the official Triton client against serve-model (u8 and f32 input formats)
 add_test(NAME serve-model-triton

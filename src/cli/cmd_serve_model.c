@@ -17,7 +17,8 @@ static volatile sig_atomic_t g_stop;
 static void usage(FILE *f) {
     fprintf(f,
             "usage: cvbench serve-model --model M [--name NAME] [--listen HOST:PORT]\n"
-            "                           [--max-batch 1] [--instances N] [--threads T]\n"
+            "                           [--max-batch N] [--batch-timeout-us U]\n"
+            "                           [--instances N] [--threads T]\n"
             "                           [--precision fp32|bf16|int8] [--calib F] [--isa I]\n"
             "                           [--input-format u8|f32] [--token-file F]\n"
             "                           [--queue-slots N] [--max-body-mb N] [--timeout-ms N]\n"
@@ -25,20 +26,28 @@ static void usage(FILE *f) {
             "binary tensor, statistics and model configuration extensions, and /metrics.\n"
             "  --name NAME         model name in URLs (default: the file name without .onnx)\n"
             "  --listen HOST:PORT  default " CVB_MODEL_SERVER_DEFAULT_LISTEN "\n"
-            "  --max-batch N       1 only: dynamic batching is not implemented yet\n"
+            "  --max-batch N       dynamic batching: up to N items (1..%d) per engine call,\n"
+            "                      from requests that arrive within the batch timeout; a\n"
+            "                      request may carry 1..N items (shapes [-1,...]). Plans\n"
+            "                      sizes 1,2,4,...,N up front; other sizes run split (5=4+1).\n"
+            "                      Default 1: batch 1 only, shapes [1,...]\n"
+            "  --batch-timeout-us U  the longest a request waits for its batch to fill\n"
+            "                      (default %d; 0: only what is already queued)\n"
             "  --instances N       engine instances, each on its own thread (default 1)\n"
             "  --threads T         oneDNN threads per instance (default: cores / instances)\n"
             "  --input-format F    u8: uint8 [1,S,S,3] letterboxed frames (default);\n"
             "                      f32: float32 [1,3,S,S] in 0..1\n"
             "  --token-file F      infer requests need 'Authorization: Bearer <token>'\n"
-            "  --queue-slots N     requests queued or running (default 4 x instances); more: 503\n"
+            "  --queue-slots N     request items queued or running (default 4 x instances;\n"
+            "                      2 x max-batch x instances when batching); more: 503\n"
             "  --max-body-mb N     request body limit in MiB (default 64)\n"
-            "  --timeout-ms N      how long a request waits for its result (default 60000)\n");
+            "  --timeout-ms N      how long a request waits for its result (default 60000)\n",
+            CVB_ENGINE_MAX_BATCH, CVB_MODEL_SERVER_DEFAULT_BATCH_US);
 }
 
 int cvb__cmd_serve_model(int argc, char **argv) {
     enum { O_MODEL = 1, O_NAME, O_LISTEN, O_MAXB, O_INST, O_THREADS, O_PREC, O_CALIB, O_ISA,
-           O_FMT, O_TOKEN, O_SLOTS, O_BODY, O_TIMEOUT, O_HELP };
+           O_FMT, O_TOKEN, O_SLOTS, O_BODY, O_TIMEOUT, O_BATCH_US, O_HELP };
     static const struct option long_opts[] = {
         {"model", required_argument, 0, O_MODEL},     {"name", required_argument, 0, O_NAME},
         {"listen", required_argument, 0, O_LISTEN},   {"max-batch", required_argument, 0, O_MAXB},
@@ -47,6 +56,7 @@ int cvb__cmd_serve_model(int argc, char **argv) {
         {"isa", required_argument, 0, O_ISA},         {"input-format", required_argument, 0, O_FMT},
         {"token-file", required_argument, 0, O_TOKEN}, {"queue-slots", required_argument, 0, O_SLOTS},
         {"max-body-mb", required_argument, 0, O_BODY}, {"timeout-ms", required_argument, 0, O_TIMEOUT},
+        {"batch-timeout-us", required_argument, 0, O_BATCH_US},
         {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0}};
     struct cvb_model_server_opts o = {.input_format = CVB_INPUT_U8_NHWC, .max_batch = 1,
                                       .instances = 1};
@@ -61,14 +71,15 @@ int cvb__cmd_serve_model(int argc, char **argv) {
         case O_NAME: o.name = optarg; break;
         case O_LISTEN: o.listen = optarg; break;
         case O_MAXB:
-            if ((v = cvb__parse_int(optarg, 1, 4096)) < 0)
-                return cvb__cli_usage_error("--max-batch must be an integer 1..4096, not '%s'",
-                                            optarg);
-            if (v > 1)
-                return cvb__cli_usage_error("--max-batch %d: dynamic batching is not implemented "
-                                            "yet; serve-model serves batch 1 (--max-batch 1)",
-                                            v);
-            o.max_batch = v;
+            if ((o.max_batch = cvb__parse_int(optarg, 1, CVB_ENGINE_MAX_BATCH)) < 0)
+                return cvb__cli_usage_error("--max-batch must be an integer 1..%d, not '%s'",
+                                            CVB_ENGINE_MAX_BATCH, optarg);
+            break;
+        case O_BATCH_US:
+            if ((v = cvb__parse_int(optarg, 0, CVB_MODEL_SERVER_MAX_BATCH_US)) < 0)
+                return cvb__cli_usage_error("--batch-timeout-us must be an integer 0..%d, not "
+                                            "'%s'", CVB_MODEL_SERVER_MAX_BATCH_US, optarg);
+            o.batch_timeout_us = v > 0 ? v : -1; /* the option's 0 = no wait */
             break;
         case O_INST:
             if ((o.instances = cvb__parse_int(optarg, 1, CVB_MODEL_SERVER_MAX_INSTANCES)) < 0)
@@ -122,6 +133,9 @@ int cvb__cmd_serve_model(int argc, char **argv) {
     if (optind < argc)
         return cvb__cli_usage_error("serve-model: unexpected argument '%s'", argv[optind]);
     if (o.model_path == NULL) return cvb__cli_usage_error("serve-model: --model M is required");
+    if (o.queue_slots > 0 && o.queue_slots < o.max_batch)
+        return cvb__cli_usage_error("--queue-slots %d < --max-batch %d: a request of max-batch "
+                                    "items could never be queued", o.queue_slots, o.max_batch);
     if (o.precision == CVB_PRECISION_INT8 && o.calib == NULL)
         return cvb__cli_usage_error("--precision int8 needs --calib FILE");
     if (token_file != NULL) {

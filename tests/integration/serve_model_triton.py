@@ -9,13 +9,13 @@ get_model_config, infer with binary and with JSON inputs (binary and JSON
 outputs) equal to `cvbench infer` on the same frame within 1e-5 relative L2,
 the error replies surfacing as InferenceServerException with the server's
 message, and get_inference_statistics counting the requests made. Then the
-same for a server started with --input-format f32 (FP32 [1,3,S,S] input).
+same for a server started with --input-format f32 (FP32 [1,3,S,S] input),
+and a --max-batch 8 server: config with max_batch_size and dynamic_batching,
+infer with [2,S,S,3] (see batching()).
 Skips (77) when tritonclient is not installed."""
-import argparse
 import os
 import subprocess
 import sys
-import tempfile
 
 try:
     import numpy as np
@@ -26,7 +26,7 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_model import FAILS, S, Server, check  # noqa: E402  (stdlib-only helpers)
+from serve_model import FAILS, S, Server, check, setup  # noqa: E402  (stdlib-only helpers)
 
 
 def rel_l2(a, b):
@@ -88,14 +88,55 @@ def check_server(cl, x, ref, in_dtype, in_shape):
               n, inf["success"]["count"], inf["fail"]["count"]))
 
 
+def batching(cvb, tmp, model):
+    """A --max-batch 8 server as tritonclient sees it: the config carries
+    max_batch_size 8, dims without the batch dim and dynamic_batching; the
+    metadata has -1 as the batch dim; infer with [2,S,S,3] returns [2,...]
+    equal to each frame's `cvbench infer` result."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (2, S, S, 3), dtype=np.uint8)
+    refs = []
+    for i in range(2):
+        xp = os.path.join(tmp, "xb%d.npy" % i)
+        yp = os.path.join(tmp, "yb%d.npy" % i)
+        np.save(xp, x[i:i + 1])
+        subprocess.run([cvb, "infer", "--model", model, "--input", xp, "--output", yp,
+                        "--input-format", "u8-nhwc"], check=True, stdout=subprocess.DEVNULL)
+        refs.append(np.load(yp))
+    ref = np.concatenate(refs)
+    print("-- serve-model --max-batch 8")
+    srv = Server(cvb, model, tmp, "batch", "--threads", "1", "--max-batch", "8",
+                 "--batch-timeout-us", "1000")
+    cl = httpclient.InferenceServerClient(url="127.0.0.1:%d" % srv.port)
+    try:
+        mc = cl.get_model_config("m")
+        db = mc.get("dynamic_batching", {})
+        check(mc["max_batch_size"] == 8 and mc["input"][0]["dims"] == [S, S, 3] and
+              db.get("preferred_batch_size") == [2, 4, 8] and
+              int(db.get("max_queue_delay_microseconds", 0)) == 1000,
+              "get_model_config: max_batch_size 8, dims [S,S,3], dynamic_batching %s" % db)
+        mm = cl.get_model_metadata("m")
+        check(mm["inputs"][0]["shape"] == [-1, S, S, 3], "get_model_metadata: shape [-1,S,S,3]")
+        for binary in (True, False):
+            inp = httpclient.InferInput("images", [2, S, S, 3], "UINT8")
+            inp.set_data_from_numpy(x, binary_data=binary)
+            r = cl.infer("m", [inp], outputs=[httpclient.InferRequestedOutput(
+                "output0", binary_data=binary)])
+            y = r.as_numpy("output0")
+            e = rel_l2(y, ref) if y is not None and y.shape == ref.shape else float("inf")
+            check(e <= 1e-5, "infer [2,S,S,3] (binary %s): shape %s, rel L2 %.2e vs two "
+                  "cvbench infer runs" % (binary, None if y is None else y.shape, e))
+        st = cl.get_inference_statistics("m")["model_stats"][0]
+        check(int(st["inference_count"]) == 4 and int(st["execution_count"]) == 2 and
+              [int(b["batch_size"]) for b in st["batch_stats"]] == [2],
+              "get_inference_statistics: 4 items in 2 executions of batch 2")
+    finally:
+        cl.close()
+        srv.stop()
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cvbench", required=True)
-    cvb = ap.parse_args().cvbench
-    tmp = tempfile.mkdtemp(prefix="cvb-serve-triton-")
-    model = os.path.join(tmp, "m.onnx")
-    subprocess.run([cvb, "model", "synth", "--arch", "yolov8n", "--imgsz", str(S), "-o", model],
-                   check=True, stdout=subprocess.DEVNULL)
+    cvb, tmp, model = setup("cvb-serve-triton-")
     rng = np.random.default_rng(7)
     frame = rng.integers(0, 256, (1, S, S, 3), dtype=np.uint8)
     f32 = np.ascontiguousarray(frame.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
@@ -116,6 +157,7 @@ def main():
         finally:
             cl.close()
             srv.stop()
+    batching(cvb, tmp, model)
     print("%d failed" % len(FAILS))
     return 1 if FAILS else 0
 
