@@ -188,6 +188,59 @@ void cvb_http_result_cleanup(struct cvb_http_result *r);
 const char *cvb_http_result_header(const struct cvb_http_result *r, const char *name, char *buf,
                                    size_t len);
 
+/* ---- persistent client connection (client.c) ----
+ * One libcurl easy handle reused request after request, so the TCP
+ * connection stays open between them (HTTP/1.1 keep-alive; libcurl
+ * reconnects by itself when the server closed it). For hot paths such as
+ * the kserve backend's one request per frame: the headers are prepared once
+ * at creation, the request body is the caller's (not copied) and the
+ * response body is written into the caller's buffer, so a request allocates
+ * nothing in this layer (libcurl itself may, internally). TCP_NODELAY, no
+ * "Expect: 100-continue" (libcurl would wait up to 1 s for the server's
+ * go-ahead on a large POST). One thread at a time per connection. */
+struct cvb_http_conn;
+
+struct cvb_http_conn_opts {
+    const char *token;                /* "Authorization: Bearer", NULL = none */
+    const char *const *headers;       /* NULL-terminated "Name: value" lines sent with
+                                         every request (same rules as _request_ex) */
+    const char *capture;              /* a response header whose value each exchange
+                                         records (NULL = none), e.g.
+                                         "Inference-Header-Content-Length" */
+    long timeout_ms;                  /* per request; 0 = none */
+};
+
+/* What one request on a connection gave. */
+struct cvb_http_exchange {
+    long status;            /* HTTP status of the final response */
+    size_t body_len;        /* bytes written into the caller's response buffer */
+    char content_type[128]; /* "" when none */
+    char captured[64];      /* value of opts.capture ("" when absent; truncated) */
+    int has_captured;       /* the header was present */
+    long new_connects;      /* TCP connections this request had to open (0: reused) */
+    uint64_t connect_ns;    /* libcurl's phases, from the start of the request: */
+    uint64_t first_byte_ns; /*   connected, first response byte, */
+    uint64_t total_ns;      /*   and the whole exchange */
+    size_t sent_bytes;      /* request body bytes uploaded */
+};
+
+/* Create a connection (nothing is connected until the first request).
+ * 0 and *out (free with cvb_http_conn_free()), or CVB_EINVAL for a bad
+ * header line / token, CVB_ENOMEM, CVB_EIO if libcurl cannot start. */
+int cvb_http_conn_new(const struct cvb_http_conn_opts *opts, struct cvb_http_conn **out,
+                      struct cvb_err *err);
+/* Close the connection and free. NULL is a no-op. */
+void cvb_http_conn_free(struct cvb_http_conn *c);
+/* 'method' ("GET", "POST", ...) 'url' on the connection, sending 'len'
+ * bytes of 'body' (NULL: none; borrowed for the call) and writing the
+ * response body into 'resp' (at most 'resp_cap' bytes; a longer body is
+ * refused with CVB_ERANGE). Any HTTP status is a success (look at
+ * x->status); a transport failure is CVB_EIO naming the URL, as
+ * cvb_http_request(). Fills *x either way (as far as it got). */
+int cvb_http_conn_request(struct cvb_http_conn *c, const char *method, const char *url,
+                          const void *body, size_t len, void *resp, size_t resp_cap,
+                          struct cvb_http_exchange *x, struct cvb_err *err);
+
 /* ---- /metrics ---- */
 struct cvb_metrics;
 /* Serve 'reg' (src/metrics) as GET /metrics on 's' in the Prometheus text

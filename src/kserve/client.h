@@ -52,6 +52,9 @@ struct cvb_kserve_remote {
     int max_batch_size;            /* Triton config; -1 when the server has no config */
     int instances;                 /* Triton config instance_group count sum; 0 unknown */
     bool has_stats;                /* the statistics extension answered */
+    size_t request_header_bytes;   /* the JSON header of every request (padded with
+                                      spaces to a multiple of 64); a request body is
+                                      this + input_bytes */
 };
 
 struct cvb_kserve_client;
@@ -79,7 +82,8 @@ struct cvb_kserve_timing {
     uint64_t serialize_ns;   /* frame -> request body (conversion to FP32 included) */
     uint64_t network_ns;     /* send to last response byte: network + server */
     uint64_t deserialize_ns; /* response parse + copy into the caller's outputs */
-    size_t request_bytes, response_bytes;
+    size_t request_bytes, response_bytes; /* HTTP bodies (sent as libcurl counted it) */
+    long new_connections;    /* TCP connections this request opened (0: kept alive) */
 };
 
 /* Infer one letterboxed frame ('frame': S x S x 3 uint8 NHWC). 'outs[i]'
