@@ -38,12 +38,14 @@ struct cvb_stage_stat {
 #define CVB_MAX_RSS_SAMPLES 1200
 
 /* The kserve backend's view of one level (remote.used false for cpu).
- * Per request (one frame): serialise on the client, the round trip (send
- * to last response byte: network + the server's queue and compute), and
- * deserialise (parse + copy). The server's own queue and compute times and
- * its busy ratio come from deltas of its statistics extension over the
- * level (server_stats false when it has none); network = round trip -
- * server queue - server compute (per request, >= 0). */
+ * Per request (one frame), means over every request of the level, warm-up
+ * included (the server's statistics cannot tell warm-up apart): serialise
+ * on the client, the round trip (send to last response byte: network + the
+ * server's queue and compute), and deserialise (parse + copy); the round
+ * trip's p99 is over the measured frames (the inference stage's). The
+ * server's own queue and compute times and its busy ratio come from deltas
+ * of its statistics extension over the level (server_stats false when it
+ * has none); network = round trip - server queue - server compute (>= 0). */
 struct cvb_remote_result {
     bool used;
     char server[64];            /* "cvbench-serve-model 0.1", "" unknown */

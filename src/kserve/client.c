@@ -183,10 +183,11 @@ static int check_ready(struct cvb_kserve_client *c, struct cvb_err *err) {
 static int get_meta(struct cvb_kserve_client *c, struct cvb_kserve_model_meta *m,
                     struct cvb_err *err) {
     struct cvb_http_result r = {0};
+    struct cvb_err perr = {0};
     int rc = get_model(c, "", "has no metadata on", &r, err);
-    if (rc == 0 && cvb_kserve_model_meta_parse(r.body, r.body_len, m, err) < 0)
+    if (rc == 0 && cvb_kserve_model_meta_parse(r.body, r.body_len, m, &perr) < 0)
         rc = cvb_err_set(err, CVB_EFORMAT, "model '%s' on %s: malformed metadata: %.300s",
-                         c->model, c->base, err ? err->msg : "");
+                         c->model, c->base, perr.msg);
     cvb_http_result_cleanup(&r);
     return rc;
 }

@@ -227,7 +227,7 @@ int cvb_kserve_model_meta_parse(const void *body, size_t len, struct cvb_kserve_
                                  sizeof out->platform, err);
     if (rc < 0) goto out;
     json_t *v = json_object_get(root, "versions");
-    if (v != NULL) {
+    if (v != NULL && !json_is_null(v)) { /* KServe's ModelServer sends null */
         if (!json_is_array(v) || json_array_size(v) > CVB_KSERVE_MAX_VERSIONS) {
             rc = cvb_err_set(err, CVB_EINVAL, "model metadata: \"versions\" must be a list of at "
                              "most %d strings", CVB_KSERVE_MAX_VERSIONS);

@@ -145,7 +145,7 @@ int cvb__kserve_get_str(json_t *obj, const char *key, int required, const char *
                         size_t n, struct cvb_err *err) {
     json_t *v = json_object_get(obj, key);
     dst[0] = '\0';
-    if (v == NULL) {
+    if (v == NULL || (!required && json_is_null(v))) { /* null: absent (Python servers) */
         if (required) return cvb_err_set(err, CVB_EINVAL, "%s: \"%s\" missing", what, key);
         return 0;
     }

@@ -188,9 +188,9 @@ struct level {
 
     struct cvb__acc acc;      /* accuracy under load: sampled frames (accuracy.c) */
 
-    /* backend kserve (remote.c): measured frames' sums, under the collector lock */
+    /* backend kserve (remote.c): sums over every request, under the collector lock */
     struct cvb__remote *rm;
-    double ser_ns, deser_ns, req_bytes, resp_bytes;
+    double ser_ns, rtt_ns, deser_ns, req_bytes, resp_bytes;
     int64_t n_remote;
 };
 
@@ -242,6 +242,15 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
     lv->busy_worker_ns += infer_ns + post_ns + conv_ns;
     lv->busy_prod_ns += j->decode_ns + j->letterbox_ns;
     if (t_end > lv->last_end_any) lv->last_end_any = t_end;
+    if (tm != NULL) {
+        /* every request, warm-up included, like the server's statistics */
+        lv->ser_ns += (double)tm->serialize_ns;
+        lv->rtt_ns += (double)tm->network_ns;
+        lv->deser_ns += (double)tm->deserialize_ns;
+        lv->req_bytes += (double)tm->request_bytes;
+        lv->resp_bytes += (double)tm->response_bytes;
+        lv->n_remote++;
+    }
     if (!measured) {
         lv->warmup_done++;
         pthread_mutex_unlock(&lv->cm);
@@ -276,13 +285,6 @@ static void record(struct level *lv, const struct job *j, uint64_t queue_ns, uin
     lv->infer_ns += infer_ns;
     lv->prod_ns += j->decode_ns + j->letterbox_ns;
     lv->decode_ns += j->decode_ns;
-    if (tm != NULL) {
-        lv->ser_ns += (double)tm->serialize_ns;
-        lv->deser_ns += (double)tm->deserialize_ns;
-        lv->req_bytes += (double)tm->request_bytes;
-        lv->resp_bytes += (double)tm->response_bytes;
-        lv->n_remote++;
-    }
     /* Throughput windows start when every stream is past its warm-up: the
      * completion that ends the last warm-up opens the first window. */
     if (opens_windows)
@@ -339,8 +341,11 @@ static int process(struct level *lv, struct worker *w, const struct job *j, uint
         t2 = cvb_now_ns();
     }
     if (rc < 0) {
-        cvb_err_prefix(&err, "model %s: stream %d frame %lld", lv->s->model, j->stream,
-                       (long long)j->n);
+        if (w->conn != NULL) /* the client's messages name the server */
+            cvb_err_prefix(&err, "kserve: stream %d frame %lld", j->stream, (long long)j->n);
+        else
+            cvb_err_prefix(&err, "model %s: stream %d frame %lld", lv->s->model, j->stream,
+                           (long long)j->n);
         set_error(lv, rc, &err);
         return rc;
     }
@@ -830,7 +835,7 @@ static void fill_result(struct level *lv, struct cvb_level_result *o, double wal
         rm->response_bytes = lv->resp_bytes / n;
         rm->serialize_ms = lv->ser_ns / n / 1e6;
         rm->deserialize_ms = lv->deser_ns / n / 1e6;
-        rm->roundtrip_ms = o->stages[CVB_STAGE_INFER].mean_ms;
+        rm->roundtrip_ms = lv->rtt_ns / n / 1e6;
         rm->roundtrip_p99_ms = o->stages[CVB_STAGE_INFER].p99_ms;
         int cores = lv->p->n_cpus > 0 ? lv->p->n_cpus : 1;
         rm->client_cpu_pct = o->cpu_process_pct / cores;

@@ -3,7 +3,7 @@
 """`cvbench run --backend kserve` end to end against `cvbench serve-model`
 on loopback, stdlib only.
 
-A tiny synthetic yolov8n (imgsz 64) and clip. Checks:
+A small synthetic yolov8n (imgsz 128) and clip. Checks:
   - uint8 and float32 servers (--input-format u8 | f32): every level ok,
     the "remote" block (payload, connections = streams x inflight, request
     bytes = the frame's bytes + a small JSON header, 4x the bytes for
@@ -13,11 +13,10 @@ A tiny synthetic yolov8n (imgsz 64) and clip. Checks:
     same frames: the accuracy check of every level compares them with an
     fp32 in-process engine (matched = reference boxes = level boxes > 0,
     mean IoU 1);
-  - the same level on the cpu backend gives the same detection counts;
   - a batching server (--max-batch 8) gives the same detections;
   - bad set-ups fail before any frame with a message naming the problem:
     unknown model, unreachable server, a server serving another model
-    (output shapes differ), a missing --kserve-url;
+    (another input size), a missing --kserve-url;
   - a server that dies mid-level fails the level with a message naming the
     server, promptly (no hang)."""
 import argparse
@@ -31,7 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_model import FAILS, Server, check  # noqa: E402  (stdlib-only helpers)
 
-S = 64
+S = 128  # the smallest side at which the synthetic model finds boxes in the clip
 
 
 def run(cvb, tmp, tag, args, timeout=240):
@@ -86,11 +85,6 @@ def check_levels(doc, tag, payload, inflight, frame_bytes):
               (what, acc and acc["frames"], acc))
 
 
-def boxes(doc):
-    return [lv["accuracy"]["test_boxes"] if lv.get("accuracy") else None
-            for lv in doc["levels"]]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cvbench", required=True)
@@ -102,16 +96,17 @@ def main():
     video = os.path.join(tmp, "v.mp4")
     subprocess.run([cvb, "model", "synth", "--arch", "yolov8n", "--imgsz", str(S), "-o", model],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([cvb, "model", "synth", "--arch", "yolov8n", "--imgsz", str(S), "--classes",
-                    "3", "-o", other], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([cvb, "model", "synth", "--arch", "yolov8n", "--imgsz", "96", "-o", other],
+                   check=True, stdout=subprocess.DEVNULL)
     subprocess.run([cvb, "video", "synth", "-o", video, "--size", "160x120", "--fps", "30",
                     "--seconds", "1"], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     common = ["--model", model, "--video", video, "--streams", "1,2", "--accuracy-sample", "8"]
 
-    # the in-process cpu backend, the reference for detection counts
-    r, cpu_doc, _ = run(cvb, tmp, "cpu", common)
-    check(r.returncode == 0, "cpu backend runs (%s)" % r.stderr[-300:])
+    # The accuracy check compares each level's boxes with those of the
+    # in-process fp32 engine, which is the cpu backend's engine at fp32, on
+    # the very frames the level sent (which frames are sampled depends on
+    # completion order, so two runs' counts are not comparable).
 
     for fmt, payload, fb in (("u8", "uint8", S * S * 3), ("f32", "fp32", 4 * S * S * 3)):
         srv = Server(cvb, model, tmp, fmt, "--input-format", fmt, "--instances", "2",
@@ -123,10 +118,6 @@ def main():
         if doc is not None:
             check_levels(doc, "kserve " + fmt, payload, 2, fb)
             check(doc["manifest"]["backend"] == "kserve", "kserve %s: manifest backend" % fmt)
-            if cpu_doc is not None:
-                check(boxes(doc) == boxes(cpu_doc),
-                      "kserve %s: the same boxes per level as the cpu backend (%s vs %s)" %
-                      (fmt, boxes(doc), boxes(cpu_doc)))
             check("kserve: server" in r.stdout and "rtt" in r.stdout,
                   "kserve %s: the table shows the request breakdown" % fmt)
         srv.stop()
@@ -155,8 +146,8 @@ def main():
     srv.stop()
     srv = Server(cvb, other, tmp, "other", "--name", "m")
     r, _, _ = run(cvb, tmp, "bad", common + ["--backend", "kserve", "--kserve-url", srv.base])
-    check(r.returncode != 0 and "same model" in r.stderr,
-          "a server serving another model (3 classes) is refused: %s" % r.stderr.strip()[-300:])
+    check(r.returncode != 0 and "96" in r.stderr and str(S) in r.stderr,
+          "a server serving another model (imgsz 96) is refused: %s" % r.stderr.strip()[-300:])
     srv.stop()
 
     # the server dies mid-level: the level fails naming it, promptly
