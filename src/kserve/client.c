@@ -519,7 +519,7 @@ int cvb_kserve_conn_infer(struct cvb_kserve_conn *k, const uint8_t *frame, float
     if (err == NULL) err = &local; /* the messages are built on err->msg */
     const struct cvb_kserve_client *c = k->c;
     struct cvb_http_exchange x;
-    struct cvb_kserve_response rs; /* ~20 KiB on the stack: no allocation */
+    struct cvb_kserve_response rs; /* ~4 KiB on the stack: no allocation */
     char msg[256];
     int rc = 0, parsed = 0;
     memset(t, 0, sizeof *t);
