@@ -31,34 +31,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define URL_MAX 512
-#define BASE_MAX 256
-#define META_RESP_MAX ((size_t)1 << 20) /* metadata, config, stats replies */
-#define RESP_HEADER_MAX ((size_t)64 << 10)
-#define HEADER_ALIGN 64
+#define URL_MAX            512
+#define BASE_MAX           256
+#define META_RESP_MAX      ((size_t)1 << 20) /* metadata, config, stats replies */
+#define RESP_HEADER_MAX    ((size_t)64 << 10)
+#define HEADER_ALIGN       64
 #define DEFAULT_TIMEOUT_MS 60000L
 
 struct cvb_kserve_client {
-    char base[BASE_MAX];    /* "http://h:p", no trailing '/' */
+    char base[BASE_MAX]; /* "http://h:p", no trailing '/' */
     char model[CVB_KSERVE_NAME_MAX];
-    char *token;            /* owned copy, NULL = none */
+    char *token; /* owned copy, NULL = none */
     long timeout_ms;
     struct cvb_kserve_remote remote;
     struct cvb_kserve_tensor_meta in_meta; /* as the server declares it */
-    int64_t in_shape[4];    /* what is sent: batch 1 */
+    int64_t in_shape[4];                   /* what is sent: batch 1 */
     char infer_url[URL_MAX];
-    char *header;           /* the padded JSON header (invariant 1) */
+    char *header; /* the padded JSON header (invariant 1) */
     size_t header_bytes;
-    char header_line[80];   /* "Inference-Header-Content-Length: N" */
+    char header_line[80]; /* "Inference-Header-Content-Length: N" */
     size_t resp_cap;
 };
 
 struct cvb_kserve_conn {
     struct cvb_kserve_client *c;
     struct cvb_http_conn *http;
-    unsigned char *body;    /* header_bytes + input_bytes, 64-byte aligned */
+    unsigned char *body; /* header_bytes + input_bytes, 64-byte aligned */
     size_t body_len;
-    char *resp;             /* resp_cap bytes */
+    char *resp; /* resp_cap bytes */
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -66,8 +66,7 @@ struct cvb_kserve_conn {
 static void fmt_shape(char *buf, size_t n, int n_dims, const int64_t *shape) {
     size_t used = (size_t)snprintf(buf, n, "[");
     for (int d = 0; d < n_dims && used < n; d++)
-        used += (size_t)snprintf(buf + used, n - used, "%s%lld", d ? "," : "",
-                                 (long long)shape[d]);
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", d ? "," : "", (long long)shape[d]);
     if (used < n) snprintf(buf + used, n - used, "]");
 }
 
@@ -109,7 +108,8 @@ static int check_model_name(const char *m, struct cvb_err *err) {
 
 static int check_url(const char *url, char *base, struct cvb_err *err) {
     size_t len = url != NULL ? strlen(url) : 0;
-    while (len > 0 && url[len - 1] == '/') len--;
+    while (len > 0 && url[len - 1] == '/')
+        len--;
     if (len == 0 || len >= BASE_MAX ||
         (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         return cvb_err_set(err, CVB_EINVAL,
@@ -132,8 +132,8 @@ static int get(const struct cvb_kserve_client *c, const char *path, struct cvb_h
     char url[URL_MAX];
     snprintf(url, sizeof url, "%s%s", c->base, path);
     char lead[URL_MAX + 32];
-    int rc = cvb_http_request("GET", url, c->token, NULL, NULL, 0, c->timeout_ms, META_RESP_MAX,
-                              r, err);
+    int rc =
+        cvb_http_request("GET", url, c->token, NULL, NULL, 0, c->timeout_ms, META_RESP_MAX, r, err);
     snprintf(lead, sizeof lead, "cannot reach server %s: ", url);
     if (rc < 0 && strncmp(err->msg, lead, strlen(lead)) == 0) {
         char why[CVB_ERR_MSG_MAX];
@@ -152,8 +152,8 @@ static int get_model(const struct cvb_kserve_client *c, const char *suffix, cons
     int rc = get(c, path, r, err);
     if (rc == 0 && r->status != 200) {
         reply_message(r->body, r->body_len, msg, sizeof msg);
-        rc = cvb_err_set(err, CVB_EIO, "model '%s' %s %s (HTTP %ld: %s)", c->model, what,
-                         c->base, r->status, msg);
+        rc = cvb_err_set(err, CVB_EIO, "model '%s' %s %s (HTTP %ld: %s)", c->model, what, c->base,
+                         r->status, msg);
     }
     return rc;
 }
@@ -170,8 +170,8 @@ static int check_ready(struct cvb_kserve_client *c, struct cvb_err *err) {
     }
     if (rc == 0 && r.status != 200) {
         reply_message(r.body, r.body_len, msg, sizeof msg);
-        rc = cvb_err_set(err, CVB_EIO, "%s: server is not ready (HTTP %ld: %s)", c->base,
-                         r.status, msg);
+        rc = cvb_err_set(err, CVB_EIO, "%s: server is not ready (HTTP %ld: %s)", c->base, r.status,
+                         msg);
     }
     cvb_http_result_cleanup(&r);
     if (rc < 0) return rc;
@@ -217,7 +217,8 @@ static int get_optional(struct cvb_kserve_client *c, struct cvb_err *err) {
     rc = get(c, path, &r, err);
     if (rc < 0) goto out;
     if (r.status == 200 && (j = json_loadb(r.body, r.body_len, 0, NULL)) != NULL) {
-        json_t *mb = json_object_get(j, "max_batch_size"), *ig = json_object_get(j, "instance_group");
+        json_t *mb = json_object_get(j, "max_batch_size"),
+               *ig = json_object_get(j, "instance_group");
         if (json_is_integer(mb) && json_integer_value(mb) >= 0 &&
             json_integer_value(mb) < (1 << 20))
             rm->max_batch_size = (int)json_integer_value(mb);
@@ -239,8 +240,8 @@ static int get_optional(struct cvb_kserve_client *c, struct cvb_err *err) {
     }
     snprintf(path, sizeof path, "/v2/models/%s/stats", c->model);
     rc = get(c, path, &r, err);
-    rm->has_stats = rc == 0 && r.status == 200 &&
-                    cvb_kserve_stats_parse(r.body, r.body_len, st, NULL) == 0;
+    rm->has_stats =
+        rc == 0 && r.status == 200 && cvb_kserve_stats_parse(r.body, r.body_len, st, NULL) == 0;
     free(st);
 out:
     json_decref(j);
@@ -371,8 +372,7 @@ static int make_header(struct cvb_kserve_client *c, struct cvb_err *err) {
     }
     memcpy(c->header, b.data, hlen);
     memset(c->header + hlen, ' ', c->header_bytes - hlen);
-    snprintf(c->header_line, sizeof c->header_line, CVB_KSERVE_HEADER_LEN ": %zu",
-             c->header_bytes);
+    snprintf(c->header_line, sizeof c->header_line, CVB_KSERVE_HEADER_LEN ": %zu", c->header_bytes);
     c->remote.request_header_bytes = c->header_bytes;
 out:
     cvb_buf_cleanup(&b);
@@ -456,8 +456,8 @@ int cvb_kserve_conn_new(struct cvb_kserve_client *c, struct cvb_kserve_conn **ou
     }
     k->c = c;
     k->body_len = c->header_bytes + c->remote.input_bytes;
-    k->body = aligned_alloc(HEADER_ALIGN, (k->body_len + HEADER_ALIGN - 1) / HEADER_ALIGN *
-                                              HEADER_ALIGN);
+    k->body =
+        aligned_alloc(HEADER_ALIGN, (k->body_len + HEADER_ALIGN - 1) / HEADER_ALIGN * HEADER_ALIGN);
     k->resp = malloc(c->resp_cap);
     if (k->body == NULL || k->resp == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM,
@@ -498,7 +498,8 @@ static int copy_outputs(const struct cvb_kserve_client *c, const struct cvb_kser
                                c->infer_url, rm->output_names[i]);
         int same = t->dtype == CVB_KSERVE_FP32 && t->n_dims == rm->output_ndim[i] &&
                    t->n_bytes == rm->output_bytes[i];
-        for (int d = 0; same && d < t->n_dims; d++) same = t->shape[d] == rm->output_dims[i][d];
+        for (int d = 0; same && d < t->n_dims; d++)
+            same = t->shape[d] == rm->output_dims[i][d];
         if (!same) {
             fmt_shape(got, sizeof got, t->n_dims, t->shape);
             fmt_shape(want, sizeof want, rm->output_ndim[i], rm->output_dims[i]);
@@ -519,7 +520,7 @@ int cvb_kserve_conn_infer(struct cvb_kserve_conn *k, const uint8_t *frame, float
     if (err == NULL) err = &local; /* the messages are built on err->msg */
     const struct cvb_kserve_client *c = k->c;
     struct cvb_http_exchange x;
-    struct cvb_kserve_response rs; /* ~20 KiB on the stack: no allocation */
+    struct cvb_kserve_response rs; /* ~4 KiB on the stack: no allocation */
     char msg[256];
     int rc = 0, parsed = 0;
     memset(t, 0, sizeof *t);

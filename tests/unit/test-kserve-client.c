@@ -23,13 +23,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define S 64
+#define S     64
 #define N_SEQ 20
 
 static char model_path[256];
 
 static void make_frame(uint8_t *f, int seed) {
-    for (int i = 0; i < S * S * 3; i++) f[i] = (uint8_t)((i * 7 + seed * 31 + (i / 192) * 3) & 0xff);
+    for (int i = 0; i < S * S * 3; i++)
+        f[i] = (uint8_t)((i * 7 + seed * 31 + (i / 192) * 3) & 0xff);
 }
 
 static double rel_l2(const float *a, const float *b, size_t n) {
@@ -51,7 +52,7 @@ struct fixture {
     struct cvb_kserve_client *cl;
     struct cvb_kserve_remote rm;
     uint8_t frame[S * S * 3];
-    float *ref;   /* the engine's output 0 on 'frame' */
+    float *ref; /* the engine's output 0 on 'frame' */
     size_t ref_bytes;
 };
 
@@ -59,8 +60,11 @@ static int fixture_up(struct fixture *fx, enum cvb_input_format fmt) {
     struct cvb_err err = {0};
     memset(fx, 0, sizeof *fx);
     fx->fmt = fmt;
-    struct cvb_model_server_opts so = {.model_path = model_path, .name = "m",
-                                       .listen = "127.0.0.1:0", .instances = 2, .threads = 1,
+    struct cvb_model_server_opts so = {.model_path = model_path,
+                                       .name = "m",
+                                       .listen = "127.0.0.1:0",
+                                       .instances = 2,
+                                       .threads = 1,
                                        .input_format = fmt};
     if (cvb_model_server_new(&so, &fx->srv, &err) < 0) {
         fprintf(stderr, "serve-model: %s\n", err.msg);
@@ -111,7 +115,8 @@ static void check_remote(struct fixture *fx) {
     CHECK_EQ_INT(rm->n_outputs, 1);
     CHECK(strcmp(rm->output_names[0], "output0") == 0);
     CHECK_EQ_INT(rm->output_ndim[0], oi.ndim);
-    for (int d = 0; d < oi.ndim; d++) CHECK_EQ_INT(rm->output_dims[0][d], oi.dims[d]);
+    for (int d = 0; d < oi.ndim; d++)
+        CHECK_EQ_INT(rm->output_dims[0][d], oi.dims[d]);
     CHECK_EQ_INT(rm->output_bytes[0], oi.bytes);
     CHECK(strncmp(rm->server, "cvbench ", 8) == 0);
     CHECK_EQ_INT(rm->max_batch_size, 0); /* serve-model's config: no batching */
@@ -176,7 +181,8 @@ static void *worker_main(void *arg) {
         w->fails = 1000;
         return NULL;
     }
-    for (int i = 0; i < 10; i++) w->fails += infer_check(w->fx, k, &t) != 0;
+    for (int i = 0; i < 10; i++)
+        w->fails += infer_check(w->fx, k, &t) != 0;
     cvb_kserve_conn_free(k);
     return NULL;
 }
@@ -184,8 +190,10 @@ static void *worker_main(void *arg) {
 static void check_threads(struct fixture *fx) {
     struct worker w[2] = {{fx, 0}, {fx, 0}};
     pthread_t th[2];
-    for (int i = 0; i < 2; i++) CHECK_EQ_INT(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ_INT(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
     CHECK_EQ_INT(w[0].fails, 0);
     CHECK_EQ_INT(w[1].fails, 0);
 }
@@ -240,13 +248,24 @@ static void test_server(enum cvb_input_format fmt) {
     fixture_down(&fx);
 }
 
-static void test_u8(void) { test_server(CVB_INPUT_U8_NHWC); }
-static void test_f32(void) { test_server(CVB_INPUT_F32_NCHW); }
+static void test_u8(void) {
+    test_server(CVB_INPUT_U8_NHWC);
+}
+static void test_f32(void) {
+    test_server(CVB_INPUT_F32_NCHW);
+}
 
 /* ---- a raw server: metadata that works, replies that may not ----------------------- */
 
-enum reply { R_GOOD, R_GARBAGE_BODY, R_SHORT, R_NOT_HTTP, R_WRONG_SHAPE, R_ERROR_500,
-             R_HEADER_LEN_PAST_END };
+enum reply {
+    R_GOOD,
+    R_GARBAGE_BODY,
+    R_SHORT,
+    R_NOT_HTTP,
+    R_WRONG_SHAPE,
+    R_ERROR_500,
+    R_HEADER_LEN_PAST_END
+};
 
 struct raw {
     int fd;
@@ -254,10 +273,11 @@ struct raw {
     pthread_t th;
     _Atomic int mode;
     atomic_int accepts;
+    atomic_int expects; /* requests that carried an Expect: header */
 };
 
-#define RAW_S 32
-#define RAW_OUT 20 /* output0 FP32 [1,4,5] */
+#define RAW_S   640 /* 1.2 MB bodies: past libcurl's 1 MiB Expect threshold */
+#define RAW_OUT 20  /* output0 FP32 [1,4,5] */
 
 static void send_all(int fd, const void *p, size_t n) {
     const char *c = p;
@@ -318,6 +338,8 @@ static void raw_conn(struct raw *r, int fd) {
             if (end == NULL && got == sizeof buf - 1) return;
         }
         size_t head = (size_t)(end + 4 - buf), clen = 0;
+        const char *ex = strcasestr(buf, "\r\nExpect:");
+        if (ex != NULL && ex < end) atomic_fetch_add(&r->expects, 1);
         const char *cl = strcasestr(buf, "\r\nContent-Length:");
         if (cl != NULL && cl < end) clen = strtoul(cl + 17, NULL, 10);
         for (size_t have = got - head; have < clen;) { /* discard the body */
@@ -411,16 +433,19 @@ static void test_raw_server(void) {
     CHECK(rm.server[0] == '\0');
     CHECK_EQ_INT(cvb_kserve_client_stats(c, NULL, &err), CVB_EUNSUPPORTED);
     CHECK_EQ_INT(cvb_kserve_conn_new(c, &k, &err), 0);
-    uint8_t frame[RAW_S * RAW_S * 3] = {0};
+    static uint8_t frame[RAW_S * RAW_S * 3];
     float out[RAW_OUT];
     float *outs[1] = {out};
 
     /* keep-alive, counted by the server's accept()s */
     atomic_store(&r.mode, R_GOOD);
     int before = atomic_load(&r.accepts), fails = 0;
-    for (int i = 0; i < N_SEQ; i++) fails += cvb_kserve_conn_infer(k, frame, outs, &t, &err) != 0;
+    for (int i = 0; i < N_SEQ; i++)
+        fails += cvb_kserve_conn_infer(k, frame, outs, &t, &err) != 0;
     CHECK_EQ_INT(fails, 0);
     CHECK_EQ_INT(atomic_load(&r.accepts) - before, 1);
+    /* no "Expect: 100-continue" (and its 1 s wait) on 1.2 MB bodies */
+    CHECK_EQ_INT(atomic_load(&r.expects), 0);
 
     static const struct {
         enum reply mode;
@@ -430,8 +455,9 @@ static void test_raw_server(void) {
         {R_GARBAGE_BODY, CVB_EFORMAT, "malformed response"},
         {R_SHORT, CVB_EIO, "/v2/models/m/infer"},
         {R_NOT_HTTP, CVB_EIO, "/v2/models/m/infer"},
-        {R_WRONG_SHAPE, CVB_EFORMAT, "output 'output0' came FP32 [1,4,7] (112 bytes), the "
-                                     "metadata says FP32 [1,4,5]"},
+        {R_WRONG_SHAPE, CVB_EFORMAT,
+         "output 'output0' came FP32 [1,4,7] (112 bytes), the "
+         "metadata says FP32 [1,4,5]"},
         {R_ERROR_500, CVB_EIO, "/v2/models/m/infer: HTTP 500: boom"},
         {R_HEADER_LEN_PAST_END, CVB_EFORMAT, "malformed response"},
     };
