@@ -242,6 +242,27 @@ static void test_bottleneck(void) {
     b = (struct cvb_busy){.engine = 0.45, .streams = 1, .instances = 2};
     cvb__bottleneck(&b, v, sizeof v);
     CHECK(strncmp(v, "under-loaded: engine idle 55 %", 30) == 0);
+    /* backend kserve: the server's busy ratio, the network's share, else the client */
+    b = (struct cvb_busy){.engine = 0.99, .remote = true, .server_stats = true, .server = 0.93,
+                          .network_share = 0.6, .roundtrip_ms = 12.34, .client_cpu = 0.8,
+                          .cpu_system = 0.97};
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strcmp(v, "server-bound: server busy 93 %") == 0);
+    b.server = 0.40;
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strcmp(v, "network-bound: network 60 % of the 12.3 ms round trip, server busy 40 %") ==
+          0);
+    b.network_share = 0.1;
+    b.server = 0.65;
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strcmp(v, "client-bound (server idle 35 %): client CPU 80 %, system CPU 97 %") == 0);
+    b.server_stats = false;
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strncmp(v, "server busy unknown (no statistics extension): round trip 12.3 ms", 63) == 0);
+    b.camera = b.held = true; /* a camera that is held wins, as for cpu */
+    b.fps_per_stream_min = 30;
+    cvb__bottleneck(&b, v, sizeof v);
+    CHECK(strncmp(v, "camera-paced:", 13) == 0);
 }
 
 static struct cvb_level_result res;

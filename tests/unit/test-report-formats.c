@@ -411,6 +411,83 @@ static void test_decode_out_of_range(void) {
     CHECK(m.mem_total_bytes == INT64_MAX);
 }
 
+/* Backend kserve: the level's "remote" block survives the JSON round trip
+ * the store relies on, is absent for cpu levels, and shows in the table
+ * (with "-" for a server without statistics) and the HTML report. */
+static void test_remote(void) {
+    static struct cvb_level_result l[2], back;
+    struct cvb_err err = {0};
+    fixture_level(&l[0], 0, 1.0);
+    fixture_level(&l[1], 1, 1.0);
+    struct cvb_remote_result *r = &l[0].remote;
+    r->used = true;
+    snprintf(r->server, sizeof r->server, "cvbench <x> 0.1");
+    snprintf(r->payload, sizeof r->payload, "uint8");
+    r->inflight = 2;
+    r->connections = 4;
+    r->request_bytes = 1228864;
+    r->response_bytes = 2822400;
+    r->serialize_ms = 0.012;
+    r->roundtrip_ms = 41.5;
+    r->roundtrip_p99_ms = 80.25;
+    r->deserialize_ms = 0.75;
+    r->server_stats = true;
+    r->server_requests = 123456789012LL;
+    r->server_queue_ms = 3.5;
+    r->server_compute_ms = 36.25;
+    r->server_batch_mean = 1.5;
+    r->server_instances = 2;
+    r->server_busy_pct = 93.5;
+    r->network_ms = 1.75;
+    r->client_cpu_pct = 22.5;
+    l[1].remote = *r;
+    l[1].remote.server_stats = false;
+    char *text = NULL;
+    CHECK_EQ_INT(cvb__level_to_json(&l[0], &text, &err), 0);
+    CHECK(text != NULL && strstr(text, "\"remote\"") != NULL);
+    CHECK_EQ_INT(cvb__level_from_json(text, "test", &back, &err), 0);
+    free(text);
+    CHECK(back.remote.used && back.remote.server_stats);
+    CHECK(strcmp(back.remote.server, r->server) == 0 && strcmp(back.remote.payload, "uint8") == 0);
+    CHECK_EQ_INT(back.remote.inflight, 2);
+    CHECK_EQ_INT(back.remote.connections, 4);
+    CHECK_EQ_INT(back.remote.server_instances, 2);
+    CHECK(back.remote.server_requests == 123456789012LL);
+    CHECK_NEAR(back.remote.roundtrip_ms, 41.5, 1e-12);
+    CHECK_NEAR(back.remote.roundtrip_p99_ms, 80.25, 1e-12);
+    CHECK_NEAR(back.remote.server_busy_pct, 93.5, 1e-12);
+    CHECK_NEAR(back.remote.network_ms, 1.75, 1e-12);
+    CHECK_NEAR(back.remote.client_cpu_pct, 22.5, 1e-12);
+    CHECK_NEAR(back.remote.request_bytes, 1228864, 1e-6);
+    /* a cpu level has no remote block, and decodes without one */
+    CHECK_EQ_INT(cvb__level_to_json(&lv[0], &text, &err), 0);
+    CHECK(text != NULL && strstr(text, "\"remote\"") == NULL);
+    CHECK_EQ_INT(cvb__level_from_json(text, "test", &back, &err), 0);
+    free(text);
+    CHECK(!back.remote.used);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) return;
+    cvb_report_table(f, &man, l, 2);
+    fclose(f);
+    CHECK(strstr(buf, "kserve: server cvbench <x> 0.1 · payload uint8 · 2 request(s) in flight") !=
+          NULL);
+    CHECK(strstr(buf, " 1200.1    0.01    0.75    41.50    80.25    3.50   36.25    1.75    "
+                      "1.50     94     22      4") != NULL);
+    CHECK(strstr(buf, "      -       -       -       -      -     22      4") != NULL);
+    free(buf);
+    char path[128];
+    path_in(path, sizeof path, "remote.html");
+    CHECK_EQ_INT(cvb_report_html(path, &man, l, 2, &err), 0);
+    char *html = slurp(path);
+    CHECK(html != NULL && strstr(html, "Model server (kserve)") != NULL);
+    CHECK(html != NULL && strstr(html, "cvbench &lt;x&gt; 0.1") != NULL);
+    CHECK(html != NULL && strstr(html, "no statistics extension") != NULL);
+    free(html);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/cvb-test-report-XXXXXX");
     if (mkdtemp(dir) == NULL) return test_skip("cannot create a temp dir");
@@ -423,6 +500,7 @@ int main(void) {
     RUN(test_progress);
     RUN(test_compare);
     RUN(test_decode_out_of_range);
+    RUN(test_remote);
     int rc = test_summary();
     if (rc == 0) {
         char cmd[128];
