@@ -342,6 +342,7 @@ static int batch_check(struct cvb_graph *g, struct cvb_node *n, int batch, bool 
     switch (n->op) {
     case CVB_OP_CONV:
     case CVB_OP_MAXPOOL:
+    case CVB_OP_AVERAGEPOOL:
         if (first != 0 || nb != 1)
             return batch_fail(g, n, batch, "the batch reaches its weights", err);
         break;

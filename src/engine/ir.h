@@ -108,7 +108,8 @@ struct cvb_attr {
     X(EXPAND, "Expand")                                                        \
     X(IDENTITY, "Identity")                                                    \
     X(FLATTEN, "Flatten")                                                      \
-    X(CONSTANT_OF_SHAPE, "ConstantOfShape")
+    X(CONSTANT_OF_SHAPE, "ConstantOfShape")                                    \
+    X(AVERAGEPOOL, "AveragePool")
 
 enum cvb_op {
 #define CVB_X(e, s) CVB_OP_##e,
