@@ -109,7 +109,11 @@ struct cvb_attr {
     X(IDENTITY, "Identity")                                                    \
     X(FLATTEN, "Flatten")                                                      \
     X(CONSTANT_OF_SHAPE, "ConstantOfShape")                                    \
-    X(AVERAGEPOOL, "AveragePool")
+    X(AVERAGEPOOL, "AveragePool")                                              \
+    X(REDUCE_MAX, "ReduceMax")                                                 \
+    X(REDUCE_MIN, "ReduceMin")                                                 \
+    X(REDUCE_SUM, "ReduceSum")                                                 \
+    X(ARGMAX, "ArgMax")
 
 enum cvb_op {
 #define CVB_X(e, s) CVB_OP_##e,

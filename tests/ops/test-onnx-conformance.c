@@ -11,8 +11,8 @@
  * a failure. Exits 1 on any failure.
  *
  * cvbench only supports static shapes, but many node tests feed shape-like
- * values (Reshape's shape, Slice's starts/ends, Resize's scales, ...) as
- * graph inputs. Those inputs - and only those - are frozen: moved from the
+ * values (Reshape's shape, Slice's starts/ends, Resize's scales, TopK's K,
+ * reduction axes, ...) as graph inputs. Those inputs - and only those - are frozen: moved from the
  * graph inputs into the initializers with the test data set's values, as an
  * exporter with static shapes would have written them. This is done on the
  * ModelProto with the protobuf-c bindings, then the model is loaded from the
@@ -258,7 +258,9 @@ static void add_reason(struct tally *t, const char *text) {
 /* Is input slot 'slot' of op 'op' a shape-like value that must be static? */
 static bool shape_slot(const char *op, size_t slot) {
     if (!strcmp(op, "Reshape") || !strcmp(op, "Expand") || !strcmp(op, "Split") ||
-        !strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze") || !strcmp(op, "Tile"))
+        !strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze") || !strcmp(op, "Tile") ||
+        !strcmp(op, "TopK") || !strcmp(op, "ReduceMax") || !strcmp(op, "ReduceMin") ||
+        !strcmp(op, "ReduceSum"))
         return slot == 1;
     if (!strcmp(op, "Slice")) return slot >= 1;
     if (!strcmp(op, "Resize")) return slot >= 1;

@@ -480,6 +480,81 @@ static void test_constants_and_conv3d(void) {
     check_f32(y3, 8, want, 0);
 }
 
+/* ---- AveragePool, reductions, ArgMax ------------------------------------------- */
+
+static void test_averagepool_ceil_and_pads(void) {
+    reset(17);
+    int x = tf("x", 4, DIMS(1, 1, 3, 3), F32(1, 2, 3, 4, 5, 6, 7, 8, 9));
+    int y = cvb__graph_tensor(G, "y");
+    struct cvb_attr at[] = {a_ints("kernel_shape", 2, I64(2, 2)), a_ints("strides", 2, I64(2, 2)),
+                            a_int("ceil_mode", 1)};
+    /* the last windows hang over the end: divided by what they cover */
+    CHECK_EQ_INT(run(CVB_OP_AVERAGEPOOL, 1, IN(x), 1, IN(y), 3, at), 0);
+    check_shape(y, 4, DIMS(1, 1, 2, 2));
+    check_f32(y, 4, F32(3, 4.5f, 7.5f, 9), 1e-6);
+    int y2 = cvb__graph_tensor(G, "y2");
+    struct cvb_attr at2[] = {a_ints("kernel_shape", 2, I64(2, 2)), a_ints("strides", 2, I64(2, 2)),
+                             a_ints("pads", 4, I64(1, 1, 1, 1)), a_int("count_include_pad", 1)};
+    CHECK_EQ_INT(run(CVB_OP_AVERAGEPOOL, 1, IN(x), 1, IN(y2), 4, at2), 0);
+    check_f32(y2, 4, F32(0.25f, 1.25f, 2.75f, 7), 1e-6);
+    int y3 = cvb__graph_tensor(G, "y3");
+    at2[3] = a_int("count_include_pad", 0);
+    CHECK_EQ_INT(run(CVB_OP_AVERAGEPOOL, 1, IN(x), 1, IN(y3), 4, at2), 0);
+    check_f32(y3, 4, F32(1, 2.5f, 5.5f, 7), 1e-6);
+}
+
+static void test_reduce_axes_and_keepdims(void) {
+    reset(17);
+    int x = tf("x", 2, DIMS(2, 3), F32(1, 5, 2, 7, 0, 3));
+    int y = cvb__graph_tensor(G, "y"), y2 = cvb__graph_tensor(G, "y2");
+    struct cvb_attr at[] = {a_ints("axes", 1, I64(1)), a_int("keepdims", 0)};
+    CHECK_EQ_INT(run(CVB_OP_REDUCE_MAX, 1, IN(x), 1, IN(y), 2, at), 0);
+    check_shape(y, 1, DIMS(2));
+    check_f32(y, 2, F32(5, 7), 0);
+    struct cvb_attr at2[] = {a_ints("axes", 1, I64(-2))};
+    CHECK_EQ_INT(run(CVB_OP_REDUCE_MIN, 1, IN(x), 1, IN(y2), 1, at2), 0);
+    check_shape(y2, 2, DIMS(1, 3));
+    check_f32(y2, 3, F32(1, 0, 2), 0);
+    /* ReduceSum (opset 13): axes as a constant input; none = every axis */
+    int y3 = cvb__graph_tensor(G, "y3");
+    CHECK_EQ_INT(run(CVB_OP_REDUCE_SUM, 1, IN(x), 1, IN(y3), 0, NULL), 0);
+    check_shape(y3, 2, DIMS(1, 1));
+    check_f32(y3, 1, F32(18), 0);
+    int ax = ti("ax", 1, DIMS(1), I64(0)), y4 = cvb__graph_tensor(G, "y4");
+    CHECK_EQ_INT(run(CVB_OP_REDUCE_SUM, 2, IN(x, ax), 1, IN(y4), 0, NULL), 0);
+    check_shape(y4, 2, DIMS(1, 3));
+    check_f32(y4, 3, F32(8, 5, 5), 0);
+    int none = ti("none", 1, DIMS(0), NULL), y5 = cvb__graph_tensor(G, "y5");
+    struct cvb_attr noop[] = {a_int("noop_with_empty_axes", 1)};
+    CHECK_EQ_INT(run(CVB_OP_REDUCE_SUM, 2, IN(x, none), 1, IN(y5), 1, noop), 0);
+    check_shape(y5, 2, DIMS(2, 3));
+    check_f32(y5, 6, F32(1, 5, 2, 7, 0, 3), 0);
+    int xi = ti("xi", 2, DIMS(2, 2), I64(4, -9, 6, 1)), y6 = cvb__graph_tensor(G, "y6");
+    CHECK_EQ_INT(run(CVB_OP_REDUCE_MAX, 1, IN(xi), 1, IN(y6), 2, at), 0);
+    check_i64(y6, 2, I64(4, 6));
+    /* axes computed at run time: refused at load, naming the input */
+    int rt = ti("rt", 1, DIMS(1), NULL), y7 = cvb__graph_tensor(G, "y7");
+    check_err(run(CVB_OP_REDUCE_SUM, 2, IN(x, rt), 1, IN(y7), 0, NULL), CVB_EUNSUPPORTED,
+              "'rt' is computed at run time");
+    int y8 = cvb__graph_tensor(G, "y8");
+    struct cvb_attr bad[] = {a_ints("axes", 1, I64(2))};
+    check_err(run(CVB_OP_REDUCE_MAX, 1, IN(x), 1, IN(y8), 1, bad), CVB_ESHAPE, "n0");
+}
+
+static void test_argmax_ties(void) {
+    reset(17);
+    int x = tf("x", 2, DIMS(2, 4), F32(3, 7, 7, 1, 0, -1, 0, -2));
+    int y = cvb__graph_tensor(G, "y"), y2 = cvb__graph_tensor(G, "y2");
+    struct cvb_attr at[] = {a_int("axis", -1)};
+    CHECK_EQ_INT(run(CVB_OP_ARGMAX, 1, IN(x), 1, IN(y), 1, at), 0);
+    check_shape(y, 2, DIMS(2, 1));
+    check_i64(y, 2, I64(1, 0));
+    struct cvb_attr at2[] = {a_int("axis", 1), a_int("keepdims", 0), a_int("select_last_index", 1)};
+    CHECK_EQ_INT(run(CVB_OP_ARGMAX, 1, IN(x), 1, IN(y2), 3, at2), 0);
+    check_shape(y2, 1, DIMS(2));
+    check_i64(y2, 2, I64(2, 2));
+}
+
 int main(void) {
     RUN(test_add_broadcast);
     RUN(test_broadcast_error_names_node);
@@ -495,6 +570,9 @@ int main(void) {
     RUN(test_matmul_batch_broadcast);
     RUN(test_gather_negative_and_shape_ops);
     RUN(test_constants_and_conv3d);
+    RUN(test_averagepool_ceil_and_pads);
+    RUN(test_reduce_axes_and_keepdims);
+    RUN(test_argmax_ties);
     cvb__graph_free(G);
     return test_summary();
 }
