@@ -113,7 +113,10 @@ struct cvb_attr {
     X(REDUCE_MAX, "ReduceMax")                                                 \
     X(REDUCE_MIN, "ReduceMin")                                                 \
     X(REDUCE_SUM, "ReduceSum")                                                 \
-    X(ARGMAX, "ArgMax")
+    X(ARGMAX, "ArgMax")                                                        \
+    X(TOPK, "TopK")                                                            \
+    X(GATHER_ELEMENTS, "GatherElements")                                       \
+    X(TILE, "Tile")
 
 enum cvb_op {
 #define CVB_X(e, s) CVB_OP_##e,

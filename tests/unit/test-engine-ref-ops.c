@@ -555,6 +555,78 @@ static void test_argmax_ties(void) {
     check_i64(y2, 2, I64(2, 2));
 }
 
+/* ---- TopK, GatherElements, Tile ------------------------------------------------ */
+
+static void test_topk_stable_ties(void) {
+    reset(17);
+    int x = tf("x", 2, DIMS(1, 6), F32(3, 1, 3, 5, 1, 5));
+    int k4 = ti("k4", 1, DIMS(1), I64(4)), k3 = ti("k3", 1, DIMS(1), I64(3));
+    int v = cvb__graph_tensor(G, "v"), i = cvb__graph_tensor(G, "i");
+    /* ties: the lower index first */
+    CHECK_EQ_INT(run(CVB_OP_TOPK, 2, IN(x, k4), 2, IN(v, i), 0, NULL), 0);
+    check_shape(v, 2, DIMS(1, 4));
+    check_f32(v, 4, F32(5, 5, 3, 3), 0);
+    check_i64(i, 4, I64(3, 5, 0, 2));
+    int v2 = cvb__graph_tensor(G, "v2"), i2 = cvb__graph_tensor(G, "i2");
+    struct cvb_attr small[] = {a_int("largest", 0), a_int("sorted", 1)};
+    CHECK_EQ_INT(run(CVB_OP_TOPK, 2, IN(x, k3), 2, IN(v2, i2), 2, small), 0);
+    check_f32(v2, 3, F32(1, 1, 3), 0);
+    check_i64(i2, 3, I64(1, 4, 0));
+    /* along axis 0 (strided rows), values output only */
+    int xa = tf("xa", 2, DIMS(4, 2), F32(1, 9, 4, 9, 4, 2, 0, 9));
+    int k2 = ti("k2", 1, DIMS(1), I64(2));
+    int v3 = cvb__graph_tensor(G, "v3"), i3 = cvb__graph_tensor(G, "i3");
+    struct cvb_attr ax0[] = {a_int("axis", 0)};
+    CHECK_EQ_INT(run(CVB_OP_TOPK, 2, IN(xa, k2), 2, IN(v3, i3), 1, ax0), 0);
+    check_shape(i3, 2, DIMS(2, 2));
+    check_f32(v3, 4, F32(4, 9, 4, 9), 0);
+    check_i64(i3, 4, I64(1, 0, 2, 1));
+    int v4 = cvb__graph_tensor(G, "v4");
+    CHECK_EQ_INT(run(CVB_OP_TOPK, 2, IN(xa, k2), 1, IN(v4), 1, ax0), 0);
+    check_f32(v4, 4, F32(4, 9, 4, 9), 0);
+    /* NaN ranks above every number */
+    int xn = tf("xn", 1, DIMS(3), F32(1, NAN, 2));
+    int v5 = cvb__graph_tensor(G, "v5"), i5 = cvb__graph_tensor(G, "i5");
+    CHECK_EQ_INT(run(CVB_OP_TOPK, 2, IN(xn, k2), 2, IN(v5, i5), 0, NULL), 0);
+    check_i64(i5, 2, I64(1, 2));
+    int v6 = cvb__graph_tensor(G, "v6"), i6 = cvb__graph_tensor(G, "i6");
+    CHECK_EQ_INT(run(CVB_OP_TOPK, 2, IN(xn, k2), 2, IN(v6, i6), 2, small), 0);
+    check_i64(i6, 2, I64(0, 2));
+    /* K beyond the axis; K computed at run time */
+    int k9 = ti("k9", 1, DIMS(1), I64(9)), krt = ti("krt", 1, DIMS(1), NULL);
+    int v7 = cvb__graph_tensor(G, "v7"), i7 = cvb__graph_tensor(G, "i7");
+    check_err(run(CVB_OP_TOPK, 2, IN(x, k9), 2, IN(v7, i7), 0, NULL), CVB_ESHAPE, "K 9");
+    check_err(run(CVB_OP_TOPK, 2, IN(x, krt), 2, IN(v7, i7), 0, NULL), CVB_EUNSUPPORTED,
+              "'krt' is computed at run time");
+}
+
+static void test_gather_elements_and_tile(void) {
+    reset(17);
+    int x = tf("x", 2, DIMS(2, 3), F32(1, 2, 3, 4, 5, 6));
+    int ix = ti("ix", 2, DIMS(2, 2), I64(-1, 0, 0, 1));
+    int y = cvb__graph_tensor(G, "y"), y2 = cvb__graph_tensor(G, "y2");
+    CHECK_EQ_INT(run(CVB_OP_GATHER_ELEMENTS, 2, IN(x, ix), 1, IN(y), 0, NULL), 0);
+    check_shape(y, 2, DIMS(2, 2));
+    check_f32(y, 4, F32(4, 2, 1, 5), 0);
+    struct cvb_attr ax1[] = {a_int("axis", 1)};
+    CHECK_EQ_INT(run(CVB_OP_GATHER_ELEMENTS, 2, IN(x, ix), 1, IN(y2), 1, ax1), 0);
+    check_f32(y2, 4, F32(3, 1, 4, 5), 0);
+    int bad = ti("bad", 2, DIMS(1, 1), I64(3)), y3 = cvb__graph_tensor(G, "y3");
+    check_err(run(CVB_OP_GATHER_ELEMENTS, 2, IN(x, bad), 1, IN(y3), 1, ax1), CVB_ERANGE,
+              "index 3");
+    /* Tile */
+    int rep = ti("rep", 1, DIMS(2), I64(2, 2)), t = cvb__graph_tensor(G, "t");
+    int xs = ti("xs", 2, DIMS(1, 2), I64(7, 8));
+    CHECK_EQ_INT(run(CVB_OP_TILE, 2, IN(xs, rep), 1, IN(t), 0, NULL), 0);
+    check_shape(t, 2, DIMS(2, 4));
+    check_i64(t, 8, I64(7, 8, 7, 8, 7, 8, 7, 8));
+    int rep3 = ti("rep3", 1, DIMS(2), I64(1, 0)), t2 = cvb__graph_tensor(G, "t2");
+    CHECK_EQ_INT(run(CVB_OP_TILE, 2, IN(x, rep3), 1, IN(t2), 0, NULL), 0);
+    check_shape(t2, 2, DIMS(2, 0));
+    int rep1 = ti("rep1", 1, DIMS(1), I64(2)), t3 = cvb__graph_tensor(G, "t3");
+    check_err(run(CVB_OP_TILE, 2, IN(x, rep1), 1, IN(t3), 0, NULL), CVB_ESHAPE, "rank 2");
+}
+
 int main(void) {
     RUN(test_add_broadcast);
     RUN(test_broadcast_error_names_node);
@@ -573,6 +645,8 @@ int main(void) {
     RUN(test_averagepool_ceil_and_pads);
     RUN(test_reduce_axes_and_keepdims);
     RUN(test_argmax_ties);
+    RUN(test_topk_stable_ties);
+    RUN(test_gather_elements_and_tile);
     cvb__graph_free(G);
     return test_summary();
 }

@@ -15,7 +15,7 @@ const struct cvb_op_def cvb__op_defs[CVB_OP_COUNT] = {
     CVB_OP_LIST(CVB_X)
 #undef CVB_X
 };
-_Static_assert(CVB_OP_COUNT == 33, "every op needs an entry in cvb__op_defs");
+_Static_assert(CVB_OP_COUNT == 36, "every op needs an entry in cvb__op_defs");
 
 int cvb__ref_fail(struct cvb_err *err, int code, const struct cvb_node *n, const char *fmt, ...) {
     char buf[CVB_ERR_MSG_MAX];
@@ -118,6 +118,34 @@ int cvb__ref_const_floats(struct cvb_graph *g, const struct cvb_node *n, int i, 
 int cvb__ref_axis(int64_t a, int r) {
     if (a < -(int64_t)r || a >= r) return -1;
     return (int)(a < 0 ? a + r : a);
+}
+
+int cvb__ref_attr_axis(const struct cvb_node *n, int r, int64_t def, int *ax, struct cvb_err *err) {
+    int64_t a = cvb__attr_int(n, "axis", def);
+    *ax = cvb__ref_axis(a, r);
+    if (*ax < 0)
+        return cvb__ref_fail(err, CVB_ESHAPE, n, "axis %lld is out of range for rank %d",
+                             (long long)a, r);
+    return 0;
+}
+
+int cvb__ref_check_indices(const struct cvb_node *n, const struct cvb_tensor *ti, const void *p,
+                           int64_t dim, struct cvb_err *err) {
+    for (int64_t i = 0; i < ti->numel; i++) {
+        int64_t v = cvb__ref_geti(p, ti->dtype, i);
+        if (v < -dim || v >= dim)
+            return cvb__ref_fail(err, CVB_ERANGE, n, "index %lld is out of range for axis size %lld",
+                                 (long long)v, (long long)dim);
+    }
+    return 0;
+}
+
+void cvb__ref_strides(int r, const int64_t *dims, int64_t *strides) {
+    int64_t s = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= dims[d];
+    }
 }
 
 int cvb__ref_broadcast(const struct cvb_node *n, int na, const int64_t *a, int nb,

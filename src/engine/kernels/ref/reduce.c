@@ -157,16 +157,6 @@ REDUCE_ENTRY(REDUCE_SUM)
 
 /* ---- ArgMax ------------------------------------------------------------------- */
 
-/* Normalised 'axis' of n for a rank-r input, or an ESHAPE error. */
-static int argmax_axis(const struct cvb_node *n, int r, int *ax, struct cvb_err *err) {
-    int64_t a = cvb__attr_int(n, "axis", 0);
-    *ax = cvb__ref_axis(a, r);
-    if (*ax < 0)
-        return cvb__ref_fail(err, CVB_ESHAPE, n, "axis %lld is out of range for rank %d",
-                             (long long)a, r);
-    return 0;
-}
-
 int cvb__infer_ARGMAX(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
     int rc = cvb__ref_arity(n, 1, 1, err);
     if (rc < 0) return rc;
@@ -174,7 +164,7 @@ int cvb__infer_ARGMAX(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *e
     if (x == NULL) return err->code;
     if ((rc = cvb__ref_dtype_ok(n, x, "input", CVB_DTM_F32 | CVB_DTM_INT, err)) < 0) return rc;
     int ax = 0;
-    if ((rc = argmax_axis(n, x->ndim, &ax, err)) < 0) return rc;
+    if ((rc = cvb__ref_attr_axis(n, x->ndim, 0, &ax, err)) < 0) return rc;
     if (x->dims[ax] == 0)
         return cvb__ref_fail(err, CVB_ESHAPE, n, "axis %d of input '%s' is empty", ax, x->name);
     bool keep = cvb__attr_int(n, "keepdims", 1) != 0;
@@ -209,7 +199,7 @@ int cvb__infer_ARGMAX(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *e
 int cvb__ref_ARGMAX(const struct cvb_kctx *k, struct cvb_err *err) {
     const struct cvb_tensor *x = k->tin[0];
     int ax = 0;
-    int rc = argmax_axis(k->node, x->ndim, &ax, err);
+    int rc = cvb__ref_attr_axis(k->node, x->ndim, 0, &ax, err);
     if (rc < 0) return rc;
     bool last = cvb__attr_int(k->node, "select_last_index", 0) != 0;
     int64_t outer = 1, len = x->dims[ax], inner = 1;

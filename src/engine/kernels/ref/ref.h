@@ -44,6 +44,16 @@ int cvb__ref_const_floats(struct cvb_graph *g, const struct cvb_node *n, int i, 
 /* Normalise axis 'a' against rank 'r' (accepting -r..r-1); -1 if out of range. */
 int cvb__ref_axis(int64_t a, int r);
 
+/* The node's 'axis' attribute (default 'def') normalised against rank r into
+ * *ax; ESHAPE naming the node when out of range. */
+int cvb__ref_attr_axis(const struct cvb_node *n, int r, int64_t def, int *ax, struct cvb_err *err);
+/* Every int32/int64 index of ti (values at p) within -dim..dim-1, or ERANGE
+ * naming the node, the index and the axis size. */
+int cvb__ref_check_indices(const struct cvb_node *n, const struct cvb_tensor *ti, const void *p,
+                           int64_t dim, struct cvb_err *err);
+/* Row-major element strides of a rank-r tensor of shape dims. */
+void cvb__ref_strides(int r, const int64_t *dims, int64_t *strides);
+
 /* Numpy multidirectional broadcast of shapes a and b into out (rank *nd). */
 int cvb__ref_broadcast(const struct cvb_node *n, int na, const int64_t *a, int nb,
                        const int64_t *b, int *nd, int64_t *out, struct cvb_err *err);

@@ -559,17 +559,6 @@ int cvb__ref_TRANSPOSE(const struct cvb_kctx *k, struct cvb_err *err) {
 
 /* ---- Gather --------------------------------------------------------------------- */
 
-static int check_indices(const struct cvb_node *n, const struct cvb_tensor *ti, const void *p,
-                         int64_t dim, struct cvb_err *err) {
-    for (int64_t i = 0; i < ti->numel; i++) {
-        int64_t v = cvb__ref_geti(p, ti->dtype, i);
-        if (v < -dim || v >= dim)
-            return cvb__ref_fail(err, CVB_ERANGE, n, "index %lld is out of range for axis size %lld",
-                                 (long long)v, (long long)dim);
-    }
-    return 0;
-}
-
 int cvb__infer_GATHER(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
     int rc = cvb__ref_arity(n, 2, 2, err);
     if (rc < 0) return rc;
@@ -586,7 +575,8 @@ int cvb__infer_GATHER(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *e
     int r = x->ndim - 1 + ti->ndim;
     if (r > CVB_MAX_DIMS)
         return cvb__ref_fail(err, CVB_EUNSUPPORTED, n, "result rank %d exceeds %d", r, CVB_MAX_DIMS);
-    if (ti->data && (rc = check_indices(n, ti, ti->data, x->dims[ax], err)) < 0) return rc;
+    if (ti->data && (rc = cvb__ref_check_indices(n, ti, ti->data, x->dims[ax], err)) < 0)
+        return rc;
     int64_t dims[CVB_MAX_DIMS];
     int o = 0;
     for (int i = 0; i < ax; i++) dims[o++] = x->dims[i];
@@ -599,7 +589,7 @@ int cvb__ref_GATHER(const struct cvb_kctx *k, struct cvb_err *err) {
     const struct cvb_tensor *x = k->tin[0], *ti = k->tin[1];
     int ax = cvb__ref_axis(cvb__attr_int(k->node, "axis", 0), x->ndim);
     int64_t dim = x->dims[ax];
-    int rc = check_indices(k->node, ti, k->in[1], dim, err);
+    int rc = cvb__ref_check_indices(k->node, ti, k->in[1], dim, err);
     if (rc < 0) return rc;
     size_t es = cvb__dtype_size(x->dtype);
     int64_t outer = 1, inner = 1;
