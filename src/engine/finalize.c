@@ -366,6 +366,7 @@ static int batch_check(struct cvb_graph *g, struct cvb_node *n, int batch, bool 
     case CVB_OP_MUL:
     case CVB_OP_DIV:
     case CVB_OP_POW:
+    case CVB_OP_MOD:
         for (int j = 0; j < n->n_in; j++) {
             if (n->in[j] < 0) continue;
             const struct cvb_tensor *a = &g->tensors[n->in[j]];

@@ -116,7 +116,8 @@ struct cvb_attr {
     X(ARGMAX, "ArgMax")                                                        \
     X(TOPK, "TopK")                                                            \
     X(GATHER_ELEMENTS, "GatherElements")                                       \
-    X(TILE, "Tile")
+    X(TILE, "Tile")                                                            \
+    X(MOD, "Mod")
 
 enum cvb_op {
 #define CVB_X(e, s) CVB_OP_##e,

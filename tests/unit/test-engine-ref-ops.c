@@ -627,6 +627,29 @@ static void test_gather_elements_and_tile(void) {
     check_err(run(CVB_OP_TILE, 2, IN(x, rep1), 1, IN(t3), 0, NULL), CVB_ESHAPE, "rank 2");
 }
 
+static void test_mod_signs(void) {
+    reset(17);
+    int a = ti("a", 1, DIMS(4), I64(7, -7, 7, -7)), b = ti("b", 1, DIMS(4), I64(3, 3, -3, -3));
+    int y = cvb__graph_tensor(G, "y"), y2 = cvb__graph_tensor(G, "y2");
+    CHECK_EQ_INT(run(CVB_OP_MOD, 2, IN(a, b), 1, IN(y), 0, NULL), 0);
+    check_i64(y, 4, I64(1, 2, -2, -1)); /* the divisor's sign */
+    struct cvb_attr fm[] = {a_int("fmod", 1)};
+    CHECK_EQ_INT(run(CVB_OP_MOD, 2, IN(a, b), 1, IN(y2), 1, fm), 0);
+    check_i64(y2, 4, I64(1, -1, 1, -1)); /* the dividend's sign */
+    int nc = ti("nc", 0, NULL, I64(80)), idx = ti("idx", 2, DIMS(1, 3), I64(0, 85, 6719));
+    int y3 = cvb__graph_tensor(G, "y3");
+    CHECK_EQ_INT(run(CVB_OP_MOD, 2, IN(idx, nc), 1, IN(y3), 0, NULL), 0);
+    check_shape(y3, 2, DIMS(1, 3));
+    check_i64(y3, 3, I64(0, 5, 79));
+    int fa = tf("fa", 1, DIMS(2), F32(5.5f, -5.5f)), fb = tf("fb", 1, DIMS(2), F32(2, 2));
+    int y4 = cvb__graph_tensor(G, "y4"), y5 = cvb__graph_tensor(G, "y5");
+    CHECK_EQ_INT(run(CVB_OP_MOD, 2, IN(fa, fb), 1, IN(y4), 1, fm), 0);
+    check_f32(y4, 2, F32(1.5f, -1.5f), 0);
+    check_err(run(CVB_OP_MOD, 2, IN(fa, fb), 1, IN(y5), 0, NULL), CVB_EFORMAT, "fmod 0");
+    int z = ti("z", 1, DIMS(4), I64(1, 0, 1, 1)), y6 = cvb__graph_tensor(G, "y6");
+    check_err(run(CVB_OP_MOD, 2, IN(a, z), 1, IN(y6), 0, NULL), CVB_ERANGE, "by zero");
+}
+
 int main(void) {
     RUN(test_add_broadcast);
     RUN(test_broadcast_error_names_node);
@@ -647,6 +670,7 @@ int main(void) {
     RUN(test_argmax_ties);
     RUN(test_topk_stable_ties);
     RUN(test_gather_elements_and_tile);
+    RUN(test_mod_signs);
     cvb__graph_free(G);
     return test_summary();
 }

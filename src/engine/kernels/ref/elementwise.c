@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Reference kernels for elementwise ops: Sigmoid, Relu, Sqrt (float32) and
  * the binary ops Add, Sub, Mul, Div (float32, int32, int64) and Pow (float32
- * base; float32/int32/int64 exponent) with numpy multidirectional
+ * base; float32/int32/int64 exponent) and Mod (float32 with fmod 1; int64,
+ * int32, int8, uint8 with fmod 0 (the result takes the divisor's sign, as
+ * Python's %) or 1 (the dividend's, as C's %)) with numpy multidirectional
  * broadcasting, as the ONNX spec defines it for opsets 11-17. */
 #include "engine/kernels/ref/ref.h"
 
@@ -73,7 +75,9 @@ static int infer_binary(struct cvb_graph *g, struct cvb_node *n, struct cvb_err 
         rc = cvb__ref_dtype_ok(n, a, "base", CVB_DTM_F32, err);
         if (rc == 0) rc = cvb__ref_dtype_ok(n, b, "exponent", CVB_DTM_F32 | CVB_DTM_INT, err);
     } else {
-        rc = cvb__ref_dtype_ok(n, a, "input", CVB_DTM_F32 | CVB_DTM_INT, err);
+        unsigned mask = CVB_DTM_F32 | CVB_DTM_INT;
+        if (n->op == CVB_OP_MOD) mask |= CVB_DTM(CVB_DT_I8) | CVB_DTM(CVB_DT_U8);
+        rc = cvb__ref_dtype_ok(n, a, "input", mask, err);
         if (rc == 0 && a->dtype != b->dtype)
             rc = cvb__ref_fail(err, CVB_EFORMAT, n, "inputs have different dtypes (%s and %s)",
                                cvb__dtype_name(a->dtype), cvb__dtype_name(b->dtype));
@@ -100,6 +104,18 @@ int cvb__infer_DIV(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err)
 }
 int cvb__infer_POW(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
     return infer_binary(g, n, err);
+}
+int cvb__infer_MOD(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
+    int64_t fm = cvb__attr_int(n, "fmod", 0);
+    if (fm != 0 && fm != 1)
+        return cvb__ref_fail(err, CVB_EFORMAT, n, "fmod is %lld; it must be 0 or 1", (long long)fm);
+    int rc = infer_binary(g, n, err);
+    if (rc < 0) return rc;
+    if (fm == 0 && g->tensors[n->in[0]].dtype == CVB_DT_F32)
+        return cvb__ref_fail(err, CVB_EFORMAT, n,
+                             "fmod 0 on float32 inputs; the ONNX spec requires fmod 1 for "
+                             "floating point");
+    return 0;
 }
 
 /* Walk the broadcast output in row-major order; for each run along the last
@@ -186,14 +202,23 @@ int cvb__ref_MUL(const struct cvb_kctx *k, struct cvb_err *err) {
 }
 
 /* Integer division truncates toward zero (C semantics, as ONNX Runtime
- * does). A zero divisor is reported instead of trapping; INT_MIN / -1
- * wraps. */
+ * does). A zero divisor (Div or Mod) is reported instead of trapping;
+ * INT_MIN / -1 wraps. */
 static int int_div_check(const struct cvb_kctx *k, struct cvb_err *err) {
     const struct cvb_tensor *tb = k->tin[1];
     for (int64_t i = 0; i < tb->numel; i++)
         if (cvb__ref_geti(k->in[1], tb->dtype, i) == 0)
             return cvb__ref_fail(err, CVB_ERANGE, k->node, "integer division by zero");
     return 0;
+}
+
+/* Integer remainder: the dividend's sign (fm, C's %) or the divisor's
+ * (Python's %). b != 0; x % -1 is 0 (INT_MIN % -1 would trap). */
+static inline int64_t mod_int(int64_t a, int64_t b, bool fm) {
+    if (b == -1) return 0;
+    int64_t r = a % b;
+    if (!fm && r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
 }
 
 static inline int64_t div_i64(int64_t a, int64_t b) {
@@ -215,6 +240,24 @@ int cvb__ref_DIV(const struct cvb_kctx *k, struct cvb_err *err) {
         if ((rc = int_div_check(k, err)) < 0) return rc;
         BCAST_LOOP(int64_t, int64_t, int64_t, div_i64(a, b));
         break;
+    default: return cvb__ref_fail(err, CVB_EUNSUPPORTED, k->node, "unsupported dtype");
+    }
+    return 0;
+}
+
+int cvb__ref_MOD(const struct cvb_kctx *k, struct cvb_err *err) {
+    bool fm = cvb__attr_int(k->node, "fmod", 0) != 0;
+    enum cvb_dtype dt = k->tout[0]->dtype;
+    if (dt != CVB_DT_F32) {
+        int rc = int_div_check(k, err);
+        if (rc < 0) return rc;
+    }
+    switch (dt) {
+    case CVB_DT_F32: BCAST_LOOP(float, float, float, fmodf(a, b)); break;
+    case CVB_DT_I64: BCAST_LOOP(int64_t, int64_t, int64_t, mod_int(a, b, fm)); break;
+    case CVB_DT_I32: BCAST_LOOP(int32_t, int32_t, int32_t, (int32_t)mod_int(a, b, fm)); break;
+    case CVB_DT_I8: BCAST_LOOP(int8_t, int8_t, int8_t, (int8_t)mod_int(a, b, fm)); break;
+    case CVB_DT_U8: BCAST_LOOP(uint8_t, uint8_t, uint8_t, (uint8_t)mod_int(a, b, fm)); break;
     default: return cvb__ref_fail(err, CVB_EUNSUPPORTED, k->node, "unsupported dtype");
     }
     return 0;

@@ -71,9 +71,14 @@ void cvb__ref_bcast_strides(int nin, const int64_t *din, int nd, const int64_t *
 int cvb__ref_dtype_ok(const struct cvb_node *n, const struct cvb_tensor *t, const char *what,
                       unsigned mask, struct cvb_err *err);
 
-/* Integer element i of an int32/int64 buffer. */
+/* Integer element i of an int64/int32/int8/uint8 buffer. */
 static inline int64_t cvb__ref_geti(const void *p, enum cvb_dtype dt, int64_t i) {
-    return dt == CVB_DT_I32 ? (int64_t)((const int32_t *)p)[i] : ((const int64_t *)p)[i];
+    switch (dt) {
+    case CVB_DT_I32: return ((const int32_t *)p)[i];
+    case CVB_DT_I8: return ((const int8_t *)p)[i];
+    case CVB_DT_U8: return ((const uint8_t *)p)[i];
+    default: return ((const int64_t *)p)[i];
+    }
 }
 
 /* Sliding-window geometry shared by Conv and MaxPool. From the node's
