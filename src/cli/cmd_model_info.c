@@ -91,9 +91,8 @@ static void describe_head(const struct cvb_engine *e, const struct cvb_model_inf
     switch (cvb_detector_layout(det)) {
     case CVB_YOLO_V8:
         *type = "yolov8";
-        snprintf(text, n,
-                 "yolov8 (anchor-free, %s: %d classes x %lld anchors, NMS on the host)", shape,
-                 nc, na);
+        snprintf(text, n, "yolov8 (anchor-free, %s: %d classes x %lld anchors, NMS on the host)",
+                 shape, nc, na);
         break;
     case CVB_YOLO_V5:
         *type = "yolov5";

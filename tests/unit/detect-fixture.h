@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared helpers of the detect tests: resolve a shape to a layout the way
- * cvb_detector_new() does, and check a detection's box. Include after
- * test.h. */
+ * cvb_detector_new() does, and check a detection's box. */
 #ifndef CVB_TEST_DETECT_FIXTURE_H
 #define CVB_TEST_DETECT_FIXTURE_H
 
 #include "cvb/detect.h"
+#include "test.h"
 
 /* cvb_detector_new() on 'dims' with layout 'force' and 'n_classes'; on
  * success sets the resolved layout, class count and anchor (row) count. */

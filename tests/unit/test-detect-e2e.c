@@ -7,8 +7,8 @@
  * shapes, and the matcher on end-to-end boxes. Contract in detect.h. */
 #include "cvb/detect.h"
 #include "cvb/video.h"
-#include "test.h"
 #include "detect-fixture.h"
+#include "test.h"
 
 #include <stdint.h>
 
@@ -41,12 +41,12 @@ static void opts(struct cvb_detect_opts *o) {
  * an nms=True export do not. Rows keep their order when already sorted. */
 static void test_threshold(void) {
     struct row r[8] = {
-        {10, 10, 20, 20, 0.9f, 3},    /* kept */
-        {30, 30, 40, 40, 0.25f, 1},   /* exactly conf: dropped */
-        {50, 50, 60, 60, NAN, 2},     /* NaN: skipped */
+        {10, 10, 20, 20, 0.9f, 3},                 /* kept */
+        {30, 30, 40, 40, 0.25f, 1},                /* exactly conf: dropped */
+        {50, 50, 60, 60, NAN, 2},                  /* NaN: skipped */
         {70, 70, 80, 80, nextafterf(0.25f, 1), 5}, /* just above: kept */
-        {90, 90, 95, 95, 0.1f, 7},    /* below */
-        {0, 0, 0, 0, 0, 0},           /* padding */
+        {90, 90, 95, 95, 0.1f, 7},                 /* below */
+        {0, 0, 0, 0, 0, 0},                        /* padding */
         {0, 0, 0, 0, 0, 0},
         {0, 0, 0, 0, -INFINITY, 0},
     };
@@ -98,11 +98,9 @@ static void test_bad_boxes(void) {
  * score, ties in row order. */
 static void test_no_nms_and_order(void) {
     struct row r[5] = {
-        {10, 10, 50, 50, 0.5f, 2},
-        {10, 10, 50, 50, 0.8f, 2}, /* same box, same class */
+        {10, 10, 50, 50, 0.5f, 2},  {10, 10, 50, 50, 0.8f, 2}, /* same box, same class */
         {10, 10, 50, 50, 0.8f, 4}, /* same box, other class, tie with row 1 */
-        {60, 60, 70, 70, 0.95f, 0},
-        {10, 10, 50, 50, 0.3f, 2},
+        {60, 60, 70, 70, 0.95f, 0}, {10, 10, 50, 50, 0.3f, 2},
     };
     struct cvb_detect_opts o;
     opts(&o);
@@ -124,7 +122,8 @@ static void test_no_nms_and_order(void) {
 static void test_max_det_cap(void) {
     static struct row r[300];
     for (int i = 0; i < 300; i++)
-        r[i] = (struct row){(float)i, 0, (float)i + 5, 5, 0.3f + 0.002f * (float)i, (float)(i % 80)};
+        r[i] =
+            (struct row){(float)i, 0, (float)i + 5, 5, 0.3f + 0.002f * (float)i, (float)(i % 80)};
     struct cvb_detect_opts o;
     opts(&o);
     struct cvb_detection dets[CVB_DETECT_MAX_DET];
