@@ -108,7 +108,20 @@ struct cvb_attr {
     X(EXPAND, "Expand")                                                        \
     X(IDENTITY, "Identity")                                                    \
     X(FLATTEN, "Flatten")                                                      \
-    X(CONSTANT_OF_SHAPE, "ConstantOfShape")
+    X(CONSTANT_OF_SHAPE, "ConstantOfShape")                                    \
+    X(GREATER, "Greater")                                                      \
+    X(LESS, "Less")                                                            \
+    X(EQUAL, "Equal")                                                          \
+    X(GREATER_OR_EQUAL, "GreaterOrEqual")                                      \
+    X(LESS_OR_EQUAL, "LessOrEqual")                                            \
+    X(NOT, "Not")                                                              \
+    X(AND, "And")                                                              \
+    X(OR, "Or")                                                                \
+    X(XOR, "Xor")                                                              \
+    X(WHERE, "Where")                                                          \
+    X(PAD, "Pad")                                                              \
+    X(GATHER_ND, "GatherND")                                                   \
+    X(SCATTER_ND, "ScatterND")
 
 enum cvb_op {
 #define CVB_X(e, s) CVB_OP_##e,

@@ -263,6 +263,7 @@ static bool shape_slot(const char *op, size_t slot) {
     if (!strcmp(op, "Slice")) return slot >= 1;
     if (!strcmp(op, "Resize")) return slot >= 1;
     if (!strcmp(op, "ConstantOfShape")) return slot == 0;
+    if (!strcmp(op, "Pad")) return slot == 1 || slot == 3; /* pads, axes; not constant_value */
     return false;
 }
 
