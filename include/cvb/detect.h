@@ -6,18 +6,34 @@
  *
  *   output tensor --decode+threshold--> candidates --sort--> NMS --> unletterbox
  *
- * Two output layouts exist (C = number of classes, N = number of anchors):
- *   CVB_YOLO_V8  [1, 4+C, N]  YOLOv8 / YOLO11 / YOLOv5u: rows cx, cy, w, h (input
- *                pixels) then C class scores, already sigmoided; score = max
- *                class score.
+ * Three output layouts exist (C = number of classes, N = number of anchors,
+ * K = the export's max_det):
+ *   CVB_YOLO_V8  [1, 4+C, N]  YOLOv8 / v9 / YOLO11 / YOLO12 / YOLO26 plain
+ *                heads, YOLOv5u: rows cx, cy, w, h (input pixels) then C class
+ *                scores, already sigmoided; score = max class score.
  *   CVB_YOLO_V5  [1, N, 5+C]  classic YOLOv5: per anchor cx, cy, w, h,
  *                objectness, C class scores; score = objectness x class score.
+ *   CVB_YOLO_E2E [1, K, 6]    end-to-end: per row x1, y1, x2, y2 (input
+ *                pixels), score, class id (a float holding an integer). Two
+ *                Ultralytics exports give it: the one-to-one heads of YOLOv10
+ *                and YOLO26 (end2end=True, the default for those: top-K over
+ *                anchors x classes, no NMS needed), and nms=True exports of
+ *                plain heads (NMS inside the graph, rows zero-padded to K).
+ *                K is max_det (300 by default; fewer anchors than max_det at
+ *                a tiny imgsz make it smaller), so any K >= 1 is accepted.
+ *                The model already did the work: the detector only
+ *                thresholds, sorts, caps and maps (see below); iou_thresh is
+ *                not used.
  * Layout rule for CVB_YOLO_AUTO, on a tensor [1, A, B] (or [A, B]):
- *   - if opts.n_classes > 0: A == 4 + n_classes -> V8, else B == 5 + n_classes
- *     -> V5, else the shape is refused;
+ *   - B == 6 -> E2E, always: six columns are read as an end-to-end output.
+ *     A one-class YOLOv5 head [1, N, 5+1] has the same shape; it must be
+ *     forced (opts.layout = CVB_YOLO_V5, `cvbench detect --layout v5`).
+ *     opts.n_classes > 0 then bounds the class ids (no shape can check it);
+ *   - else if opts.n_classes > 0: A == 4 + n_classes -> V8, else
+ *     B == 5 + n_classes -> V5, else the shape is refused;
  *   - otherwise the class axis is the shorter one: A < B -> V8 (84 x 8400),
  *     A > B -> V5 (25200 x 85); A == B is ambiguous and refused (force the
- *     layout).
+ *     layout, or use cvb_detector_new_guess()).
  *
  * Semantics (as Ultralytics' non_max_suppression with multi_label off):
  *   - a candidate is an anchor whose score is > conf_thresh (strictly; NaN
@@ -31,6 +47,19 @@
  *   - at most max_det boxes are kept (the first max_det in score order);
  *   - kept boxes are mapped back through the letterbox (subtract the padding,
  *     divide by the scale) and clipped to [0, width] x [0, height].
+ * End-to-end (E2E) semantics, the same for both exports:
+ *   - a row is a detection when its score is > conf_thresh (strictly; NaN
+ *     never passes; an nms=True export's zero padding never passes, even at
+ *     conf 0) and its four coordinates are finite (a row with a NaN or
+ *     infinite coordinate is skipped);
+ *   - a passing row's class must be an integer in 0..n_classes-1 (0..
+ *     CVB_DETECT_MAX_CLASSES-1 when opts.n_classes is 0); anything else is a
+ *     malformed output: cvb_detector_run() fails with CVB_EFORMAT naming the
+ *     row;
+ *   - corners are ordered (x1 <= x2, y1 <= y2); rows are ordered by score
+ *     descending, ties by row index (the export already sorts them; sorting
+ *     again keeps the contract for any producer); no NMS;
+ *   - at most max_det are kept, then mapped and clipped as above.
  *
  * Memory: a detector is created once per output shape with everything it
  * needs for N candidates; cvb_detector_run() allocates nothing. One detector
@@ -56,6 +85,7 @@ enum cvb_yolo_layout {
     CVB_YOLO_AUTO = 0, /* from the shape, by the rule above */
     CVB_YOLO_V8,       /* [1, 4+C, N] */
     CVB_YOLO_V5,       /* [1, N, 5+C] */
+    CVB_YOLO_E2E,      /* [1, K, 6]: x1, y1, x2, y2, score, class; no NMS */
 };
 
 /* Start from cvb_detect_opts_init(): a zeroed struct means conf 0 (every
@@ -65,7 +95,7 @@ struct cvb_detect_opts {
     float iou_thresh;            /* 0..1 */
     int max_det;                 /* 1..CVB_DETECT_MAX_DET */
     enum cvb_yolo_layout layout; /* CVB_YOLO_AUTO to detect it */
-    int n_classes;               /* 0 = derive from the shape */
+    int n_classes;               /* 0 = derive from the shape (E2E: unknown) */
 };
 
 /* Fill 'opts' with the defaults (conf 0.25, IoU 0.45, 300 boxes, auto layout). */
@@ -89,16 +119,30 @@ int cvb_detector_new(int ndim, const int64_t *dims, const struct cvb_detect_opts
                      struct cvb_detector **out, struct cvb_err *err);
 void cvb_detector_free(struct cvb_detector *d);
 
-/* The resolved layout, class count and anchor count. */
+/* cvb_detector_new() for a model's output when nothing says which layout it
+ * has (`cvbench run`, `model info`): with opts->layout CVB_YOLO_AUTO, a square
+ * output [1, A, A], which the rule above refuses, is taken as V8 (a v8 head
+ * at imgsz 64 is [1, 84, 84]; the models cvbench synthesizes and Ultralytics
+ * exports today are v8 or end-to-end, never a square v5). Otherwise the same
+ * as cvb_detector_new(). */
+int cvb_detector_new_guess(int ndim, const int64_t *dims, const struct cvb_detect_opts *opts,
+                           struct cvb_detector **out, struct cvb_err *err);
+
+/* The resolved layout, class count and anchor count (E2E: rows K; class
+ * count opts.n_classes, 0 when unknown). */
 enum cvb_yolo_layout cvb_detector_layout(const struct cvb_detector *d);
 int cvb_detector_n_classes(const struct cvb_detector *d);
 int64_t cvb_detector_n_anchors(const struct cvb_detector *d);
 
+/* A short name of a layout ("yolov8", "yolov5", "end2end"; "auto"). */
+const char *cvb_yolo_layout_name(enum cvb_yolo_layout layout);
+
 /* Decode 'output' (the dense tensor of the shape given at creation), run NMS
- * and write at most 'max_dets' (and at most opts.max_det) detections, best
- * first, into 'dets'; sets *n_dets. 'lb' maps boxes back to the original
- * picture; NULL leaves them in model-input pixels (unclipped). Allocates
- * nothing. */
+ * (not for E2E) and write at most 'max_dets' (and at most opts.max_det)
+ * detections, best first, into 'dets'; sets *n_dets. 'lb' maps boxes back to
+ * the original picture; NULL leaves them in model-input pixels (unclipped).
+ * Allocates nothing. E2E: a passing row with a bad class id returns
+ * CVB_EFORMAT (*n_dets 0). */
 int cvb_detector_run(struct cvb_detector *d, const float *output, const struct cvb_letterbox *lb,
                      struct cvb_detection *dets, int max_dets, int *n_dets, struct cvb_err *err);
 

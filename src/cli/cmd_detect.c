@@ -27,6 +27,8 @@ static void usage(FILE *f) {
                "Detect objects in image files (JPEG, PNG, BMP, ...) with a YOLO detection\n"
                "model: each image is letterboxed to the model's input size, run, decoded,\n"
                "filtered by class-aware NMS, and its boxes mapped back to image pixels.\n"
+               "End-to-end outputs [1,K,6] (YOLOv10 / YOLO26 end2end heads, nms=True\n"
+               "exports) already hold the final boxes: they are only thresholded.\n"
                "\n"
                "options:\n"
                "  --model M          ONNX model (an Ultralytics YOLO detection export)\n"
@@ -35,10 +37,16 @@ static void usage(FILE *f) {
                "                     image to OUT.png itself; with several, image n (1-based,\n"
                "                     in command-line order) to OUT-<n>.png (OUT-1.png, ...)\n"
                "  --conf T           confidence threshold, 0..1 (default 0.25)\n"
-               "  --iou T            NMS IoU threshold, 0..1 (default 0.45)\n"
+               "  --iou T            NMS IoU threshold, 0..1 (default 0.45; not used for\n"
+               "                     end-to-end outputs)\n"
                "  --max-det N        at most N boxes per image, 1..300 (default 300)\n"
                "  --layout L         output layout: auto (default), v8 ([1,4+C,N]: YOLOv8,\n"
-               "                     YOLO11, YOLOv5u) or v5 ([1,N,5+C] with objectness)\n"
+               "                     v9, YOLO11, YOLO12, YOLO26 plain, YOLOv5u), v5 ([1,N,5+C]\n"
+               "                     with objectness) or e2e ([1,K,6]: x1,y1,x2,y2,score,\n"
+               "                     class). auto reads any [1,K,6] as e2e: give --layout v5\n"
+               "                     for a one-class YOLOv5 model\n"
+               "  --classes N        class count, 1..100000; an e2e output's shape does not\n"
+               "                     say it: default 80 (COCO), larger class ids are refused\n"
                "  --kernels K        ref or onednn (default onednn)\n"
                "  --imgsz N          input size for models with dynamic input dimensions\n"
                "  -h, --help         this text\n"
@@ -123,8 +131,9 @@ static int parse_args(int argc, char **argv, struct detect_args *a) {
         if (nlen >= sizeof name) return cvb__cli_usage_error("detect: unknown option '%s'", arg);
         memcpy(name, arg, nlen);
         name[nlen] = '\0';
-        static const char *const with_value[] = {"--model",   "--annotate", "--conf",    "--iou",
-                                                 "--max-det", "--layout",   "--kernels", "--imgsz"};
+        static const char *const with_value[] = {"--model",   "--annotate", "--conf",
+                                                 "--iou",     "--max-det",  "--layout",
+                                                 "--kernels", "--imgsz",    "--classes"};
         bool known = false;
         for (size_t k = 0; k < CVB_ARRAY_LEN(with_value); k++)
             if (strcmp(name, with_value[k]) == 0) known = true;
@@ -151,6 +160,8 @@ static int parse_args(int argc, char **argv, struct detect_args *a) {
             rc = parse_float01(name, val, &a->dopts.iou_thresh);
         } else if (strcmp(name, "--max-det") == 0) {
             rc = parse_int(name, val, 1, CVB_DETECT_MAX_DET, &a->dopts.max_det);
+        } else if (strcmp(name, "--classes") == 0) {
+            rc = parse_int(name, val, 1, CVB_DETECT_MAX_CLASSES, &a->dopts.n_classes);
         } else if (strcmp(name, "--imgsz") == 0) {
             rc = parse_int(name, val, 32, CVB_IMAGE_MAX_SIDE, &a->eopts.imgsz);
         } else if (strcmp(name, "--layout") == 0) {
@@ -160,8 +171,10 @@ static int parse_args(int argc, char **argv, struct detect_args *a) {
                 a->dopts.layout = CVB_YOLO_V8;
             else if (strcmp(val, "v5") == 0)
                 a->dopts.layout = CVB_YOLO_V5;
+            else if (strcmp(val, "e2e") == 0)
+                a->dopts.layout = CVB_YOLO_E2E;
             else
-                return cvb__cli_usage_error("--layout: '%s' is not auto, v8 or v5", val);
+                return cvb__cli_usage_error("--layout: '%s' is not auto, v8, v5 or e2e", val);
         } else if (strcmp(name, "--kernels") == 0) {
             if (strcmp(val, "ref") == 0)
                 a->eopts.kernels = CVB_KERNELS_REF;
@@ -353,7 +366,15 @@ int cvb__cmd_detect(int argc, char **argv) {
                          a.model, out_info.name, out_info.dtype);
         goto fail;
     }
-    rc = cvb_detector_new(out_info.ndim, out_info.dims, &a.dopts, &det, &err);
+    rc = cvb_detector_new_guess(out_info.ndim, out_info.dims, &a.dopts, &det, &err);
+    if (rc == 0 && cvb_detector_layout(det) == CVB_YOLO_E2E && a.dopts.n_classes == 0) {
+        /* no class count in an e2e shape: COCO's, as every pretrained
+         * Ultralytics detector (--classes says otherwise) */
+        cvb_detector_free(det);
+        det = NULL;
+        a.dopts.n_classes = CVB_COCO_N_CLASSES;
+        rc = cvb_detector_new_guess(out_info.ndim, out_info.dims, &a.dopts, &det, &err);
+    }
     if (rc < 0) {
         cvb_err_prefix(&err, "%s: output '%s'", a.model, out_info.name);
         goto fail;
@@ -409,6 +430,11 @@ int cvb__cmd_detect(int argc, char **argv) {
             goto fail;
         }
         rc = cvb_detector_run(det, out_bufs[0], &lb, r->dets, CVB_DETECT_MAX_DET, &r->n_dets, &err);
+        if (rc == CVB_EFORMAT && cvb_detector_layout(det) == CVB_YOLO_E2E) {
+            cvb_err_prefix(&err, "%s: %s", a.model, r->path);
+            size_t len = strlen(err.msg);
+            snprintf(err.msg + len, sizeof err.msg - len, " (--classes N for a model with more)");
+        }
         if (rc < 0) goto fail;
         if (a.annotate != NULL) {
             char path[4096];

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `cvbench model info`: what a model takes, gives and costs. */
+/* `cvbench model info`: what a model takes, gives and costs, and which kind
+ * of detection head it has (how `cvbench detect` and `run` read output 0). */
 #include "cli/cli.h"
+#include "cvb/detect.h"
 #include "cvb/engine.h"
 
 #include <getopt.h>
@@ -50,6 +52,72 @@ static void print_tensors_json(FILE *f, const struct cvb_engine *e, int outputs)
     fputc(']', f);
 }
 
+/* The detection head, from output 0: its layout by the rule `detect` and
+ * `run` use (cvb_detector_new_guess) and, for an end-to-end [1,K,6], the op
+ * histogram: a NonMaxSuppression node means an nms=True export, none a
+ * one-to-one head (YOLOv10, YOLO26 end2end). Sets *type to "yolov8",
+ * "yolov5", "end2end", "nms" or "none" and writes a sentence to 'text'. */
+static void describe_head(const struct cvb_engine *e, const struct cvb_model_info *mi,
+                          const char **type, char *text, size_t n) {
+    struct cvb_tensor_info oi;
+    char shape[160];
+    int off = 0;
+    *type = "none";
+    if (cvb_engine_n_outputs(e) < 1 || cvb_engine_output_info(e, 0, &oi) < 0) {
+        snprintf(text, n, "none (no output)");
+        return;
+    }
+    for (int d = 0; d < oi.ndim && off < (int)sizeof shape - 24; d++)
+        off += snprintf(shape + off, sizeof shape - (size_t)off, d ? ",%lld" : "[%lld",
+                        (long long)oi.dims[d]);
+    snprintf(shape + off, sizeof shape - (size_t)off, oi.ndim ? "]" : "[]");
+    if (strcmp(oi.dtype, "float32") != 0) {
+        snprintf(text, n, "none (output '%.64s' %s is %s; detection needs float32)", oi.name, shape,
+                 oi.dtype);
+        return;
+    }
+    struct cvb_detector *det = NULL;
+    struct cvb_err err = {0};
+    if (cvb_detector_new_guess(oi.ndim, oi.dims, NULL, &det, &err) < 0) {
+        snprintf(text, n, "none (output '%.64s' is not a YOLO detection output: %.300s)", oi.name,
+                 err.msg);
+        return;
+    }
+    bool nms = false;
+    for (int i = 0; i < mi->n_ops; i++)
+        if (strcmp(mi->op_names[i], "NonMaxSuppression") == 0) nms = true;
+    int nc = cvb_detector_n_classes(det);
+    long long na = (long long)cvb_detector_n_anchors(det);
+    switch (cvb_detector_layout(det)) {
+    case CVB_YOLO_V8:
+        *type = "yolov8";
+        snprintf(text, n, "yolov8 (anchor-free, %s: %d classes x %lld anchors, NMS on the host)",
+                 shape, nc, na);
+        break;
+    case CVB_YOLO_V5:
+        *type = "yolov5";
+        snprintf(text, n,
+                 "yolov5 (anchors with objectness, %s: %lld anchors x %d classes, NMS on the "
+                 "host)",
+                 shape, na, nc);
+        break;
+    default:
+        *type = nms ? "nms" : "end2end";
+        if (nms)
+            snprintf(text, n,
+                     "in-graph NMS (nms=True export, %s: up to %lld boxes x1,y1,x2,y2,score,class, "
+                     "NMS in the model; the host only thresholds)",
+                     shape, na);
+        else
+            snprintf(text, n,
+                     "end-to-end (%s: top %lld boxes x1,y1,x2,y2,score,class, no NMS; the host "
+                     "only thresholds)",
+                     shape, na);
+        break;
+    }
+    cvb_detector_free(det);
+}
+
 int cvb__cmd_model_info(int argc, char **argv) {
     struct cvb_engine_opts opts = {.kernels = CVB_KERNELS_ONEDNN};
     int json = 0;
@@ -83,6 +151,9 @@ int cvb__cmd_model_info(int argc, char **argv) {
     if (cvb_engine_load(path, &opts, &e, &err) < 0) return cvb__cli_fail(&err);
     struct cvb_model_info mi;
     cvb_engine_model_info(e, &mi);
+    const char *head_type = "none";
+    char head[512];
+    describe_head(e, &mi, &head_type, head, sizeof head);
     if (json) {
         printf("{\"model\": ");
         json_str(stdout, path);
@@ -93,6 +164,9 @@ int cvb__cmd_model_info(int argc, char **argv) {
         print_tensors_json(stdout, e, 0);
         printf(", \"outputs\": ");
         print_tensors_json(stdout, e, 1);
+        printf(", \"head\": {\"type\": \"%s\", \"description\": ", head_type);
+        json_str(stdout, head);
+        putchar('}');
         printf(", \"nodes\": %d, \"nodes_after_folding\": %d, \"ops\": {", mi.n_nodes,
                mi.n_live_nodes);
         for (int i = 0; i < mi.n_ops; i++)
@@ -118,6 +192,7 @@ int cvb__cmd_model_info(int argc, char **argv) {
             print_dims(stdout, &ti);
             putchar('\n');
         }
+        printf("head:         %s\n", head);
         printf("nodes:        %d (%d after constant folding)\n", mi.n_nodes, mi.n_live_nodes);
         printf("ops:         ");
         for (int i = 0; i < mi.n_ops; i++)

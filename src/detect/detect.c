@@ -2,7 +2,7 @@
 /* YOLO output decoding, class-aware NMS and box mapping (contract in
  * include/cvb/detect.h).
  *
- * One run, for an output with N anchors and C classes:
+ * One run, for an output with N anchors and C classes (V8, V5):
  *   1. decode: per anchor the best class and its score; anchors scoring
  *      > conf become candidates (box converted to corners). For the V8
  *      layout the class rows are scanned row by row (contiguous memory), a
@@ -13,7 +13,10 @@
  *   3. greedy NMS against the boxes kept so far of the same class, stopping
  *      at max_det kept boxes: O(K * max_det).
  *   4. map kept boxes through the letterbox.
- * Every array is sized for N at creation; run() allocates nothing. */
+ * An end-to-end output (E2E, K rows) skips step 3: rows passing the
+ * threshold are sorted and the first max_det kept (the model did the NMS or
+ * needs none).
+ * Every array is sized for N (or K) at creation; run() allocates nothing. */
 #include "cvb/detect.h"
 
 #include <math.h>
@@ -52,6 +55,16 @@ static const char *layout_name(enum cvb_yolo_layout l) {
     switch (l) {
     case CVB_YOLO_V8: return "[1, 4+C, N] (YOLOv8/11/v5u)";
     case CVB_YOLO_V5: return "[1, N, 5+C] (YOLOv5)";
+    case CVB_YOLO_E2E: return "[1, K, 6] (end-to-end)";
+    default: return "auto";
+    }
+}
+
+const char *cvb_yolo_layout_name(enum cvb_yolo_layout layout) {
+    switch (layout) {
+    case CVB_YOLO_V8: return "yolov8";
+    case CVB_YOLO_V5: return "yolov5";
+    case CVB_YOLO_E2E: return "end2end";
     default: return "auto";
     }
 }
@@ -71,12 +84,31 @@ static int resolve_shape(int ndim, const int64_t *dims, const struct cvb_detect_
 
     if (!(ndim == 3 && dims[0] == 1) && ndim != 2)
         return cvb_err_set(err, CVB_ESHAPE,
-                           "detection output %s: expected [1, 4+C, N] or [1, N, 5+C]", shape);
+                           "detection output %s: expected [1, 4+C, N], [1, N, 5+C] or [1, K, 6]",
+                           shape);
     int64_t a = dims[ndim - 2], b = dims[ndim - 1];
     if (a < 1 || b < 1 || a > CVB_DETECT_MAX_ANCHORS || b > CVB_DETECT_MAX_ANCHORS)
         return cvb_err_set(err, CVB_ESHAPE, "detection output %s: dimensions out of range", shape);
     enum cvb_yolo_layout l = o->layout;
+    if (l == CVB_YOLO_E2E) {
+        if (b != 6)
+            return cvb_err_set(err, CVB_ESHAPE,
+                               "detection output %s as %s: rows have %lld values, not 6 (x1, y1, "
+                               "x2, y2, score, class)",
+                               shape, layout_name(l), (long long)b);
+        *layout = l;
+        *n_classes = o->n_classes;
+        *n_anchors = a;
+        return 0;
+    }
     if (l == CVB_YOLO_AUTO) {
+        if (b == 6) {
+            l = CVB_YOLO_E2E;
+            *layout = l;
+            *n_classes = o->n_classes;
+            *n_anchors = a;
+            return 0;
+        }
         if (o->n_classes > 0) {
             if (a == 4 + (int64_t)o->n_classes)
                 l = CVB_YOLO_V8;
@@ -124,10 +156,12 @@ int cvb_detector_new(int ndim, const int64_t *dims, const struct cvb_detect_opts
     if (!(o.conf_thresh >= 0 && o.conf_thresh <= 1) || !(o.iou_thresh >= 0 && o.iou_thresh <= 1) ||
         o.max_det < 1 || o.max_det > CVB_DETECT_MAX_DET || o.n_classes < 0 ||
         o.n_classes > CVB_DETECT_MAX_CLASSES || o.layout < CVB_YOLO_AUTO ||
-        o.layout > CVB_YOLO_V5) {
+        o.layout > CVB_YOLO_E2E) {
         rc = cvb_err_set(err, CVB_EINVAL,
-                         "detect options: conf %g and iou %g must be in 0..1, max_det %d in 1..%d",
-                         o.conf_thresh, o.iou_thresh, o.max_det, CVB_DETECT_MAX_DET);
+                         "detect options: conf %g and iou %g must be in 0..1, max_det %d in 1..%d, "
+                         "n_classes %d in 0..%d, layout %d known",
+                         o.conf_thresh, o.iou_thresh, o.max_det, CVB_DETECT_MAX_DET, o.n_classes,
+                         CVB_DETECT_MAX_CLASSES, (int)o.layout);
         goto out;
     }
     d = calloc(1, sizeof *d);
@@ -154,6 +188,21 @@ int cvb_detector_new(int ndim, const int64_t *dims, const struct cvb_detect_opts
     d = NULL;
 out:
     cvb_detector_free(d);
+    return rc;
+}
+
+int cvb_detector_new_guess(int ndim, const int64_t *dims, const struct cvb_detect_opts *opts,
+                           struct cvb_detector **out, struct cvb_err *err) {
+    struct cvb_detect_opts o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        cvb_detect_opts_init(&o);
+    int rc = cvb_detector_new(ndim, dims, &o, out, err);
+    if (rc == CVB_ESHAPE && o.layout == CVB_YOLO_AUTO && ndim == 3 && dims[1] == dims[2]) {
+        o.layout = CVB_YOLO_V8;
+        rc = cvb_detector_new(ndim, dims, &o, out, err);
+    }
     return rc;
 }
 
@@ -243,6 +292,34 @@ static int64_t decode_v5(struct cvb_detector *d, const float *out) {
     return k;
 }
 
+/* End-to-end rows (contract in detect.h). Returns the candidate count, or
+ * CVB_EFORMAT for a passing row whose class is not a valid id. */
+static int64_t decode_e2e(struct cvb_detector *d, const float *out, struct cvb_err *err) {
+    const int64_t n = d->n_anchors;
+    const float conf = d->opts.conf_thresh;
+    const float n_cls = (float)(d->n_classes > 0 ? d->n_classes : CVB_DETECT_MAX_CLASSES);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *r = out + i * 6;
+        if (!(r[4] > conf)) continue;
+        if (!isfinite(r[0]) || !isfinite(r[1]) || !isfinite(r[2]) || !isfinite(r[3])) continue;
+        if (!(r[5] >= 0 && r[5] < n_cls && r[5] == floorf(r[5])))
+            return cvb_err_set(err, CVB_EFORMAT,
+                               "detect: end-to-end output row %lld (score %g): class %g is not "
+                               "an integer in 0..%d",
+                               (long long)i, r[4], r[5], (int)n_cls - 1);
+        struct cand *c = &d->cands[k++];
+        c->box[0] = fminf(r[0], r[2]);
+        c->box[1] = fminf(r[1], r[3]);
+        c->box[2] = fmaxf(r[0], r[2]);
+        c->box[3] = fmaxf(r[1], r[3]);
+        c->score = r[4];
+        c->class_id = (int32_t)r[5];
+        c->anchor = (int32_t)i;
+    }
+    return k;
+}
+
 /* ---- sort -------------------------------------------------------------------- */
 
 /* a goes before b: higher score first, then lower anchor index. */
@@ -294,14 +371,23 @@ int cvb_detector_run(struct cvb_detector *d, const float *output, const struct c
     if (lb != NULL && !(lb->scale > 0))
         return cvb_err_set(err, CVB_EINVAL, "detect: letterbox scale %g is not positive",
                            lb->scale);
-    int64_t k = d->layout == CVB_YOLO_V8 ? decode_v8(d, output) : decode_v5(d, output);
+    int64_t k = 0;
+    switch (d->layout) {
+    case CVB_YOLO_V8: k = decode_v8(d, output); break;
+    case CVB_YOLO_V5: k = decode_v5(d, output); break;
+    default: k = decode_e2e(d, output, err); break;
+    }
+    if (k < 0) return (int)k;
     sort_cands(d->cands, d->scratch, k);
     if (k > CVB_DETECT_MAX_NMS) k = CVB_DETECT_MAX_NMS;
 
     int limit = d->opts.max_det < max_dets ? d->opts.max_det : max_dets;
     int n_kept = 0;
     const float iou_thr = d->opts.iou_thresh;
-    for (int64_t i = 0; i < k && n_kept < limit; i++) {
+    if (d->layout == CVB_YOLO_E2E) /* no NMS: the best 'limit' rows */
+        for (; n_kept < limit && n_kept < k; n_kept++)
+            d->kept[n_kept] = n_kept;
+    for (int64_t i = 0; i < k && n_kept < limit && d->layout != CVB_YOLO_E2E; i++) {
         const struct cand *c = &d->cands[i];
         int keep = 1;
         for (int j = 0; j < n_kept; j++) {

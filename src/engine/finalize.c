@@ -354,6 +354,7 @@ static int batch_check(struct cvb_graph *g, struct cvb_node *n, int batch, bool 
     case CVB_OP_RESHAPE: /* row-major, dim 0 = N on both sides: items stay contiguous */
     case CVB_OP_RESIZE:  /* output dim 0 checked above: no scaling of the batch */
     case CVB_OP_EXPAND:
+    case CVB_OP_NOT:
         if (first != 0 || nb != 1)
             return batch_fail(g, n, batch, "the batch reaches a parameter input", err);
         break;
@@ -366,6 +367,15 @@ static int batch_check(struct cvb_graph *g, struct cvb_node *n, int batch, bool 
     case CVB_OP_MUL:
     case CVB_OP_DIV:
     case CVB_OP_POW:
+    case CVB_OP_GREATER:
+    case CVB_OP_LESS:
+    case CVB_OP_EQUAL:
+    case CVB_OP_GREATER_OR_EQUAL:
+    case CVB_OP_LESS_OR_EQUAL:
+    case CVB_OP_AND:
+    case CVB_OP_OR:
+    case CVB_OP_XOR:
+    case CVB_OP_WHERE:
     case CVB_OP_MOD:
         for (int j = 0; j < n->n_in; j++) {
             if (n->in[j] < 0) continue;

@@ -109,6 +109,19 @@ struct cvb_attr {
     X(IDENTITY, "Identity")                                                    \
     X(FLATTEN, "Flatten")                                                      \
     X(CONSTANT_OF_SHAPE, "ConstantOfShape")                                    \
+    X(GREATER, "Greater")                                                      \
+    X(LESS, "Less")                                                            \
+    X(EQUAL, "Equal")                                                          \
+    X(GREATER_OR_EQUAL, "GreaterOrEqual")                                      \
+    X(LESS_OR_EQUAL, "LessOrEqual")                                            \
+    X(NOT, "Not")                                                              \
+    X(AND, "And")                                                              \
+    X(OR, "Or")                                                                \
+    X(XOR, "Xor")                                                              \
+    X(WHERE, "Where")                                                          \
+    X(PAD, "Pad")                                                              \
+    X(GATHER_ND, "GatherND")                                                   \
+    X(SCATTER_ND, "ScatterND")                                                 \
     X(AVERAGEPOOL, "AveragePool")                                              \
     X(REDUCE_MAX, "ReduceMax")                                                 \
     X(REDUCE_MIN, "ReduceMin")                                                 \

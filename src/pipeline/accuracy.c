@@ -176,15 +176,10 @@ int cvb__pipeline_detector(const struct cvb_scenario *s, struct cvb_engine *e,
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "model %s: output '%s' is %s; detection needs float32", s->model,
                            oi.name, oi.dtype);
-    struct cvb_detect_opts dopts;
-    cvb_detect_opts_init(&dopts);
-    int rc = cvb_detector_new(oi.ndim, oi.dims, &dopts, out, err);
-    if (rc == CVB_ESHAPE && oi.ndim == 3 && oi.dims[1] == oi.dims[2]) {
-        /* [1, 84, 84] (a v8 model at 64x64) is ambiguous by shape; the
-         * models cvbench synthesizes and Ultralytics exports today are v8. */
-        dopts.layout = CVB_YOLO_V8;
-        rc = cvb_detector_new(oi.ndim, oi.dims, &dopts, out, err);
-    }
+    /* the layout from the shape (detect.h): [1,4+C,N], [1,N,5+C] or an
+     * end-to-end [1,K,6] (the model did NMS or needs none; the postprocess
+     * stage then only thresholds and maps) */
+    int rc = cvb_detector_new_guess(oi.ndim, oi.dims, NULL, out, err);
     if (rc < 0) cvb_err_prefix(err, "model %s: output '%s'", s->model, oi.name);
     return rc;
 }

@@ -577,14 +577,7 @@ static int setup_remote_worker(struct level *lv, struct worker *w, struct cvb_er
         if (w->outs[i] == NULL) return cvb_err_set(err, CVB_ENOMEM, "output buffers");
     }
     if (lv->ionly && lv->acc.cap == 0) return 0;
-    struct cvb_detect_opts dopts;
-    cvb_detect_opts_init(&dopts);
-    rc = cvb_detector_new(ri->output_ndim[0], ri->output_dims[0], &dopts, &w->det, err);
-    if (rc == CVB_ESHAPE && ri->output_ndim[0] == 3 &&
-        ri->output_dims[0][1] == ri->output_dims[0][2]) {
-        dopts.layout = CVB_YOLO_V8; /* as cvb__pipeline_detector: ambiguous [1,84,84] */
-        rc = cvb_detector_new(ri->output_ndim[0], ri->output_dims[0], &dopts, &w->det, err);
-    }
+    rc = cvb_detector_new_guess(ri->output_ndim[0], ri->output_dims[0], NULL, &w->det, err);
     if (rc < 0)
         cvb_err_prefix(err, "%s: model output '%s'", lv->s->kserve_url, ri->output_names[0]);
     return rc;

@@ -54,6 +54,15 @@ int cvb__remote_probe(const struct cvb_scenario *s, struct cvb_engine *e,
     if (rc < 0) return rc;
     char name[CVB_KSERVE_NAME_MAX];
     cvb__remote_model_name(s, name, sizeof name);
+    struct cvb_tensor_info ii;
+    cvb_engine_input_info(e, 0, &ii);
+    if (strcmp(ii.name, info.input_name) != 0) {
+        rc = cvb_err_set(err, CVB_EINVAL,
+                         "%s: model '%s' input is named '%s'; the local model %s calls it '%s': "
+                         "is the server serving the same model?",
+                         s->kserve_url, name, info.input_name, s->model, ii.name);
+        goto out;
+    }
     int n_out = cvb_engine_n_outputs(e);
     if (info.n_outputs != n_out) {
         rc = cvb_err_set(err, CVB_EINVAL,
@@ -64,7 +73,8 @@ int cvb__remote_probe(const struct cvb_scenario *s, struct cvb_engine *e,
     for (int i = 0; i < n_out; i++) {
         struct cvb_tensor_info oi;
         cvb_engine_output_info(e, i, &oi);
-        bool same = oi.ndim == info.output_ndim[i] && oi.bytes == info.output_bytes[i];
+        bool same = oi.ndim == info.output_ndim[i] && oi.bytes == info.output_bytes[i] &&
+                    strcmp(oi.name, info.output_names[i]) == 0;
         for (int d = 0; same && d < oi.ndim; d++) same = oi.dims[d] == info.output_dims[i][d];
         if (!same) {
             char a[96] = "", b[96] = "";

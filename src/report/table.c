@@ -94,12 +94,10 @@ static void accuracy_cell(FILE *f, const struct cvb_level_result *r) {
 
 /* Backend kserve: where a request's time went, client and server side. */
 static void remote_table(FILE *f, const struct cvb_level_result *lv, int n) {
-    int used = 0;
-    for (int i = 0; i < n; i++) used += lv[i].remote.used && strcmp(lv[i].status, "ok") == 0;
-    if (used == 0) return;
     const struct cvb_remote_result *r0 = NULL;
     for (int i = 0; i < n && r0 == NULL; i++)
-        if (lv[i].remote.used) r0 = &lv[i].remote;
+        if (lv[i].remote.used && strcmp(lv[i].status, "ok") == 0) r0 = &lv[i].remote;
+    if (r0 == NULL) return;
     fprintf(f, "\nkserve: server %s · payload %s · %d request(s) in flight per stream\n",
             r0->server[0] ? r0->server : "(unnamed)", r0->payload, r0->inflight);
     fprintf(f, "per request, mean ms: client serialise, round trip (network + server), "

@@ -14,6 +14,8 @@ A small synthetic yolov8n (imgsz 128) and clip. Checks:
     fp32 in-process engine (matched = reference boxes = level boxes > 0,
     mean IoU 1);
   - a batching server (--max-batch 8) gives the same detections;
+  - the service: a worker started with --backend kserve runs a kserve
+    scenario submitted to `cvbench serve`;
   - bad set-ups fail before any frame with a message naming the problem:
     unknown model, unreachable server, a server serving another model
     (another input size), a missing --kserve-url;
@@ -22,13 +24,14 @@ A small synthetic yolov8n (imgsz 128) and clip. Checks:
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_model import FAILS, Server, check  # noqa: E402  (stdlib-only helpers)
+from serve_model import FAILS, Server, check, free_port, http  # noqa: E402  (stdlib helpers)
 
 S = 128  # the smallest side at which the synthetic model finds boxes in the clip
 
@@ -130,6 +133,34 @@ def main():
     check(r.returncode == 0, "kserve, max-batch 8: cvbench run exits 0 (%s)" % r.stderr[-500:])
     if doc is not None:
         check_levels(doc, "kserve max-batch 8", "uint8", 3, S * S * 3)
+
+    # the service: a worker started with --backend kserve runs a kserve scenario
+    port = free_port()
+    url = "http://127.0.0.1:%d" % port
+    svc_log = open(os.path.join(tmp, "service.log"), "w")
+    svc = subprocess.Popen([cvb, "serve", "--listen", "127.0.0.1:%d" % port, "--db",
+                            os.path.join(tmp, "svc.db"), "--workers", "1", "--backend", "kserve",
+                            "--data-root", tmp], stdout=svc_log, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        try:
+            if http(url, "GET", "/healthz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    r = subprocess.run([cvb, "submit", "--model", model, "--video", video, "--backend", "kserve",
+                        "--kserve-url", srv.base, "--streams", "1", "--frames", "16", "--warmup",
+                        "2", "--max-duration", "0", "--server", url, "--wait"],
+                       capture_output=True, text=True, timeout=240)
+    check(r.returncode == 0 and "kserve: server" in r.stdout,
+          "service: a --backend kserve worker runs a kserve scenario (rc %d): %s" %
+          (r.returncode, (r.stdout + r.stderr)[-400:]))
+    svc.send_signal(signal.SIGTERM)
+    try:
+        svc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        svc.kill()
+    svc_log.close()
 
     # bad set-ups: refused before any frame, naming the problem
     bad = [

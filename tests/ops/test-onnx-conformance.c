@@ -12,11 +12,11 @@
  *
  * cvbench only supports static shapes, but many node tests feed shape-like
  * values (Reshape's shape, Slice's starts/ends, Resize's scales, TopK's K,
- * reduction axes, ...) as graph inputs. Those inputs - and only those - are frozen: moved from the
- * graph inputs into the initializers with the test data set's values, as an
- * exporter with static shapes would have written them. This is done on the
- * ModelProto with the protobuf-c bindings, then the model is loaded from the
- * re-serialised buffer.
+ * reduction axes, ...) as graph inputs. Those inputs - and only those - are
+ * frozen: moved from the graph inputs into the initializers with the test
+ * data set's values, as an exporter with static shapes would have written
+ * them. This is done on the ModelProto with the protobuf-c bindings, then the
+ * model is loaded from the re-serialised buffer.
  *
  * Usage: test-onnx-conformance [-v] [name-substring]  (-v prints every test). */
 #include "cvb/engine.h"
@@ -265,6 +265,7 @@ static bool shape_slot(const char *op, size_t slot) {
     if (!strcmp(op, "Slice")) return slot >= 1;
     if (!strcmp(op, "Resize")) return slot >= 1;
     if (!strcmp(op, "ConstantOfShape")) return slot == 0;
+    if (!strcmp(op, "Pad")) return slot == 1 || slot == 3; /* pads, axes; not constant_value */
     return false;
 }
 

@@ -4,8 +4,11 @@
  * 8x8 stride 8) -> Reshape [1,84,256] -> Add a constant that holds four
  * known anchors. The boxes cvbench prints are therefore hand-computable:
  * dog.jpg 768x576 letterboxed to 128 has scale 1/6 and 16 rows of top pad.
- * Also checks synthetic-weights labelling, --annotate naming, thresholds
- * and exit codes. Runs the cvbench binary next to this test executable. */
+ * An end-to-end twin (Conv to 6 channels -> Reshape [1,256,6] -> Add rows
+ * x1,y1,x2,y2,score,class) stands for a YOLOv10/YOLO26 end2end head.
+ * Also checks synthetic-weights labelling, --annotate naming, thresholds,
+ * exit codes and the head line of `cvbench model info`. Runs the cvbench
+ * binary next to this test executable. */
 #include "cvb/video.h"
 #include "onnx.pb-c.h"
 #include "test.h"
@@ -69,8 +72,17 @@ static void tensor(Onnx__TensorProto *t, const char *name, int dtype, int ndim, 
 
 enum { S = 128, N = 256, NC = 80 };
 
-/* Write the model to 'path'; 'synthetic' adds cvbench.synthetic=true. */
-static int write_model(const char *path, int synthetic) {
+/* End-to-end rows of the e2e model: the same scene in x1,y1,x2,y2, the
+ * duplicate dog kept (no NMS), and a row with class 85 under every default
+ * threshold. */
+static const float e2e_rows[6][6] = {
+    {32, 48, 96, 80, 0.9f, 16}, {34, 48, 98, 80, 0.8f, 16}, {20, 20, 40, 40, 0.5f, 0},
+    {54, 0, 74, 16, 0.4f, 2},   {0, 0, 10, 10, 0.1f, 85},
+};
+
+/* Write the model to 'path'; 'synthetic' adds cvbench.synthetic=true; 'e2e'
+ * makes the end-to-end twin. */
+static int write_model(const char *path, int synthetic, int e2e) {
     static float w[84 * 3 * 8 * 8], c[84 * N];
     memset(c, 0, sizeof c);
     /* anchor i: box (cx, cy, w, h) in model pixels, one class score */
@@ -92,9 +104,18 @@ static int write_model(const char *path, int synthetic) {
         c[(4 + a[i].cls) * N + i] = a[i].score;
     }
     int64_t wd[4] = {84, 3, 8, 8}, cd[3] = {1, 84, N}, sd[1] = {3}, shape[3] = {1, 84, N};
+    if (e2e) {
+        memset(c, 0, sizeof c);
+        memcpy(c, e2e_rows, sizeof e2e_rows);
+        wd[0] = 6;
+        cd[1] = shape[1] = N;
+        cd[2] = shape[2] = 6;
+    }
     Onnx__TensorProto tw, tc, ts;
-    tensor(&tw, "W", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 4, wd, w, sizeof w);
-    tensor(&tc, "C", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, cd, c, sizeof c);
+    size_t wbytes = (size_t)wd[0] * 3 * 8 * 8 * sizeof(float);
+    size_t cbytes = (size_t)cd[1] * (size_t)cd[2] * sizeof(float);
+    tensor(&tw, "W", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 4, wd, w, wbytes);
+    tensor(&tc, "C", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, cd, c, cbytes);
     tensor(&ts, "shape", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 1, sd, shape, sizeof shape);
     Onnx__TensorProto *inits[3] = {&tw, &tc, &ts};
 
@@ -137,6 +158,9 @@ static int write_model(const char *path, int synthetic) {
         out = value_info("output0", 3, out_dims);
         made = 1;
     }
+    /* the output's declared shape follows the model being written */
+    out->type->tensor_type->shape->dim[1]->dim_value = shape[1];
+    out->type->tensor_type->shape->dim[2]->dim_value = shape[2];
     Onnx__GraphProto g;
     onnx__graph_proto__init(&g);
     g.name = "fake";
@@ -194,13 +218,13 @@ static void slurp(const char *path, char *buf, size_t cap) {
     if (f != NULL) fclose(f);
 }
 
-/* Run "cvbench detect ARGS" (ARGS is shell text); returns the exit status
+/* Run "cvbench SUB ARGS" (ARGS is shell text); returns the exit status
  * and leaves stdout/stderr in out_buf/err_buf. */
-static int detect(const char *args) {
+static int run_cvbench(const char *sub, const char *args) {
     char cmd[4096], o[256], e[256];
     snprintf(o, sizeof o, "%s/stdout", tmpdir);
     snprintf(e, sizeof e, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' detect %s >'%s' 2>'%s'", cvbench, args, o, e);
+    snprintf(cmd, sizeof cmd, "'%s' %s %s >'%s' 2>'%s'", cvbench, sub, args, o, e);
     int st = system(cmd);
     slurp(o, out_buf, sizeof out_buf);
     slurp(e, err_buf, sizeof err_buf);
@@ -213,7 +237,15 @@ static int detect(const char *args) {
         CHECK(strstr(buf, s) != NULL);                                                   \
     } while (0)
 
-static char model[256], model_syn[256];
+static int detect(const char *args) {
+    return run_cvbench("detect", args);
+}
+
+static int model_info(const char *args) {
+    return run_cvbench("model info", args);
+}
+
+static char model[256], model_syn[256], model_e2e[256];
 
 static void test_json(void) {
     char args[2048];
@@ -314,6 +346,64 @@ static void test_errors(void) {
     HAS(out_buf, "OUT-<n>.png");
 }
 
+/* An end-to-end output is only thresholded: the duplicate dog that NMS
+ * drops from the v8 model stays; boxes map back as before. */
+static void test_e2e(void) {
+    char args[2048];
+    snprintf(args, sizeof args, "--model '%s' --json " DOG, model_e2e);
+    CHECK_EQ_INT(detect(args), 0);
+    HAS(out_buf, "{\"class_id\":16,\"class\":\"dog\",\"score\":0.9,\"box\":[192.00,192.00,576.00,"
+                 "384.00]}");
+    HAS(out_buf, "{\"class_id\":16,\"class\":\"dog\",\"score\":0.8,\"box\":[204.00,192.00,588.00,"
+                 "384.00]}");
+    HAS(out_buf, "{\"class_id\":0,\"class\":\"person\",\"score\":0.5,\"box\":[120.00,24.00,"
+                 "240.00,144.00]}");
+    HAS(out_buf, "\"class\":\"car\",\"score\":0.4,\"box\":[324.00,0.00,444.00,0.00]}");
+    CHECK(strstr(out_buf, "class85") == NULL); /* 0.1: under the threshold */
+    /* --iou changes nothing: there is no NMS to run */
+    snprintf(args, sizeof args, "--model '%s' --json --iou 0 --max-det 2 " DOG, model_e2e);
+    CHECK_EQ_INT(detect(args), 0);
+    HAS(out_buf, "\"score\":0.9,");
+    HAS(out_buf, "\"score\":0.8,");
+    CHECK(strstr(out_buf, "person") == NULL); /* third: over --max-det 2 */
+    /* class 85 passes at conf 0.05: beyond COCO's 80 classes unless --classes */
+    snprintf(args, sizeof args, "--model '%s' --json --conf 0.05 " DOG, model_e2e);
+    CHECK_EQ_INT(detect(args), 2);
+    HAS(err_buf, "row 4");
+    HAS(err_buf, "--classes");
+    CHECK(out_buf[0] == '\0');
+    snprintf(args, sizeof args, "--model '%s' --json --conf 0.05 --classes 86 " DOG, model_e2e);
+    CHECK_EQ_INT(detect(args), 0);
+    HAS(out_buf, "\"class_id\":85,\"class\":\"class85\",\"score\":0.1,");
+    /* e2e forced on the v8 model's [1,84,256] is refused */
+    snprintf(args, sizeof args, "--model '%s' --layout e2e " DOG, model);
+    CHECK_EQ_INT(detect(args), 2);
+    HAS(err_buf, "not 6");
+    snprintf(args, sizeof args, "--model '%s' --layout e3e " DOG, model);
+    CHECK_EQ_INT(detect(args), 2);
+    HAS(err_buf, "auto, v8, v5 or e2e");
+}
+
+/* `cvbench model info` names the head: v8 (synthetic weights) and e2e. */
+static void test_model_info_head(void) {
+    char args[1024];
+    snprintf(args, sizeof args, "'%s'", model_syn);
+    CHECK_EQ_INT(model_info(args), 0);
+    HAS(out_buf, "synthetic weights");
+    HAS(out_buf, "head:         yolov8 (anchor-free, [1,84,256]: 80 classes x 256 anchors, NMS on "
+                 "the host)");
+    snprintf(args, sizeof args, "--json '%s'", model_syn);
+    CHECK_EQ_INT(model_info(args), 0);
+    HAS(out_buf, "\"head\": {\"type\": \"yolov8\", \"description\": \"yolov8 (anchor-free");
+    snprintf(args, sizeof args, "'%s'", model_e2e);
+    CHECK_EQ_INT(model_info(args), 0);
+    HAS(out_buf, "head:         end-to-end ([1,256,6]: top 256 boxes x1,y1,x2,y2,score,class, no "
+                 "NMS");
+    snprintf(args, sizeof args, "--json '%s'", model_e2e);
+    CHECK_EQ_INT(model_info(args), 0);
+    HAS(out_buf, "\"head\": {\"type\": \"end2end\"");
+}
+
 int main(int argc, char **argv) {
     char self[1024];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -329,7 +419,9 @@ int main(int argc, char **argv) {
     }
     snprintf(model, sizeof model, "%s/fake.onnx", tmpdir);
     snprintf(model_syn, sizeof model_syn, "%s/fake-syn.onnx", tmpdir);
-    if (write_model(model, 0) != 0 || write_model(model_syn, 1) != 0) {
+    snprintf(model_e2e, sizeof model_e2e, "%s/fake-e2e.onnx", tmpdir);
+    if (write_model(model, 0, 0) != 0 || write_model(model_syn, 1, 0) != 0 ||
+        write_model(model_e2e, 0, 1) != 0) {
         perror("writing test models");
         return 1;
     }
@@ -337,8 +429,10 @@ int main(int argc, char **argv) {
     RUN(test_text_and_synthetic);
     RUN(test_annotate);
     RUN(test_errors);
+    RUN(test_e2e);
+    RUN(test_model_info_head);
     char p[256];
-    const char *names[] = {"fake.onnx", "fake-syn.onnx", "stdout", "stderr"};
+    const char *names[] = {"fake.onnx", "fake-syn.onnx", "fake-e2e.onnx", "stdout", "stderr"};
     for (size_t i = 0; i < CVB_ARRAY_LEN(names); i++) {
         snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
         unlink(p);

@@ -5,6 +5,7 @@
  * layouts and the layout rule. Box mapping is in test-detect-map.c. */
 #include "cvb/detect.h"
 #include "test.h"
+#include "detect-fixture.h"
 
 #include <stdint.h>
 
@@ -275,23 +276,6 @@ static void test_v5_layout(void) {
     cvb_detector_free(d);
     CHECK_EQ_INT(nd, 2);
     CHECK(memcmp(dets8, dets, 2 * sizeof dets[0]) == 0);
-}
-
-static int resolve(int ndim, const int64_t *dims, enum cvb_yolo_layout force, int n_classes,
-                   enum cvb_yolo_layout *layout, int *nc, int64_t *na, struct cvb_err *err) {
-    struct cvb_detect_opts o;
-    cvb_detect_opts_init(&o);
-    o.layout = force;
-    o.n_classes = n_classes;
-    struct cvb_detector *d = NULL;
-    int rc = cvb_detector_new(ndim, dims, &o, &d, err);
-    if (rc == 0) {
-        *layout = cvb_detector_layout(d);
-        *nc = cvb_detector_n_classes(d);
-        *na = cvb_detector_n_anchors(d);
-    }
-    cvb_detector_free(d);
-    return rc;
 }
 
 /* The layout rule documented in detect.h. */
