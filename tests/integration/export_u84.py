@@ -33,8 +33,21 @@ does, [1,3,S,S] float RGB/255; seeded random when the photo is missing),
 <name>.ort.<output>.npy) and manifest.json (versions, per file: inputs,
 outputs, op histogram, export seconds).
 
+Ultralytics' random init is degenerate for numerical checks: after the
+Conv+BN fuse the activations shrink layer by layer (default Conv2d init, BN
+running stats 0/1), so the output hardly depends on the input (yolo26n-640
+on the photo: 3 distinct class scores in [1,84,8400], one box per stride;
+every score ~1.6e-4, so TopK sees ties everywhere and nms=True keeps
+nothing at conf 0.25). --init calib keeps the random conv weights but
+calibrates every BatchNorm's running statistics on the input batch (the
+photo plus 3 seeded random images, one train-mode forward with cumulative
+averaging) and sets the biases of the class branches' last convs to -6, so
+activations keep unit scale, outputs vary with the input and in-graph NMS
+keeps boxes. Those files are named <name>-cal.onnx (same graphs, other
+weights).
+
 Usage: export_u84.py --venv-python /work/uvenv/bin/python --out /work/u84
-                     [--only NAME]...
+                     [--only NAME]... [--init default|calib]
 The venv needs torch, torchvision, ultralytics 8.4, onnx, onnxruntime,
 onnxslim. Runs offline (YOLO_OFFLINE=True, a private YOLO_CONFIG_DIR).
 """
@@ -124,6 +137,29 @@ def patch_onnx_export(torch, log):
     log["dynamo_patch"] = state
 
 
+def calib_init(torch, model, x):
+    """BatchNorm running stats from one train-mode forward of x + 3 seeded
+    random images; class-branch last-conv biases -6 (see the module doc)."""
+    import numpy as np
+    g = torch.Generator().manual_seed(1)
+    xb = torch.cat([torch.from_numpy(np.ascontiguousarray(x)),
+                    torch.rand((3,) + tuple(x.shape[1:]), generator=g)])
+    for b in model.modules():
+        if isinstance(b, torch.nn.BatchNorm2d):
+            b.reset_running_stats()
+            b.momentum = None  # cumulative average: exactly this batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(xb)
+    model.eval()
+    head = model.model[-1]
+    for branch in ("cv3", "one2one_cv3"):
+        for seq in getattr(head, branch, None) or []:
+            last = [m for m in seq.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+            if last.bias is not None:
+                torch.nn.init.constant_(last.bias, -6.0)
+
+
 def inner(args):
     import numpy as np
     import onnx
@@ -179,7 +215,7 @@ def inner(args):
                    "half": False, "batch": 1, "device": "cpu"},
         "seed": "torch.manual_seed(0) before each YOLO(yaml)",
         "env": {"YOLO_OFFLINE": "True"}}, "inputs": {}, "files": {}}
-    if os.path.exists(manifest_path) and args.only:
+    if os.path.exists(manifest_path):  # other runs' files (--only, --init) stay listed
         with open(manifest_path) as f:
             old = json.load(f)
         manifest["files"] = old.get("files", {})
@@ -190,21 +226,24 @@ def inner(args):
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     failures = 0
     for name, arch, size, kw in jobs:
-        work = tempfile.mkdtemp(prefix=f"cvb-u84-{name}-")
+        fname = name + ("-cal" if args.init == "calib" else "")
+        work = tempfile.mkdtemp(prefix=f"cvb-u84-{fname}-")
         cwd = os.getcwd()
         t0 = time.monotonic()
         try:
             os.chdir(work)  # the exporter writes next to the (non-existent) .pt
             torch.manual_seed(0)
             m = YOLO(f"{arch}.yaml")
+            if args.init == "calib":
+                calib_init(torch, m.model, inputs[size][0])
             path = m.export(format="onnx", opset=17, simplify=True, imgsz=size, dynamic=False,
                             half=False, batch=1, device="cpu", **kw)
-            dst = os.path.join(out, f"{name}.onnx")
+            dst = os.path.join(out, f"{fname}.onnx")
             shutil.move(os.path.join(work, path), dst)
         except Exception as e:
             failures += 1
-            print(f"export_u84: {name}: export FAILED: {type(e).__name__}: {e}", flush=True)
-            manifest["files"][f"{name}.onnx"] = {"error": f"{type(e).__name__}: {e}"}
+            print(f"export_u84: {fname}: export FAILED: {type(e).__name__}: {e}", flush=True)
+            manifest["files"][f"{fname}.onnx"] = {"error": f"{type(e).__name__}: {e}"}
             continue
         finally:
             os.chdir(cwd)
@@ -218,11 +257,11 @@ def inner(args):
         onames = [o.name for o in sess.get_outputs()]
         saved = []
         for i, (oname, y) in enumerate(zip(onames, outs)):
-            p = os.path.join(out, f"{name}.ort.npy" if i == 0 else f"{name}.ort.{oname}.npy")
+            p = os.path.join(out, f"{fname}.ort.npy" if i == 0 else f"{fname}.ort.{oname}.npy")
             np.save(p, y)
             saved.append(os.path.basename(p))
-        manifest["files"][f"{name}.onnx"] = {
-            "arch": arch, "imgsz": size, "export_kwargs": kw, "export_s": round(dt, 1),
+        manifest["files"][f"{fname}.onnx"] = {
+            "arch": arch, "init": args.init, "imgsz": size, "export_kwargs": kw, "export_s": round(dt, 1),
             "input_npy": f"input-{size}.npy", "ort_outputs": saved,
             "opset": [{"domain": o.domain, "version": o.version} for o in model.opset_import],
             "ir_version": model.ir_version,
@@ -231,7 +270,7 @@ def inner(args):
             "metadata": {k: meta[k] for k in ("end2end", "task", "imgsz", "args") if k in meta},
         }
         shapes = [list(y.shape) for y in outs]
-        print(f"export_u84: {name}: {dt:.1f} s, {len(model.graph.node)} nodes, outputs "
+        print(f"export_u84: {fname}: {dt:.1f} s, {len(model.graph.node)} nodes, outputs "
               f"{shapes}, end2end={meta.get('end2end')}", flush=True)
     manifest["dynamo_patch"] = log.get("dynamo_patch")
     with open(manifest_path, "w") as f:
@@ -248,6 +287,9 @@ def main():
                     help="python of a venv with torch, ultralytics 8.4, onnx, onnxruntime")
     ap.add_argument("--out", required=True, help="directory for the .onnx and .npy files")
     ap.add_argument("--only", action="append", help="export only this name (repeatable)")
+    ap.add_argument("--init", choices=["default", "calib"], default="default",
+                    help="calib: BN statistics calibrated so outputs depend on the input "
+                         "(files <name>-cal.onnx)")
     args = ap.parse_args()
     if os.environ.get(INNER) != "1":
         return outer(args)
