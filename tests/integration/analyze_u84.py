@@ -31,22 +31,15 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper, shape_inference
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from differential import rel_l2  # noqa: E402
+
 DT = {v: k for k, v in onnx.TensorProto.DataType.items()}
 
 
 def supported_ops(ir_h):
     with open(ir_h) as f:
         return set(re.findall(r'X\(\w+,\s*"(\w+)"\)', f.read()))
-
-
-def rel_l2(a, b):
-    a = a.astype(np.float64).ravel()
-    b = b.astype(np.float64).ravel()
-    if not np.all(np.isfinite(a)):
-        return float("inf")
-    nb = np.linalg.norm(b)
-    d = np.linalg.norm(a - b)
-    return float(d / nb) if nb > 0 else float(d)
 
 
 def attr_value(a):
