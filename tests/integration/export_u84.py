@@ -148,10 +148,15 @@ def calib_init(torch, model, x):
         if isinstance(b, torch.nn.BatchNorm2d):
             b.reset_running_stats()
             b.momentum = None  # cumulative average: exactly this batch's statistics
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one reduction order: the same statistics on every run
     model.train()
-    with torch.no_grad():
-        model(xb)
-    model.eval()
+    try:
+        with torch.no_grad():
+            model(xb)
+    finally:
+        model.eval()
+        torch.set_num_threads(threads)
     head = model.model[-1]
     for branch in ("cv3", "one2one_cv3"):
         for seq in getattr(head, branch, None) or []:
