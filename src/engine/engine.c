@@ -591,6 +591,9 @@ static void compute_info(struct cvb_engine *e, const struct cvb_model_info *befo
     struct cvb_model_info *info = &e->info;
     if (before != NULL) {
         *info = *before;
+        /* 'before' may come from a graph freed since (the plain re-plan
+         * re-parses the model): its strings must point into this one */
+        info->producer = g->producer;
     } else {
         memset(info, 0, sizeof *info);
         for (int i = 0; i < g->n_nodes; i++) {
