@@ -51,7 +51,7 @@ static inline void walk_next(struct walk *w) {
 static int infer_bcast(struct cvb_graph *g, struct cvb_node *n, int nin, enum cvb_dtype out_dt,
                        struct cvb_err *err) {
     int nd = 0;
-    int64_t dims[CVB_MAX_DIMS];
+    int64_t dims[CVB_MAX_DIMS] = {0};
     for (int i = 0; i < nin; i++) {
         const struct cvb_tensor *t = &g->tensors[n->in[i]];
         int64_t acc[CVB_MAX_DIMS];

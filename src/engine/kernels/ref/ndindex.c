@@ -197,6 +197,7 @@ int cvb__ref_SCATTER_ND(const struct cvb_kctx *k, struct cvb_err *err) {
             continue;
         }
         switch (x->dtype) {
+        /* cppcheck-suppress invalidPointerCast ; raw tensor bytes viewed as their dtype */
         case CVB_DT_F32: SCATTER_LOOP(float, float); break;
         case CVB_DT_I32: SCATTER_LOOP(int32_t, uint32_t); break;
         case CVB_DT_I64: SCATTER_LOOP(int64_t, uint64_t); break;

@@ -107,7 +107,7 @@ int cvb__ref_PAD(const struct cvb_kctx *k, struct cvb_err *err) {
                              cvb__dtype_name(y->dtype));
     if (k->node->n_in > 2 && k->in[2] != NULL && k->tin[2]->numel == 1) memcpy(fill, k->in[2], es);
     int r = y->ndim;
-    int64_t begin[CVB_MAX_DIMS], xst[CVB_MAX_DIMS], idx[CVB_MAX_DIMS] = {0};
+    int64_t begin[CVB_MAX_DIMS] = {0}, xst[CVB_MAX_DIMS] = {0}, idx[CVB_MAX_DIMS] = {0};
     int64_t s = 1;
     for (int d = r - 1; d >= 0; d--) {
         begin[d] = cvb__ref_geti(k->in[1], k->tin[1]->dtype, d);
