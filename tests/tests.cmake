@@ -48,6 +48,17 @@ foreach(arch yolov5nu yolov8n yolov8s yolo11n)
     SKIP_RETURN_CODE 77)
 endforeach()
 
+# differential-e2e: `model synth --end2end` models (output0 [1,K,6], the exact
+# Ultralytics 8.4 end-to-end tail: ReduceMax, TopK, GatherElements, Mod, ...)
+# against ONNX Runtime, rows matched by class and box (near-tied scores may
+# swap), both kernel sets; imgsz 64 has 84 anchors, so K = 84 < 300.
+add_test(NAME differential-e2e
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/differential.py
+    --cvbench $<TARGET_FILE:cvbench> --end2end --arch yolov8n --arch yolo11n
+    --arch yolov5nu --imgsz 320 --imgsz 64)
+set_tests_properties(differential-e2e PROPERTIES LABELS integration TIMEOUT 600
+  SKIP_RETURN_CODE 77)
+
 # ---- bad-model corpus ----------------------------------------------------------
 add_test(NAME bad-models
   COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/bad_models.py

@@ -54,6 +54,14 @@ struct cvb_synth_opts {
     int opset;        /* 0 = 17; only 17 is written */
     bool no_calib;    /* skip the data-dependent init (raw He-init weights;
                          for topology tests only: activations are not sane) */
+    bool end2end;     /* end-to-end head: output0 [1, K, 6], K = min(300, anchors),
+                         rows x1, y1, x2, y2, score, class. The Detect head then
+                         decodes corner boxes and ends in the exact 19-node tail
+                         Ultralytics 8.4 exports for a one-to-one head with
+                         nms=False (YOLOv10, YOLO26), fed here from the model's
+                         one (one-to-many) head: the rows are the plain model's
+                         top-K (anchor, class) scores, no NMS. The weights are
+                         those of the plain model (same seed and imgsz). */
 };
 
 struct cvb_synth_stats {
@@ -63,6 +71,7 @@ struct cvb_synth_stats {
     int n_nodes;           /* nodes in the graph */
     int n_initializers;
     int64_t n_anchors;     /* N of output0 [1, 84, N] */
+    int64_t e2e_rows;      /* end2end: K of output0 [1, K, 6]; else 0 */
     size_t model_bytes;    /* size of the serialized model */
     /* Calibration results (zero when no_calib): */
     int calib_imgsz;

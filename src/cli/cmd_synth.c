@@ -13,7 +13,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cvbench model synth --arch A [--imgsz 640] [--seed N] -o FILE.onnx\n"
+            "usage: cvbench model synth --arch A [--imgsz 640] [--seed N] [--end2end]\n"
+            "                           -o FILE.onnx\n"
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
             "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n) and deterministic\n"
@@ -22,6 +23,15 @@ static void usage(FILE *f) {
             "  --arch A      architecture\n"
             "  --imgsz S     input side in pixels, a multiple of 32 (default 640)\n"
             "  --seed N      weight seed (default 0)\n"
+            "  --end2end     end-to-end head: output0 [1,K,6] (x1,y1,x2,y2,score,class),\n"
+            "                K = min(300, anchors). The boxes are decoded as corners and\n"
+            "                the head ends in the exact top-K/gather tail Ultralytics 8.4\n"
+            "                exports for YOLOv10/YOLO26 with nms=False, here fed from the\n"
+            "                architecture's one (one-to-many) head instead of a separate\n"
+            "                one-to-one head: the rows are the plain model's top-K\n"
+            "                (anchor, class) scores with the same weights, not NMS'd,\n"
+            "                so fp32 accuracy checks still mean \"same as fp32\".\n"
+            "                All four architectures accept it (anchor-free Detect heads).\n"
             "  -o FILE       output path\n");
 }
 
@@ -40,7 +50,8 @@ int cvb__cmd_model_synth(int argc, char **argv) {
     static const struct option longopts[] = {
         {"arch", required_argument, NULL, 'a'}, {"imgsz", required_argument, NULL, 's'},
         {"seed", required_argument, NULL, 'S'}, {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+        {"end2end", no_argument, NULL, 'E'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     struct cvb_synth_opts o = {0};
     const char *out_path = NULL;
     unsigned long long v = 0;
@@ -64,6 +75,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
             o.seed = v;
             break;
         case 'o': out_path = optarg; break;
+        case 'E': o.end2end = true; break;
         case 'h': usage(stdout); return CVB_EXIT_OK;
         case ':': return cvb__cli_usage_error("model synth: option '%s' needs a value", argv[optind - 1]);
         default: return cvb__cli_usage_error("model synth: unknown option '%s'", argv[optind - 1]);
@@ -80,10 +92,16 @@ int cvb__cmd_model_synth(int argc, char **argv) {
     struct cvb_err err = {0};
     int rc = cvb_synth_model(&o, out_path, &st, &err);
     if (rc < 0) return cvb__cli_fail(&err);
-    printf("%s: %s imgsz %d, %.3fM params, %.2f GFLOPs, %d nodes, output0 [1,84,%lld], seed %llu, "
+    char shape[64];
+    if (o.end2end)
+        snprintf(shape, sizeof shape, "[1,%lld,6] (end2end, %lld anchors)", (long long)st.e2e_rows,
+                 (long long)st.n_anchors);
+    else
+        snprintf(shape, sizeof shape, "[1,84,%lld]", (long long)st.n_anchors);
+    printf("%s: %s imgsz %d, %.3fM params, %.2f GFLOPs, %d nodes, output0 %s, seed %llu, "
            "synthetic weights\n",
            out_path, o.arch, o.imgsz ? o.imgsz : 640, (double)st.n_params / 1e6, st.gflops,
-           st.n_nodes, (long long)st.n_anchors, (unsigned long long)o.seed);
+           st.n_nodes, shape, (unsigned long long)o.seed);
     if (st.calib_n_inputs > 0)
         printf("calibration at %d: anchors > %.2f on %d procedural inputs: median %d, max %d; "
                "activation std %.2f..%.2f; %.1f s\n",

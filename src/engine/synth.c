@@ -26,6 +26,8 @@
  *             DFL (Reshape, Transpose, Softmax, fixed Conv 0..15, Reshape),
  *             dist2bbox (Split, Sub, Add, Add, Div, Sub, Concat), Mul by the
  *             strides, Sigmoid on the classes, Concat to output0.
+ *   --end2end corner boxes and Ultralytics 8.4's top-K tail to output0
+ *             [1, K, 6] ("end-to-end head" below).
  * Node, tensor and initializer names follow the exporter's scheme
  * ("/model.2/m.0/cv1/conv/Conv", "model.2.m.0.cv1.conv.weight").
  *
@@ -141,13 +143,14 @@ struct arch {
     const char *desc; /* as Ultralytics' metadata "description" names it */
     double depth, width;
     int max_ch;
+    bool end2end; /* accepts --end2end: an anchor-free Detect head (e2e_head()) */
 };
 
 static const struct arch archs[] = {
-    {"yolov5nu", ARCH_V5NU, "Ultralytics YOLOv5nu model", 0.33, 0.25, 1024},
-    {"yolov8n", ARCH_V8N, "Ultralytics YOLOv8n model", 0.33, 0.25, 1024},
-    {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024},
-    {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024},
+    {"yolov5nu", ARCH_V5NU, "Ultralytics YOLOv5nu model", 0.33, 0.25, 1024, true},
+    {"yolov8n", ARCH_V8N, "Ultralytics YOLOv8n model", 0.33, 0.25, 1024, true},
+    {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024, true},
+    {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024, true},
 };
 
 struct name_count {
@@ -186,6 +189,7 @@ struct synth {
     bool pack_attn;          /* pack_model(): expose attn_out as graph outputs */
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
+    bool end2end;            /* final build only: end-to-end tail (e2e_head()) */
 };
 
 /* What a tensor's planted channels hold (struct val.dkind). */
@@ -1089,6 +1093,124 @@ static struct val upsample(struct synth *s, struct val x) {
     return y;
 }
 
+/* ==== end-to-end head (--end2end) =========================================
+ *
+ * What Ultralytics 8.4 exports for a one-to-one head with nms=False
+ * (Detect.forward with end2end: _inference() with dist2bbox(xywh=False),
+ * then postprocess() / get_topk_index(); checked node for node against
+ * yolo26n-640-e2e.onnx and yolov10n-640-e2e.onnx): the boxes are decoded as
+ * corners (x1y1 = anchor - lt, x2y2 = anchor + rb, no xywh conversion), and
+ * the 19-node tail below selects the top K = min(300, anchors) (anchor,
+ * class) pairs into output0 [1, K, 6] = x1, y1, x2, y2, score, class.
+ * The real models feed it from their separate one-to-one branches
+ * (one2one_cv2/cv3); a synthetic model feeds it from its one head, so its
+ * rows are exactly the top-K (anchor, class) scores of the plain model. */
+#define E2E_MAX_DET 300
+#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n"
+
+/* The K of output0 [1, K, 6] of an end-to-end head over n_anchor anchors
+ * (get_topk_index(): k = min(max_det, anchors)). */
+static int64_t e2e_rows(int64_t n_anchor) {
+    return n_anchor < E2E_MAX_DET ? n_anchor : E2E_MAX_DET;
+}
+
+/* _grouped_topk(x, k, 1): TopK along axis 1, largest, sorted (ties: lower
+ * index first). Outputs values and int64 indices, [1, K]. */
+static Onnx__NodeProto *e2e_topk(struct synth *s, const char *x, const char *k) {
+    const char *in[2] = {x, k};
+    Onnx__NodeProto *n = add_node(s, "TopK", 2, in, 2);
+    attr_int(s, n, "axis", 1);
+    attr_int(s, n, "largest", 1);
+    attr_int(s, n, "sorted", 1);
+    return n;
+}
+
+/* get_topk_index() and the gathers: [1, 4 + NC, N] -> output0 [1, K, 6]. */
+static const char *e2e_tail(struct synth *s, const char *pred, int64_t n_anchor) {
+    const int64_t kv[1] = {e2e_rows(n_anchor)}, ax2[1] = {2};
+    const int64_t ex_cls[3] = {1, 1, NC}, ex_box[3] = {1, 1, 4};
+    const int64_t nc = NC, perm[3] = {0, 2, 1}, axes[1] = {-1}, parts[2] = {4, NC};
+    int64_t scalar_dims[1] = {0};
+    const char *kc = init_i64(s, arena_printf(s, "%s/e2e_k", s->scope), 1, kv);
+    const char *a2 = init_i64(s, arena_printf(s, "%s/e2e_axis2", s->scope), 1, ax2);
+    const char *shc = init_i64(s, arena_printf(s, "%s/e2e_expand_cls", s->scope), 3, ex_cls);
+    const char *shb = init_i64(s, arena_printf(s, "%s/e2e_expand_box", s->scope), 3, ex_box);
+    const char *ncc = add_init(s, arena_printf(s, "%s/e2e_nc", s->scope),
+                               ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 0, scalar_dims, &nc,
+                               sizeof nc, 1);
+    const char *t = transpose(s, pred, 3, perm);
+    const char *bs[2] = {NULL, NULL};
+    split(s, t, -1, 2, parts, bs); /* boxes [1, N, 4], scores [1, N, NC] */
+    const char *in1[1] = {bs[1]};
+    Onnx__NodeProto *rm = add_node(s, "ReduceMax", 1, in1, 1);
+    attr_ints(s, rm, "axes", 1, axes);
+    attr_int(s, rm, "keepdims", 0);
+    if (rm == NULL) return NULL;
+    Onnx__NodeProto *tk1 = e2e_topk(s, rm->output[0], kc);
+    if (tk1 == NULL) return NULL;
+    const char *idx1 = tk1->output[1]; /* anchors of the K best, [1, K] */
+    const char *u = binary(s, "Unsqueeze", idx1, a2);
+    const char *ex = binary(s, "Expand", u, shc);
+    const char *ge_in[2] = {bs[1], ex};
+    Onnx__NodeProto *ge = add_node(s, "GatherElements", 2, ge_in, 1);
+    attr_int(s, ge, "axis", 1);
+    if (ge == NULL) return NULL;
+    const char *in_f[1] = {ge->output[0]};
+    Onnx__NodeProto *fl = add_node(s, "Flatten", 1, in_f, 1);
+    attr_int(s, fl, "axis", 1);
+    if (fl == NULL) return NULL;
+    Onnx__NodeProto *tk2 = e2e_topk(s, fl->output[0], kc);
+    if (tk2 == NULL) return NULL;
+    const char *idx2 = tk2->output[1]; /* flat (slot * NC + class), [1, K] */
+    const char *score = binary(s, "Unsqueeze", tk2->output[0], a2);
+    const char *mod_in[2] = {idx2, ncc};
+    Onnx__NodeProto *mod = add_node(s, "Mod", 2, mod_in, 1);
+    attr_int(s, mod, "fmod", 0);
+    if (mod == NULL) return NULL;
+    const char *slot = binary(s, "Div", idx2, ncc); /* int64: integer division */
+    const char *cls_u = binary(s, "Unsqueeze", mod->output[0], a2);
+    const char *ge1_in[2] = {idx1, slot};
+    Onnx__NodeProto *ge1 = add_node(s, "GatherElements", 2, ge1_in, 1);
+    attr_int(s, ge1, "axis", 1);
+    if (ge1 == NULL) return NULL;
+    const char *in_c[1] = {cls_u};
+    Onnx__NodeProto *cast = add_node(s, "Cast", 1, in_c, 1);
+    attr_int(s, cast, "to", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    if (cast == NULL) return NULL;
+    const char *u3 = binary(s, "Unsqueeze", ge1->output[0], a2);
+    const char *ex1 = binary(s, "Expand", u3, shb);
+    const char *ge2_in[2] = {bs[0], ex1};
+    Onnx__NodeProto *ge2 = add_node(s, "GatherElements", 2, ge2_in, 1);
+    attr_int(s, ge2, "axis", 1);
+    if (ge2 == NULL) return NULL;
+    const char *cat_in[3] = {ge2->output[0], score, cast->output[0]};
+    Onnx__NodeProto *out = add_node(s, "Concat", 3, cat_in, 1);
+    attr_int(s, out, "axis", -1);
+    if (out == NULL) return NULL;
+    out->output[0] = "output0";
+    return out->output[0];
+}
+
+/* The end of Detect for an end-to-end head, from the DFL distances ltrb
+ * (two [1, 2, N]) and the class logits [1, NC, N]: corner boxes times the
+ * strides, sigmoid scores, then e2e_tail(). In the exporter's node order. */
+static const char *e2e_head(struct synth *s, const char *anchors, const char *strides,
+                            const char *const *ltrb, const char *cls_logits, int64_t n_anchor) {
+    const char *cls = unary(s, "Sigmoid", cls_logits);
+    const char *x1y1 = binary(s, "Sub", anchors, ltrb[0]);
+    const char *x2y2 = binary(s, "Add", anchors, ltrb[1]);
+    const char *box_in[2] = {x1y1, x2y2};
+    Onnx__NodeProto *bx = add_node(s, "Concat", 2, box_in, 1);
+    attr_int(s, bx, "axis", 1);
+    if (bx == NULL) return NULL;
+    const char *dbox = binary(s, "Mul", bx->output[0], strides);
+    const char *pred_in[2] = {dbox, cls};
+    Onnx__NodeProto *pred = add_node(s, "Concat", 2, pred_in, 1);
+    attr_int(s, pred, "axis", 1);
+    if (pred == NULL) return NULL;
+    return e2e_tail(s, pred->output[0], n_anchor);
+}
+
 /* Detect(nc=80, reg_max=16, ch) in the current scope; returns output0's
  * producer output name. legacy: v5u/v8 class branch (two Conv 3x3);
  * otherwise YOLO11's DWConv + Conv pairs. */
@@ -1189,6 +1311,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
     const char *ltrb[2] = {NULL, NULL};
     int64_t half[2] = {2, 2};
     split(s, d, 1, 2, half, ltrb);
+    if (s->end2end) return e2e_head(s, anchors, strd, ltrb, bc[1], n_anchor);
     const char *x1y1 = binary(s, "Sub", anchors, ltrb[0]);
     const char *x2y2 = binary(s, "Add", anchors, ltrb[1]);
     const char *sum = binary(s, "Add", x1y1, x2y2);
@@ -1388,6 +1511,7 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     int64_t n_anchor = 0;
     for (int st = 8; st <= 32; st *= 2) n_anchor += (int64_t)(s->imgsz / st) * (s->imgsz / st);
     int64_t in_dims[4] = {1, 3, s->imgsz, s->imgsz}, out_dims[3] = {1, 4 + NC, n_anchor};
+    if (s->end2end) out_dims[1] = e2e_rows(n_anchor), out_dims[2] = 6; /* [1, K, 6] */
 
     Onnx__ModelProto model;
     Onnx__GraphProto graph;
@@ -1429,11 +1553,13 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
         {"cvbench.synthetic", "true"},
         {"cvbench.arch", s->arch->name},
         {"cvbench.seed", seed},
+        {"end2end", "True"}, /* Ultralytics' key for [1, K, 6] heads; only with end2end */
     };
-    enum { N_META = sizeof kv / sizeof kv[0] };
-    Onnx__StringStringEntryProto meta[N_META];
-    Onnx__StringStringEntryProto *metap[N_META];
-    for (int i = 0; i < N_META; i++) {
+    enum { N_KV = sizeof kv / sizeof kv[0] };
+    const int n_meta = s->end2end ? N_KV : N_KV - 1;
+    Onnx__StringStringEntryProto meta[N_KV];
+    Onnx__StringStringEntryProto *metap[N_KV];
+    for (int i = 0; i < n_meta; i++) {
         onnx__string_string_entry_proto__init(&meta[i]);
         meta[i].key = (char *)kv[i][0];
         meta[i].value = (char *)kv[i][1];
@@ -1458,7 +1584,7 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     model.producer_name = "cvbench-synth";
     model.producer_version = CVB_VERSION;
     model.graph = &graph;
-    model.n_metadata_props = N_META;
+    model.n_metadata_props = (size_t)n_meta;
     model.metadata_props = metap;
 
     size_t n = onnx__model_proto__get_packed_size(&model);
@@ -2179,6 +2305,10 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: imgsz %d is not a multiple of 32 between 32 and %d",
                            *imgsz, MAX_IMGSZ);
+    if (o->end2end && !(*arch)->end2end)
+        return cvb_err_set(err, CVB_EUNSUPPORTED,
+                           "model synth: --end2end is not offered for '%s' (only for the "
+                           "anchor-free Detect heads: %s)", o->arch, E2E_ARCHS);
     if (o->opset != 0 && o->opset != OPSET)
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "model synth: opset %d not supported (only %d, as Ultralytics' "
@@ -2224,9 +2354,11 @@ int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *l
     int cal_sz = imgsz < CVB_SYNTH_CALIB_MAX_IMGSZ ? imgsz : CVB_SYNTH_CALIB_MAX_IMGSZ;
     if (!o->no_calib && (rc = calibrate(&s, cal_sz, &st)) < 0) goto out;
     s.imgsz = imgsz;
+    s.end2end = o->end2end; /* calibration above ran the one-to-many output */
     if ((rc = build_graph(&s)) < 0) goto out;
     if ((rc = pack_model(&s, buf, len)) < 0) goto out;
     fill_stats(&s, *len, &st);
+    st.e2e_rows = s.end2end ? e2e_rows(st.n_anchors) : 0;
     if (stats != NULL) *stats = st;
 out:
     synth_cleanup(&s);

@@ -15,6 +15,17 @@ avx512_vnni, avx512, avx2) the oneDNN kernels run once per ISA cap
 an ISA it lacks is reported as skipped with the missing flag, never silently
 dropped, and for each ISA run the effective oneDNN ISA is printed.
 
+With --end2end the models are synthesized with `--end2end` (output0
+[1, K, 6]: x1, y1, x2, y2, score, class; top-K, no NMS) and compared row by
+row instead (e2e_error()): rows whose scores nearly tie may come out in
+either order, so each cvbench row is matched to an unused ONNX Runtime row of
+the same class whose box and score agree within tol (boxes relative to the
+box scale, the largest |coordinate| ONNX Runtime gives; scores absolute, they
+lie in 0..1), every row must match, the scores must not increase down the
+rows, and the error reported is the worst matched difference. The only rows
+left unmatched are ties at the K-th score (both sides' row then scores
+within tol of ONNX Runtime's smallest), which top-K may break either way.
+
 Prints one row per (arch, imgsz, input, kernels[, isa]), the worst error per
 arch, and `N passed, N failed` last. Exit 0 when all pass, 1 on any failure,
 77 when the Python test tools are missing (run scripts/test-venv.sh).
@@ -121,6 +132,40 @@ def rel_l2(a, b):
     return float(d / nb) if nb > 0 else float(d)
 
 
+def e2e_error(got, want, tol):
+    """Row-matched error of end-to-end outputs [1, K, 6] (module docstring).
+    Returns (error, problem or None)."""
+    g = got[0].astype(np.float64)
+    w = want[0].astype(np.float64)
+    if not np.all(np.isfinite(g)):
+        return float("inf"), "output not finite"
+    scale = max(float(np.abs(w[:, :4]).max()), 1.0)
+    if np.any(np.diff(g[:, 4]) > tol):
+        return float("inf"), "scores increase down the rows"
+    kth = float(w[:, 4].min())
+    used = np.zeros(len(w), dtype=bool)
+    worst, unmatched = 0.0, []
+    for i, r in enumerate(g):
+        err = np.maximum(np.abs(w[:, :4] - r[:4]).max(axis=1) / scale, np.abs(w[:, 4] - r[4]))
+        ok = (~used) & (w[:, 5] == r[5]) & (err <= tol)
+        if not ok.any():
+            unmatched.append(i)
+            continue
+        j = int(np.argmin(np.where(ok, err, np.inf)))
+        used[j] = True
+        worst = max(worst, float(err[j]))
+    # top-K may break a tie at the K-th score either way: such rows may differ
+    loose_g = [i for i in unmatched if g[i, 4] - kth > tol]
+    loose_w = [j for j in np.flatnonzero(~used) if w[j, 4] - kth > tol]
+    if loose_g or loose_w:
+        i = (loose_g or [None])[0]
+        what = (f"row {i} (class {g[i, 5]:g}, score {g[i, 4]:.6g}, box "
+                f"{np.round(g[i, :4], 3).tolist()}) has no match" if i is not None else
+                f"onnxruntime row {loose_w[0]} (score {w[loose_w[0], 4]:.6g}) unmatched")
+        return float("inf"), f"{len(loose_g)} rows unmatched: {what}"
+    return worst, None
+
+
 def run(cmd, what):
     """Run a cvbench command; returns (ok, seconds, message)."""
     t0 = time.monotonic()
@@ -184,6 +229,8 @@ def main():
     ap.add_argument("--isa", action="append",
                     help="run the oneDNN kernels under each ISA cap in this comma-separated "
                          "list (auto, amx, avx512_vnni, avx512, avx2, or all)")
+    ap.add_argument("--end2end", action="store_true",
+                    help="synthesize end-to-end models ([1,K,6]) and compare rows matched")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--keep", help="keep models and tensors in this directory")
     args = ap.parse_args()
@@ -222,9 +269,10 @@ def main():
     try:
         for arch in archs:
             for size in sizes:
-                model = os.path.join(tmp, f"{arch}-{size}.onnx")
+                e2e = ["--end2end"] if args.end2end else []
+                model = os.path.join(tmp, f"{arch}-{size}{'-e2e' if e2e else ''}.onnx")
                 ok, dt, msg = run([cvbench, "model", "synth", "--arch", arch, "--imgsz",
-                                   str(size), "--seed", "1", "-o", model],
+                                   str(size), "--seed", "1", "-o", model] + e2e,
                                   f"{arch}-{size} synth")
                 print(f"# synth {arch} imgsz {size}: {dt:.1f} s", flush=True)
                 if not ok:
@@ -270,16 +318,24 @@ def main():
                                 errs.append(float("inf"))
                                 failures.append(f"{case}: output {out_names[j]} shape "
                                                 f"{got.shape}, onnxruntime {w.shape}")
+                            elif args.end2end:
+                                ee, why = e2e_error(got, w, args.tol)
+                                errs.append(ee)
+                                if why is not None:
+                                    failures.append(f"{case}: {why}")
                             else:
                                 errs.append(rel_l2(got, w))
                         e = max(errs)
                         rows.append((arch, size, iname, kl, e, dt, t_ort, ""))
                         worst[arch] = max(worst.get(arch, 0.0), e)
-                        if not e <= args.tol and all(np.isfinite(errs)):
-                            failures.append(f"{case}: rel L2 {e:.3e} > {args.tol:g}")
+                        metric = "e2e err" if args.end2end else "rel L2"
+                        if any(f.startswith(case) for f in failures):
+                            pass
+                        elif not e <= args.tol and all(np.isfinite(errs)):
+                            failures.append(f"{case}: {metric} {e:.3e} > {args.tol:g}")
                         elif not e <= args.tol and not any(f.startswith(case) for f in failures):
                             failures.append(f"{case}: output not finite")
-                        print(f"{arch:9s} {size:4d}  {iname:6s} {kl:6s}  rel L2 {e:.3e}  "
+                        print(f"{arch:9s} {size:4d}  {iname:6s} {kl:6s}  {metric} {e:.3e}  "
                               f"{'ok' if e <= args.tol else 'FAIL'}  "
                               f"(cvbench {dt:.1f} s, ort {t_ort:.2f} s)", flush=True)
     finally:
@@ -288,7 +344,8 @@ def main():
 
     print()
     kw = max([7] + [len(r[3]) for r in rows])
-    print(f"{'arch':9s} {'imgsz':>5s}  {'input':6s} {'kernels':{kw}s} {'rel L2':>10s}  "
+    metric = "e2e err" if args.end2end else "rel L2"
+    print(f"{'arch':9s} {'imgsz':>5s}  {'input':6s} {'kernels':{kw}s} {metric:>10s}  "
           f"{'cvbench s':>9s}  {'ort s':>6s}")
     for arch, size, iname, k, e, dt, t_ort, msg in rows:
         es = "error" if e is None else f"{e:.3e}"
@@ -300,7 +357,8 @@ def main():
     print()
     for arch in archs:
         if arch in worst:
-            print(f"worst rel L2 {arch}: {worst[arch]:.3e} (tolerance {args.tol:g})")
+            print(f"worst {'e2e error' if args.end2end else 'rel L2'} {arch}: "
+                  f"{worst[arch]:.3e} (tolerance {args.tol:g})")
     for f in failures:
         print(f"FAIL: {f}")
     n_fail = len(failures)
