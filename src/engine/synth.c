@@ -57,6 +57,7 @@
 #include "cvb/engine.h"
 
 #include "onnx.pb-c.h"
+#include "synth_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -77,7 +78,8 @@
 #define MAX_IMGSZ 4096
 #define MAX_SCOPE 256
 
-const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", NULL};
+const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
+                                        NULL};
 
 /* ==== PRNG: splitmix64 + Box-Muller ======================================= */
 
@@ -106,8 +108,6 @@ struct arena_blk {
 
 /* ==== synthesis state ===================================================== */
 
-enum conv_role { ROLE_PLAIN = 0, ROLE_BOX, ROLE_CLS, ROLE_DFL };
-
 /* The planted detector (header comment, "Class scores"): what a conv does
  * with the PLANT_K carried channels, fixed when its weights are created. */
 enum plant {
@@ -135,7 +135,7 @@ struct conv_w {
     float plant_ofs;   /* value offset the input's planted channels carry */
 };
 
-enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N };
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T };
 
 struct arch {
     const char *name;
@@ -151,6 +151,7 @@ static const struct arch archs[] = {
     {"yolov8n", ARCH_V8N, "Ultralytics YOLOv8n model", 0.33, 0.25, 1024, true},
     {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024, true},
     {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024, true},
+    {"yolov9t", ARCH_V9T, "Ultralytics YOLOv9t model ", 1.0, 1.0, 1024, false}, /* synth_v9.c */
 };
 
 struct name_count {
@@ -190,23 +191,6 @@ struct synth {
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
     bool end2end;            /* final build only: end-to-end tail (e2e_head()) */
-};
-
-/* What a tensor's planted channels hold (struct val.dkind). */
-enum { DK_NONE = 0, DK_COLOUR, DK_PEAK, DK_ZERO };
-#define PLANT_MAX_EX 4
-
-/* A 4-D activation [1, c, h, w] flowing between module builders, with
- * where its live planted channels are (channels dpos - 1 ... dpos - 2 +
- * PLANT_K; dpos 0: none), what they hold and the value offset they carry,
- * and groups of planted channels no longer live (ex[i] - 1 ...; 0: unused),
- * which no conv may read. */
-struct val {
-    const char *name;
-    int c, h, w;
-    int dpos, dkind;
-    float dofs;
-    int ex[PLANT_MAX_EX];
 };
 
 static const struct val NOVAL = {.name = NULL};
@@ -510,13 +494,6 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
     return cw;
 }
 
-enum {
-    F_ACT = 1, F_BARE = 2, F_NOBIAS = 4,
-    F_NOPLANT = 8,         /* never carries planted channels (box branch) */
-    F_PLANT_ZERO = 16,     /* residual branch: zeros under the shortcut's planted channels */
-    F_PLANT_LOCALMAX = 32, /* SPPF cv2: input is Concat(x, max5(x), max9(x), max13(x)) */
-    F_PLANT_GAIN = 64,     /* SPPF cv1 */
-};
 
 /* ==== the planted detector ================================================
  *
@@ -916,6 +893,66 @@ static const char *softmax(struct synth *s, const char *x, int axis) {
     return n ? n->output[0] : NULL;
 }
 
+/* ---- for the builders in other files (synth_internal.h) ------------------ */
+
+struct val cvb__synth_conv(struct synth *s, const char *comp, struct val x, int c2, int k, int st,
+                           int pad, int g, int flags, enum conv_role role) {
+    return conv_role(s, comp, x, c2, k, st, pad, g, flags, role);
+}
+struct val cvb__synth_add2(struct synth *s, struct val a, struct val b) { return add2(s, a, b); }
+struct val cvb__synth_concat(struct synth *s, int cnt, const struct val *xs) {
+    return concat(s, cnt, xs);
+}
+static struct val upsample(struct synth *s, struct val x);
+struct val cvb__synth_upsample(struct synth *s, struct val x) { return upsample(s, x); }
+struct val cvb__synth_part(struct val x, const char *name, int off, int c) {
+    return split_part(x, name, off, c);
+}
+size_t cvb__synth_scope_push(struct synth *s, const char *comp) { return scope_push(s, comp); }
+void cvb__synth_scope_pop(struct synth *s, size_t mark) { scope_pop(s, mark); }
+const char *cvb__synth_scope(const struct synth *s) { return s->scope; }
+Onnx__NodeProto *cvb__synth_node(struct synth *s, const char *op, int n_in, const char *const *in,
+                                 int n_out) {
+    return add_node(s, op, n_in, in, n_out);
+}
+void cvb__synth_rename(struct synth *s, Onnx__NodeProto *n, const char *name) {
+    if (n == NULL || s->rc < 0) return;
+    char *nm = arena_printf(s, "%s", name);
+    if (nm == NULL) return;
+    n->name = nm;
+    for (size_t i = 0; i < n->n_output; i++)
+        if ((n->output[i] = arena_printf(s, "%s_output_%zu", nm, i)) == NULL) return;
+}
+void cvb__synth_attr_int(struct synth *s, Onnx__NodeProto *n, const char *name, int64_t v) {
+    attr_int(s, n, name, v);
+}
+void cvb__synth_attr_ints(struct synth *s, Onnx__NodeProto *n, const char *name, int cnt,
+                          const int64_t *v) {
+    attr_ints(s, n, name, cnt, v);
+}
+const char *cvb__synth_init_i64(struct synth *s, const char *name, int n, const int64_t *v) {
+    return init_i64(s, arena_printf(s, "%s", name), n, v);
+}
+const char *cvb__synth_init_f32(struct synth *s, const char *name, int ndim, const int64_t *dims,
+                                const float *v, size_t n) {
+    return add_init(s, arena_printf(s, "%s", name), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, ndim,
+                    dims, v, sizeof(float) * n, 1);
+}
+const char *cvb__synth_reshape(struct synth *s, const char *x, int nd, const int64_t *shape) {
+    return reshape(s, x, nd, shape);
+}
+const char *cvb__synth_unary(struct synth *s, const char *op, const char *x) { return unary(s, op, x); }
+const char *cvb__synth_binary(struct synth *s, const char *op, const char *a, const char *b) {
+    return binary(s, op, a, b);
+}
+const char *cvb__synth_transpose(struct synth *s, const char *x, int nd, const int64_t *perm) {
+    return transpose(s, x, nd, perm);
+}
+const char *cvb__synth_softmax(struct synth *s, const char *x, int axis) { return softmax(s, x, axis); }
+int cvb__synth_imgsz(const struct synth *s) { return s->imgsz; }
+int cvb__synth_rc(const struct synth *s) { return s->rc; }
+int cvb__synth_fail(struct synth *s, int code, const char *what) { return fail(s, code, what); }
+
 /* ==== modules (ultralytics/nn/modules) ==================================== */
 
 /* Bottleneck(c1, c2, shortcut, k=(k1, k2), e): cv1 -> cv2, + x when the
@@ -983,24 +1020,30 @@ static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT);
 }
 
+/* nn.MaxPool2d(5, 1, 2) 'comp' in the current scope (the exporter writes
+ * dilations for SPPELAN's, not for SPPF's); x's planted channels, a local
+ * max of themselves, keep their meaning. */
+struct val cvb__synth_maxpool5(struct synth *s, const char *comp, struct val x, bool dilations) {
+    size_t mark = scope_push(s, comp);
+    const char *in[1] = {x.name};
+    Onnx__NodeProto *n = add_node(s, "MaxPool", 1, in, 1);
+    int64_t ks[2] = {5, 5}, pads[4] = {2, 2, 2, 2}, st[2] = {1, 1}, dil[2] = {1, 1};
+    attr_int(s, n, "ceil_mode", 0);
+    if (dilations) attr_ints(s, n, "dilations", 2, dil);
+    attr_ints(s, n, "kernel_shape", 2, ks);
+    attr_ints(s, n, "pads", 4, pads);
+    attr_ints(s, n, "strides", 2, st);
+    scope_pop(s, mark);
+    x.name = n ? n->output[0] : NULL;
+    return x;
+}
+
 static struct val sppf(struct synth *s, struct val x, int c2) {
     int c_ = x.c / 2;
     struct val ys[4];
     ys[0] = conv(s, "cv1", x, c_, 1, 1, F_ACT | F_PLANT_GAIN);
     static const char *const comps[3] = {"m", "m_1", "m_2"};
-    for (int i = 0; i < 3; i++) {
-        size_t mark = scope_push(s, comps[i]);
-        const char *in[1] = {ys[i].name};
-        Onnx__NodeProto *n = add_node(s, "MaxPool", 1, in, 1);
-        int64_t ks[2] = {5, 5}, pads[4] = {2, 2, 2, 2}, st[2] = {1, 1};
-        attr_int(s, n, "ceil_mode", 0);
-        attr_ints(s, n, "kernel_shape", 2, ks);
-        attr_ints(s, n, "pads", 4, pads);
-        attr_ints(s, n, "strides", 2, st);
-        scope_pop(s, mark);
-        ys[i + 1] = ys[i];
-        ys[i + 1].name = n ? n->output[0] : NULL;
-    }
+    for (int i = 0; i < 3; i++) ys[i + 1] = cvb__synth_maxpool5(s, comps[i], ys[i], false);
     struct val cat = concat(s, 4, ys);
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT | F_PLANT_LOCALMAX);
 }
@@ -1211,6 +1254,46 @@ static const char *e2e_head(struct synth *s, const char *anchors, const char *st
     return e2e_tail(s, pred->output[0], n_anchor);
 }
 
+/* DFL after its input Reshape to [1, 4, 16, A] (tensor d), in the current
+ * scope (Detect's "dfl"): Transpose, Softmax over the bins, the fixed 1x1
+ * conv (weights 0..15), Reshape to [1, 4, A]. Returns that tensor. */
+const char *cvb__synth_dfl(struct synth *s, const char *d, int64_t n_anchor) {
+    int64_t perm[4] = {0, 2, 1, 3};
+    d = transpose(s, d, 4, perm);
+    d = softmax(s, d, 1);
+    struct val dv = {.name = d, .c = REG_MAX, .h = 4, .w = (int)n_anchor};
+    dv = conv_role(s, "conv", dv, 1, 1, 1, -1, 1, F_BARE | F_NOBIAS, ROLE_DFL);
+    int64_t sh3[3] = {1, 4, n_anchor};
+    return reshape(s, dv.name, 3, sh3);
+}
+
+/* Anchors [1, 2, A] (cell centres) and strides [1, A] of the levels
+ * feats[0..nl) as initializers named anc_name and str_name (copied); their names
+ * into *anchors and *strd. Returns 0 or the first error. */
+int cvb__synth_anchors(struct synth *s, const struct val *feats, int nl, const int *strides,
+                       const char *anc_name, const char *str_name, const char **anchors,
+                       const char **strd) {
+    int64_t n_anchor = 0;
+    for (int i = 0; i < nl; i++) n_anchor += (int64_t)feats[i].h * feats[i].w;
+    float *anc = arena_alloc(s, sizeof(float) * 2 * (size_t)n_anchor);
+    float *str = arena_alloc(s, sizeof(float) * (size_t)n_anchor);
+    if (anc == NULL || str == NULL) return s->rc;
+    int64_t a = 0;
+    for (int i = 0; i < nl; i++)
+        for (int y = 0; y < feats[i].h; y++)
+            for (int x = 0; x < feats[i].w; x++, a++) {
+                anc[a] = (float)x + 0.5f;
+                anc[n_anchor + a] = (float)y + 0.5f;
+                str[a] = (float)strides[i];
+            }
+    int64_t ad[3] = {1, 2, n_anchor}, sd[2] = {1, n_anchor};
+    *anchors = add_init(s, arena_printf(s, "%s", anc_name), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, ad, anc,
+                        sizeof(float) * 2 * (size_t)n_anchor, 0);
+    *strd = add_init(s, arena_printf(s, "%s", str_name), ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, sd, str,
+                     sizeof(float) * (size_t)n_anchor, 0);
+    return s->rc;
+}
+
 /* Detect(nc=80, reg_max=16, ch) in the current scope; returns output0's
  * producer output name. legacy: v5u/v8 class branch (two Conv 3x3);
  * otherwise YOLO11's DWConv + Conv pairs. */
@@ -1277,35 +1360,13 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
     /* DFL */
     size_t mark = scope_push(s, "dfl");
     int64_t sh4[4] = {1, 4, REG_MAX, n_anchor};
-    const char *d = reshape(s, bc[0], 4, sh4);
-    int64_t perm[4] = {0, 2, 1, 3};
-    d = transpose(s, d, 4, perm);
-    d = softmax(s, d, 1);
-    struct val dv = {.name = d, .c = REG_MAX, .h = 4, .w = (int)n_anchor};
-    dv = conv_role(s, "conv", dv, 1, 1, 1, -1, 1, F_BARE | F_NOBIAS, ROLE_DFL);
-    int64_t sh3[3] = {1, 4, n_anchor};
-    d = reshape(s, dv.name, 3, sh3);
+    const char *d = cvb__synth_dfl(s, reshape(s, bc[0], 4, sh4), n_anchor);
     scope_pop(s, mark);
 
-    /* anchors [1, 2, A] (cell centres) and strides [1, A] as constants */
-    float *anc = arena_alloc(s, sizeof(float) * 2 * (size_t)n_anchor);
-    float *str = arena_alloc(s, sizeof(float) * (size_t)n_anchor);
-    if (anc == NULL || str == NULL) return NULL;
-    int64_t a = 0;
-    for (int i = 0; i < nl; i++)
-        for (int y = 0; y < feats[i].h; y++)
-            for (int x = 0; x < feats[i].w; x++, a++) {
-                anc[a] = (float)x + 0.5f;
-                anc[n_anchor + a] = (float)y + 0.5f;
-                str[a] = (float)strides[i];
-            }
-    int64_t ad[3] = {1, 2, n_anchor}, sd[2] = {1, n_anchor};
-    const char *anchors = add_init(s, arena_printf(s, "%s/anchors", s->scope),
-                                   ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, ad, anc,
-                                   sizeof(float) * 2 * (size_t)n_anchor, 0);
-    const char *strd = add_init(s, arena_printf(s, "%s/strides", s->scope),
-                                ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, sd, str,
-                                sizeof(float) * (size_t)n_anchor, 0);
+    const char *anchors = NULL, *strd = NULL;
+    if (cvb__synth_anchors(s, feats, nl, strides, arena_printf(s, "%s/anchors", s->scope),
+                           arena_printf(s, "%s/strides", s->scope), &anchors, &strd) < 0)
+        return NULL;
 
     /* dist2bbox(xywh=True, dim=1) * strides */
     const char *ltrb[2] = {NULL, NULL};
@@ -1336,6 +1397,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
 /* Build the whole graph at s->imgsz into s->nodes / s->inits. */
 static int build_graph(struct synth *s) {
     graph_reset(s);
+    if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
@@ -1416,6 +1478,7 @@ static int build_graph(struct synth *s) {
         nl = 3;
         break;
     }
+    case ARCH_V9T: break; /* above */
     case ARCH_11N: {
         CONVL(0, x, ch(s, 64), 3, 2);
         CONVL(1, L[0], ch(s, 128), 3, 2);
@@ -2292,14 +2355,14 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
                       struct cvb_err *err) {
     if (o == NULL || o->arch == NULL)
         return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
-                                            "yolov5nu, yolov8n, yolov8s, yolo11n)");
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t)");
     *arch = NULL;
     for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
         if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
     if (*arch == NULL)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: unknown architecture '%s' (expected one of yolov5nu, "
-                           "yolov8n, yolov8s, yolo11n)", o->arch);
+                           "yolov8n, yolov8s, yolo11n, yolov9t)", o->arch);
     *imgsz = o->imgsz ? o->imgsz : 640;
     if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL,

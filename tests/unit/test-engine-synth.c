@@ -36,6 +36,12 @@ static const struct expect expects[] = {
     {"yolo11n", 2616248, 2.6, 6.5, 319,
      "Conv:88 Mul:79 Sigmoid:78 Concat:23 Add:16 Split:12 Reshape:8 MaxPool:3 Transpose:3 "
      "MatMul:2 Softmax:2 Resize:2 Sub:2 Div:1"},
+    /* from Ultralytics 8.4.190's export (8.4's head: box and class maps
+     * reshaped apart, chunk as Slice) via `cvbench model info`; published
+     * figures (2.0 M, 7.7 GFLOPs) count the unfused RepConvs differently */
+    {"yolov9t", 2094000, 2.094, 8.23, 662,
+     "Conv:186 Sigmoid:180 Mul:180 Add:44 Concat:31 Slice:18 Reshape:8 AveragePool:5 "
+     "MaxPool:3 Resize:2 Sub:2 Transpose:1 Softmax:1 Div:1"},
 };
 
 static int hist_count(const struct cvb_synth_stats *st, const char *op) {
