@@ -243,6 +243,11 @@ struct prep {
     dnnl_memory_desc_t qsrc_md;   /* its layout */
 };
 
+/* Tests only (cvb__dnn_test_refuse_sum): every fused sum is refused. */
+static bool refuse_sum;
+
+void cvb__dnn_test_refuse_sum(bool on) { refuse_sum = on; }
+
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int prep_fail(struct prep *p, int code, const char *fmt, ...) {
@@ -672,6 +677,10 @@ static int prep_conv_part(struct prep *p, int part) {
      * the Conv's own scale; the output is written quantised */
     const struct cvb__dnn_act *ax = act_u8(p, x), *ay = act_u8(p, y);
     unsigned post = p->io != NULL ? p->io->post : 0;
+    if ((post & CVB__POST_SUM) && refuse_sum) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "fused sum refused (test hook)");
+        goto out;
+    }
     if ((ax != NULL || ay != NULL) &&
         (!int8 || (post & CVB__POST_SUM) ||
          (ax != NULL && (ax->scale != q->src_scale || ax->zp != q->src_zp)) ||
