@@ -66,6 +66,13 @@ add_test(NAME bad-models
 set_tests_properties(bad-models PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
 
+# ---- a fused residual sum into a Conv with a plain source (issue 12 item 1) ----
+add_test(NAME fused-sum-layout
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/fused_sum_layout.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(fused-sum-layout PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
+
 # ---- serve-model: the KServe v2 server over HTTP (system python3, stdlib only) ----
 find_program(CVB_SYSTEM_PYTHON3 python3)
 if(CVB_SYSTEM_PYTHON3)

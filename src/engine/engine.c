@@ -23,8 +23,12 @@
  *    of its members' lifetimes, first fit.
  * Each live node then gets a kernel: a oneDNN plan (prepared once, with
  * fused post-ops, layouts, view offsets), the reference kernel, or nothing
- * (a Concat/Split whose members are all in place). If a node that the plan
- * needs on oneDNN cannot be prepared there, the model is re-planned without
+ * (a Concat/Split whose members are all in place). If a Conv with a fused
+ * residual sum cannot be prepared on oneDNN, only that Conv loses the sum
+ * (its Add runs as a node of its own) and the model is re-planned, with one
+ * warning per such Conv (at most MAX_SUM_RETREATS; profiles show its ops as
+ * "Conv,Add unfused"). As the last resort, if a node that the plan needs on
+ * oneDNN still cannot be prepared there, the model is re-planned without
  * fusion, layouts and views (the plain per-node path) and a warning says why.
  *
  * Buffer rule: a tensor's lifetime is [index of its producer, index of its
@@ -73,6 +77,9 @@
 /* Beyond this many tensors, first-fit placement (quadratic) is skipped and
  * every tensor gets its own range. */
 #define MAX_SHARED_PLAN 20000
+/* Convs that may lose their fused sum one by one before the whole model
+ * falls back to the plain path (each costs a re-parse and re-plan). */
+#define MAX_SUM_RETREATS 16
 
 enum node_kind { KIND_REF = 0, KIND_DNN, KIND_NOP };
 
@@ -91,6 +98,9 @@ struct cvb_engine {
     struct cvb__dnn *dnn;
     struct node_plan *plan;   /* per node */
     struct cvb__fusion *fuse; /* per node */
+    int no_sum[MAX_SUM_RETREATS]; /* node indices of Convs planned without their fused sum */
+    int n_no_sum;
+    int sum_fail;             /* after plan_all: the Conv whose fused sum oneDNN refused, or -1 */
     uint8_t *layout;          /* per tensor, enum cvb__layout */
     int *parent;              /* per tensor: alias parent or -1 */
     size_t *poff;             /* per tensor: byte offset in its parent */
@@ -929,6 +939,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     int *vbase = NULL;
     int rc = 0;
     size_t nn = (size_t)g->n_nodes + 1, nt = (size_t)g->n_tensors + 1;
+    e->sum_fail = -1;
     e->plan = calloc(nn, sizeof *e->plan);
     e->fuse = calloc(nn, sizeof *e->fuse);
     e->layout = calloc(nt, sizeof *e->layout);
@@ -970,7 +981,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
             e->cblk = 1;
         }
         cblk_tl = e->cblk;
-        cvb__passes_fuse(g, e->fuse);
+        cvb__passes_fuse(g, e->fuse, e->no_sum, e->n_no_sum);
         choose_layouts(e);
         choose_views(e, vmode, vflag, voff, vbase);
     }
@@ -1048,6 +1059,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 cvb_log_debug("%s: node '%s' (%s) runs on the reference kernel: %s", g->path,
                               n->name, cvb__op_name(n->op), perr.msg);
             } else {
+                if (rc == CVB_EUNSUPPORTED && (e->fuse[i].post & CVB__POST_SUM)) e->sum_fail = i;
                 *err = perr;
                 goto out;
             }
@@ -1158,6 +1170,20 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
     }
     e->fast = e->opts.kernels == CVB_KERNELS_ONEDNN && !e->opts.no_fusion;
     rc = plan_all(e, &before, err);
+    while (rc == CVB_EUNSUPPORTED && e->fast && e->sum_fail >= 0 &&
+           e->n_no_sum < MAX_SUM_RETREATS) {
+        /* only that Conv loses its fused sum: re-plan with its Add apart */
+        cvb_log_warn("%s: %s; running that Conv and its Add separately", name, err->msg);
+        e->no_sum[e->n_no_sum++] = e->sum_fail;
+        e->sum_fail = -1;
+        release_plan(e);
+        cvb__graph_free(e->g);
+        e->g = NULL;
+        memset(err, 0, sizeof *err);
+        rc = cvb__onnx_parse(buf, len, name, &e->g, err);
+        if (rc == 0) rc = cvb__graph_finalize(e->g, e->opts.imgsz, e->opts.batch, err);
+        if (rc == 0) rc = plan_all(e, &before, err);
+    }
     if (rc == CVB_EUNSUPPORTED && e->fast) {
         /* a fused or blocked node has no oneDNN kernel: plain path */
         cvb_log_warn("%s: %s; running without fusion and blocked layouts", name, err->msg);

@@ -57,7 +57,14 @@ static void append_op(struct cvb__fusion *f, const char *what) {
     snprintf(f->ops + l, sizeof f->ops - l, "+%s", what);
 }
 
-int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f) {
+static bool listed(const int *v, int n, int x) {
+    for (int k = 0; k < n; k++)
+        if (v[k] == x) return true;
+    return false;
+}
+
+int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
+                     int n_no_sum) {
     int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         f[i].post = 0;
@@ -129,6 +136,11 @@ int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f) {
                 for (int j = 0; j < g->nodes[k].n_in && !g->nodes[k].dead; j++)
                     if (g->nodes[k].in[j] == other) early = false;
             if (!early) continue;
+            if (listed(no_sum, n_no_sum, i)) {
+                /* post == 0 here: the ops were just "Conv" */
+                snprintf(f[i].ops, sizeof f[i].ops, "%s,Add unfused", cvb__op_name(cv->op));
+                continue;
+            }
             take_output(g, i, ad);
             an->dead = true;
             f[i].post |= CVB__POST_SUM;

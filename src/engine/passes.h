@@ -25,8 +25,12 @@ struct cvb__fusion {
  *       only when b is a run-time tensor with no consumer after the Add
  *       (the executor makes the Conv write on top of b's buffer)
  * Each intermediate must have no other consumer and not be a graph output.
- * 'f' has g->n_nodes entries, initialised here. Returns the number of
- * nodes removed (>= 0). */
-int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f);
+ * The Convs at the 'n_no_sum' node indices in 'no_sum' (NULL when 0) take
+ * no sum: their Add stays a node of its own (the engine's per-node retreat
+ * when oneDNN cannot run that Conv with the sum; their ops then read
+ * "Conv,Add unfused" in profiles). 'f' has g->n_nodes entries, initialised
+ * here. Returns the number of nodes removed (>= 0). */
+int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
+                     int n_no_sum);
 
 #endif

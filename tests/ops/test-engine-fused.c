@@ -6,9 +6,17 @@
  * uint8 NHWC frame gives the float NCHW path's output on the same frame;
  * every Conv+Sigmoid+Mul became one fused Conv (the only Sigmoid left is
  * the head's class score); no convolution runs a oneDNN "ref" kernel;
- * fewer steps run than without fusion and the arena is no larger. */
+ * fewer steps run than without fusion and the arena is no larger.
+ *
+ * Per-node retreat (synthetic YOLO11n at 320, whose PSA ffn Conv takes a
+ * fused residual sum): with oneDNN refusing every fused sum (test hook), the
+ * model still loads fused and blocked: only those Convs lose the sum (their
+ * profile ops read "Conv,Add unfused", their Add is its own node), the
+ * SiLU fusions stay, and the output stays within rel-L2 1e-4 of the
+ * reference kernels. */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
+#include "engine/kernels/onednn/dnn.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -138,6 +146,77 @@ out:
     cvb_engine_free(u8ref);
 }
 
+/* Profile entries whose ops equal (exact) or contain (!exact) 'what'. */
+static int count_ops(struct cvb_engine *e, const char *what, bool exact) {
+    const struct cvb_node_profile *pr;
+    int n = cvb_engine_profile(e, &pr), cnt = 0;
+    for (int i = 0; i < n; i++)
+        if (exact ? strcmp(pr[i].ops, what) == 0 : strstr(pr[i].ops, what) != NULL) cnt++;
+    return cnt;
+}
+
+static void test_sum_retreat(void) {
+    enum { S = 320 };
+    struct cvb_synth_opts so = {.arch = "yolo11n", .imgsz = S, .seed = 5};
+    struct cvb_err err = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    struct cvb_engine *ref = NULL, *fused = NULL, *retreat = NULL;
+    float *x = NULL, *y0 = NULL, *y1 = NULL, *y2 = NULL;
+    if (cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) < 0) {
+        fprintf(stderr, "synth: %s\n", err.msg);
+        CHECK(false);
+        return;
+    }
+    struct cvb_engine_opts o = {.kernels = CVB_KERNELS_REF, .threads = 1};
+    CHECK(cvb_engine_load_buffer(buf, len, "yolo11n-320", &o, &ref, &err) == 0);
+    o.kernels = CVB_KERNELS_ONEDNN;
+    CHECK(cvb_engine_load_buffer(buf, len, "yolo11n-320", &o, &fused, &err) == 0);
+    cvb__dnn_test_refuse_sum(true);
+    int rc = cvb_engine_load_buffer(buf, len, "yolo11n-320", &o, &retreat, &err);
+    cvb__dnn_test_refuse_sum(false);
+    if (rc < 0) fprintf(stderr, "load with sums refused: %s\n", err.msg);
+    CHECK(rc == 0);
+    if (ref == NULL || fused == NULL || retreat == NULL) goto out;
+    int sums = count_ops(fused, "Conv+Add", true);
+    int apart = count_ops(retreat, "Conv,Add unfused", true);
+    printf("fused sums %d; with sums refused: %d Convs without, %d Conv+SiLU (fused %d)\n",
+           sums, apart, count_ops(retreat, "Conv+SiLU", false),
+           count_ops(fused, "Conv+SiLU", false));
+    CHECK(sums > 0);
+    CHECK_EQ_INT(apart, sums);
+    CHECK_EQ_INT(count_ops(retreat, "Conv+Add", false), 0);
+    CHECK_EQ_INT(count_ops(retreat, "Add", true), count_ops(fused, "Add", true) + sums);
+    CHECK_EQ_INT(count_ops(retreat, "Conv+SiLU", false), count_ops(fused, "Conv+SiLU", false));
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(fused, 0, &oi);
+    x = malloc(sizeof(float) * 3 * S * S);
+    y0 = malloc((size_t)oi.bytes);
+    y1 = malloc((size_t)oi.bytes);
+    y2 = malloc((size_t)oi.bytes);
+    if (x == NULL || y0 == NULL || y1 == NULL || y2 == NULL) {
+        CHECK(false);
+        goto out;
+    }
+    cvb_synth_calib_image(S, x);
+    CHECK(run1(ref, x, y0) == 0);
+    CHECK(run1(fused, x, y1) == 0);
+    CHECK(run1(retreat, x, y2) == 0);
+    double e1 = rel_l2(y1, y0, oi.numel), e2 = rel_l2(y2, y0, oi.numel);
+    printf("rel-L2 vs ref: fused %.3g, sums refused %.3g\n", e1, e2);
+    CHECK(e1 <= 1e-4);
+    CHECK(e2 <= 1e-4);
+out:
+    free(x);
+    free(y0);
+    free(y1);
+    free(y2);
+    cvb_engine_free(ref);
+    cvb_engine_free(fused);
+    cvb_engine_free(retreat);
+    free(buf);
+}
+
 int main(void) {
     struct cvb_synth_opts o = {.arch = "yolov8n", .imgsz = 320, .seed = 3};
     struct cvb_err err = {0};
@@ -146,6 +225,7 @@ int main(void) {
         return 1;
     }
     RUN(test_fused_vs_ref);
+    RUN(test_sum_retreat);
     free(model_buf);
     return test_summary();
 }

@@ -243,6 +243,11 @@ struct prep {
     dnnl_memory_desc_t qsrc_md;   /* its layout */
 };
 
+/* Tests only (cvb__dnn_test_refuse_sum): every fused sum is refused. */
+static bool refuse_sum;
+
+void cvb__dnn_test_refuse_sum(bool on) { refuse_sum = on; }
+
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int prep_fail(struct prep *p, int code, const char *fmt, ...) {
@@ -672,6 +677,10 @@ static int prep_conv_part(struct prep *p, int part) {
      * the Conv's own scale; the output is written quantised */
     const struct cvb__dnn_act *ax = act_u8(p, x), *ay = act_u8(p, y);
     unsigned post = p->io != NULL ? p->io->post : 0;
+    if ((post & CVB__POST_SUM) && refuse_sum) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "fused sum refused (test hook)");
+        goto out;
+    }
     if ((ax != NULL || ay != NULL) &&
         (!int8 || (post & CVB__POST_SUM) ||
          (ax != NULL && (ax->scale != q->src_scale || ax->zp != q->src_zp)) ||
@@ -809,16 +818,23 @@ static int prep_conv_part(struct prep *p, int part) {
         }
     }
     /* First with the layouts the executor chose; if that only has a
-     * reference kernel (e.g. blocked source into a plain output), let the
-     * kernel pick both layouts and convert around it. */
-    for (int attempt = 0; attempt < 2; attempt++) {
+     * reference kernel (e.g. plain source into a blocked output), let the
+     * kernel pick both layouts and convert around it. A fused sum cannot
+     * be converted around: the kernel accumulates into the addend, in the
+     * planned output layout. So when the kernel's choice of output differs,
+     * the third attempt lets it pick only the source layout (reordered on
+     * the way in) and keeps the planned output; if that only has a
+     * reference kernel too, the fused sum is refused (the engine then
+     * plans this Conv without it). */
+    bool sum_ref = false;
+    for (int attempt = 0; attempt < 3; attempt++) {
         dnnl_memory_desc_t s_md = csrc_md, d_md = dst_md;
-        if (attempt == 1) {
+        if (attempt >= 1) {
             s = dnnl_success;
             if (!int8)
                 s = dnnl_memory_desc_init_by_tag(&s_md, nd, xdims, bf16 ? dnnl_bf16 : dnnl_f32,
                                                  dnnl_format_tag_any);
-            if (s == dnnl_success)
+            if (s == dnnl_success && attempt == 1)
                 s = dnnl_memory_desc_init_by_tag(&d_md, nd, ydims, ay != NULL ? dnnl_u8 : dnnl_f32,
                                                  dnnl_format_tag_any);
             if (s != dnnl_success) {
@@ -837,12 +853,26 @@ static int prep_conv_part(struct prep *p, int part) {
         if (pd != NULL) dnnl_primitive_desc_destroy(pd);
         pd = NULL;
         rc = pd_create(p, &cd, attr, &pd);
+        if (rc < 0 && attempt == 2) {
+            sum_ref = true;
+            break;
+        }
         if (rc < 0) goto out;
         const char *impl = NULL;
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
         bool is_ref = impl == NULL || strncmp(impl, "ref", 3) == 0;
         bool plain = layout_of(p, x) == CVB__LAYOUT_PLAIN && layout_of(p, y) == CVB__LAYOUT_PLAIN;
-        if (!is_ref || (plain && q == NULL) || attempt == 1) break;
+        if (attempt == 0 && (!is_ref || (plain && q == NULL))) break;
+        if (attempt == 1 && (!(post & CVB__POST_SUM) ||
+                             dnnl_memory_desc_equal(
+                                 dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &dst_md)))
+            break;
+        if (attempt == 2) sum_ref = is_ref;
+    }
+    if (sum_ref) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "a fused sum needs the output in its own layout, "
+                       "and no non-reference kernel writes that layout from this source");
+        goto out;
     }
     const dnnl_memory_desc_t *want_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *want_s = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);

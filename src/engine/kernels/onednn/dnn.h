@@ -85,6 +85,11 @@ struct cvb__dnn_io {
     int n_split_out;
 };
 
+/* Tests only: while on, every Conv with a fused sum is refused
+ * (CVB_EUNSUPPORTED), so tests reach the engine's per-node retreat. Process-
+ * wide, not thread-safe: set it before loading, clear it after. */
+void cvb__dnn_test_refuse_sum(bool on);
+
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
                         const struct cvb__dnn_io *io, void **state, struct cvb_err *err);
