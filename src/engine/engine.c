@@ -183,6 +183,7 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
     case CVB_OP_CONV:
     case CVB_OP_RESIZE: return true;
     case CVB_OP_MAXPOOL: return n->n_out < 2 || n->out[1] < 0;
+    case CVB_OP_AVERAGEPOOL: return cvb__attr_int(n, "ceil_mode", 0) == 0; /* dnn.c prep_pool */
     case CVB_OP_ADD:
     case CVB_OP_SUB:
     case CVB_OP_MUL:
@@ -213,7 +214,7 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
 
 /* Does node n need all its activations in one layout? */
 static bool node_uniform(enum cvb_op op) {
-    return op == CVB_OP_MAXPOOL || op == CVB_OP_RESIZE || op == CVB_OP_ADD || op == CVB_OP_SUB ||
+    return op == CVB_OP_MAXPOOL || op == CVB_OP_AVERAGEPOOL || op == CVB_OP_RESIZE || op == CVB_OP_ADD || op == CVB_OP_SUB ||
            op == CVB_OP_MUL || op == CVB_OP_SIGMOID || op == CVB_OP_RELU;
 }
 

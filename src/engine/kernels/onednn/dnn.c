@@ -14,6 +14,10 @@
  *                 reordered once into the layout the kernel picks
  *   MaxPool       pooling_v2 max: ceil_mode (end pad grown), auto_pad;
  *                 not the Indices output, not dilations (oneDNN: ref only)
+ *   AveragePool   pooling_v2 avg_include_padding / avg_exclude_padding
+ *                 (count_include_pad); not ceil_mode 1 (ONNX leaves the grown
+ *                 end out of the divisor, oneDNN would not): the reference
+ *                 kernel runs those
  *   Resize        resampling nearest/linear, opset >= 11, where every output
  *                 pixel provably reads the source ONNX names (checked per
  *                 index at prepare); cubic, tf_crop_and_resize, antialias
@@ -979,9 +983,9 @@ static int prep_conv(struct prep *p) {
     return 0;
 }
 
-/* ---- MaxPool ----------------------------------------------------------------- */
+/* ---- MaxPool, AveragePool ------------------------------------------------------ */
 
-static int prep_maxpool(struct prep *p) {
+static int prep_pool(struct prep *p) {
     const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
     dnnl_primitive_desc_t pd = NULL;
     struct dnn_step *st;
@@ -994,6 +998,16 @@ static int prep_maxpool(struct prep *p) {
     if (tout(p, 1) != NULL) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "the Indices output");
         goto out;
+    }
+    dnnl_alg_kind_t alg = dnnl_pooling_max;
+    if (p->n->op == CVB_OP_AVERAGEPOOL) {
+        if (cvb__attr_int(p->n, "ceil_mode", 0) != 0) {
+            rc = prep_fail(p, CVB_EUNSUPPORTED, "average pooling with ceil_mode 1");
+            goto out;
+        }
+        alg = cvb__attr_int(p->n, "count_include_pad", 0) != 0
+                  ? dnnl_pooling_avg_include_padding
+                  : dnnl_pooling_avg_exclude_padding;
     }
     int nd = x->ndim, sp = nd - 2;
     if (nd < 3 || nd > 5 || y->ndim != nd || y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1]) {
@@ -1025,7 +1039,7 @@ static int prep_maxpool(struct prep *p) {
     if (s == dnnl_success) s = md_act(p, &dst_md, y);
     dnnl_pooling_v2_desc_t pdsc;
     if (s == dnnl_success)
-        s = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max,
+        s = dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg,
                                               &src_md, &dst_md, strides, kernel, dil, pl, pr);
     if (s != dnnl_success) {
         rc = prep_status(p, s, "pooling descriptor");
@@ -2005,7 +2019,8 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
     } else {
         switch (n->op) {
         case CVB_OP_CONV: rc = prep_conv(&p); break;
-        case CVB_OP_MAXPOOL: rc = prep_maxpool(&p); break;
+        case CVB_OP_MAXPOOL:
+        case CVB_OP_AVERAGEPOOL: rc = prep_pool(&p); break;
         case CVB_OP_RESIZE: rc = prep_resize(&p); break;
         case CVB_OP_ADD: rc = prep_binary(&p, dnnl_binary_add); break;
         case CVB_OP_SUB: rc = prep_binary(&p, dnnl_binary_sub); break;
