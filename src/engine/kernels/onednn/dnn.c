@@ -830,10 +830,16 @@ static int prep_conv_part(struct prep *p, int part) {
      * the way in) and keeps the planned output; if that only has a
      * reference kernel too, the fused sum is refused (the engine then
      * plans this Conv without it). */
-    bool sum_ref = false;
+    /* A grouped (depthwise) convolution in the plain layout gets only
+     * oneDNN's gemm kernel (~6 GFLOP/s: YOLO12's 7x7 attention position
+     * convs); with the layouts of its choice it has a direct jit kernel, and
+     * the reorders around it cost far less. So a gemm answer there without a
+     * fused sum tries attempt 1 too, and comes back to attempt 0 ("again")
+     * when that is no better. */
+    bool sum_ref = false, again = false, via_direct = false;
     for (int attempt = 0; attempt < 3; attempt++) {
         dnnl_memory_desc_t s_md = csrc_md, d_md = dst_md;
-        if (attempt >= 1) {
+        if (attempt >= 1 && !again) {
             s = dnnl_success;
             if (!int8)
                 s = dnnl_memory_desc_init_by_tag(&s_md, nd, xdims, bf16 ? dnnl_bf16 : dnnl_f32,
@@ -865,8 +871,17 @@ static int prep_conv_part(struct prep *p, int part) {
         const char *impl = NULL;
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
         bool is_ref = impl == NULL || strncmp(impl, "ref", 3) == 0;
+        bool gemm = impl != NULL && strstr(impl, "gemm") != NULL;
         bool plain = layout_of(p, x) == CVB__LAYOUT_PLAIN && layout_of(p, y) == CVB__LAYOUT_PLAIN;
-        if (attempt == 0 && (!is_ref || (plain && q == NULL))) break;
+        bool try_direct = attempt == 0 && gemm && group > 1 && !(post & CVB__POST_SUM) && !int8;
+        if (again) break;
+        if (attempt == 0 && !try_direct && (!is_ref || (plain && q == NULL))) break;
+        if (try_direct) via_direct = true;
+        if (attempt == 1 && via_direct && (gemm || is_ref)) {
+            again = true; /* no better than the planned layouts: rebuild attempt 0 */
+            attempt = -1;
+            continue;
+        }
         if (attempt == 1 && (!(post & CVB__POST_SUM) ||
                              dnnl_memory_desc_equal(
                                  dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &dst_md)))
