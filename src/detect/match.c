@@ -13,6 +13,8 @@
  * allocated. */
 #include "cvb/detect.h"
 
+#include <string.h>
+
 #include <stdbool.h>
 
 int cvb_detect_match_add(struct cvb_detect_match *m, const struct cvb_detection *ref, int n_ref,
@@ -37,6 +39,10 @@ int cvb_detect_match_add(struct cvb_detect_match *m, const struct cvb_detection 
             if (used[r] || ref[r].class_id != d->class_id) continue;
             const float b[4] = {ref[r].x1, ref[r].y1, ref[r].x2, ref[r].y2};
             float iou = cvb_detect_iou(a, b);
+            /* a box clipped to zero area (e.g. wholly in the letterbox
+             * padding) has no IoU with anything, itself included; the
+             * very same box on both sides is still the same detection */
+            if (iou == 0 && memcmp(a, b, sizeof a) == 0) iou = 1;
             if (iou >= best_iou) {
                 best_iou = iou;
                 best = r;

@@ -23,6 +23,22 @@ static void test_identical(void) {
     CHECK_NEAR(cvb_detections_f1(a, 3, a, 3, 0.5f), 1.0, 0);
 }
 
+/* A box clipped to zero area (wholly in the letterbox padding) has IoU 0
+ * with everything; the same box on both sides is still one detection, and
+ * a different zero-area box is not. */
+static void test_zero_area(void) {
+    struct cvb_detection a[2] = {box(0, 5, 10, 5, 0.9f, 2), box(20, 20, 40, 30, 0.8f, 1)};
+    struct cvb_detection b[2] = {box(0, 6, 10, 6, 0.9f, 2), box(20, 20, 40, 30, 0.8f, 1)};
+    struct cvb_detect_match m = {0};
+    CHECK_EQ_INT(cvb_detect_match_add(&m, a, 2, a, 2, 0.5f, NULL), 0);
+    CHECK_EQ_INT(m.matched, 2);
+    CHECK_NEAR(cvb_detect_match_f1(&m), 1.0, 0);
+    CHECK_NEAR(cvb_detect_match_mean_iou(&m), 1.0, 0);
+    struct cvb_detect_match m2 = {0};
+    CHECK_EQ_INT(cvb_detect_match_add(&m2, a, 2, b, 2, 0.5f, NULL), 0);
+    CHECK_EQ_INT(m2.matched, 1);
+}
+
 static void test_shift_flip_missing(void) {
     struct cvb_detection ref[3] = {box(0, 0, 10, 10, 0.9f, 0), box(20, 20, 40, 40, 0.8f, 1),
                                    box(50, 50, 60, 60, 0.7f, 2)};
@@ -101,6 +117,7 @@ static void test_bounds(void) {
 
 int main(void) {
     RUN(test_identical);
+    RUN(test_zero_area);
     RUN(test_shift_flip_missing);
     RUN(test_greedy_by_score);
     RUN(test_empty_and_pooling);
