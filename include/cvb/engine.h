@@ -90,6 +90,10 @@ struct cvb_tensor_info {
     int64_t dims[CVB_ENGINE_MAX_DIMS];
     int64_t numel;
     size_t bytes;
+    /* The shape depends on the data (after NonZero or NonMaxSuppression):
+     * dims/bytes are the bound, the largest it can be; the caller's buffer
+     * must hold that, and cvb_engine_output_shape() gives the last run's. */
+    bool dynamic;
 };
 
 struct cvb_engine;
@@ -111,6 +115,9 @@ int cvb_engine_n_outputs(const struct cvb_engine *e);
 /* Fill *info for input/output i; the strings live as long as the engine. */
 int cvb_engine_input_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info);
 int cvb_engine_output_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info);
+/* Output i's actual shape in the last run() (the same as output_info for
+ * static outputs; before any run, the bound). */
+int cvb_engine_output_shape(const struct cvb_engine *e, int i, struct cvb_tensor_info *info);
 
 /* Run once. inputs[i] points to a dense row-major buffer of input i's dtype
  * and size; outputs[i] to a buffer of output i's size, which run() fills.
@@ -133,6 +140,7 @@ struct cvb_model_info {
     int64_t activation_bytes;   /* bytes of run-time tensor buffers the engine holds */
     int n_nodes;                /* nodes in the model file */
     int n_live_nodes;           /* nodes left after constant folding */
+    int n_dyn_nodes;            /* live nodes with data-dependent shapes (reference kernels) */
     int64_t opset;
     bool synthetic;             /* model says it carries synthetic weights */
     const char *producer;

@@ -47,6 +47,7 @@ static void print_tensors_json(FILE *f, const struct cvb_engine *e, int outputs)
         json_str(f, ti.name);
         fprintf(f, ", \"dtype\": \"%s\", \"shape\": ", ti.dtype);
         print_dims(f, &ti);
+        if (ti.dynamic) fprintf(f, ", \"data_dependent\": true");
         fputc('}', f);
     }
     fputc(']', f);
@@ -171,7 +172,8 @@ int cvb__cmd_model_info(int argc, char **argv) {
                mi.n_live_nodes);
         for (int i = 0; i < mi.n_ops; i++)
             printf("%s\"%s\": %d", i ? ", " : "", mi.op_names[i], mi.op_counts[i]);
-        printf("}, \"parameters\": %lld, \"gflops\": %.4f, \"activation_bytes\": %lld}\n",
+        printf("}, \"data_dependent_nodes\": %d", mi.n_dyn_nodes);
+        printf(", \"parameters\": %lld, \"gflops\": %.4f, \"activation_bytes\": %lld}\n",
                (long long)mi.n_params, mi.flops / 1e9, (long long)mi.activation_bytes);
     } else {
         printf("model:        %s\n", path);
@@ -190,10 +192,15 @@ int cvb__cmd_model_info(int argc, char **argv) {
             cvb_engine_output_info(e, i, &ti);
             printf("output:       %s %s ", ti.name, ti.dtype);
             print_dims(stdout, &ti);
+            if (ti.dynamic) printf(" (data-dependent: at most this)");
             putchar('\n');
         }
         printf("head:         %s\n", head);
         printf("nodes:        %d (%d after constant folding)\n", mi.n_nodes, mi.n_live_nodes);
+        if (mi.n_dyn_nodes > 0)
+            printf("data-dependent: %d nodes with run-time shapes (after NonZero/"
+                   "NonMaxSuppression), on reference kernels in bounded buffers\n",
+                   mi.n_dyn_nodes);
         printf("ops:         ");
         for (int i = 0; i < mi.n_ops; i++)
             printf(" %s %d%s", mi.op_names[i], mi.op_counts[i], i + 1 < mi.n_ops ? "," : "");

@@ -141,6 +141,15 @@ struct cvb_engine {
     int n_lowp;
     char sha256[65];
     struct cvb_model_info info;
+    /* data-dependent shapes (finalize.c): the nodes reading or writing dyn
+     * tensors run on the reference kernels, inferred again at run time on
+     * 'rtg', a copy of the graph whose tensors hold the actual shapes (and,
+     * for the run-time integer values shapes depend on, the live buffers) */
+    bool *dyn_node;               /* per node */
+    int n_dyn;
+    struct cvb_graph rtg;         /* rtg.tensors: own array, or NULL without dyn tensors */
+    struct cvb_tensor **tout_rt;  /* max_io */
+    void *scratch;                /* the largest cvb__ref_scratch_bytes() of a ref node */
 };
 
 static size_t align_up(size_t v) { return (v + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
@@ -225,7 +234,7 @@ static void choose_layouts(struct cvb_engine *e) {
     for (int i = 0; i < g->n_nodes; i++) ok[i] = live_node(g, i) && node_blk(g, &g->nodes[i]);
     for (int t = 0; t < g->n_tensors; t++) {
         const struct cvb_tensor *tt = &g->tensors[t];
-        bool b = blk_shape(tt) && tt->data == NULL && !tt->is_input && !tt->is_output &&
+        bool b = blk_shape(tt) && tt->data == NULL && !tt->dyn && !tt->is_input && !tt->is_output &&
                  live_node(g, tt->producer) && ok[tt->producer] && t != e->u8_tensor;
         e->layout[t] = b ? e->blk : CVB__LAYOUT_PLAIN;
     }
@@ -295,7 +304,7 @@ static int find_root(const struct cvb_engine *e, int t, size_t *abs) {
 
 static bool can_be_child(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
-    return tt->data == NULL && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
+    return tt->data == NULL && !tt->dyn && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
            live_node(e->g, tt->producer) && e->parent[t] < 0;
 }
 
@@ -361,7 +370,7 @@ static void choose_views(struct cvb_engine *e, bool *vmode, bool *vflag, size_t 
         struct cvb_node *n = &g->nodes[i];
         vmode[i] = false;
         vbase[i] = nv;
-        if (n->dead) continue;
+        if (n->dead || e->dyn_node[i]) continue;
         if (e->fuse[i].sum_in >= 0 && can_be_child(e, n->out[0])) {
             /* the conv writes on top of its addend */
             e->parent[n->out[0]] = e->fuse[i].sum_in;
@@ -639,6 +648,7 @@ static void compute_info(struct cvb_engine *e, const struct cvb_model_info *befo
         info->producer = g->producer;
     }
     info->activation_bytes = (int64_t)e->arena_bytes;
+    info->n_dyn_nodes = e->n_dyn;
 }
 
 #define PROF_STR 96
@@ -713,6 +723,15 @@ static void release_plan(struct cvb_engine *e) {
     e->act = NULL;
     free(e->absorb);
     e->absorb = NULL;
+    free(e->dyn_node);
+    e->dyn_node = NULL;
+    e->n_dyn = 0;
+    free(e->rtg.tensors);
+    e->rtg.tensors = NULL;
+    free(e->tout_rt);
+    e->tout_rt = NULL;
+    free(e->scratch);
+    e->scratch = NULL;
     e->n_lowp = 0;
     e->plan = NULL;
     e->fuse = NULL;
@@ -932,6 +951,73 @@ static void plan_conv_splits(struct cvb_engine *e) {
     }
 }
 
+/* Data-dependent shapes: mark the nodes that touch dyn tensors, copy the
+ * tensors for run-time inference, size the reference kernels' scratch. */
+static int plan_dyn(struct cvb_engine *e, struct cvb_err *err) {
+    struct cvb_graph *g = e->g;
+    size_t scratch = 0;
+    bool any = false;
+    e->n_dyn = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        bool d = false;
+        for (int j = 0; j < n->n_in + n->n_out; j++) {
+            int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+            if (t >= 0 && g->tensors[t].dyn) d = true;
+        }
+        e->dyn_node[i] = d;
+        e->n_dyn += d;
+        size_t s = cvb__ref_scratch_bytes(g, n);
+        if (s > scratch) scratch = s;
+    }
+    for (int t = 0; t < g->n_tensors; t++) any |= g->tensors[t].dyn;
+    if (scratch > 0 && (e->scratch = malloc(scratch)) == NULL)
+        return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    if (!any) return 0;
+    e->rtg = *g;
+    e->rtg.tensors = malloc(((size_t)g->n_tensors + 1) * sizeof *e->rtg.tensors);
+    if (e->rtg.tensors == NULL) return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+    memcpy(e->rtg.tensors, g->tensors, (size_t)g->n_tensors * sizeof *e->rtg.tensors);
+    return 0;
+}
+
+/* Before dyn node i runs: its actual output shapes (re-inferred, or reset
+ * to the bound for a data-dependent op, whose kernel sets them), each
+ * within its buffer's bytes. */
+static int infer_dyn(struct cvb_engine *e, int i, struct cvb_err *err) {
+    struct cvb_graph *g = e->g, *rg = &e->rtg;
+    struct cvb_node *n = &g->nodes[i];
+    if (cvb__op_data_dependent(n->op)) {
+        for (int j = 0; j < n->n_out; j++)
+            if (n->out[j] >= 0) {
+                struct cvb_tensor *t = &rg->tensors[n->out[j]];
+                memcpy(t->dims, g->tensors[n->out[j]].dims, sizeof t->dims);
+                t->numel = g->tensors[n->out[j]].numel;
+            }
+        return 0;
+    }
+    int rc = cvb__op_defs[n->op].infer(rg, n, err);
+    if (rc < 0) {
+        cvb_err_prefix(err, "%s: at run time", g->path);
+        return rc;
+    }
+    for (int j = 0; j < n->n_out; j++) {
+        if (n->out[j] < 0) continue;
+        const struct cvb_tensor *a = &rg->tensors[n->out[j]], *b = &g->tensors[n->out[j]];
+        if (cvb__tensor_bytes(a) > cvb__tensor_bytes(b) || a->dtype != b->dtype) {
+            char sa[96], sb[96];
+            return cvb_err_set(err, CVB_ERANGE,
+                               "%s: node '%s' (%s): output '%s' is %s at run time, larger "
+                               "than its planned bound %s (a data-dependent shape that does "
+                               "not grow with the counts before it)",
+                               g->path, n->name, cvb__op_name(n->op), a->name,
+                               cvb__shape_str(a, sa, sizeof sa), cvb__shape_str(b, sb, sizeof sb));
+        }
+    }
+    return 0;
+}
+
 static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                     struct cvb_err *err) {
     struct cvb_graph *g = e->g;
@@ -953,6 +1039,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     e->buf = calloc(nt, sizeof *e->buf);
     e->act = calloc(nt, sizeof *e->act);
     e->absorb = malloc(nn * sizeof *e->absorb);
+    e->dyn_node = calloc(nn, sizeof *e->dyn_node);
     int n_members = 0;
     for (int i = 0; i < g->n_nodes; i++) n_members += g->nodes[i].n_in + g->nodes[i].n_out;
     vmode = calloc(nn, sizeof *vmode);
@@ -961,12 +1048,14 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     voff = calloc((size_t)n_members + 1, sizeof *voff);
     if (e->plan == NULL || e->fuse == NULL || e->layout == NULL || e->parent == NULL ||
         e->poff == NULL || e->root == NULL || e->abs_off == NULL || e->out_root == NULL ||
-        e->offset == NULL || e->buf == NULL || e->act == NULL || e->absorb == NULL || vmode == NULL || vbase == NULL || vflag == NULL ||
+        e->offset == NULL || e->buf == NULL || e->act == NULL || e->absorb == NULL || e->dyn_node == NULL || vmode == NULL || vbase == NULL || vflag == NULL ||
         voff == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
         goto out;
     }
     for (int t = 0; t < g->n_tensors; t++) e->parent[t] = -1;
+    rc = plan_dyn(e, err);
+    if (rc < 0) goto out;
     for (int i = 0; i < g->n_nodes; i++) {
         e->absorb[i] = -1;
         e->fuse[i].sum_in = -1;
@@ -994,9 +1083,11 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     e->max_io = max_io;
     e->tin = calloc((size_t)max_io, sizeof *e->tin);
     e->tout = calloc((size_t)max_io, sizeof *e->tout);
+    e->tout_rt = calloc((size_t)max_io, sizeof *e->tout_rt);
     e->in = calloc((size_t)max_io, sizeof *e->in);
     e->out = calloc((size_t)max_io, sizeof *e->out);
-    if (e->tin == NULL || e->tout == NULL || e->in == NULL || e->out == NULL) {
+    if (e->tin == NULL || e->tout == NULL || e->tout_rt == NULL || e->in == NULL ||
+        e->out == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
         goto out;
     }
@@ -1015,6 +1106,10 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
         for (int i = 0; i < g->n_nodes; i++) {
             const struct cvb_node *n = &g->nodes[i];
             if (n->dead) continue;
+            if (e->dyn_node[i]) {
+                e->plan[i].kind = KIND_REF; /* shapes known at run time only */
+                continue;
+            }
             if (is_reshape(n->op) && n->n_out >= 1 && n->out[0] >= 0 && n->n_in >= 1 &&
                 e->parent[n->out[0]] == n->in[0]) {
                 e->plan[i].kind = KIND_NOP; /* a view of its input */
@@ -1237,6 +1332,7 @@ static void fill_info(const struct cvb_tensor *t, struct cvb_tensor_info *info) 
     for (int d = 0; d < t->ndim; d++) info->dims[d] = t->dims[d];
     info->numel = t->numel;
     info->bytes = cvb__tensor_bytes(t);
+    info->dynamic = t->dyn;
 }
 
 int cvb_engine_input_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info) {
@@ -1255,6 +1351,14 @@ int cvb_engine_input_info(const struct cvb_engine *e, int i, struct cvb_tensor_i
 int cvb_engine_output_info(const struct cvb_engine *e, int i, struct cvb_tensor_info *info) {
     if (i < 0 || i >= e->g->n_outputs) return CVB_EINVAL;
     fill_info(&e->g->tensors[e->g->outputs[i]], info);
+    return 0;
+}
+
+int cvb_engine_output_shape(const struct cvb_engine *e, int i, struct cvb_tensor_info *info) {
+    if (i < 0 || i >= e->g->n_outputs) return CVB_EINVAL;
+    int t = e->g->outputs[i];
+    fill_info(e->rtg.tensors != NULL ? &e->rtg.tensors[t] : &e->g->tensors[t], info);
+    info->dynamic = e->g->tensors[t].dyn;
     return 0;
 }
 
@@ -1343,12 +1447,21 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
             e->prof[e->u8_prof].calls++;
         }
     }
+    if (e->rtg.tensors != NULL)
+        for (int t = 0; t < g->n_tensors; t++)
+            if (g->tensors[t].bdata != NULL) e->rtg.tensors[t].data = e->buf[t];
     for (int i = 0; i < g->n_nodes; i++) {
         const struct cvb_node *n = &g->nodes[i];
         if (n->dead || e->plan[i].kind == KIND_NOP) continue;
+        bool dyn = e->dyn_node[i];
+        if (dyn) {
+            int rc = infer_dyn(e, i, err);
+            if (rc < 0) return rc;
+        }
+        const struct cvb_tensor *ts = dyn ? e->rtg.tensors : g->tensors;
         for (int j = 0; j < n->n_in; j++) {
             int t = n->in[j];
-            e->tin[j] = t >= 0 ? &g->tensors[t] : NULL;
+            e->tin[j] = t >= 0 ? &ts[t] : NULL;
             e->in[j] = t >= 0 ? e->buf[t] : NULL;
         }
         /* a Conv that absorbed a Split writes the Split's outputs */
@@ -1357,11 +1470,14 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
                                         : n;
         for (int j = 0; j < on->n_out; j++) {
             int t = on->out[j];
-            e->tout[j] = t >= 0 ? &g->tensors[t] : NULL;
+            e->tout[j] = t >= 0 ? (dyn && !cvb__op_data_dependent(n->op) ? &ts[t] : &g->tensors[t])
+                                : NULL;
+            e->tout_rt[j] = t >= 0 && dyn ? &e->rtg.tensors[t] : NULL;
             e->out[j] = t >= 0 ? e->buf[t] : NULL;
         }
         struct cvb_kctx k = {.g = g, .node = n, .tin = e->tin, .tout = e->tout,
-                             .in = e->in, .out = e->out};
+                             .in = e->in, .out = e->out, .tout_rt = e->tout_rt,
+                             .scratch = e->scratch};
         if (e->tap != NULL) e->tap(e->tap_user, g, i, e->in);
         if (e->profiling) t0 = now_ns();
         int rc = e->plan[i].kind == KIND_DNN ? cvb__dnn_run(e->dnn, e->plan[i].state, &k, err)

@@ -193,21 +193,26 @@ static int fold_shape(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *e
     return 0;
 }
 
-static int fold_node(struct cvb_graph *g, struct cvb_node *n, uint64_t *folded,
+/* Run node n's reference kernel at load time on its inputs' values: the
+ * constants (data), or with 'bound' set, the bound values of run-time
+ * integer inputs (bdata), the outputs then going to bdata and the node
+ * staying live. */
+static int fold_node(struct cvb_graph *g, struct cvb_node *n, uint64_t *folded, bool bound,
                      struct cvb_err *err) {
     int rc = 0;
     const struct cvb_tensor **tin = calloc((size_t)n->n_in + 1, sizeof *tin);
     const struct cvb_tensor **tout = calloc((size_t)n->n_out + 1, sizeof *tout);
     const void **in = calloc((size_t)n->n_in + 1, sizeof *in);
     void **out = calloc((size_t)n->n_out + 1, sizeof *out);
-    if (tin == NULL || tout == NULL || in == NULL || out == NULL) {
+    void *scratch = calloc(cvb__ref_scratch_bytes(g, n) + 1, 1);
+    if (tin == NULL || tout == NULL || in == NULL || out == NULL || scratch == NULL) {
         rc = cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
         goto out;
     }
     for (int j = 0; j < n->n_in; j++) {
         if (n->in[j] < 0) continue;
         tin[j] = &g->tensors[n->in[j]];
-        in[j] = tin[j]->data;
+        in[j] = tin[j]->data != NULL ? tin[j]->data : tin[j]->bdata;
     }
     for (int j = 0; j < n->n_out; j++) {
         if (n->out[j] < 0) continue;
@@ -230,24 +235,95 @@ static int fold_node(struct cvb_graph *g, struct cvb_node *n, uint64_t *folded,
             goto out;
         }
     }
-    struct cvb_kctx k = {.g = g, .node = n, .tin = tin, .tout = tout, .in = in, .out = out};
+    struct cvb_kctx k = {.g = g, .node = n, .tin = tin, .tout = tout, .in = in, .out = out,
+                         .scratch = scratch};
     rc = cvb__op_defs[n->op].ref(&k, err);
     if (rc < 0) goto out;
     for (int j = 0; j < n->n_out; j++) {
         if (n->out[j] < 0) continue;
-        g->tensors[n->out[j]].data = out[j];
-        g->tensors[n->out[j]].producer = -1;
+        if (bound) {
+            free(g->tensors[n->out[j]].bdata);
+            g->tensors[n->out[j]].bdata = out[j];
+        } else {
+            g->tensors[n->out[j]].data = out[j];
+            g->tensors[n->out[j]].producer = -1;
+        }
         out[j] = NULL;
     }
-    n->dead = true;
+    if (!bound) n->dead = true;
 out:
     if (out != NULL)
         for (int j = 0; j < n->n_out; j++) free(out[j]);
+    free(scratch);
     free(tin);
     free(tout);
     free(in);
     free(out);
     return rc;
+}
+
+/* ---- data-dependent shapes -----------------------------------------------------
+ * NonZero and NonMaxSuppression produce as many rows as the data asks for;
+ * what follows them (Ultralytics' nms=True tail: GatherND, NMS, Gather,
+ * Slice, Concat, Pad to max_det, Reshape, ScatterND) has shapes that
+ * depend on those counts. Such tensors are 'dyn': inference gives each its
+ * bound, the shape it has when every count is at its largest, and the
+ * executor re-infers the actual shape at run time, inside the bound's
+ * bytes, on the reference kernels.
+ *  - A node reading a dyn tensor has dyn outputs.
+ *  - Shape of a dyn tensor is not folded: its value is known at run time
+ *    only. Small integer tensors computed at run time from such values get
+ *    'bdata', their values with every dyn tensor at its bound (the kernel
+ *    run at load time), so that a node whose inference needs one of them as
+ *    a constant (Pad's pads, Expand's shape) can be inferred: first as
+ *    usual, and if that fails, again with the bound values standing in for
+ *    the constants; its outputs are then dyn. The bounds assume a shape
+ *    grows with the counts: where it does not, the run-time check catches
+ *    it (an error naming the node, never an overrun). */
+#define BDATA_MAX_ELEMS 64
+
+static bool reads_values(const struct cvb_node *n, int j) {
+    return !(n->op == CVB_OP_SHAPE && j == 0);
+}
+
+static bool any_input(const struct cvb_graph *g, const struct cvb_node *n, bool bdata) {
+    for (int j = 0; j < n->n_in; j++) {
+        if (n->in[j] < 0) continue;
+        const struct cvb_tensor *t = &g->tensors[n->in[j]];
+        if (bdata ? t->bdata != NULL : t->dyn) return true;
+    }
+    return false;
+}
+
+/* Let inference see the bound values of n's inputs as constants (on) or not. */
+static void expose_bounds(struct cvb_graph *g, const struct cvb_node *n, bool on) {
+    for (int j = 0; j < n->n_in; j++) {
+        if (n->in[j] < 0) continue;
+        struct cvb_tensor *t = &g->tensors[n->in[j]];
+        if (t->bdata != NULL) t->data = on ? t->bdata : NULL;
+    }
+}
+
+/* Bound values for n's outputs when they are small integers computed from
+ * constants and bound values only. */
+static int bound_values(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
+    if (cvb__op_data_dependent(n->op)) return 0;
+    bool any = false;
+    for (int j = 0; j < n->n_out; j++) {
+        if (n->out[j] < 0) continue;
+        const struct cvb_tensor *t = &g->tensors[n->out[j]];
+        if ((t->dtype != CVB_DT_I64 && t->dtype != CVB_DT_I32) || t->numel > BDATA_MAX_ELEMS)
+            return 0;
+        any = true;
+    }
+    for (int j = 0; j < n->n_in; j++) {
+        if (n->in[j] < 0 || !reads_values(n, j)) continue;
+        const struct cvb_tensor *t = &g->tensors[n->in[j]];
+        if (t->data == NULL && t->bdata == NULL) return 0;
+    }
+    if (!any) return 0;
+    uint64_t none = 0;
+    return fold_node(g, n, &none, true, err);
 }
 
 /* ---- batch > 1 ------------------------------------------------------------------
@@ -485,7 +561,7 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_er
             goto out;
         }
         if (n->op == CVB_OP_SHAPE && n->n_in >= 1 && n->in[0] >= 0 && n->n_out >= 1 &&
-            n->out[0] >= 0) {
+            n->out[0] >= 0 && !g->tensors[n->in[0]].dyn) {
             rc = fold_shape(g, n, err);
             if (rc < 0) goto out;
             g->tensors[n->out[0]].producer = -1;
@@ -497,6 +573,14 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_er
             if (rc < 0) goto out;
         }
         rc = def->infer(g, n, err);
+        bool exposed = false;
+        if (rc < 0 && any_input(g, n, true)) {
+            struct cvb_err e2 = {0};
+            expose_bounds(g, n, true);
+            int rc2 = def->infer(g, n, &e2);
+            expose_bounds(g, n, false);
+            if (rc2 == 0) rc = 0, exposed = true;
+        }
         if (rc < 0) {
             /* every load error names the model file */
             if (err != NULL && strstr(err->msg, g->path) == NULL) cvb_err_prefix(err, "%s", g->path);
@@ -513,8 +597,22 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_er
         }
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0 && g->tensors[n->in[j]].data == NULL) all_const = false;
+        /* NonZero's inference is exact on a constant; NonMaxSuppression's is
+         * a bound, so it always runs */
+        if (n->op == CVB_OP_NON_MAX_SUPPRESSION) all_const = false;
+        if (exposed || any_input(g, n, false) || (!all_const && cvb__op_data_dependent(n->op)))
+            for (int j = 0; j < n->n_out; j++)
+                if (n->out[j] >= 0) g->tensors[n->out[j]].dyn = true;
+        if (!all_const) {
+            rc = bound_values(g, n, err);
+            if (rc < 0) {
+                if (err != NULL && strstr(err->msg, g->path) == NULL)
+                    cvb_err_prefix(err, "%s", g->path);
+                goto out;
+            }
+        }
         if (all_const) {
-            rc = fold_node(g, n, &folded, err);
+            rc = fold_node(g, n, &folded, false, err);
             if (rc < 0) {
                 if (err != NULL && strstr(err->msg, g->path) == NULL)
                     cvb_err_prefix(err, "%s", g->path);

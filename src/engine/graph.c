@@ -139,6 +139,7 @@ void cvb__graph_free(struct cvb_graph *g) {
     for (int i = 0; i < g->n_tensors; i++) {
         free(g->tensors[i].name);
         free(g->tensors[i].data);
+        free(g->tensors[i].bdata);
     }
     for (int i = 0; i < g->n_nodes; i++) {
         struct cvb_node *n = &g->nodes[i];

@@ -52,6 +52,16 @@ struct cvb_tensor {
     int producer;           /* index of the producing node, -1 for inputs and constants */
     bool is_input, is_output;
     bool shape_known;
+    /* Data-dependent shape (NonZero, NonMaxSuppression and what follows
+     * them): 'dims' is the planned bound, the largest shape the tensor can
+     * take; the executor infers the actual shape again at run time (within
+     * the bound's bytes) and runs the producer on the reference kernel. */
+    bool dyn;
+    /* Run-time integer values that shapes downstream depend on (a Shape of
+     * a dyn tensor and the arithmetic on it): their values with every dyn
+     * tensor at its bound, computed at load time to plan the bounds. Owned
+     * by the graph; NULL for all other tensors. */
+    void *bdata;
 };
 
 enum cvb_attr_type {
@@ -130,7 +140,9 @@ struct cvb_attr {
     X(TOPK, "TopK")                                                            \
     X(GATHER_ELEMENTS, "GatherElements")                                       \
     X(TILE, "Tile")                                                            \
-    X(MOD, "Mod")
+    X(MOD, "Mod")                                                              \
+    X(NONZERO, "NonZero")                                                      \
+    X(NON_MAX_SUPPRESSION, "NonMaxSuppression")
 
 enum cvb_op {
 #define CVB_X(e, s) CVB_OP_##e,
@@ -211,7 +223,11 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_er
  * allocated by the executor (or, for folding, by the graph) to exactly
  * cvb__tensor_bytes(tout[i]). Kernels never allocate per call unless noted.
  * The arrays have exactly node->n_in / node->n_out entries: a kernel must
- * check the count before reading an optional trailing input. */
+ * check the count before reading an optional trailing input.
+ * A data-dependent op (cvb__op_data_dependent()) learns its output shape
+ * from the data: its kernel writes the actual dims into tout_rt (the
+ * executor's run-time copies; its buffers are sized for the bound in tout).
+ * 'scratch' holds cvb__ref_scratch_bytes() for the node, planned at load. */
 struct cvb_kctx {
     const struct cvb_graph *g;
     const struct cvb_node *node;
@@ -219,7 +235,15 @@ struct cvb_kctx {
     const struct cvb_tensor *const *tout;
     const void *const *in;
     void *const *out;
+    struct cvb_tensor *const *tout_rt;
+    void *scratch;
 };
+
+/* Ops whose output shape depends on input values (NonZero,
+ * NonMaxSuppression): never folded unless their inference is exact. */
+bool cvb__op_data_dependent(enum cvb_op op);
+/* Working memory the reference kernel of n needs (bytes, 0 for most). */
+size_t cvb__ref_scratch_bytes(const struct cvb_graph *g, const struct cvb_node *n);
 
 /* Shape inference: read input shapes (and constant input values where the
  * op needs them), set every output's dtype and shape with

@@ -33,7 +33,7 @@ static int consumers(const struct cvb_graph *g, int t, int *first, int *last) {
 }
 
 static bool is_f32_runtime(const struct cvb_tensor *t) {
-    return t->dtype == CVB_DT_F32 && t->data == NULL;
+    return t->dtype == CVB_DT_F32 && t->data == NULL && !t->dyn; /* dyn: reference kernels */
 }
 
 /* The one consumer of tensor t, or -1 when t has 0 or several, or is a

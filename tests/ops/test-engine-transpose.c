@@ -67,8 +67,8 @@ static void transpose_case(const char *label, enum cvb_dtype dt, int nd, const i
     const struct cvb_tensor *tin[1] = {tx}, *tout[1] = {ty};
     const void *in[1] = {in_buf};
     void *o_ref[1] = {out_ref}, *o_dnn[1] = {out_dnn};
-    struct cvb_kctx k_ref = {g, n, tin, tout, in, o_ref};
-    struct cvb_kctx k_dnn = {g, n, tin, tout, in, o_dnn};
+    struct cvb_kctx k_ref = {g, n, tin, tout, in, o_ref, NULL, NULL};
+    struct cvb_kctx k_dnn = {g, n, tin, tout, in, o_dnn, NULL, NULL};
     rc = cvb__dnn_prepare(dnn, g, n, &state, &err);
     if (rc < 0) fprintf(stderr, "%s: prepare: %s\n", label, err.msg);
     CHECK_EQ_INT(rc, 0);

@@ -166,8 +166,8 @@ static void tb_run(struct tb *t, enum expect want, double tol) {
     out_ref[0] = calloc(1, ybytes + 1);
     out_dnn[0] = malloc(ybytes + 1);
     memset(out_dnn[0], 0xff, ybytes); /* NaN: catches unwritten outputs */
-    struct cvb_kctx k_ref = {g, n, tin, tout, in, out_ref};
-    struct cvb_kctx k_dnn = {g, n, tin, tout, in, out_dnn};
+    struct cvb_kctx k_ref = {g, n, tin, tout, in, out_ref, NULL, NULL};
+    struct cvb_kctx k_dnn = {g, n, tin, tout, in, out_dnn, NULL, NULL};
 
     rc = cvb__dnn_prepare(dnn, g, n, &state, &err);
     if (want == REFUSED) {

@@ -15,7 +15,7 @@ const struct cvb_op_def cvb__op_defs[CVB_OP_COUNT] = {
     CVB_OP_LIST(CVB_X)
 #undef CVB_X
 };
-_Static_assert(CVB_OP_COUNT == 50, "every op needs an entry in cvb__op_defs");
+_Static_assert(CVB_OP_COUNT == 52, "every op needs an entry in cvb__op_defs");
 
 int cvb__ref_fail(struct cvb_err *err, int code, const struct cvb_node *n, const char *fmt, ...) {
     char buf[CVB_ERR_MSG_MAX];
