@@ -59,6 +59,24 @@ add_test(NAME differential-e2e
 set_tests_properties(differential-e2e PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
 
+# differential-nms: `model synth --nms` models (Ultralytics 8.4's nms=True tail:
+# NonZero, GatherND, NonMaxSuppression, Pad to max_det, ScatterND; shapes that
+# depend on the data) against ONNX Runtime, kept rows matched by class, both
+# kernel sets. ~1 min on the 2-core dev machine.
+add_test(NAME differential-nms
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/differential.py
+    --cvbench $<TARGET_FILE:cvbench> --nms --arch yolov8n --arch yolo11n
+    --imgsz 640 --imgsz 320)
+set_tests_properties(differential-nms PROPERTIES LABELS integration TIMEOUT 600
+  SKIP_RETURN_CODE 77)
+# dynamic-shapes: small data-dependent graphs (masked select, a shape that
+# shrinks as a count grows) against ONNX Runtime; the bound error. ~3 s.
+add_test(NAME dynamic-shapes
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/dynamic_shapes.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(dynamic-shapes PROPERTIES LABELS integration TIMEOUT 120
+  SKIP_RETURN_CODE 77)
+
 # ---- bad-model corpus ----------------------------------------------------------
 add_test(NAME bad-models
   COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/bad_models.py

@@ -62,6 +62,11 @@ struct cvb_synth_opts {
                          one (one-to-many) head: the rows are the plain model's
                          top-K (anchor, class) scores, no NMS. The weights are
                          those of the plain model (same seed and imgsz). */
+    bool nms;         /* in-graph NMS, as Ultralytics 8.4 exports nms=True: output0
+                         [1, 300, 6] (x1, y1, x2, y2, score, class; zero rows after
+                         the kept boxes) from conf 0.25, class-wise NonMaxSuppression
+                         at IoU 0.7, max_det 300: data-dependent shapes (NonZero,
+                         NonMaxSuppression). Same weights as the plain model. */
 };
 
 struct cvb_synth_stats {

@@ -519,8 +519,8 @@ int cvb__cmd_infer(int argc, char **argv) {
         }
     }
     for (int i = 0; i < n_out; i++) {
-        struct cvb_tensor_info ti;
-        cvb_engine_output_info(e, i, &ti);
+        struct cvb_tensor_info ti; /* a data-dependent output: the run's actual shape */
+        cvb_engine_output_shape(e, i, &ti);
         if (cvb_npy_write(outputs[i], ti.dtype, ti.ndim, ti.dims, out_bufs[i], &err) < 0) {
             status = cvb__cli_fail(&err);
             goto out;

@@ -13,7 +13,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cvbench model synth --arch A [--imgsz 640] [--seed N] [--end2end]\n"
+            "usage: cvbench model synth --arch A [--imgsz 640] [--seed N] [--end2end | --nms]\n"
             "                           -o FILE.onnx\n"
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
@@ -32,6 +32,11 @@ static void usage(FILE *f) {
             "                (anchor, class) scores with the same weights, not NMS'd,\n"
             "                so fp32 accuracy checks still mean \"same as fp32\".\n"
             "                All four architectures accept it (anchor-free Detect heads).\n"
+            "  --nms         in-graph NMS as Ultralytics 8.4 exports nms=True: output0\n"
+            "                [1,300,6] (x1,y1,x2,y2,score,class, zero rows after the\n"
+            "                kept boxes): conf 0.25, class-wise NonMaxSuppression at IoU\n"
+            "                0.7, max_det 300 (NonZero/NonMaxSuppression: shapes that\n"
+            "                depend on the data). Same archs as --end2end.\n"
             "  -o FILE       output path\n");
 }
 
@@ -50,7 +55,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
     static const struct option longopts[] = {
         {"arch", required_argument, NULL, 'a'}, {"imgsz", required_argument, NULL, 's'},
         {"seed", required_argument, NULL, 'S'}, {"output", required_argument, NULL, 'o'},
-        {"end2end", no_argument, NULL, 'E'},    {"help", no_argument, NULL, 'h'},
+        {"end2end", no_argument, NULL, 'E'},    {"nms", no_argument, NULL, 'N'},    {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct cvb_synth_opts o = {0};
     const char *out_path = NULL;
@@ -76,6 +81,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
             break;
         case 'o': out_path = optarg; break;
         case 'E': o.end2end = true; break;
+        case 'N': o.nms = true; break;
         case 'h': usage(stdout); return CVB_EXIT_OK;
         case ':': return cvb__cli_usage_error("model synth: option '%s' needs a value", argv[optind - 1]);
         default: return cvb__cli_usage_error("model synth: unknown option '%s'", argv[optind - 1]);
@@ -95,6 +101,9 @@ int cvb__cmd_model_synth(int argc, char **argv) {
     char shape[64];
     if (o.end2end)
         snprintf(shape, sizeof shape, "[1,%lld,6] (end2end, %lld anchors)", (long long)st.e2e_rows,
+                 (long long)st.n_anchors);
+    else if (o.nms)
+        snprintf(shape, sizeof shape, "[1,300,6] (in-graph NMS, %lld anchors)",
                  (long long)st.n_anchors);
     else
         snprintf(shape, sizeof shape, "[1,84,%lld]", (long long)st.n_anchors);

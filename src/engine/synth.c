@@ -191,6 +191,7 @@ struct synth {
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
     bool end2end;            /* final build only: end-to-end tail (e2e_head()) */
+    bool nms;                /* final build only: corner boxes and the in-graph NMS tail */
 };
 
 static const struct val NOVAL = {.name = NULL};
@@ -1234,6 +1235,176 @@ static const char *e2e_tail(struct synth *s, const char *pred, int64_t n_anchor)
     return out->output[0];
 }
 
+/* ==== in-graph NMS (--nms) ==============================================
+ *
+ * What Ultralytics 8.4 exports with nms=True (NMSModel.forward around a
+ * one-to-many Detect that decodes corner boxes, class-wise NMS as ONNX
+ * NonMaxSuppression; checked op for op, constant for constant, against
+ * yolov8n-640-nms.onnx): from pred [1, 4 + NC, N] (x1, y1, x2, y2 in
+ * pixels, class scores), the anchors whose best score exceeds conf 0.25
+ * (NonZero: data-dependent), their boxes offset per class (class / NC on
+ * boxes scaled by 1 / (imgsz NC)) so that NMS never compares two classes,
+ * NonMaxSuppression at IoU 0.7, the first max_det = 300 kept, padded with
+ * zero rows to output0 [1, 300, 6] = x1, y1, x2, y2, score, class. Ours
+ * names the tail's nodes by our scheme (the exporter's are onnxslim's
+ * leftovers) and keeps the plain model's names for the rest, where the
+ * export wraps everything in "/model". */
+#define NMS_MAX_DET 300
+#define NMS_CONF 0.25f
+#define NMS_IOU 0.7f
+
+static const char *nms_i64(struct synth *s, const char *name, int ndim, const int64_t *dims,
+                           const int64_t *v, int n) {
+    return add_init(s, arena_printf(s, "/nms/%s", name), ONNX__TENSOR_PROTO__DATA_TYPE__INT64,
+                    ndim, dims, v, sizeof(int64_t) * (size_t)n, 1);
+}
+
+static const char *nms_slice(struct synth *s, const char *x, const char *st, const char *en,
+                             const char *ax, const char *step) {
+    const char *in[5] = {x, st, en, ax, step};
+    Onnx__NodeProto *n = add_node(s, "Slice", step != NULL ? 5 : 4, in, 1);
+    return n != NULL ? n->output[0] : NULL;
+}
+
+static const char *nms_axis_op(struct synth *s, const char *op, const char *x, const char *axis_name,
+                               const char *kw, int64_t v) {
+    const char *in[2] = {x, axis_name};
+    Onnx__NodeProto *n = add_node(s, op, axis_name != NULL ? 2 : 1, in, 1);
+    if (kw != NULL) attr_int(s, n, kw, v);
+    return n != NULL ? n->output[0] : NULL;
+}
+
+static const char *nms_tail(struct synth *s, const char *pred, int64_t n_anchor) {
+    (void)n_anchor;
+    char saved[MAX_SCOPE];
+    snprintf(saved, sizeof saved, "%s", s->scope);
+    s->scope[0] = '\0'; /* NMSModel's nodes sit at the graph's root */
+    const int64_t one[1] = {1}, two[1] = {2}, none[1] = {0};
+    const int64_t v0[1] = {0}, v1[1] = {1}, v2[1] = {2}, v4[1] = {4}, vno[1] = {4 + NC};
+    const int64_t vm1[1] = {-1}, vbig[1] = {INT64_MAX}, vmin[1] = {-INT64_MAX};
+    const int64_t vdet[1] = {NMS_MAX_DET}, v6[1] = {6}, v10[2] = {1, 0}, vm11[2] = {-1, 1};
+    const int64_t vm12[2] = {-1, 2}, out_sh[3] = {1, NMS_MAX_DET, 6};
+    const char *c0 = nms_i64(s, "zero", 1, one, v0, 1), *c1 = nms_i64(s, "one", 1, one, v1, 1);
+    const char *c2 = nms_i64(s, "two", 1, one, v2, 1), *c4 = nms_i64(s, "four", 1, one, v4, 1);
+    const char *cno = nms_i64(s, "no", 1, one, vno, 1);
+    const char *cs0 = nms_i64(s, "zero_scalar", 0, none, v0, 1);
+    const char *cm1 = nms_i64(s, "minus_one", 1, one, vm1, 1);
+    const char *c10 = nms_i64(s, "unsqueeze_axes", 1, two, v10, 2);
+    const char *cm11 = nms_i64(s, "col_shape", 1, two, vm11, 2);
+    /* pred [1, 4 + NC, N] -> [1, N, 4 + NC]; boxes, scores; best class */
+    const int64_t perm[3] = {0, 2, 1}, perm2[2] = {1, 0};
+    const char *t = transpose(s, pred, 3, perm);
+    const char *box = nms_slice(s, t, c0, c4, c2, NULL);
+    const char *cls = nms_slice(s, t, c4, cno, c2, NULL);
+    const int64_t axes[1] = {-1};
+    const char *in_rm[1] = {cls};
+    Onnx__NodeProto *rm = add_node(s, "ReduceMax", 1, in_rm, 1);
+    attr_ints(s, rm, "axes", 1, axes);
+    attr_int(s, rm, "keepdims", 0);
+    Onnx__NodeProto *am = add_node(s, "ArgMax", 1, in_rm, 1);
+    attr_int(s, am, "axis", -1);
+    attr_int(s, am, "keepdims", 0);
+    if (rm == NULL || am == NULL) goto fail;
+    const char *g_box = nms_axis_op(s, "Gather", box, cs0, "axis", 0);        /* [N, 4] */
+    const char *g_cls = nms_axis_op(s, "Gather", am->output[0], cs0, "axis", 0); /* [N] */
+    const char *g_sc = nms_axis_op(s, "Gather", rm->output[0], cs0, "axis", 0);  /* [N] */
+    const char *gt = binary(s, "Greater", g_sc,
+                            init_f32_scalar(s, arena_printf(s, "/nms/conf"), NMS_CONF));
+    const char *nz = unary(s, "NonZero", gt);                                   /* [1, M] */
+    const char *idx = transpose(s, nz, 2, perm2);                               /* [M, 1] */
+    const char *b = binary(s, "GatherND", g_box, idx);                          /* [M, 4] */
+    const char *sc = binary(s, "GatherND", g_sc, idx);                          /* [M] */
+    const char *cl = binary(s, "GatherND", g_cls, idx);                         /* [M] */
+    const float inv_nc = 1.0f / NC;
+    const char *cinv = init_f32_scalar(s, arena_printf(s, "/nms/inv_nc"), inv_nc);
+    const char *dv = binary(s, "Div", b, init_f32_scalar(s, arena_printf(s, "/nms/imgsz"),
+                                                          (float)s->imgsz));
+    const char *sh = unary(s, "Shape", cl);
+    const char *scores = binary(s, "Unsqueeze", sc, c10);                       /* [1, 1, M] */
+    const char *clr = binary(s, "Reshape", cl, cm11);                           /* [M, 1] */
+    const char *nb = binary(s, "Mul", dv, cinv);
+    const char *m = nms_axis_op(s, "Gather", sh, cs0, "axis", 0);
+    const char *mu = binary(s, "Unsqueeze", m, c0);
+    const char *nb4 = nms_slice(s, nb, c0, c4, c1, c1);
+    const char *cat_in[2] = {mu, c4};
+    Onnx__NodeProto *cat = add_node(s, "Concat", 2, cat_in, 1);
+    attr_int(s, cat, "axis", 0);
+    if (cat == NULL) goto fail;
+    /* the exporter's Where(Equal(shape, -1), 1, shape), folded to constants */
+    static const uint8_t never[2] = {0, 0};
+    const int64_t d2[1] = {2}, ones[2] = {1, 1};
+    const char *cond = add_init(s, arena_printf(s, "/nms/expand_never"),
+                                ONNX__TENSOR_PROTO__DATA_TYPE__BOOL, 1, d2, never, 2, 1);
+    const char *wh_in[3] = {cond, nms_i64(s, "expand_ones", 1, d2, ones, 2), cat->output[0]};
+    Onnx__NodeProto *wh = add_node(s, "Where", 3, wh_in, 1);
+    if (wh == NULL) goto fail;
+    const char *ex = binary(s, "Expand", clr, wh->output[0]);                   /* [M, 4] */
+    const char *in_c1[1] = {ex};
+    Onnx__NodeProto *cast1 = add_node(s, "Cast", 1, in_c1, 1);
+    attr_int(s, cast1, "to", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    if (cast1 == NULL) goto fail;
+    const char *off = binary(s, "Mul", cast1->output[0], cinv);
+    const char *ob = binary(s, "Add", nb4, off);
+    const char *boxes = binary(s, "Unsqueeze", ob, c0);                         /* [1, M, 4] */
+    const float iou[1] = {NMS_IOU};
+    const char *nms_in[4] = {boxes, scores, nms_i64(s, "max_per_class", 1, one, vbig, 1),
+                             add_init(s, arena_printf(s, "/nms/iou"),
+                                      ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, one, iou,
+                                      sizeof iou, 1)};
+    Onnx__NodeProto *nms = add_node(s, "NonMaxSuppression", 4, nms_in, 1);    /* [S, 3] */
+    if (nms == NULL) goto fail;
+    const char *sel = nms_axis_op(s, "Gather", nms->output[0], c2, "axis", 1); /* [S, 1] */
+    const char *sq = binary(s, "Squeeze", sel, c1);                             /* [S] */
+    const char *keep = nms_slice(s, sq, c0, nms_i64(s, "max_det", 1, one, vdet, 1), c0, c1);
+    const char *kb = nms_axis_op(s, "Gather", b, keep, "axis", 0);              /* [K, 4] */
+    const char *ks = nms_axis_op(s, "Gather", sc, keep, "axis", 0);             /* [K] */
+    const char *kc = nms_axis_op(s, "Gather", cl, keep, "axis", 0);             /* [K] */
+    const char *ks1 = binary(s, "Reshape", ks, cm11);
+    const char *kc1 = binary(s, "Reshape", kc, cm11);
+    const char *in_c4[1] = {kc1};
+    Onnx__NodeProto *cast4 = add_node(s, "Cast", 1, in_c4, 1);
+    attr_int(s, cast4, "to", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    if (cast4 == NULL) goto fail;
+    const char *det_in[3] = {kb, ks1, cast4->output[0]};
+    Onnx__NodeProto *det = add_node(s, "Concat", 3, det_in, 1);                 /* [K, 6] */
+    attr_int(s, det, "axis", -1);
+    if (det == NULL) goto fail;
+    /* pad to max_det rows: pads [0, 6 (300 - K)], spelt as the exporter does */
+    const char *sh2 = unary(s, "Shape", det->output[0]);
+    const char *flat = binary(s, "Reshape", det->output[0], cm1);              /* [6K] */
+    const char *k = nms_axis_op(s, "Gather", sh2, cs0, "axis", 0);
+    const char *rest = binary(s, "Sub", nms_i64(s, "max_det_scalar", 0, none, vdet, 1), k);
+    const char *rest6 = binary(s, "Mul", rest, nms_i64(s, "six", 0, none, v6, 1));
+    const char *r1 = binary(s, "Unsqueeze", rest6, c0);
+    const char *pc_in[2] = {c0, r1};
+    Onnx__NodeProto *pc = add_node(s, "Concat", 2, pc_in, 1);
+    attr_int(s, pc, "axis", 0);
+    if (pc == NULL) goto fail;
+    const char *p2 = binary(s, "Reshape", pc->output[0], nms_i64(s, "pairs", 1, two, vm12, 2));
+    const char *pr = nms_slice(s, p2, cm1, nms_i64(s, "to_start", 1, one, vmin, 1), c0, cm1);
+    const char *pads = binary(s, "Reshape", pr, cm1);
+    const char *pad_in[3] = {flat, pads, NULL};
+    Onnx__NodeProto *pad = add_node(s, "Pad", 3, pad_in, 1);
+    attr_str(s, pad, "mode", "constant");
+    if (pad == NULL) goto fail;
+    const char *rows = binary(s, "Reshape", pad->output[0], nms_i64(s, "out_shape", 1, (int64_t[]){3},
+                                                                     out_sh, 3));
+    static const float zeros[NMS_MAX_DET * 6];
+    const int64_t zd[3] = {1, NMS_MAX_DET, 6}, id[2] = {1, 1};
+    const char *sc_in[3] = {add_init(s, arena_printf(s, "/nms/zeros"),
+                                     ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 3, zd, zeros,
+                                     sizeof zeros, 0),
+                            nms_i64(s, "batch_slot", 2, id, v0, 1), rows};
+    Onnx__NodeProto *out = add_node(s, "ScatterND", 3, sc_in, 1);
+    if (out == NULL) goto fail;
+    out->output[0] = "output0";
+    snprintf(s->scope, MAX_SCOPE, "%s", saved);
+    return out->output[0];
+fail:
+    snprintf(s->scope, MAX_SCOPE, "%s", saved);
+    return NULL;
+}
+
 /* The end of Detect for an end-to-end head, from the DFL distances ltrb
  * (two [1, 2, N]) and the class logits [1, NC, N]: corner boxes times the
  * strides, sigmoid scores, then e2e_tail(). In the exporter's node order. */
@@ -1251,7 +1422,7 @@ static const char *e2e_head(struct synth *s, const char *anchors, const char *st
     Onnx__NodeProto *pred = add_node(s, "Concat", 2, pred_in, 1);
     attr_int(s, pred, "axis", 1);
     if (pred == NULL) return NULL;
-    return e2e_tail(s, pred->output[0], n_anchor);
+    return s->nms ? nms_tail(s, pred->output[0], n_anchor) : e2e_tail(s, pred->output[0], n_anchor);
 }
 
 /* DFL after its input Reshape to [1, 4, 16, A] (tensor d), in the current
@@ -1372,7 +1543,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
     const char *ltrb[2] = {NULL, NULL};
     int64_t half[2] = {2, 2};
     split(s, d, 1, 2, half, ltrb);
-    if (s->end2end) return e2e_head(s, anchors, strd, ltrb, bc[1], n_anchor);
+    if (s->end2end || s->nms) return e2e_head(s, anchors, strd, ltrb, bc[1], n_anchor);
     const char *x1y1 = binary(s, "Sub", anchors, ltrb[0]);
     const char *x2y2 = binary(s, "Add", anchors, ltrb[1]);
     const char *sum = binary(s, "Add", x1y1, x2y2);
@@ -1575,6 +1746,7 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     for (int st = 8; st <= 32; st *= 2) n_anchor += (int64_t)(s->imgsz / st) * (s->imgsz / st);
     int64_t in_dims[4] = {1, 3, s->imgsz, s->imgsz}, out_dims[3] = {1, 4 + NC, n_anchor};
     if (s->end2end) out_dims[1] = e2e_rows(n_anchor), out_dims[2] = 6; /* [1, K, 6] */
+    if (s->nms) out_dims[1] = NMS_MAX_DET, out_dims[2] = 6;              /* [1, 300, 6] */
 
     Onnx__ModelProto model;
     Onnx__GraphProto graph;
@@ -2368,6 +2540,13 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: imgsz %d is not a multiple of 32 between 32 and %d",
                            *imgsz, MAX_IMGSZ);
+    if (o->end2end && o->nms)
+        return cvb_err_set(err, CVB_EINVAL,
+                           "model synth: --end2end and --nms are two different heads; pick one");
+    if (o->nms && !(*arch)->end2end)
+        return cvb_err_set(err, CVB_EUNSUPPORTED,
+                           "model synth: --nms is not offered for '%s' (only for %s)", o->arch,
+                           E2E_ARCHS);
     if (o->end2end && !(*arch)->end2end)
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "model synth: --end2end is not offered for '%s' (only for the "
@@ -2418,6 +2597,7 @@ int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *l
     if (!o->no_calib && (rc = calibrate(&s, cal_sz, &st)) < 0) goto out;
     s.imgsz = imgsz;
     s.end2end = o->end2end; /* calibration above ran the one-to-many output */
+    s.nms = o->nms;
     if ((rc = build_graph(&s)) < 0) goto out;
     if ((rc = pack_model(&s, buf, len)) < 0) goto out;
     fill_stats(&s, *len, &st);

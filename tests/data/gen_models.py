@@ -210,15 +210,56 @@ def bad_cycle():
 
 def bad_op(op_type):
     """A node whose op cvbench does not implement."""
-    if op_type == "NonMaxSuppression":
-        nodes = [helper.make_node("NonMaxSuppression", ["boxes", "scores"], ["Y"],
-                                  name="nms")]
-        ins = [_f32("boxes", [1, 10, 4]), _f32("scores", [1, 1, 10])]
-        outs = [helper.make_tensor_value_info("Y", TensorProto.INT64, [10, 3])]
-        return _model(nodes, ins, outs).SerializeToString()
+    if op_type == "RoiAlign":
+        nodes = [helper.make_node("RoiAlign", ["X", "rois", "idx"], ["Y"], name="roi")]
+        ins = [_f32("X", [1, 3, 8, 8]), _f32("rois", [2, 4]),
+               helper.make_tensor_value_info("idx", TensorProto.INT64, [2])]
+        return _model(nodes, ins, [_f32("Y", [2, 3, 1, 1])]).SerializeToString()
     nodes = [helper.make_node(op_type, ["X"], ["Y"], name="mystery")]
     return _model(nodes, [_f32("X", [1, 3, 8, 8])],
                   [_f32("Y", [1, 3, 8, 8])]).SerializeToString()
+
+
+def dyn_shrinking_bound():
+    """Data-dependent shapes whose size shrinks as the count grows: M =
+    NonZero(X > 0) count, then ConstantOfShape([8 - M]). cvbench plans the
+    bound with every count at its largest (M = 4: [4]), so an input with
+    fewer positives needs more than planned: a run-time error, not an
+    overrun. ONNX Runtime allocates per run and gives [8 - M]."""
+    eight = numpy_helper.from_array(np.array(8, np.int64), "eight")
+    zero = numpy_helper.from_array(np.array(0, np.int64), "zero")
+    zero1 = numpy_helper.from_array(np.array([0], np.int64), "zero1")
+    fz = numpy_helper.from_array(np.array(0, np.float32), "fzero")
+    nodes = [helper.make_node("Greater", ["X", "fzero"], ["pos"], name="pos"),
+             helper.make_node("NonZero", ["pos"], ["nz"], name="nz"),
+             helper.make_node("Shape", ["nz"], ["nzs"], name="nz_shape"),
+             helper.make_node("Gather", ["nzs", "one"], ["m"], name="count", axis=0),
+             helper.make_node("Sub", ["eight", "m"], ["rest"], name="rest"),
+             helper.make_node("Unsqueeze", ["rest", "zero1"], ["rest1"], name="rest1"),
+             helper.make_node("ConstantOfShape", ["rest1"], ["Y"], name="shrinking")]
+    one = numpy_helper.from_array(np.array(1, np.int64), "one")
+    del zero
+    outs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None])]
+    return _model(nodes, [_f32("X", [4])], outs, [eight, zero1, fz, one])
+
+
+def dyn_gather_chain():
+    """NonZero -> Transpose -> GatherND -> ReduceSum and a Concat of the
+    gathered rows with their indices cast to float: the masked-select pattern
+    of Ultralytics' nms=True head, small enough to check exactly."""
+    ax = numpy_helper.from_array(np.array([0], np.int64), "ax0")
+    fz = numpy_helper.from_array(np.array(0.5, np.float32), "thr")
+    nodes = [helper.make_node("Greater", ["S", "thr"], ["keep"], name="keep"),
+             helper.make_node("NonZero", ["keep"], ["nz"], name="nz"),
+             helper.make_node("Transpose", ["nz"], ["idx"], name="idx", perm=[1, 0]),
+             helper.make_node("GatherND", ["B", "idx"], ["rows"], name="rows"),
+             helper.make_node("ReduceSum", ["rows", "ax0"], ["total"], name="total",
+                              keepdims=1),
+             helper.make_node("Cast", ["idx"], ["idxf"], name="idxf", to=TensorProto.FLOAT),
+             helper.make_node("Concat", ["rows", "idxf"], ["sel"], name="sel", axis=1)]
+    outs = [_f32("total", [1, 4]),
+            helper.make_tensor_value_info("sel", TensorProto.FLOAT, [None, 5])]
+    return _model(nodes, [_f32("S", [64]), _f32("B", [64, 4])], outs, [ax, fz])
 
 
 def bad_opset(opset):

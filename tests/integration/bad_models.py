@@ -67,8 +67,7 @@ CASES = {
                          [r"split_huge", r"exceed axis 1"]),
     "cycle":            ("two nodes feeding each other", [r"cycle"]),
     "resize-scale":     ("Resize scales making a side 1.2e21 long", [r"resize_huge", r"scales"]),
-    "op-nms":           ("NonMaxSuppression (not implemented)",
-                         [r"unsupported op", r"NonMaxSuppression"]),
+    "op-roialign":      ("RoiAlign (not implemented)", [r"unsupported op", r"RoiAlign"]),
     "op-made-up":       ("an op that does not exist",
                          [r"unsupported op", r"FrobnicateTensor"]),
     "opset-7":          ("opset 7 (older than 11)", [r"opset", r"\b7\b"]),
@@ -115,7 +114,7 @@ def build_corpus(outdir, cvbench=None):
     put("split-overflow", g.bad_split_overflow())
     put("cycle", g.bad_cycle())
     put("resize-scale", g.bad_resize_scale())
-    put("op-nms", g.bad_op("NonMaxSuppression"))
+    put("op-roialign", g.bad_op("RoiAlign"))
     put("op-made-up", g.bad_op("FrobnicateTensor"))
     put("opset-7", g.bad_opset(7))
     put("opset-99", g.bad_opset(99))

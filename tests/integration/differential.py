@@ -166,6 +166,43 @@ def e2e_error(got, want, tol):
     return worst, None
 
 
+def nms_error(got, want, tol):
+    """Row-matched error of in-graph NMS outputs [1, 300, 6] (`model synth
+    --nms`): rows are kept boxes grouped by class (NonMaxSuppression's
+    order), then zero rows. Each kept row must match a row of the same class
+    within tol (box relative to the largest coordinate, score absolute);
+    a row may go unmatched only when its score is within tol of the conf
+    threshold 0.25 (it may fall either side). Returns (error, problem)."""
+    g = got[0].astype(np.float64)
+    w = want[0].astype(np.float64)
+    if not np.all(np.isfinite(g)):
+        return float("inf"), "output not finite"
+    kg = int((np.abs(g).sum(axis=1) > 0).sum())
+    kw = int((np.abs(w).sum(axis=1) > 0).sum())
+    if np.abs(g[kg:]).sum() > 0:
+        return float("inf"), "non-zero rows after the first zero row"
+    g, w = g[:kg], w[:kw]
+    scale = max(float(np.abs(w[:, :4]).max()) if kw else 1.0, 1.0)
+    used = np.zeros(kw, dtype=bool)
+    worst, loose = 0.0, []
+    for i, r in enumerate(g):
+        err = (np.maximum(np.abs(w[:, :4] - r[:4]).max(axis=1) / scale, np.abs(w[:, 4] - r[4]))
+               if kw else np.zeros(0))
+        ok = (~used) & (w[:, 5] == r[5]) & (err <= tol) if kw else np.zeros(0, dtype=bool)
+        if not ok.any():
+            if abs(r[4] - 0.25) > tol:
+                loose.append(i)
+            continue
+        j = int(np.argmin(np.where(ok, err, np.inf)))
+        used[j] = True
+        worst = max(worst, float(err[j]))
+    loose_w = [j for j in np.flatnonzero(~used) if abs(w[j, 4] - 0.25) > tol]
+    if loose or loose_w:
+        return float("inf"), (f"{len(loose)} cvbench rows and {len(loose_w)} onnxruntime rows "
+                              f"unmatched (kept: cvbench {kg}, onnxruntime {kw})")
+    return worst, None
+
+
 def run(cmd, what):
     """Run a cvbench command; returns (ok, seconds, message)."""
     t0 = time.monotonic()
@@ -231,6 +268,9 @@ def main():
                          "list (auto, amx, avx512_vnni, avx512, avx2, or all)")
     ap.add_argument("--end2end", action="store_true",
                     help="synthesize end-to-end models ([1,K,6]) and compare rows matched")
+    ap.add_argument("--nms", action="store_true",
+                    help="synthesize in-graph NMS models ([1,300,6], `model synth --nms`: "
+                         "data-dependent shapes) and compare kept rows matched by class")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--keep", help="keep models and tensors in this directory")
     args = ap.parse_args()
@@ -269,8 +309,8 @@ def main():
     try:
         for arch in archs:
             for size in sizes:
-                e2e = ["--end2end"] if args.end2end else []
-                model = os.path.join(tmp, f"{arch}-{size}{'-e2e' if e2e else ''}.onnx")
+                e2e = ["--end2end"] if args.end2end else ["--nms"] if args.nms else []
+                model = os.path.join(tmp, f"{arch}-{size}{e2e[0][1:] if e2e else ''}.onnx")
                 ok, dt, msg = run([cvbench, "model", "synth", "--arch", arch, "--imgsz",
                                    str(size), "--seed", "1", "-o", model] + e2e,
                                   f"{arch}-{size} synth")
@@ -318,8 +358,9 @@ def main():
                                 errs.append(float("inf"))
                                 failures.append(f"{case}: output {out_names[j]} shape "
                                                 f"{got.shape}, onnxruntime {w.shape}")
-                            elif args.end2end:
-                                ee, why = e2e_error(got, w, args.tol)
+                            elif args.end2end or args.nms:
+                                ee, why = (e2e_error if args.end2end else nms_error)(got, w,
+                                                                                   args.tol)
                                 errs.append(ee)
                                 if why is not None:
                                     failures.append(f"{case}: {why}")
@@ -328,7 +369,7 @@ def main():
                         e = max(errs)
                         rows.append((arch, size, iname, kl, e, dt, t_ort, ""))
                         worst[arch] = max(worst.get(arch, 0.0), e)
-                        metric = "e2e err" if args.end2end else "rel L2"
+                        metric = "row err" if (args.end2end or args.nms) else "rel L2"
                         if any(f.startswith(case) for f in failures):
                             pass
                         elif not e <= args.tol and all(np.isfinite(errs)):
@@ -344,7 +385,7 @@ def main():
 
     print()
     kw = max([7] + [len(r[3]) for r in rows])
-    metric = "e2e err" if args.end2end else "rel L2"
+    metric = "row err" if (args.end2end or args.nms) else "rel L2"
     print(f"{'arch':9s} {'imgsz':>5s}  {'input':6s} {'kernels':{kw}s} {metric:>10s}  "
           f"{'cvbench s':>9s}  {'ort s':>6s}")
     for arch, size, iname, k, e, dt, t_ort, msg in rows:
@@ -357,7 +398,7 @@ def main():
     print()
     for arch in archs:
         if arch in worst:
-            print(f"worst {'e2e error' if args.end2end else 'rel L2'} {arch}: "
+            print(f"worst {'row error' if (args.end2end or args.nms) else 'rel L2'} {arch}: "
                   f"{worst[arch]:.3e} (tolerance {args.tol:g})")
     for f in failures:
         print(f"FAIL: {f}")
