@@ -299,6 +299,19 @@ static int run_batch(struct instance *in, int items, struct exec_rec *rec, int *
         }
         uint64_t t_b = cvb_now_ns();
         rc = cvb_engine_run(in->engine[p], ins, outs, err);
+        /* a data-dependent output (after NonZero/NonMaxSuppression) is
+         * served only at the shape the metadata declares: its bound */
+        for (int k = 0; rc == 0 && k < s->n_out; k++) {
+            struct cvb_tensor_info ai;
+            cvb_engine_output_shape(in->engine[p], k, &ai);
+            if (ai.dynamic && ai.bytes != s->out_bytes[k] * (size_t)c)
+                rc = cvb_err_set(err, CVB_EUNSUPPORTED,
+                                 "output '%s' has a data-dependent shape that differs from "
+                                 "its declared bound in this run; serving such outputs is not "
+                                 "implemented (Ultralytics' nms=True [1,300,6] always has its "
+                                 "bound shape)",
+                                 ai.name);
+        }
         uint64_t t_c = cvb_now_ns();
         for (int j = 0; rc == 0 && !contiguous && j < c; j++)
             for (int k = 0; k < s->n_out; k++)
