@@ -85,8 +85,9 @@ def run(cmd):
 
 def score_hist(out):
     """fp32 output0 [1, 84, N] -> anchors whose best class score is in
-    [0.15, 0.25), [0.25, 0.5), [0.5, 1]."""
-    best = out[0, 4:, :].max(axis=0)
+    [0.15, 0.25), [0.25, 0.5), [0.5, 1]; [1, K, 6] (end-to-end or in-graph
+    NMS rows) -> rows whose score is."""
+    best = out[0, :, 4] if out.shape[-1] == 6 else out[0, 4:, :].max(axis=0)
     return (int(((best >= 0.15) & (best < 0.25)).sum()),
             int(((best >= 0.25) & (best < 0.5)).sum()), int((best >= 0.5).sum()))
 
@@ -97,6 +98,8 @@ def main():
     ap.add_argument("--precision", action="append",
                     help="comma-separated: bf16, int8 (default both)")
     ap.add_argument("--arch", default="yolov8n")
+    ap.add_argument("--head", choices=["plain", "end2end", "nms"], default="plain",
+                    help="`model synth` head: plain [1,84,N], --end2end or --nms [1,K,6]")
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--seed", action="append", type=int,
                     help="model seeds (default 1, the differential test's)")
@@ -154,11 +157,13 @@ def main():
     try:
         inputs = make_inputs(args.imgsz)
         for seed in seeds:
-            tag = f"{args.arch}-{args.imgsz}-s{seed}"
+            tag = f"{args.arch}-{args.imgsz}-s{seed}" + ("" if args.head == "plain"
+                                                        else f"-{args.head}")
             model = os.path.join(tmp, f"{tag}.onnx")
             t0 = time.monotonic()
             run([cvbench, "model", "synth", "--arch", args.arch, "--imgsz", str(args.imgsz),
-                 "--seed", str(seed), "-o", model])
+                 "--seed", str(seed), "-o", model] +
+                ([] if args.head == "plain" else [f"--{args.head}"]))
             calib = os.path.join(tmp, f"{tag}.calib")
             if "int8" in precs:
                 run([cvbench, "model", "calibrate", "--model", model, "--synthetic",
