@@ -201,6 +201,14 @@ add_test(NAME precision-guard
     --cvbench $<TARGET_FILE:cvbench> --seed 1 --seed 7)
 set_tests_properties(precision-guard PROPERTIES LABELS integration TIMEOUT 600
   SKIP_RETURN_CODE 77)
+# The same guard on yolov10n 320, seed 1 (its planted detector runs through
+# SCDown, PSA's attention block and C2fCIB). 71 s CPU, the same as yolov8n's
+# seed (2.7 min wall on the shared dev machine under load; F1 1.0 both).
+add_test(NAME precision-guard-yolov10n
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/precision_guard.py
+    --cvbench $<TARGET_FILE:cvbench> --arch yolov10n --imgsz 320 --seed 1)
+set_tests_properties(precision-guard-yolov10n PROPERTIES LABELS integration TIMEOUT 600
+  SKIP_RETURN_CODE 77)
 # The same guard under every ISA cap this CPU has (int8 everywhere, bf16 where
 # native; AMX skipped with the missing flags on CPUs without it), seed 1. ~30 s.
 add_test(NAME precision-guard-isa
