@@ -202,6 +202,45 @@ static void test_deterministic(void) {
     free(c);
 }
 
+/* yolov10n --end2end: the exported one-to-one head (308 nodes, as 8.4.190's
+ * nms=False export), whose convs take the calibrated one-to-many convs'
+ * weights; deterministic, and loads with output0 [1, K, 6]. */
+static void test_v10_end2end(void) {
+    struct cvb_synth_opts o = {.arch = "yolov10n", .imgsz = 128, .seed = 5, .end2end = true};
+    struct cvb_synth_stats st;
+    void *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    struct cvb_err err = {0};
+    int rc = cvb_synth_model_buffer(&o, &a, &la, &st, &err);
+    if (rc < 0) fprintf(stderr, "  yolov10n --end2end: %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &b, &lb, NULL, &err), 0);
+    CHECK(la > 0 && la == lb && memcmp(a, b, la) == 0);
+    CHECK_EQ_INT(st.n_nodes, 308);
+    CHECK_EQ_INT(st.n_params, 2299264);
+    CHECK_EQ_INT(st.n_anchors, 336);
+    CHECK_EQ_INT(st.e2e_rows, 300);
+    check_hist(&st, "Conv:83 Mul:71 Sigmoid:70 Concat:19 Split:11 Add:11 Reshape:11 "
+                    "Transpose:4 Unsqueeze:4 MaxPool:3 GatherElements:3 MatMul:2 Softmax:2 "
+                    "Resize:2 Slice:2 TopK:2 Expand:2 Sub:1 ReduceMax:1 Flatten:1 Mod:1 Div:1 "
+                    "Cast:1");
+    struct cvb_engine *e = NULL;
+    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
+    rc = a != NULL ? cvb_engine_load_buffer(a, la, "yolov10n-e2e", &eo, &e, &err) : -1;
+    if (rc < 0) fprintf(stderr, "  load yolov10n --end2end: %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        struct cvb_tensor_info oi;
+        cvb_engine_output_info(e, 0, &oi);
+        CHECK_EQ_INT(oi.ndim, 3);
+        CHECK_EQ_INT(oi.dims[1], 300);
+        CHECK_EQ_INT(oi.dims[2], 6);
+        cvb_engine_free(e);
+    }
+    free(a);
+    free(b);
+}
+
 static void test_bad_options(void) {
     struct cvb_err err = {0};
     struct cvb_synth_opts o = {.arch = "yolov9000", .imgsz = 320};
@@ -240,5 +279,6 @@ int main(void) {
     RUN(test_bad_options);
     RUN(test_deterministic);
     RUN(test_archs);
+    RUN(test_v10_end2end);
     return test_summary();
 }
