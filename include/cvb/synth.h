@@ -48,7 +48,8 @@
 #define CVB_SYNTH_SCORE_THRESH 0.25f
 
 struct cvb_synth_opts {
-    const char *arch; /* "yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t" */
+    const char *arch; /* "yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
+                         "yolov10n" */
     int imgsz;        /* input side, multiple of 32; 0 = 640 */
     uint64_t seed;
     int opset;        /* 0 = 17; only 17 is written */
@@ -61,7 +62,9 @@ struct cvb_synth_opts {
                          nms=False (YOLOv10, YOLO26), fed here from the model's
                          one (one-to-many) head: the rows are the plain model's
                          top-K (anchor, class) scores, no NMS. The weights are
-                         those of the plain model (same seed and imgsz). */
+                         those of the plain model (same seed and imgsz).
+                         yolov10n writes its own one-to-one branches (as
+                         exported) with the one-to-many branches' weights. */
     bool nms;         /* in-graph NMS, as Ultralytics 8.4 exports nms=True: output0
                          [1, 300, 6] (x1, y1, x2, y2, score, class; zero rows after
                          the kept boxes) from conf 0.25, class-wise NonMaxSuppression

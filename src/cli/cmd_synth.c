@@ -17,8 +17,8 @@ static void usage(FILE *f) {
             "                           -o FILE.onnx\n"
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
-            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t) and\n"
-            "deterministic synthetic weights: the same options give the same file.\n"
+            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n)\n"
+            "and deterministic synthetic weights: the same options give the same file.\n"
             "\n"
             "  --arch A      architecture\n"
             "  --imgsz S     input side in pixels, a multiple of 32 (default 640)\n"
@@ -31,12 +31,14 @@ static void usage(FILE *f) {
             "                one-to-one head: the rows are the plain model's top-K\n"
             "                (anchor, class) scores with the same weights, not NMS'd,\n"
             "                so fp32 accuracy checks still mean \"same as fp32\".\n"
-            "                All four architectures accept it (anchor-free Detect heads).\n"
+            "                yolov10n's is its own one-to-one head, as exported, with\n"
+            "                the one-to-many head's weights (the same rows).\n"
+            "                yolov5nu, yolov8n, yolov8s, yolo11n and yolov10n accept it.\n"
             "  --nms         in-graph NMS as Ultralytics 8.4 exports nms=True: output0\n"
             "                [1,300,6] (x1,y1,x2,y2,score,class, zero rows after the\n"
             "                kept boxes): conf 0.25, class-wise NonMaxSuppression at IoU\n"
             "                0.7, max_det 300 (NonZero/NonMaxSuppression: shapes that\n"
-            "                depend on the data). Same archs as --end2end.\n"
+            "                depend on the data). yolov5nu, yolov8n, yolov8s, yolo11n.\n"
             "  -o FILE       output path\n");
 }
 
@@ -91,7 +93,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
         return cvb__cli_usage_error("model synth: unexpected argument '%s'", argv[optind]);
     if (o.arch == NULL)
         return cvb__cli_usage_error("model synth: --arch is required (yolov5nu, yolov8n, yolov8s, "
-                                    "yolo11n, yolov9t)");
+                                    "yolo11n, yolov9t, yolov10n)");
     if (out_path == NULL) return cvb__cli_usage_error("model synth: -o FILE.onnx is required");
 
     struct cvb_synth_stats st;

@@ -79,7 +79,7 @@
 #define MAX_SCOPE 256
 
 const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
-                                        NULL};
+                                        "yolov10n", NULL};
 
 /* ==== PRNG: splitmix64 + Box-Muller ======================================= */
 
@@ -135,7 +135,7 @@ struct conv_w {
     float plant_ofs;   /* value offset the input's planted channels carry */
 };
 
-enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T };
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_V10N };
 
 struct arch {
     const char *name;
@@ -152,6 +152,7 @@ static const struct arch archs[] = {
     {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024, true},
     {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024, true},
     {"yolov9t", ARCH_V9T, "Ultralytics YOLOv9t model ", 1.0, 1.0, 1024, false}, /* synth_v9.c */
+    {"yolov10n", ARCH_V10N, "Ultralytics YOLOv10n model ", 0.33, 0.25, 1024, true}, /* synth_v10.c */
 };
 
 struct name_count {
@@ -192,6 +193,10 @@ struct synth {
     bool fresh;              /* next_conv_w() created the weights it returned */
     bool end2end;            /* final build only: end-to-end tail (e2e_head()) */
     bool nms;                /* final build only: corner boxes and the in-graph NMS tail */
+    /* cvb__synth_weights_alias(): convs whose node names contain alias_from
+     * take the weights of the one named with alias_from removed (NULL: off) */
+    const char *alias_from;
+    bool attn_scaled;        /* attn_out already includes the kd^-0.5 scale (8.4's form) */
 };
 
 static const struct val NOVAL = {.name = NULL};
@@ -451,6 +456,20 @@ static int reps(const struct synth *s, int n) {
     return r > 1 ? r : 1;
 }
 
+/* Whether 'node' names the conv whose weights were created as 'stored':
+ * equal, but for every occurrence of s->alias_from in 'node'. */
+static bool same_conv(const struct synth *s, const char *stored, const char *node) {
+    size_t al = s->alias_from != NULL ? strlen(s->alias_from) : 0;
+    while (*node != '\0') {
+        if (al > 0 && strncmp(node, s->alias_from, al) == 0) {
+            node += al;
+            continue;
+        }
+        if (*stored++ != *node++) return false;
+    }
+    return *stored == '\0';
+}
+
 /* The weights of the next conv in graph order: created (He-init) on the
  * first build, reused by later builds of the same architecture. */
 static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, int cin_g, int k,
@@ -459,7 +478,7 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
     s->fresh = false;
     if (i < s->n_convs) {
         struct conv_w *cw = &s->convs[i];
-        if (cw->cout != cout || cw->cin_g != cin_g || cw->k != k || strcmp(cw->node, node) != 0) {
+        if (cw->cout != cout || cw->cin_g != cin_g || cw->k != k || !same_conv(s, cw->node, node)) {
             fail(s, CVB_EINTERNAL, "conv weights out of step between builds");
             return NULL;
         }
@@ -1039,15 +1058,20 @@ struct val cvb__synth_maxpool5(struct synth *s, const char *comp, struct val x, 
     return x;
 }
 
-static struct val sppf(struct synth *s, struct val x, int c2) {
+/* SPPF(c1, c2, k=5); Ultralytics 8.4's exporter writes the MaxPools'
+ * dilations (cvb__synth_sppf), the earlier exports that v5u/v8/11 follow
+ * did not. */
+static struct val sppf_dil(struct synth *s, struct val x, int c2, bool dilations) {
     int c_ = x.c / 2;
     struct val ys[4];
     ys[0] = conv(s, "cv1", x, c_, 1, 1, F_ACT | F_PLANT_GAIN);
     static const char *const comps[3] = {"m", "m_1", "m_2"};
-    for (int i = 0; i < 3; i++) ys[i + 1] = cvb__synth_maxpool5(s, comps[i], ys[i], false);
+    for (int i = 0; i < 3; i++) ys[i + 1] = cvb__synth_maxpool5(s, comps[i], ys[i], dilations);
     struct val cat = concat(s, 4, ys);
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT | F_PLANT_LOCALMAX);
 }
+
+static struct val sppf(struct synth *s, struct val x, int c2) { return sppf_dil(s, x, c2, false); }
 
 /* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
 static struct val attention(struct synth *s, struct val x, int heads) {
@@ -1150,7 +1174,7 @@ static struct val upsample(struct synth *s, struct val x) {
  * (one2one_cv2/cv3); a synthetic model feeds it from its one head, so its
  * rows are exactly the top-K (anchor, class) scores of the plain model. */
 #define E2E_MAX_DET 300
-#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n"
+#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n, yolov10n"
 
 /* The K of output0 [1, K, 6] of an end-to-end head over n_anchor anchors
  * (get_topk_index(): k = min(max_det, anchors)). */
@@ -1250,6 +1274,7 @@ static const char *e2e_tail(struct synth *s, const char *pred, int64_t n_anchor)
  * leftovers) and keeps the plain model's names for the rest, where the
  * export wraps everything in "/model". */
 #define NMS_MAX_DET 300
+#define NMS_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n"
 #define NMS_CONF 0.25f
 #define NMS_IOU 0.7f
 
@@ -1569,6 +1594,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
 static int build_graph(struct synth *s) {
     graph_reset(s);
     if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
+    if (s->arch->id == ARCH_V10N) return cvb__synth_build_v10n(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
@@ -1649,7 +1675,8 @@ static int build_graph(struct synth *s) {
         nl = 3;
         break;
     }
-    case ARCH_V9T: break; /* above */
+    case ARCH_V9T: /* above */
+    case ARCH_V10N: break;
     case ARCH_11N: {
         CONVL(0, x, ch(s, 64), 3, 2);
         CONVL(1, L[0], ch(s, 128), 3, 2);
@@ -2120,7 +2147,8 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
             sq += (double)p[i] * p[i];
         }
         double mean = sum / npos, sd = sqrt(fmax(sq / npos - mean * mean, 0));
-        double target = CALIB_ATTN_LOGIT_STD * sqrt((double)kd); /* before the scale Mul */
+        /* before the scale Mul, unless the graph scales q first (8.4's form) */
+        double target = CALIB_ATTN_LOGIT_STD * (cb->s->attn_scaled ? 1.0 : sqrt((double)kd));
         if (sd < 1e-12) continue;
         double f = target / sd, r = sqrt(f);
         for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
@@ -2527,14 +2555,14 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
                       struct cvb_err *err) {
     if (o == NULL || o->arch == NULL)
         return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
-                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t)");
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n)");
     *arch = NULL;
     for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
         if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
     if (*arch == NULL)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: unknown architecture '%s' (expected one of yolov5nu, "
-                           "yolov8n, yolov8s, yolo11n, yolov9t)", o->arch);
+                           "yolov8n, yolov8s, yolo11n, yolov9t, yolov10n)", o->arch);
     *imgsz = o->imgsz ? o->imgsz : 640;
     if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL,
@@ -2543,10 +2571,11 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
     if (o->end2end && o->nms)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: --end2end and --nms are two different heads; pick one");
-    if (o->nms && !(*arch)->end2end)
+    /* the in-graph NMS tail sits on synth.c's own Detect (detect()) */
+    if (o->nms && !((*arch)->end2end && (*arch)->id <= ARCH_11N))
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "model synth: --nms is not offered for '%s' (only for %s)", o->arch,
-                           E2E_ARCHS);
+                           NMS_ARCHS);
     if (o->end2end && !(*arch)->end2end)
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "model synth: --end2end is not offered for '%s' (only for the "
@@ -2652,3 +2681,33 @@ out:
     free(buf);
     return rc;
 }
+
+/* ==== more of synth.c for the builders in other files (synth_internal.h) == */
+
+struct val cvb__synth_c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e) {
+    return c2f(s, x, c2, n, shortcut, e, BLK_C2F);
+}
+struct val cvb__synth_sppf(struct synth *s, struct val x, int c2) {
+    return sppf_dil(s, x, c2, true);
+}
+int cvb__synth_split(struct synth *s, const char *x, int axis, int cnt, const int64_t *sizes,
+                     const char **out) {
+    return split(s, x, axis, cnt, sizes, out);
+}
+const char *cvb__synth_e2e_tail(struct synth *s, const char *pred, int64_t n_anchor) {
+    return e2e_tail(s, pred, n_anchor);
+}
+void cvb__synth_skip_name(struct synth *s, const char *op) {
+    if (s->rc == 0) (void)node_name(s, op);
+}
+bool cvb__synth_end2end(const struct synth *s) { return s->end2end; }
+void cvb__synth_weights_alias(struct synth *s, const char *from) { s->alias_from = from; }
+void cvb__synth_attn_logits(struct synth *s, const char *logits, int heads, int64_t n_pos) {
+    s->attn_scaled = true;
+    if (s->n_attn >= 4 || logits == NULL) return;
+    int64_t *d = s->attn_dims[s->n_attn];
+    d[0] = 1, d[1] = heads, d[2] = n_pos, d[3] = n_pos;
+    s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
+    s->attn_out[s->n_attn++] = logits;
+}
+void cvb__synth_add_macs(struct synth *s, double macs) { s->macs += macs; }

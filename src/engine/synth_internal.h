@@ -86,4 +86,51 @@ int cvb__synth_fail(struct synth *s, int code, const char *what);
  * reset). Returns 0 or the first error. */
 int cvb__synth_build_v9t(struct synth *s);
 
+/* For synth_v10.c (defined at the end of synth.c). */
+/* C2f(c1, c2, n, shortcut, g=1, e) in the current scope. */
+struct val cvb__synth_c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e);
+/* SPPF(c1, c2, k=5) in the current scope, as 8.4 exports it. */
+struct val cvb__synth_sppf(struct synth *s, struct val x, int c2);
+/* One Split node of x along 'axis' into cnt parts of sizes[]; output names into out[]. */
+int cvb__synth_split(struct synth *s, const char *x, int axis, int cnt, const int64_t *sizes,
+                     const char **out);
+/* Ultralytics 8.4's end-to-end tail: pred [1, 4 + 80, N] -> output0 [1, K, 6]. */
+const char *cvb__synth_e2e_tail(struct synth *s, const char *pred, int64_t n_anchor);
+/* Use up the exporter's next name for a node of 'op' in the current scope
+ * (a node that torch numbered and the simplifier folded away). */
+void cvb__synth_skip_name(struct synth *s, const char *op);
+/* Whether the graph being built takes the end-to-end head (--end2end). */
+bool cvb__synth_end2end(const struct synth *s);
+/* From now on (until called with NULL) a conv whose node name contains
+ * 'from' takes the weights of the conv named without it: v10Detect's
+ * one-to-one branch (one2one_cv2/cv3, a deepcopy of cv2/cv3 at init) reuses
+ * the weights the one-to-many branch was calibrated with. 'from' is not copied. */
+void cvb__synth_weights_alias(struct synth *s, const char *from);
+/* Register tensor 'logits', an attention block's (q * kd^-0.5)^T k
+ * [1, heads, n_pos, n_pos] (8.4's Attention), for calibration; call it
+ * before building any conv after that block's qkv conv. */
+void cvb__synth_attn_logits(struct synth *s, const char *logits, int heads, int64_t n_pos);
+/* Count MACs of a node other than a Conv (MatMul) in the model's GFLOPs. */
+void cvb__synth_add_macs(struct synth *s, double macs);
+
+/* synth_v9.c: 8.4's Detect head (contracts there), for synth_v10.c too. */
+void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bool dw,
+                               const char *pre, const char **box, const char **cls,
+                               const char **shapes);
+int cvb__synth_detect84_tail(struct synth *s, const char *const *box, const char *const *cls,
+                             const struct val *feats);
+/* Layer i of a model in its scope, x the previous layer's output (the
+ * image for layer 0), L[0..i) the earlier layers' outputs. */
+typedef struct val (*cvb__synth_layer_fn)(struct synth *s, int i, struct val x,
+                                          const struct val *L);
+#define CVB_SYNTH_MAX_LAYERS 32
+/* A whole model: n_layers layers then 8.4's Detect head on levels[0..2]. */
+int cvb__synth_build84(struct synth *s, int n_layers, cvb__synth_layer_fn layer,
+                       const int *levels, bool dw, bool one2one);
+
+/* synth_v10.c: the whole YOLOv10n graph at the synth's imgsz (graph already
+ * reset), with the one-to-one head when end-to-end. Returns 0 or the first
+ * error. */
+int cvb__synth_build_v10n(struct synth *s);
+
 #endif

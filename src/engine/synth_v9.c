@@ -144,31 +144,44 @@ static const char *named(struct synth *s, const char *op, const char *name, int 
     return n ? n->output[0] : NULL;
 }
 
-/* Detect's branches of level i on feature x (scope /model.22), in the
- * exporter's order (ch0: P3's channels); *box and *cls get the [1, C, HW] reshapes, whose shape
- * constants level 0 creates into shapes[2] for the others. */
-static void detect_level(struct synth *s, int i, struct val x, int ch0, const char **box,
-                         const char **cls, const char **shapes) {
+/* Detect's branches of level i on feature x (scope /model.<n>), in the
+ * exporter's order (ch0: P3's channels); *box and *cls get the [1, C, HW]
+ * reshapes, whose shape constants level 0 creates into shapes[2] for the
+ * others. dw: YOLO11's class branch (DWConv 3x3 + Conv 1x1, twice; v10Detect
+ * too) instead of two Conv 3x3; pre: the branches' name prefix ("" or
+ * v10Detect's "one2one_"). */
+void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bool dw,
+                               const char *pre, const char **box, const char **cls,
+                               const char **shapes) {
     /* max(16, ch[0] / 4, 4 * reg_max), max(ch[0], min(nc, 100)): ch[0] is P3's */
     const int c2 = ch0 / 4 > 4 * REG_MAX ? ch0 / 4 : 4 * REG_MAX, c3 = ch0 > NC ? ch0 : NC;
-    char comp[2][16], sub[40], nm[300];
+    char comp[2][32], sub[48], nm[300];
     struct val b = x, c = x;
-    snprintf(comp[0], sizeof comp[0], "cv2.%d", i);
-    snprintf(comp[1], sizeof comp[1], "cv3.%d", i);
+    snprintf(comp[0], sizeof comp[0], "%scv2.%d", pre, i);
+    snprintf(comp[1], sizeof comp[1], "%scv3.%d", pre, i);
     for (int j = 0; j < 3; j++) {
         size_t mark = cvb__synth_scope_push(s, comp[0]);
-        snprintf(sub, sizeof sub, "cv2.%d.%d", i, j);
+        snprintf(sub, sizeof sub, "%s.%d", comp[0], j);
         if (j < 2)
             b = cvb__synth_conv(s, sub, b, c2, 3, 1, -1, 1, F_ACT | F_NOPLANT, ROLE_PLAIN);
         else
             b = cvb__synth_conv(s, sub, b, 4 * REG_MAX, 1, 1, -1, 1, F_BARE, ROLE_BOX);
         cvb__synth_scope_pop(s, mark);
         mark = cvb__synth_scope_push(s, comp[1]);
-        snprintf(sub, sizeof sub, "cv3.%d.%d", i, j);
-        if (j < 2)
-            c = cvb__synth_conv(s, sub, c, c3, 3, 1, -1, 1, F_ACT, ROLE_PLAIN);
-        else
+        snprintf(sub, sizeof sub, "%s.%d", comp[1], j);
+        if (j == 2) {
             c = cvb__synth_conv(s, sub, c, NC, 1, 1, -1, 1, F_BARE, ROLE_CLS);
+        } else if (dw) {
+            char dwc[56], pwc[56];
+            snprintf(dwc, sizeof dwc, "%s.0", sub);
+            snprintf(pwc, sizeof pwc, "%s.1", sub);
+            size_t m2 = cvb__synth_scope_push(s, sub);
+            c = cvb__synth_conv(s, dwc, c, c.c, 3, 1, -1, c.c, F_ACT, ROLE_PLAIN);
+            c = cvb__synth_conv(s, pwc, c, c3, 1, 1, -1, 1, F_ACT, ROLE_PLAIN);
+            cvb__synth_scope_pop(s, m2);
+        } else {
+            c = cvb__synth_conv(s, sub, c, c3, 3, 1, -1, 1, F_ACT, ROLE_PLAIN);
+        }
         cvb__synth_scope_pop(s, mark);
     }
     /* the exporter's shape constants and names: box reshapes 0-2, class 3-5 */
@@ -185,16 +198,42 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, const ch
         char name[32];
         if (idx == 0) snprintf(name, sizeof name, "Reshape");
         else snprintf(name, sizeof name, "Reshape_%d", idx);
-        const char *r = named(s, "Reshape", name, 2, in);
+        char full[300];
+        snprintf(full, sizeof full, "%s/%s", cvb__synth_scope(s), name);
+        Onnx__NodeProto *n = cvb__synth_node(s, "Reshape", 2, in, 1);
+        cvb__synth_rename(s, n, full);
+        cvb__synth_attr_int(s, n, "allowzero", 0); /* as the exporter writes it */
+        const char *r = n ? n->output[0] : NULL;
         if (k == 0) *box = r;
         else *cls = r;
     }
 }
 
-/* Detect's tail after the three levels (scope /model.22). Returns 0 or
- * the first error. */
-static int detect_tail(struct synth *s, const char *const *box, const char *const *cls,
-                       const struct val *feats) {
+/* The end-to-end end of Detect's tail: Concat(x1y1, x2y2) (corners[2]),
+ * times the strides, Concat with the class scores, then 8.4's top-K tail
+ * (its Div is the exporter's Div_1: Div was folded away). */
+static int e2e_tail(struct synth *s, const char *const *corners, const char *strd,
+                    const char *cls_sig, int64_t n_anchor) {
+    Onnx__NodeProto *bx = cvb__synth_node(s, "Concat", 2, corners, 1);
+    cvb__synth_attr_int(s, bx, "axis", 1);
+    if (bx == NULL) return cvb__synth_rc(s);
+    const char *in[2] = {bx->output[0], strd};
+    in[0] = named(s, "Mul", "Mul_2", 2, in);
+    in[1] = cls_sig;
+    Onnx__NodeProto *pred = cvb__synth_node(s, "Concat", 2, in, 1);
+    cvb__synth_attr_int(s, pred, "axis", 1);
+    if (pred == NULL) return cvb__synth_rc(s);
+    cvb__synth_skip_name(s, "Div");
+    cvb__synth_e2e_tail(s, pred->output[0], n_anchor);
+    return cvb__synth_rc(s);
+}
+
+/* Detect's tail after the three levels (scope /model.<n>), to output0
+ * [1, 84, N], or with the end-to-end head (cvb__synth_end2end()) corner
+ * boxes and 8.4's top-K tail to output0 [1, K, 6] under the exporter's
+ * names (yolov10n-e2e). Returns 0 or the first error. */
+int cvb__synth_detect84_tail(struct synth *s, const char *const *box, const char *const *cls,
+                             const struct val *feats) {
     static const int strides[3] = {8, 16, 32};
     char nm[300];
     const char *sc = cvb__synth_scope(s);
@@ -221,17 +260,17 @@ static int detect_tail(struct synth *s, const char *const *box, const char *cons
     snprintf(nm, sizeof nm, "%s/Constant_15_output_0", sc);
     if (cvb__synth_anchors(s, feats, 3, strides, an, nm, &anchors, &strd) < 0)
         return cvb__synth_rc(s);
-    float two = 2.0f;
-    snprintf(nm, sizeof nm, "%s/Constant_14_output_0", sc);
-    const char *c2 = cvb__synth_init_f32(s, nm, 0, NULL, &two, 1);
-
-    /* dist2bbox(xywh=True, dim=1) * strides, with the exporter's names */
+    /* dist2bbox(xywh=not end2end, dim=1) * strides, with the exporter's names */
     const char *lt = slice_ch(s, d, 0, 2), *rb = slice_ch(s, d, 2, 4);
     const char *in[2] = {anchors, lt};
     const char *x1y1 = named(s, "Sub", "Sub", 2, in);
     in[1] = rb;
     const char *x2y2 = named(s, "Add", "Add_1", 2, in);
     in[0] = x1y1, in[1] = x2y2;
+    if (cvb__synth_end2end(s)) return e2e_tail(s, in, strd, cls_sig, n_anchor);
+    float two = 2.0f;
+    snprintf(nm, sizeof nm, "%s/Constant_14_output_0", sc);
+    const char *c2 = cvb__synth_init_f32(s, nm, 0, NULL, &two, 1);
     const char *sum = named(s, "Add", "Add_2", 2, in);
     in[0] = x2y2, in[1] = x1y1;
     const char *wh = named(s, "Sub", "Sub_1", 2, in);
@@ -284,51 +323,67 @@ static const struct {
     {M_CAT, -1, 9, 0, 0, 0, 0, -1},         /* 20: cat head P5 */
     {M_ELAN4, -1, 0, 128, 128, 64, 3, 2},   /* 21 (P5/32) */
 };
-#define V9_DETECT 22
-#define V9_P3 15
+static struct val v9_layer(struct synth *s, int i, struct val x, const struct val *L) {
+    switch (yolov9t[i].mod) {
+    case M_CONV: return cvb__synth_conv(s, NULL, x, yolov9t[i].c2, 3, 2, -1, 1, F_ACT, ROLE_PLAIN);
+    case M_ELAN1:
+    case M_ELAN4: return elan(s, x, yolov9t[i].c2, yolov9t[i].c3, yolov9t[i].c4, yolov9t[i].n);
+    case M_ACONV: return aconv(s, x, yolov9t[i].c2);
+    case M_SPPELAN: return sppelan(s, x, yolov9t[i].c2, yolov9t[i].c3);
+    case M_UP: return cvb__synth_upsample(s, x);
+    case M_CAT: {
+        struct val xs[2] = {x, L[yolov9t[i].from2]};
+        return cvb__synth_concat(s, 2, xs);
+    }
+    }
+    return x;
+}
 
 int cvb__synth_build_v9t(struct synth *s) {
     enum { N = sizeof yolov9t / sizeof yolov9t[0] };
-    struct val L[N], feats[3];
+    int levels[3] = {0, 0, 0};
+    for (int i = 0; i < N; i++)
+        if (yolov9t[i].level >= 0) levels[yolov9t[i].level] = i;
+    return cvb__synth_build84(s, N, v9_layer, levels, false, false);
+}
+
+/* The layers 0 .. n_layers - 1 of a model (scope /model.<i>, layer(i) on
+ * the previous layer's output, the image for layer 0), then 8.4's Detect
+ * head as layer n_layers on the layers levels[0..2] (P3, P4, P5), each
+ * level's branches written right after the layer that feeds it, as the
+ * exporter does. dw: the class branch with depthwise convs
+ * (cvb__synth_detect84_level()); one2one: v10Detect, whose end-to-end head
+ * has branches of its own (one2one_cv2/cv3) that take the one-to-many
+ * branches' weights. Returns 0 or the first error. */
+int cvb__synth_build84(struct synth *s, int n_layers, cvb__synth_layer_fn layer,
+                       const int *levels, bool dw, bool one2one) {
+    struct val L[CVB_SYNTH_MAX_LAYERS], feats[3];
     const struct val img = {.name = "images", .c = 3, .h = cvb__synth_imgsz(s),
                             .w = cvb__synth_imgsz(s)};
     const char *box[3] = {NULL, NULL, NULL}, *cls[3] = {NULL, NULL, NULL};
     const char *shapes[2] = {NULL, NULL};
-    char comp[16];
-    for (int i = 0; i < N; i++) {
-        struct val x = i == 0 ? img : L[i - 1], y = x;
+    const char *pre = one2one && cvb__synth_end2end(s) ? "one2one_" : "";
+    char comp[24];
+    if (n_layers > CVB_SYNTH_MAX_LAYERS || levels[2] >= n_layers)
+        return cvb__synth_fail(s, CVB_EINTERNAL, "too many layers");
+    for (int i = 0, k = 0; i < n_layers; i++) {
         snprintf(comp, sizeof comp, "model.%d", i);
         size_t mark = cvb__synth_scope_push(s, comp);
-        switch (yolov9t[i].mod) {
-        case M_CONV:
-            y = cvb__synth_conv(s, NULL, x, yolov9t[i].c2, 3, 2, -1, 1, F_ACT, ROLE_PLAIN);
-            break;
-        case M_ELAN1:
-        case M_ELAN4:
-            y = elan(s, x, yolov9t[i].c2, yolov9t[i].c3, yolov9t[i].c4, yolov9t[i].n);
-            break;
-        case M_ACONV: y = aconv(s, x, yolov9t[i].c2); break;
-        case M_SPPELAN: y = sppelan(s, x, yolov9t[i].c2, yolov9t[i].c3); break;
-        case M_UP: y = cvb__synth_upsample(s, x); break;
-        case M_CAT: {
-            struct val xs[2] = {x, L[yolov9t[i].from2]};
-            y = cvb__synth_concat(s, 2, xs);
-            break;
-        }
-        }
+        L[i] = layer(s, i, i == 0 ? img : L[i - 1], L);
         cvb__synth_scope_pop(s, mark);
-        L[i] = y;
-        int k = yolov9t[i].level;
-        if (k < 0) continue;
-        feats[k] = y;
-        snprintf(comp, sizeof comp, "model.%d", V9_DETECT);
+        if (k > 2 || i != levels[k]) continue;
+        feats[k] = L[i];
+        snprintf(comp, sizeof comp, "model.%d", n_layers);
         mark = cvb__synth_scope_push(s, comp);
-        detect_level(s, k, y, L[V9_P3].c, &box[k], &cls[k], shapes);
+        cvb__synth_weights_alias(s, *pre ? pre : NULL);
+        cvb__synth_detect84_level(s, k, L[i], L[levels[0]].c, dw, pre, &box[k], &cls[k], shapes);
+        cvb__synth_weights_alias(s, NULL);
         cvb__synth_scope_pop(s, mark);
+        k++;
     }
-    snprintf(comp, sizeof comp, "model.%d", V9_DETECT);
+    snprintf(comp, sizeof comp, "model.%d", n_layers);
     size_t mark = cvb__synth_scope_push(s, comp);
-    int rc = detect_tail(s, box, cls, feats);
+    int rc = cvb__synth_detect84_tail(s, box, cls, feats);
     cvb__synth_scope_pop(s, mark);
     return rc;
 }

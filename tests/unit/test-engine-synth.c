@@ -42,6 +42,11 @@ static const struct expect expects[] = {
     {"yolov9t", 2094000, 2.094, 8.23, 662,
      "Conv:186 Sigmoid:180 Mul:180 Add:44 Concat:31 Slice:18 Reshape:8 AveragePool:5 "
      "MaxPool:3 Resize:2 Sub:2 Transpose:1 Softmax:1 Div:1"},
+    /* from Ultralytics 8.4.190's export (nms=None: the one-to-many head)
+     * via `cvbench model info`; published: 2.3 M, 6.7 GFLOPs */
+    {"yolov10n", 2299264, 2.3, 6.7, 292,
+     "Conv:83 Mul:71 Sigmoid:70 Concat:18 Add:12 Reshape:11 Split:10 MaxPool:3 Transpose:3 "
+     "MatMul:2 Softmax:2 Resize:2 Slice:2 Sub:2 Div:1"},
 };
 
 static int hist_count(const struct cvb_synth_stats *st, const char *op) {
@@ -65,10 +70,13 @@ static void check_hist(const struct cvb_synth_stats *st, const char *hist) {
     CHECK_EQ_INT(st->n_ops, n_listed);
 }
 
-/* YOLO11's attention logits (after the kd^-0.5 scale) have the spread of
- * a trained model's (std at most ~3), not the hundreds that make Softmax
- * amplify rounding differences between kernel sets. */
+/* The attention logits (after the kd^-0.5 scale) of YOLO11 and YOLOv10
+ * have the spread of a trained model's (std at most ~3), not the hundreds
+ * that make Softmax amplify rounding differences between kernel sets. The
+ * scaled logits are the output of node ".../attn/<op>": YOLO11's scale Mul
+ * after the MatMul, the MatMul in 8.4's form (q scaled first: YOLOv10). */
 struct attn_seen {
+    const char *op, *suffix;
     int n;
     double sd_min, sd_max;
 };
@@ -76,8 +84,8 @@ struct attn_seen {
 static void attn_observer(void *user, const char *node, const char *op, float *data, int ndim,
                           const int64_t *dims) {
     struct attn_seen *a = user;
-    size_t nl = strlen(node);
-    if (strcmp(op, "Mul") != 0 || nl < 9 || strcmp(node + nl - 9, "/attn/Mul") != 0) return;
+    size_t nl = strlen(node), sl = strlen(a->suffix);
+    if (strcmp(op, a->op) != 0 || nl < sl || strcmp(node + nl - sl, a->suffix) != 0) return;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= dims[i];
     double sum = 0, sq = 0;
@@ -91,10 +99,11 @@ static void attn_observer(void *user, const char *node, const char *op, float *d
     a->n++;
 }
 
-static void check_attention(struct cvb_engine *e) {
+static void check_attention(struct cvb_engine *e, const char *arch) {
     static float img[3 * 320 * 320];
     static float out[84 * 2100];
-    struct attn_seen a = {0};
+    const bool v10 = strcmp(arch, "yolov10n") == 0;
+    struct attn_seen a = {.op = v10 ? "MatMul" : "Mul", .suffix = v10 ? "/attn/MatMul" : "/attn/Mul"};
     struct cvb_err err = {0};
     cvb_synth_calib_image(320, img);
     cvb_engine_set_observer(e, attn_observer, &a);
@@ -102,7 +111,7 @@ static void check_attention(struct cvb_engine *e) {
     void *outs[1] = {out};
     CHECK_EQ_INT(cvb_engine_run(e, ins, outs, &err), 0);
     cvb_engine_set_observer(e, NULL, NULL);
-    printf("  yolo11n attention: %d blocks, scaled logit std %.2f..%.2f\n", a.n, a.sd_min,
+    printf("  %s attention: %d blocks, scaled logit std %.2f..%.2f\n", arch, a.n, a.sd_min,
            a.sd_max);
     CHECK_EQ_INT(a.n, 1);
     /* at most 3 on the calibration inputs, where the mosaic is among the
@@ -168,7 +177,8 @@ static void test_archs(void) {
             cvb_engine_model_info(e, &mi);
             CHECK(mi.synthetic);
             CHECK_EQ_INT(mi.n_nodes, x->n_nodes);
-            if (strcmp(x->arch, "yolo11n") == 0) check_attention(e);
+            if (strcmp(x->arch, "yolo11n") == 0 || strcmp(x->arch, "yolov10n") == 0)
+                check_attention(e, x->arch);
             cvb_engine_free(e);
         }
         unlink(path);
@@ -190,6 +200,45 @@ static void test_deterministic(void) {
     free(a);
     free(b);
     free(c);
+}
+
+/* yolov10n --end2end: the exported one-to-one head (308 nodes, as 8.4.190's
+ * nms=False export), whose convs take the calibrated one-to-many convs'
+ * weights; deterministic, and loads with output0 [1, K, 6]. */
+static void test_v10_end2end(void) {
+    struct cvb_synth_opts o = {.arch = "yolov10n", .imgsz = 128, .seed = 5, .end2end = true};
+    struct cvb_synth_stats st;
+    void *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    struct cvb_err err = {0};
+    int rc = cvb_synth_model_buffer(&o, &a, &la, &st, &err);
+    if (rc < 0) fprintf(stderr, "  yolov10n --end2end: %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(cvb_synth_model_buffer(&o, &b, &lb, NULL, &err), 0);
+    CHECK(la > 0 && la == lb && memcmp(a, b, la) == 0);
+    CHECK_EQ_INT(st.n_nodes, 308);
+    CHECK_EQ_INT(st.n_params, 2299264);
+    CHECK_EQ_INT(st.n_anchors, 336);
+    CHECK_EQ_INT(st.e2e_rows, 300);
+    check_hist(&st, "Conv:83 Mul:71 Sigmoid:70 Concat:19 Split:11 Add:11 Reshape:11 "
+                    "Transpose:4 Unsqueeze:4 MaxPool:3 GatherElements:3 MatMul:2 Softmax:2 "
+                    "Resize:2 Slice:2 TopK:2 Expand:2 Sub:1 ReduceMax:1 Flatten:1 Mod:1 Div:1 "
+                    "Cast:1");
+    struct cvb_engine *e = NULL;
+    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
+    rc = a != NULL ? cvb_engine_load_buffer(a, la, "yolov10n-e2e", &eo, &e, &err) : -1;
+    if (rc < 0) fprintf(stderr, "  load yolov10n --end2end: %s\n", err.msg);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        struct cvb_tensor_info oi;
+        cvb_engine_output_info(e, 0, &oi);
+        CHECK_EQ_INT(oi.ndim, 3);
+        CHECK_EQ_INT(oi.dims[1], 300);
+        CHECK_EQ_INT(oi.dims[2], 6);
+        cvb_engine_free(e);
+    }
+    free(a);
+    free(b);
 }
 
 static void test_bad_options(void) {
@@ -230,5 +279,6 @@ int main(void) {
     RUN(test_bad_options);
     RUN(test_deterministic);
     RUN(test_archs);
+    RUN(test_v10_end2end);
     return test_summary();
 }
