@@ -77,9 +77,10 @@
 #define REG_MAX 16
 #define MAX_IMGSZ 4096
 #define MAX_SCOPE 256
+#define MAX_ATTN 8 /* attention blocks per model (yolo12n: 8 ABlocks) */
 
 const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
-                                        NULL};
+                                        "yolo12n", NULL};
 
 /* ==== PRNG: splitmix64 + Box-Muller ======================================= */
 
@@ -135,7 +136,7 @@ struct conv_w {
     float plant_ofs;   /* value offset the input's planted channels carry */
 };
 
-enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T };
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_12N };
 
 struct arch {
     const char *name;
@@ -152,6 +153,7 @@ static const struct arch archs[] = {
     {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024, true},
     {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024, true},
     {"yolov9t", ARCH_V9T, "Ultralytics YOLOv9t model ", 1.0, 1.0, 1024, false}, /* synth_v9.c */
+    {"yolo12n", ARCH_12N, "Ultralytics YOLO12n model ", 0.50, 0.25, 1024, false}, /* synth_v12.c */
 };
 
 struct name_count {
@@ -182,11 +184,13 @@ struct synth {
     char scope[MAX_SCOPE];
     int64_t n_params;
     double macs;
-    /* attention logits (C2PSA) of the graph being built, for calibration */
+    /* attention logits (C2PSA, YOLO12's AAttn) of the graph being built,
+     * for calibration */
     int n_attn;
-    const char *attn_out[4]; /* scaled q^T k tensor, [1, heads, N, N] */
-    int64_t attn_dims[4][4];
-    int attn_qkv[4];         /* index of the qkv conv in convs */
+    const char *attn_out[MAX_ATTN]; /* scaled q^T k tensor, [areas, heads, N, N] */
+    int64_t attn_dims[MAX_ATTN][4];
+    int attn_qkv[MAX_ATTN];         /* index of the qkv conv in convs */
+    bool attn_prescaled[MAX_ATTN];  /* its MatMul already has the hd^-0.5 scale (AAttn) */
     bool pack_attn;          /* pack_model(): expose attn_out as graph outputs */
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
@@ -952,6 +956,22 @@ const char *cvb__synth_softmax(struct synth *s, const char *x, int axis) { retur
 int cvb__synth_imgsz(const struct synth *s) { return s->imgsz; }
 int cvb__synth_rc(const struct synth *s) { return s->rc; }
 int cvb__synth_fail(struct synth *s, int code, const char *what) { return fail(s, code, what); }
+enum c2f_block { BLK_C2F = 0, BLK_C3K2_BOTTLENECK, BLK_C3K2_C3K };
+static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e,
+                      enum c2f_block blk);
+static void attn_logits(struct synth *s, const char *name, const int64_t *dims, bool prescaled);
+struct val cvb__synth_c3k2(struct synth *s, struct val x, int c2, int n, bool c3k, double e) {
+    return c2f(s, x, c2, n, 1, e, c3k ? BLK_C3K2_C3K : BLK_C3K2_BOTTLENECK);
+}
+void cvb__synth_name_output(struct synth *s, Onnx__NodeProto *n, size_t i, const char *name) {
+    if (n == NULL || s->rc < 0 || i >= n->n_output) return;
+    char *nm = arena_printf(s, "%s", name);
+    if (nm != NULL) n->output[i] = nm;
+}
+void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *dims,
+                            bool prescaled) {
+    attn_logits(s, name, dims, prescaled);
+}
 
 /* ==== modules (ultralytics/nn/modules) ==================================== */
 
@@ -986,8 +1006,6 @@ static struct val c3(struct synth *s, struct val x, int c2, int n, int shortcut,
     struct val y = concat(s, 2, cat);
     return conv(s, "cv3", y, c2, 1, 1, F_ACT);
 }
-
-enum c2f_block { BLK_C2F = 0, BLK_C3K2_BOTTLENECK, BLK_C3K2_C3K };
 
 /* C2f / C3k2 in the current scope. */
 static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e,
@@ -1048,6 +1066,22 @@ static struct val sppf(struct synth *s, struct val x, int c2) {
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT | F_PLANT_LOCALMAX);
 }
 
+/* Record tensor 'name' ([areas, heads, N, N], scaled q^T k) as an
+ * attention block's logits, for calibration (temper_attention()); the
+ * block's qkv conv is the last conv created. prescaled: its MatMul node
+ * already includes the head_dim^-0.5 scale (AAttn scales q before it). */
+static void attn_logits(struct synth *s, const char *name, const int64_t *dims, bool prescaled) {
+    if (name == NULL || s->rc < 0) return;
+    if (s->n_attn == MAX_ATTN) {
+        fail(s, CVB_EINTERNAL, "more attention blocks than MAX_ATTN");
+        return;
+    }
+    memcpy(s->attn_dims[s->n_attn], dims, sizeof(int64_t) * 4);
+    s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
+    s->attn_prescaled[s->n_attn] = prescaled;
+    s->attn_out[s->n_attn++] = name;
+}
+
 /* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
 static struct val attention(struct synth *s, struct val x, int heads) {
     size_t mark = scope_push(s, "attn");
@@ -1065,12 +1099,8 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     s->macs += (double)heads * n_pos * n_pos * kd;
     char *scn = arena_printf(s, "%s/Mul_scale", s->scope);
     const char *sc = binary(s, "Mul", mm, init_f32_scalar(s, scn, (float)pow(kd, -0.5)));
-    if (s->n_attn < 4 && sc != NULL) {
-        int64_t *d = s->attn_dims[s->n_attn];
-        d[0] = 1, d[1] = heads, d[2] = n_pos, d[3] = n_pos;
-        s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
-        s->attn_out[s->n_attn++] = sc;
-    }
+    const int64_t ad[4] = {1, heads, n_pos, n_pos};
+    attn_logits(s, sc, ad, false);
     const char *sm = softmax(s, sc, -1);
     const char *smt = transpose(s, sm, 4, perm);
     const char *mm2 = binary(s, "MatMul", qkv3[2], smt);
@@ -1398,6 +1428,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
 static int build_graph(struct synth *s) {
     graph_reset(s);
     if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
+    if (s->arch->id == ARCH_12N) return cvb__synth_build_v12n(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
@@ -1478,7 +1509,8 @@ static int build_graph(struct synth *s) {
         nl = 3;
         break;
     }
-    case ARCH_V9T: break; /* above */
+    case ARCH_V9T: /* above */
+    case ARCH_12N: break;
     case ARCH_11N: {
         CONVL(0, x, ch(s, 64), 3, 2);
         CONVL(1, L[0], ch(s, 128), 3, 2);
@@ -1588,7 +1620,7 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     opset.version = OPSET;
 
     Onnx__ValueInfoProto *in = value_info(s, "images", 4, in_dims);
-    Onnx__ValueInfoProto *outs[5] = {value_info(s, "output0", 3, out_dims)};
+    Onnx__ValueInfoProto *outs[1 + MAX_ATTN] = {value_info(s, "output0", 3, out_dims)};
     int n_out = 1;
     for (int i = 0; s->pack_attn && i < s->n_attn; i++)
         if ((outs[n_out++] = value_info(s, s->attn_out[i], 4, s->attn_dims[i])) == NULL) return s->rc;
@@ -1911,8 +1943,8 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Attention logits (C2PSA): the first MatMul of an Attention block, q^T k
- * [1, heads, N, N] before the kd^-0.5 scale. With BN-normalised q and k
+/* Attention logits (C2PSA, AAttn): the first MatMul of an Attention block, q^T k
+ * [areas, heads, N, N] before the kd^-0.5 scale (after it in AAttn). With BN-normalised q and k
  * channels they are far larger than a trained model's (thousands; the
  * Softmax then amplifies rounding differences between kernel sets), so each
  * head's logits are rescaled in place to a scaled std of
@@ -1928,7 +1960,10 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
     char qkv[MAX_SCOPE + 32];
     snprintf(qkv, sizeof qkv, "%.*s/attn/qkv/conv/Conv", (int)(nl - tl), node);
     struct conv_w *cw = find_conv(cb->s, qkv);
-    int64_t heads = dims[1], npos = dims[2] * dims[3];
+    int64_t areas = dims[0], heads = dims[1], npos = dims[2] * dims[3];
+    bool prescaled = false;
+    for (int i = 0; i < cb->s->n_attn; i++)
+        if (cw != NULL && &cb->s->convs[cb->s->attn_qkv[i]] == cw) prescaled = cb->s->attn_prescaled[i];
     if (cw == NULL || cw->b == NULL || heads <= 0 || cw->cout % heads != 0 ||
         cw->cin_g % heads != 0) {
         cb->failed = 1;
@@ -1941,17 +1976,24 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
     }
     size_t wper = (size_t)cw->cin_g * cw->k * cw->k;
     for (int64_t h = 0; h < heads; h++) {
-        float *p = data + h * npos;
+        /* one head's logits over all areas: they share the qkv weights */
         double sum = 0, sq = 0;
-        for (int64_t i = 0; i < npos; i++) {
-            sum += p[i];
-            sq += (double)p[i] * p[i];
+        for (int64_t a = 0; a < areas; a++) {
+            const float *p = data + (a * heads + h) * npos;
+            for (int64_t i = 0; i < npos; i++) {
+                sum += p[i];
+                sq += (double)p[i] * p[i];
+            }
         }
-        double mean = sum / npos, sd = sqrt(fmax(sq / npos - mean * mean, 0));
-        double target = CALIB_ATTN_LOGIT_STD * sqrt((double)kd); /* before the scale Mul */
+        double n = (double)(areas * npos), mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
+        /* C2PSA's MatMul comes before the scale Mul */
+        double target = CALIB_ATTN_LOGIT_STD * (prescaled ? 1.0 : sqrt((double)kd));
         if (sd < 1e-12) continue;
         double f = target / sd, r = sqrt(f);
-        for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
+        for (int64_t a = 0; a < areas; a++) {
+            float *p = data + (a * heads + h) * npos;
+            for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
+        }
         for (int c = (int)h * per; c < (int)h * per + 2 * kd; c++) {
             float *w = cw->w + (size_t)c * wper;
             for (size_t j = 0; j < wper; j++) w[j] = (float)(w[j] * r);
@@ -1965,6 +2007,10 @@ static void observe(void *user, const char *node, const char *op, float *data, i
                     const int64_t *dims) {
     struct calib *cb = user;
     struct synth *s = cb->s;
+    if (ndim == 4 && strcmp(op, "MatMul") == 0) { /* AAttn: areas in dims[0] */
+        attention_logits(cb, node, data, dims);
+        return;
+    }
     if (ndim != 4 || dims[0] != 1) return;
     int64_t C = dims[1], HW = dims[2] * dims[3];
     if (strcmp(op, "Mul") == 0) {
@@ -1985,10 +2031,6 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         double mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
         if (sd < cb->act_std_min) cb->act_std_min = (float)sd;
         if (sd > cb->act_std_max) cb->act_std_max = (float)sd;
-        return;
-    }
-    if (strcmp(op, "MatMul") == 0) {
-        attention_logits(cb, node, data, dims);
         return;
     }
     if (strcmp(op, "Conv") != 0) return;
@@ -2106,8 +2148,8 @@ static int calib_engine(struct synth *s, enum cvb_kernels kernels, struct cvb_en
 #define CALIB_ATTN_LOGIT_STD_MAX 3.0
 static int temper_attention(struct synth *s, int cal_sz) {
     struct cvb_engine *e = NULL;
-    float *img = NULL, *bufs[5] = {NULL, NULL, NULL, NULL, NULL};
-    double worst[4][16] = {{0}};
+    float *img = NULL, *bufs[1 + MAX_ATTN] = {NULL};
+    double worst[MAX_ATTN][16] = {{0}};
     int rc;
     s->imgsz = cal_sz;
     s->pack_attn = true;
@@ -2143,15 +2185,18 @@ static int temper_attention(struct synth *s, int cal_sz) {
             goto out;
         }
         for (int i = 0; i < s->n_attn; i++) {
-            int64_t heads = s->attn_dims[i][1], nel = s->attn_dims[i][2] * s->attn_dims[i][3];
+            int64_t areas = s->attn_dims[i][0], heads = s->attn_dims[i][1];
+            int64_t nel = s->attn_dims[i][2] * s->attn_dims[i][3];
             for (int64_t h = 0; h < heads && h < 16; h++) {
-                const float *p = bufs[1 + i] + h * nel;
-                double sum = 0, sq = 0;
-                for (int64_t j = 0; j < nel; j++) {
-                    sum += p[j];
-                    sq += (double)p[j] * p[j];
+                double sum = 0, sq = 0, n = (double)(areas * nel);
+                for (int64_t a = 0; a < areas; a++) {
+                    const float *p = bufs[1 + i] + (a * heads + h) * nel;
+                    for (int64_t j = 0; j < nel; j++) {
+                        sum += p[j];
+                        sq += (double)p[j] * p[j];
+                    }
                 }
-                double sd = sqrt(fmax(sq / nel - (sum / nel) * (sum / nel), 0));
+                double sd = sqrt(fmax(sq / n - (sum / n) * (sum / n), 0));
                 worst[i][h] = sd > worst[i][h] ? sd : worst[i][h];
             }
         }
@@ -2175,7 +2220,7 @@ static int temper_attention(struct synth *s, int cal_sz) {
 out:
     cvb_engine_free(e);
     free(img);
-    for (int i = 0; i < 5; i++) free(bufs[i]);
+    for (int i = 0; i < 1 + MAX_ATTN; i++) free(bufs[i]);
     return rc;
 }
 
@@ -2355,14 +2400,14 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
                       struct cvb_err *err) {
     if (o == NULL || o->arch == NULL)
         return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
-                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t)");
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolo12n)");
     *arch = NULL;
     for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
         if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
     if (*arch == NULL)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: unknown architecture '%s' (expected one of yolov5nu, "
-                           "yolov8n, yolov8s, yolo11n, yolov9t)", o->arch);
+                           "yolov8n, yolov8s, yolo11n, yolov9t, yolo12n)", o->arch);
     *imgsz = o->imgsz ? o->imgsz : 640;
     if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL,

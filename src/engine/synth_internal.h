@@ -85,5 +85,33 @@ int cvb__synth_fail(struct synth *s, int code, const char *what);
 /* synth_v9.c: the whole YOLOv9t graph at the synth's imgsz (graph already
  * reset). Returns 0 or the first error. */
 int cvb__synth_build_v9t(struct synth *s);
+/* C3k2(c2, n, c3k, e) of YOLO11/YOLO12 in the current scope (synth.c's C2f
+ * with Bottleneck or C3k blocks, shortcut on). */
+struct val cvb__synth_c3k2(struct synth *s, struct val x, int c2, int n, bool c3k, double e);
+/* Name output i of node n 'name' (the simplifier's fused nodes keep a name
+ * and an output from two different original nodes). */
+void cvb__synth_name_output(struct synth *s, Onnx__NodeProto *n, size_t i, const char *name);
+/* Record tensor 'name', [areas, heads, N, N] scaled attention logits, for
+ * calibration; the last conv created is the block's qkv conv. prescaled:
+ * the first MatMul already carries the scale (AAttn). */
+void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *dims,
+                            bool prescaled);
+/* synth_v9.c: RepCSP(c2, n) = C3k(c2, c2, n, shortcut, e=0.5, k=3) as both
+ * export (cv1, cv2, bottlenecks, Concat, cv3) in the current scope; and
+ * Ultralytics 8.4's Detect head: the branches of level i written after the
+ * layer that feeds them (dw: YOLO11-style class branch), then the tail
+ * that makes output0. Contracts in synth_v9.c. */
+struct val cvb__synth_repcsp(struct synth *s, struct val x, int c2, int n);
+struct detect84 {
+    int layer;      /* Detect's layer index (its scope "model.<layer>") */
+    int ch0;        /* P3's channels */
+    bool dw;        /* YOLO11-style class branch (DWConv + Conv pairs) */
+    const char *box[3], *cls[3], *shapes[2]; /* filled level by level */
+    struct val feats[3];
+};
+void cvb__synth_detect84_level(struct synth *s, struct detect84 *d, int i, struct val x);
+int cvb__synth_detect84_tail(struct synth *s, struct detect84 *d);
+/* synth_v12.c: the whole YOLO12n graph (graph already reset). */
+int cvb__synth_build_v12n(struct synth *s);
 
 #endif

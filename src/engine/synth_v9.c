@@ -146,8 +146,10 @@ static const char *named(struct synth *s, const char *op, const char *name, int 
 
 /* Detect's branches of level i on feature x (scope /model.22), in the
  * exporter's order (ch0: P3's channels); *box and *cls get the [1, C, HW] reshapes, whose shape
- * constants level 0 creates into shapes[2] for the others. */
-static void detect_level(struct synth *s, int i, struct val x, int ch0, const char **box,
+ * constants level 0 creates into shapes[2] for the others. dw: YOLO11's
+ * class branch (two DWConv 3x3 + Conv 1x1 pairs; YOLO12 too) instead of
+ * two Conv 3x3. */
+static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, const char **box,
                          const char **cls, const char **shapes) {
     /* max(16, ch[0] / 4, 4 * reg_max), max(ch[0], min(nc, 100)): ch[0] is P3's */
     const int c2 = ch0 / 4 > 4 * REG_MAX ? ch0 / 4 : 4 * REG_MAX, c3 = ch0 > NC ? ch0 : NC;
@@ -165,7 +167,15 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, const ch
         cvb__synth_scope_pop(s, mark);
         mark = cvb__synth_scope_push(s, comp[1]);
         snprintf(sub, sizeof sub, "cv3.%d.%d", i, j);
-        if (j < 2)
+        if (j < 2 && dw) {
+            char pair[2][48];
+            size_t m2 = cvb__synth_scope_push(s, sub);
+            snprintf(pair[0], sizeof pair[0], "%s.0", sub);
+            snprintf(pair[1], sizeof pair[1], "%s.1", sub);
+            c = cvb__synth_conv(s, pair[0], c, c.c, 3, 1, -1, c.c, F_ACT, ROLE_PLAIN);
+            c = cvb__synth_conv(s, pair[1], c, c3, 1, 1, -1, 1, F_ACT, ROLE_PLAIN);
+            cvb__synth_scope_pop(s, m2);
+        } else if (j < 2)
             c = cvb__synth_conv(s, sub, c, c3, 3, 1, -1, 1, F_ACT, ROLE_PLAIN);
         else
             c = cvb__synth_conv(s, sub, c, NC, 1, 1, -1, 1, F_BARE, ROLE_CLS);
@@ -185,7 +195,11 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, const ch
         char name[32];
         if (idx == 0) snprintf(name, sizeof name, "Reshape");
         else snprintf(name, sizeof name, "Reshape_%d", idx);
-        const char *r = named(s, "Reshape", name, 2, in);
+        Onnx__NodeProto *rn = cvb__synth_node(s, "Reshape", 2, in, 1);
+        snprintf(nm, sizeof nm, "%s/%s", cvb__synth_scope(s), name);
+        cvb__synth_rename(s, rn, nm);
+        cvb__synth_attr_int(s, rn, "allowzero", 0);
+        const char *r = rn ? rn->output[0] : NULL;
         if (k == 0) *box = r;
         else *cls = r;
     }
@@ -289,11 +303,10 @@ static const struct {
 
 int cvb__synth_build_v9t(struct synth *s) {
     enum { N = sizeof yolov9t / sizeof yolov9t[0] };
-    struct val L[N], feats[3];
+    struct val L[N];
     const struct val img = {.name = "images", .c = 3, .h = cvb__synth_imgsz(s),
                             .w = cvb__synth_imgsz(s)};
-    const char *box[3] = {NULL, NULL, NULL}, *cls[3] = {NULL, NULL, NULL};
-    const char *shapes[2] = {NULL, NULL};
+    struct detect84 det = {.layer = V9_DETECT, .dw = false, .ch0 = yolov9t[V9_P3].c2};
     char comp[16];
     for (int i = 0; i < N; i++) {
         struct val x = i == 0 ? img : L[i - 1], y = x;
@@ -318,17 +331,29 @@ int cvb__synth_build_v9t(struct synth *s) {
         }
         cvb__synth_scope_pop(s, mark);
         L[i] = y;
-        int k = yolov9t[i].level;
-        if (k < 0) continue;
-        feats[k] = y;
-        snprintf(comp, sizeof comp, "model.%d", V9_DETECT);
-        mark = cvb__synth_scope_push(s, comp);
-        detect_level(s, k, y, L[V9_P3].c, &box[k], &cls[k], shapes);
-        cvb__synth_scope_pop(s, mark);
+        if (yolov9t[i].level >= 0) cvb__synth_detect84_level(s, &det, yolov9t[i].level, y);
     }
-    snprintf(comp, sizeof comp, "model.%d", V9_DETECT);
+    return cvb__synth_detect84_tail(s, &det);
+}
+
+/* ---- for the builders in other files (synth_internal.h) ------------------ */
+
+struct val cvb__synth_repcsp(struct synth *s, struct val x, int c2, int n) {
+    return repcsp(s, x, c2, n);
+}
+void cvb__synth_detect84_level(struct synth *s, struct detect84 *d, int i, struct val x) {
+    char comp[16];
+    snprintf(comp, sizeof comp, "model.%d", d->layer);
     size_t mark = cvb__synth_scope_push(s, comp);
-    int rc = detect_tail(s, box, cls, feats);
+    d->feats[i] = x;
+    detect_level(s, i, x, d->ch0, d->dw, &d->box[i], &d->cls[i], d->shapes);
+    cvb__synth_scope_pop(s, mark);
+}
+int cvb__synth_detect84_tail(struct synth *s, struct detect84 *d) {
+    char comp[16];
+    snprintf(comp, sizeof comp, "model.%d", d->layer);
+    size_t mark = cvb__synth_scope_push(s, comp);
+    int rc = detect_tail(s, d->box, d->cls, d->feats);
     cvb__synth_scope_pop(s, mark);
     return rc;
 }
