@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "                           -o FILE.onnx\n"
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
-            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t) and\n"
+            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolo12n) and\n"
             "deterministic synthetic weights: the same options give the same file.\n"
             "\n"
             "  --arch A      architecture\n"
@@ -85,7 +85,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
         return cvb__cli_usage_error("model synth: unexpected argument '%s'", argv[optind]);
     if (o.arch == NULL)
         return cvb__cli_usage_error("model synth: --arch is required (yolov5nu, yolov8n, yolov8s, "
-                                    "yolo11n, yolov9t)");
+                                    "yolo11n, yolov9t, yolo12n)");
     if (out_path == NULL) return cvb__cli_usage_error("model synth: -o FILE.onnx is required");
 
     struct cvb_synth_stats st;

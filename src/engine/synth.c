@@ -119,6 +119,9 @@ enum plant {
     PL_GAIN,     /* SPPF cv1: soft threshold below the peak range, gain above */
     PL_LOCALMAX, /* SPPF cv2: peak indicator from x and its 5x5 max */
     PL_CLS,      /* class conv reading peak indicators */
+    PL_FANOUT,   /* no SPPF: PLANT_NMS_CH copies of each colour channel (1x1) */
+    PL_NBR,      /* no SPPF: colour and its 8 neighbour differences (depthwise 3x3) */
+    PL_PEAKSUM,  /* no SPPF: peak indicator from colour and differences (1x1) */
 };
 
 /* One convolution's weights (BN folded). Owned by struct synth; graphs point
@@ -556,6 +559,10 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
 #define PLANT_CLS_BIAS (-3.0)
 #define PLANT_CLS_RAND_L1 2.0
 #define SILU_MIN (-0.27846)
+#define PLANT_NMS_CH 9 /* colour + its 8 neighbours (no SPPF: plant_nms_weights()) */
+#define PLANT_NMS_BETA 16.0
+#define PLANT_NMS_BIAS (-4.0)
+#define PLANT_NMS_A (3.0 * PLANT_LM_Q * PLANT_GAIN_S)
 
 static const double plant_colour[PLANT_K][3] = {
     {1.0, -0.5, -0.5}, /* red */
@@ -593,6 +600,13 @@ static enum plant plant_decide(const struct synth *s, struct val x, int c2, int 
         return stem && role == ROLE_PLAIN ? PL_STEM : PL_NONE;
     }
     if (role == ROLE_CLS) return x.dkind == DK_PEAK && g == 1 ? PL_CLS : PL_NONE;
+    if (flags & F_PLANT_FANOUT)
+        return x.dkind == DK_COLOUR && g == 1 && c2 >= PLANT_K * PLANT_NMS_CH ? PL_FANOUT : PL_NONE;
+    if (flags & F_PLANT_NBR)
+        return x.dkind == DK_FAN && g == x.c && c2 == x.c && x.dpos == 1 ? PL_NBR : PL_NONE;
+    if (flags & F_PLANT_PEAKSUM)
+        return x.dkind == DK_NBR && g == 1 && x.dpos - 1 + PLANT_K * PLANT_NMS_CH <= x.c
+                   ? PL_PEAKSUM : PL_NONE;
     if (x.dkind != DK_COLOUR && x.dkind != DK_PEAK) return PL_NONE;
     if (c2 < PLANT_K || x.dpos - 1 + PLANT_K > x.c) return PL_NONE;
     if (g != 1 && !(g == x.c && c2 == x.c && x.dpos == 1)) return PL_NONE; /* depthwise only */
@@ -616,12 +630,19 @@ static void plant_operating_point(double *p, double *slope) {
     *slope = sg + x * sg * (1 - sg);
 }
 
+/* How many output channels of a conv the planted detector writes (the
+ * observer leaves them alone). */
+static int plant_channels(const struct conv_w *cw) {
+    if (cw->plant == PL_NONE || cw->plant == PL_CLS) return 0;
+    return cw->plant == PL_FANOUT || cw->plant == PL_NBR ? PLANT_K * PLANT_NMS_CH : PLANT_K;
+}
+
 /* Zero the weights by which output channels that are not planted would
  * read planted input channels (the live group and the excluded ones), so
  * that the random network never sees them. */
 static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
-    int first = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int first = plant_channels(cw);
     int groups[1 + PLANT_MAX_EX], n = 0;
     if (x.dpos > 0) groups[n++] = x.dpos - 1;
     for (int i = 0; i < PLANT_MAX_EX; i++)
@@ -639,6 +660,52 @@ static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     }
 }
 
+/* The local-max stage of a model without an SPPF (F_PLANT_FANOUT, _NBR,
+ * _PEAKSUM; p, slope: plant_operating_point()). Channel 9k + m of the
+ * fan-out and neighbour tensors belongs to colour k: m = 0 carries the
+ * colour, m = 1..8 the 3x3 neighbour m (taps in row-major order, the centre
+ * skipped). The neighbour conv writes silu(PLANT_NMS_BETA (c_n - c) +
+ * PLANT_NMS_BIAS) there: ~0 where the neighbour is not above the centre,
+ * PLANT_NMS_BETA x the excess where it is (zero padding is never above);
+ * its colour channels carry the colour with the same gain, so that int8's
+ * one scale for the tensor (set by the largest differences) keeps the
+ * colour as precise as the differences.
+ * Both read the same quantised tensor at two taps with weights +-beta,
+ * which int8 (per-channel scale) and bf16 hold exactly, so a lower
+ * precision sees the same order of neighbours but for near ties. The
+ * peak conv writes silu(PLANT_NMS_A (colour - PLANT_T) - sum of the eight):
+ * at a local maximum about the SPPF path's 3 q PLANT_GAIN_S (colour -
+ * PLANT_T), elsewhere pushed down by PLANT_NMS_BETA x the excess. */
+static void plant_nms_weights(struct conv_w *cw, double p, double slope) {
+    size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
+    size_t centre = (size_t)(cw->k / 2) * cw->k + cw->k / 2;
+    int rows = cw->plant == PL_PEAKSUM ? PLANT_K : PLANT_K * PLANT_NMS_CH;
+    for (int r = 0; r < rows; r++) {
+        float *w = cw->w + (size_t)r * per;
+        int k = r / PLANT_NMS_CH, m = r % PLANT_NMS_CH;
+        double bias = 0;
+        memset(w, 0, per * sizeof(float));
+        if (cw->plant == PL_FANOUT) {
+            w[(size_t)(cw->plant_in + k) * taps + centre] = (float)(1.0 / slope);
+            bias = p - cw->plant_ofs / slope;
+        } else if (cw->plant == PL_NBR && m == 0) { /* depthwise: its own channel */
+            w[centre] = (float)(PLANT_NMS_BETA / slope);
+            bias = p - PLANT_NMS_BETA * cw->plant_ofs / slope;
+        } else if (cw->plant == PL_NBR) {
+            size_t tap = (size_t)(m - 1) < centre ? (size_t)(m - 1) : (size_t)m;
+            w[tap] = (float)PLANT_NMS_BETA;
+            w[centre] = (float)-PLANT_NMS_BETA;
+            bias = PLANT_NMS_BIAS;
+        } else { /* PL_PEAKSUM, row r = colour r */
+            size_t c0 = (size_t)(cw->plant_in + r * PLANT_NMS_CH);
+            w[c0 * taps + centre] = (float)(PLANT_NMS_A / PLANT_NMS_BETA);
+            for (size_t j = 1; j < PLANT_NMS_CH; j++) w[(c0 + j) * taps + centre] = -1.0f;
+            bias = -PLANT_NMS_A * (cw->plant_ofs / PLANT_NMS_BETA + PLANT_T);
+        }
+        cw->b[r] = (float)bias;
+    }
+}
+
 /* Overwrite the planted output channels of a freshly created conv (after
  * its random init; the observer leaves them alone). x: its input; act:
  * whether SiLU follows. */
@@ -648,6 +715,10 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
     double p = PLANT_OFS, slope = 1.0;
     if (act) plant_operating_point(&p, &slope);
     if (cw->plant == PL_NONE || cw->plant == PL_CLS) return;
+    if (cw->plant == PL_FANOUT || cw->plant == PL_NBR || cw->plant == PL_PEAKSUM) {
+        plant_nms_weights(cw, p, slope);
+        return;
+    }
     for (int k = 0; k < PLANT_K; k++) {
         float *w = cw->w + (size_t)k * per;
         memset(w, 0, per * sizeof(float));
@@ -707,6 +778,7 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         cw->plant_in2 = pin + x.c / 4;
         cw->plant_ofs = pofs;
         if (cw->plant != PL_NONE && cw->plant != PL_CLS && cw->b == NULL) cw->plant = PL_NONE;
+        if (cw->plant == PL_NBR && k != 3) cw->plant = PL_NONE;
         plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1);
         if (s->plant) plant_isolate(cw, x, g);
     }
@@ -717,6 +789,9 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
         case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
+        case PL_FANOUT: y.dpos = 1, y.dkind = DK_FAN, y.dofs = (float)PLANT_OFS; break;
+        case PL_NBR: y.dpos = 1, y.dkind = DK_NBR, y.dofs = (float)PLANT_OFS; break;
+        case PL_PEAKSUM: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         default: break;
         }
     }
@@ -972,6 +1047,7 @@ void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *di
                             bool prescaled) {
     attn_logits(s, name, dims, prescaled);
 }
+void cvb__synth_add_macs(struct synth *s, double macs) { s->macs += macs; }
 
 /* ==== modules (ultralytics/nn/modules) ==================================== */
 
@@ -2021,7 +2097,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         char conv_node[MAX_SCOPE + 32];
         snprintf(conv_node, sizeof conv_node, "%.*s/conv/Conv", (int)(nl - 8), node);
         const struct conv_w *pc = find_conv(s, conv_node);
-        int64_t skip = pc != NULL && pc->plant != PL_NONE && pc->plant != PL_CLS ? PLANT_K : 0;
+        int64_t skip = pc != NULL ? plant_channels(pc) : 0;
         double sum = 0, sq = 0;
         int64_t n = (C - skip) * HW;
         for (int64_t i = skip * HW; i < C * HW; i++) {
@@ -2064,7 +2140,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     memcpy(tmp, sd, sizeof(double) * (size_t)C);
     qsort(tmp, (size_t)C, sizeof(double), cmp_double);
     double floor_sd = fmax(CALIB_SD_FLOOR * tmp[C / 2], 1e-6);
-    int planted = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int planted = plant_channels(cw);
     for (int64_t c = planted; c < C; c++) {
         float *p = data + c * HW;
         double sdc = fmax(sd[c], floor_sd);

@@ -96,6 +96,8 @@ void cvb__synth_name_output(struct synth *s, Onnx__NodeProto *n, size_t i, const
  * the first MatMul already carries the scale (AAttn). */
 void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *dims,
                             bool prescaled);
+/* Count 'macs' multiply-adds of a MatMul into the model's GFLOPs. */
+void cvb__synth_add_macs(struct synth *s, double macs);
 /* synth_v9.c: RepCSP(c2, n) = C3k(c2, c2, n, shortcut, e=0.5, k=3) as both
  * export (cv1, cv2, bottlenecks, Concat, cv3) in the current scope; and
  * Ultralytics 8.4's Detect head: the branches of level i written after the
@@ -106,11 +108,22 @@ struct detect84 {
     int layer;      /* Detect's layer index (its scope "model.<layer>") */
     int ch0;        /* P3's channels */
     bool dw;        /* YOLO11-style class branch (DWConv + Conv pairs) */
+    bool peaks;     /* dw: the last level's class branch hosts the planted
+                     * detector's local-max stage (no SPPF: F_PLANT_FANOUT ...) */
     const char *box[3], *cls[3], *shapes[2]; /* filled level by level */
     struct val feats[3];
 };
 void cvb__synth_detect84_level(struct synth *s, struct detect84 *d, int i, struct val x);
 int cvb__synth_detect84_tail(struct synth *s, struct detect84 *d);
+/* The planted detector's local-max stage for a model without an SPPF
+ * (synth.c, "the planted detector"), in three convs of the P5 class
+ * branch: a 1x1 conv fans each colour channel out to PLANT_NMS_CH copies
+ * (F_PLANT_FANOUT, tensor kind DK_FAN), a depthwise 3x3 conv writes each
+ * copy's difference to one neighbour (F_PLANT_NBR, DK_NBR), a 1x1 conv
+ * turns colour and differences into peak indicators (F_PLANT_PEAKSUM,
+ * DK_PEAK). */
+enum { DK_FAN = 4, DK_NBR = 5 };
+enum { F_PLANT_FANOUT = 128, F_PLANT_NBR = 256, F_PLANT_PEAKSUM = 512 };
 /* synth_v12.c: the whole YOLO12n graph (graph already reset). */
 int cvb__synth_build_v12n(struct synth *s);
 

@@ -113,6 +113,7 @@ static struct val aattn(struct synth *s, struct val x, int heads, int area) {
     const char *logits = binary_named(s, "MatMul", "MatMul", qt, k);
     const int64_t ad[4] = {area, heads, n_area, n_area};
     cvb__synth_attn_logits(s, logits, ad, true);
+    cvb__synth_add_macs(s, 2.0 * (double)area * heads * n_area * n_area * hd); /* both MatMuls */
     const char *v4 = transpose_named(s, "Transpose_7", vr, 4, p0312);
     const char *smin[1] = {logits};
     Onnx__NodeProto *sm = op_named(s, "Softmax", "Softmax", NULL, 1, smin);
@@ -219,7 +220,7 @@ int cvb__synth_build_v12n(struct synth *s) {
     enum { N = sizeof yolo12n / sizeof yolo12n[0] };
     struct val L[N];
     struct val x = {.name = "images", .c = 3, .h = cvb__synth_imgsz(s), .w = cvb__synth_imgsz(s)};
-    struct detect84 det = {.layer = V12_DETECT, .dw = true, .ch0 = yolo12n[V12_P3].c2};
+    struct detect84 det = {.layer = V12_DETECT, .dw = true, .peaks = true, .ch0 = yolo12n[V12_P3].c2};
     char comp[16];
     for (int i = 0; i < N; i++) {
         snprintf(comp, sizeof comp, "model.%d", i);

@@ -148,9 +148,10 @@ static const char *named(struct synth *s, const char *op, const char *name, int 
  * exporter's order (ch0: P3's channels); *box and *cls get the [1, C, HW] reshapes, whose shape
  * constants level 0 creates into shapes[2] for the others. dw: YOLO11's
  * class branch (two DWConv 3x3 + Conv 1x1 pairs; YOLO12 too) instead of
- * two Conv 3x3. */
-static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, const char **box,
-                         const char **cls, const char **shapes) {
+ * two Conv 3x3; with peaks, that branch hosts the planted detector's
+ * local-max stage (struct detect84). */
+static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, bool peaks,
+                         const char **box, const char **cls, const char **shapes) {
     /* max(16, ch[0] / 4, 4 * reg_max), max(ch[0], min(nc, 100)): ch[0] is P3's */
     const int c2 = ch0 / 4 > 4 * REG_MAX ? ch0 / 4 : 4 * REG_MAX, c3 = ch0 > NC ? ch0 : NC;
     char comp[2][16], sub[40], nm[300];
@@ -172,8 +173,11 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw,
             size_t m2 = cvb__synth_scope_push(s, sub);
             snprintf(pair[0], sizeof pair[0], "%s.0", sub);
             snprintf(pair[1], sizeof pair[1], "%s.1", sub);
-            c = cvb__synth_conv(s, pair[0], c, c.c, 3, 1, -1, c.c, F_ACT, ROLE_PLAIN);
-            c = cvb__synth_conv(s, pair[1], c, c3, 1, 1, -1, 1, F_ACT, ROLE_PLAIN);
+            /* peaks: fan-out, then neighbour differences, then the peak sum */
+            const int fdw = peaks && j == 1 ? F_PLANT_NBR : 0;
+            const int fpw = !peaks ? 0 : j == 0 ? F_PLANT_FANOUT : F_PLANT_PEAKSUM;
+            c = cvb__synth_conv(s, pair[0], c, c.c, 3, 1, -1, c.c, F_ACT | fdw, ROLE_PLAIN);
+            c = cvb__synth_conv(s, pair[1], c, c3, 1, 1, -1, 1, F_ACT | fpw, ROLE_PLAIN);
             cvb__synth_scope_pop(s, m2);
         } else if (j < 2)
             c = cvb__synth_conv(s, sub, c, c3, 3, 1, -1, 1, F_ACT, ROLE_PLAIN);
@@ -346,7 +350,7 @@ void cvb__synth_detect84_level(struct synth *s, struct detect84 *d, int i, struc
     snprintf(comp, sizeof comp, "model.%d", d->layer);
     size_t mark = cvb__synth_scope_push(s, comp);
     d->feats[i] = x;
-    detect_level(s, i, x, d->ch0, d->dw, &d->box[i], &d->cls[i], d->shapes);
+    detect_level(s, i, x, d->ch0, d->dw, d->peaks && i == 2, &d->box[i], &d->cls[i], d->shapes);
     cvb__synth_scope_pop(s, mark);
 }
 int cvb__synth_detect84_tail(struct synth *s, struct detect84 *d) {
