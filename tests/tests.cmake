@@ -40,7 +40,7 @@ set(CVB_PYRUN ${CMAKE_SOURCE_DIR}/scripts/py-test.sh ${CVB_TEST_PYTHON})
 # reference and oneDNN kernels. Measured on the 2-core dev machine, the
 # reference kernels at 640 take 3-15 s per inference (yolov8s the slowest),
 # so every case fits in `make test` (about 2.5 min for all four).
-foreach(arch yolov5nu yolov8n yolov8s yolo11n yolov9t yolov10n)
+foreach(arch yolov5nu yolov8n yolov8s yolo11n yolov9t yolov10n yolo12n)
   add_test(NAME differential-${arch}
     COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/differential.py
       --cvbench $<TARGET_FILE:cvbench> --arch ${arch} --imgsz 640 --imgsz 320)

@@ -17,8 +17,9 @@ static void usage(FILE *f) {
             "                           -o FILE.onnx\n"
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
-            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n)\n"
-            "and deterministic synthetic weights: the same options give the same file.\n"
+            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n,\n"
+            "yolo12n) and deterministic synthetic weights: the same options give the\n"
+            "same file.\n"
             "\n"
             "  --arch A      architecture\n"
             "  --imgsz S     input side in pixels, a multiple of 32 (default 640)\n"
@@ -93,7 +94,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
         return cvb__cli_usage_error("model synth: unexpected argument '%s'", argv[optind]);
     if (o.arch == NULL)
         return cvb__cli_usage_error("model synth: --arch is required (yolov5nu, yolov8n, yolov8s, "
-                                    "yolo11n, yolov9t, yolov10n)");
+                                    "yolo11n, yolov9t, yolov10n, yolo12n)");
     if (out_path == NULL) return cvb__cli_usage_error("model synth: -o FILE.onnx is required");
 
     struct cvb_synth_stats st;

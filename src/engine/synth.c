@@ -77,9 +77,10 @@
 #define REG_MAX 16
 #define MAX_IMGSZ 4096
 #define MAX_SCOPE 256
+#define MAX_ATTN 8 /* attention blocks per model (yolo12n: 8 ABlocks) */
 
 const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
-                                        "yolov10n", NULL};
+                                        "yolov10n", "yolo12n", NULL};
 
 /* ==== PRNG: splitmix64 + Box-Muller ======================================= */
 
@@ -118,6 +119,9 @@ enum plant {
     PL_GAIN,     /* SPPF cv1: soft threshold below the peak range, gain above */
     PL_LOCALMAX, /* SPPF cv2: peak indicator from x and its 5x5 max */
     PL_CLS,      /* class conv reading peak indicators */
+    PL_FANOUT,   /* no SPPF: PLANT_NMS_CH copies of each colour channel (1x1) */
+    PL_NBR,      /* no SPPF: colour and its 8 neighbour differences (depthwise 3x3) */
+    PL_PEAKSUM,  /* no SPPF: peak indicator from colour and differences (1x1) */
 };
 
 /* One convolution's weights (BN folded). Owned by struct synth; graphs point
@@ -135,7 +139,7 @@ struct conv_w {
     float plant_ofs;   /* value offset the input's planted channels carry */
 };
 
-enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_V10N };
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_V10N, ARCH_12N };
 
 struct arch {
     const char *name;
@@ -153,6 +157,7 @@ static const struct arch archs[] = {
     {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024, true},
     {"yolov9t", ARCH_V9T, "Ultralytics YOLOv9t model ", 1.0, 1.0, 1024, false}, /* synth_v9.c */
     {"yolov10n", ARCH_V10N, "Ultralytics YOLOv10n model ", 0.33, 0.25, 1024, true}, /* synth_v10.c */
+    {"yolo12n", ARCH_12N, "Ultralytics YOLO12n model ", 0.50, 0.25, 1024, false}, /* synth_v12.c */
 };
 
 struct name_count {
@@ -183,11 +188,13 @@ struct synth {
     char scope[MAX_SCOPE];
     int64_t n_params;
     double macs;
-    /* attention logits (C2PSA) of the graph being built, for calibration */
+    /* attention logits (C2PSA, YOLO12's AAttn) of the graph being built,
+     * for calibration */
     int n_attn;
-    const char *attn_out[4]; /* scaled q^T k tensor, [1, heads, N, N] */
-    int64_t attn_dims[4][4];
-    int attn_qkv[4];         /* index of the qkv conv in convs */
+    const char *attn_out[MAX_ATTN]; /* scaled q^T k tensor, [areas, heads, N, N] */
+    int64_t attn_dims[MAX_ATTN][4];
+    int attn_qkv[MAX_ATTN];         /* index of the qkv conv in convs */
+    bool attn_prescaled[MAX_ATTN];  /* its MatMul already has the hd^-0.5 scale (AAttn) */
     bool pack_attn;          /* pack_model(): expose attn_out as graph outputs */
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
@@ -196,7 +203,6 @@ struct synth {
     /* cvb__synth_weights_alias(): convs whose node names contain alias_from
      * take the weights of the one named with alias_from removed (NULL: off) */
     const char *alias_from;
-    bool attn_scaled;        /* attn_out already includes the kd^-0.5 scale (8.4's form) */
 };
 
 static const struct val NOVAL = {.name = NULL};
@@ -572,6 +578,10 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
 #define PLANT_CLS_BIAS (-3.0)
 #define PLANT_CLS_RAND_L1 2.0
 #define SILU_MIN (-0.27846)
+#define PLANT_NMS_CH 9 /* colour + its 8 neighbours (no SPPF: plant_nms_weights()) */
+#define PLANT_NMS_BETA 16.0
+#define PLANT_NMS_BIAS (-4.0)
+#define PLANT_NMS_A (3.0 * PLANT_LM_Q * PLANT_GAIN_S)
 
 static const double plant_colour[PLANT_K][3] = {
     {1.0, -0.5, -0.5}, /* red */
@@ -609,6 +619,13 @@ static enum plant plant_decide(const struct synth *s, struct val x, int c2, int 
         return stem && role == ROLE_PLAIN ? PL_STEM : PL_NONE;
     }
     if (role == ROLE_CLS) return x.dkind == DK_PEAK && g == 1 ? PL_CLS : PL_NONE;
+    if (flags & F_PLANT_FANOUT)
+        return x.dkind == DK_COLOUR && g == 1 && c2 >= PLANT_K * PLANT_NMS_CH ? PL_FANOUT : PL_NONE;
+    if (flags & F_PLANT_NBR)
+        return x.dkind == DK_FAN && g == x.c && c2 == x.c && x.dpos == 1 ? PL_NBR : PL_NONE;
+    if (flags & F_PLANT_PEAKSUM)
+        return x.dkind == DK_NBR && g == 1 && x.dpos - 1 + PLANT_K * PLANT_NMS_CH <= x.c
+                   ? PL_PEAKSUM : PL_NONE;
     if (x.dkind != DK_COLOUR && x.dkind != DK_PEAK) return PL_NONE;
     if (c2 < PLANT_K || x.dpos - 1 + PLANT_K > x.c) return PL_NONE;
     if (g != 1 && !(g == x.c && c2 == x.c && x.dpos == 1)) return PL_NONE; /* depthwise only */
@@ -632,12 +649,19 @@ static void plant_operating_point(double *p, double *slope) {
     *slope = sg + x * sg * (1 - sg);
 }
 
+/* How many output channels of a conv the planted detector writes (the
+ * observer leaves them alone). */
+static int plant_channels(const struct conv_w *cw) {
+    if (cw->plant == PL_NONE || cw->plant == PL_CLS) return 0;
+    return cw->plant == PL_FANOUT || cw->plant == PL_NBR ? PLANT_K * PLANT_NMS_CH : PLANT_K;
+}
+
 /* Zero the weights by which output channels that are not planted would
  * read planted input channels (the live group and the excluded ones), so
  * that the random network never sees them. */
 static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
-    int first = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int first = plant_channels(cw);
     int groups[1 + PLANT_MAX_EX], n = 0;
     if (x.dpos > 0) groups[n++] = x.dpos - 1;
     for (int i = 0; i < PLANT_MAX_EX; i++)
@@ -655,6 +679,52 @@ static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     }
 }
 
+/* The local-max stage of a model without an SPPF (F_PLANT_FANOUT, _NBR,
+ * _PEAKSUM; p, slope: plant_operating_point()). Channel 9k + m of the
+ * fan-out and neighbour tensors belongs to colour k: m = 0 carries the
+ * colour, m = 1..8 the 3x3 neighbour m (taps in row-major order, the centre
+ * skipped). The neighbour conv writes silu(PLANT_NMS_BETA (c_n - c) +
+ * PLANT_NMS_BIAS) there: ~0 where the neighbour is not above the centre,
+ * PLANT_NMS_BETA x the excess where it is (zero padding is never above);
+ * its colour channels carry the colour with the same gain, so that int8's
+ * one scale for the tensor (set by the largest differences) keeps the
+ * colour as precise as the differences.
+ * Both read the same quantised tensor at two taps with weights +-beta,
+ * which int8 (per-channel scale) and bf16 hold exactly, so a lower
+ * precision sees the same order of neighbours but for near ties. The
+ * peak conv writes silu(PLANT_NMS_A (colour - PLANT_T) - sum of the eight):
+ * at a local maximum about the SPPF path's 3 q PLANT_GAIN_S (colour -
+ * PLANT_T), elsewhere pushed down by PLANT_NMS_BETA x the excess. */
+static void plant_nms_weights(struct conv_w *cw, double p, double slope) {
+    size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
+    size_t centre = (size_t)(cw->k / 2) * cw->k + cw->k / 2;
+    int rows = cw->plant == PL_PEAKSUM ? PLANT_K : PLANT_K * PLANT_NMS_CH;
+    for (int r = 0; r < rows; r++) {
+        float *w = cw->w + (size_t)r * per;
+        int k = r / PLANT_NMS_CH, m = r % PLANT_NMS_CH;
+        double bias = 0;
+        memset(w, 0, per * sizeof(float));
+        if (cw->plant == PL_FANOUT) {
+            w[(size_t)(cw->plant_in + k) * taps + centre] = (float)(1.0 / slope);
+            bias = p - cw->plant_ofs / slope;
+        } else if (cw->plant == PL_NBR && m == 0) { /* depthwise: its own channel */
+            w[centre] = (float)(PLANT_NMS_BETA / slope);
+            bias = p - PLANT_NMS_BETA * cw->plant_ofs / slope;
+        } else if (cw->plant == PL_NBR) {
+            size_t tap = (size_t)(m - 1) < centre ? (size_t)(m - 1) : (size_t)m;
+            w[tap] = (float)PLANT_NMS_BETA;
+            w[centre] = (float)-PLANT_NMS_BETA;
+            bias = PLANT_NMS_BIAS;
+        } else { /* PL_PEAKSUM, row r = colour r */
+            size_t c0 = (size_t)(cw->plant_in + r * PLANT_NMS_CH);
+            w[c0 * taps + centre] = (float)(PLANT_NMS_A / PLANT_NMS_BETA);
+            for (size_t j = 1; j < PLANT_NMS_CH; j++) w[(c0 + j) * taps + centre] = -1.0f;
+            bias = -PLANT_NMS_A * (cw->plant_ofs / PLANT_NMS_BETA + PLANT_T);
+        }
+        cw->b[r] = (float)bias;
+    }
+}
+
 /* Overwrite the planted output channels of a freshly created conv (after
  * its random init; the observer leaves them alone). x: its input; act:
  * whether SiLU follows. */
@@ -664,6 +734,10 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
     double p = PLANT_OFS, slope = 1.0;
     if (act) plant_operating_point(&p, &slope);
     if (cw->plant == PL_NONE || cw->plant == PL_CLS) return;
+    if (cw->plant == PL_FANOUT || cw->plant == PL_NBR || cw->plant == PL_PEAKSUM) {
+        plant_nms_weights(cw, p, slope);
+        return;
+    }
     for (int k = 0; k < PLANT_K; k++) {
         float *w = cw->w + (size_t)k * per;
         memset(w, 0, per * sizeof(float));
@@ -723,6 +797,7 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         cw->plant_in2 = pin + x.c / 4;
         cw->plant_ofs = pofs;
         if (cw->plant != PL_NONE && cw->plant != PL_CLS && cw->b == NULL) cw->plant = PL_NONE;
+        if (cw->plant == PL_NBR && k != 3) cw->plant = PL_NONE;
         plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1);
         if (s->plant) plant_isolate(cw, x, g);
     }
@@ -733,6 +808,9 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
         case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
+        case PL_FANOUT: y.dpos = 1, y.dkind = DK_FAN, y.dofs = (float)PLANT_OFS; break;
+        case PL_NBR: y.dpos = 1, y.dkind = DK_NBR, y.dofs = (float)PLANT_OFS; break;
+        case PL_PEAKSUM: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         default: break;
         }
     }
@@ -972,6 +1050,23 @@ const char *cvb__synth_softmax(struct synth *s, const char *x, int axis) { retur
 int cvb__synth_imgsz(const struct synth *s) { return s->imgsz; }
 int cvb__synth_rc(const struct synth *s) { return s->rc; }
 int cvb__synth_fail(struct synth *s, int code, const char *what) { return fail(s, code, what); }
+enum c2f_block { BLK_C2F = 0, BLK_C3K2_BOTTLENECK, BLK_C3K2_C3K };
+static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e,
+                      enum c2f_block blk);
+static void attn_logits(struct synth *s, const char *name, const int64_t *dims, bool prescaled);
+struct val cvb__synth_c3k2(struct synth *s, struct val x, int c2, int n, bool c3k, double e) {
+    return c2f(s, x, c2, n, 1, e, c3k ? BLK_C3K2_C3K : BLK_C3K2_BOTTLENECK);
+}
+void cvb__synth_name_output(struct synth *s, Onnx__NodeProto *n, size_t i, const char *name) {
+    if (n == NULL || s->rc < 0 || i >= n->n_output) return;
+    char *nm = arena_printf(s, "%s", name);
+    if (nm != NULL) n->output[i] = nm;
+}
+void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *dims,
+                            bool prescaled) {
+    attn_logits(s, name, dims, prescaled);
+}
+void cvb__synth_add_macs(struct synth *s, double macs) { s->macs += macs; }
 
 /* ==== modules (ultralytics/nn/modules) ==================================== */
 
@@ -1006,8 +1101,6 @@ static struct val c3(struct synth *s, struct val x, int c2, int n, int shortcut,
     struct val y = concat(s, 2, cat);
     return conv(s, "cv3", y, c2, 1, 1, F_ACT);
 }
-
-enum c2f_block { BLK_C2F = 0, BLK_C3K2_BOTTLENECK, BLK_C3K2_C3K };
 
 /* C2f / C3k2 in the current scope. */
 static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e,
@@ -1072,6 +1165,21 @@ static struct val sppf_dil(struct synth *s, struct val x, int c2, bool dilations
 }
 
 static struct val sppf(struct synth *s, struct val x, int c2) { return sppf_dil(s, x, c2, false); }
+/* Record tensor 'name' ([areas, heads, N, N], scaled q^T k) as an
+ * attention block's logits, for calibration (temper_attention()); the
+ * block's qkv conv is the last conv created. prescaled: its MatMul node
+ * already includes the head_dim^-0.5 scale (AAttn scales q before it). */
+static void attn_logits(struct synth *s, const char *name, const int64_t *dims, bool prescaled) {
+    if (name == NULL || s->rc < 0) return;
+    if (s->n_attn == MAX_ATTN) {
+        fail(s, CVB_EINTERNAL, "more attention blocks than MAX_ATTN");
+        return;
+    }
+    memcpy(s->attn_dims[s->n_attn], dims, sizeof(int64_t) * 4);
+    s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
+    s->attn_prescaled[s->n_attn] = prescaled;
+    s->attn_out[s->n_attn++] = name;
+}
 
 /* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
 static struct val attention(struct synth *s, struct val x, int heads) {
@@ -1090,12 +1198,8 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     s->macs += (double)heads * n_pos * n_pos * kd;
     char *scn = arena_printf(s, "%s/Mul_scale", s->scope);
     const char *sc = binary(s, "Mul", mm, init_f32_scalar(s, scn, (float)pow(kd, -0.5)));
-    if (s->n_attn < 4 && sc != NULL) {
-        int64_t *d = s->attn_dims[s->n_attn];
-        d[0] = 1, d[1] = heads, d[2] = n_pos, d[3] = n_pos;
-        s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
-        s->attn_out[s->n_attn++] = sc;
-    }
+    const int64_t ad[4] = {1, heads, n_pos, n_pos};
+    attn_logits(s, sc, ad, false);
     const char *sm = softmax(s, sc, -1);
     const char *smt = transpose(s, sm, 4, perm);
     const char *mm2 = binary(s, "MatMul", qkv3[2], smt);
@@ -1595,6 +1699,7 @@ static int build_graph(struct synth *s) {
     graph_reset(s);
     if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
     if (s->arch->id == ARCH_V10N) return cvb__synth_build_v10n(s);
+    if (s->arch->id == ARCH_12N) return cvb__synth_build_v12n(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
@@ -1677,6 +1782,7 @@ static int build_graph(struct synth *s) {
     }
     case ARCH_V9T: /* above */
     case ARCH_V10N: break;
+    case ARCH_12N: break;
     case ARCH_11N: {
         CONVL(0, x, ch(s, 64), 3, 2);
         CONVL(1, L[0], ch(s, 128), 3, 2);
@@ -1787,7 +1893,7 @@ static int pack_model(struct synth *s, void **buf, size_t *len) {
     opset.version = OPSET;
 
     Onnx__ValueInfoProto *in = value_info(s, "images", 4, in_dims);
-    Onnx__ValueInfoProto *outs[5] = {value_info(s, "output0", 3, out_dims)};
+    Onnx__ValueInfoProto *outs[1 + MAX_ATTN] = {value_info(s, "output0", 3, out_dims)};
     int n_out = 1;
     for (int i = 0; s->pack_attn && i < s->n_attn; i++)
         if ((outs[n_out++] = value_info(s, s->attn_out[i], 4, s->attn_dims[i])) == NULL) return s->rc;
@@ -2110,8 +2216,8 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Attention logits (C2PSA): the first MatMul of an Attention block, q^T k
- * [1, heads, N, N] before the kd^-0.5 scale. With BN-normalised q and k
+/* Attention logits (C2PSA, AAttn): the first MatMul of an Attention block, q^T k
+ * [areas, heads, N, N] before the kd^-0.5 scale (after it in AAttn). With BN-normalised q and k
  * channels they are far larger than a trained model's (thousands; the
  * Softmax then amplifies rounding differences between kernel sets), so each
  * head's logits are rescaled in place to a scaled std of
@@ -2127,7 +2233,10 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
     char qkv[MAX_SCOPE + 32];
     snprintf(qkv, sizeof qkv, "%.*s/attn/qkv/conv/Conv", (int)(nl - tl), node);
     struct conv_w *cw = find_conv(cb->s, qkv);
-    int64_t heads = dims[1], npos = dims[2] * dims[3];
+    int64_t areas = dims[0], heads = dims[1], npos = dims[2] * dims[3];
+    bool prescaled = false;
+    for (int i = 0; i < cb->s->n_attn; i++)
+        if (cw != NULL && &cb->s->convs[cb->s->attn_qkv[i]] == cw) prescaled = cb->s->attn_prescaled[i];
     if (cw == NULL || cw->b == NULL || heads <= 0 || cw->cout % heads != 0 ||
         cw->cin_g % heads != 0) {
         cb->failed = 1;
@@ -2140,18 +2249,24 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
     }
     size_t wper = (size_t)cw->cin_g * cw->k * cw->k;
     for (int64_t h = 0; h < heads; h++) {
-        float *p = data + h * npos;
+        /* one head's logits over all areas: they share the qkv weights */
         double sum = 0, sq = 0;
-        for (int64_t i = 0; i < npos; i++) {
-            sum += p[i];
-            sq += (double)p[i] * p[i];
+        for (int64_t a = 0; a < areas; a++) {
+            const float *p = data + (a * heads + h) * npos;
+            for (int64_t i = 0; i < npos; i++) {
+                sum += p[i];
+                sq += (double)p[i] * p[i];
+            }
         }
-        double mean = sum / npos, sd = sqrt(fmax(sq / npos - mean * mean, 0));
-        /* before the scale Mul, unless the graph scales q first (8.4's form) */
-        double target = CALIB_ATTN_LOGIT_STD * (cb->s->attn_scaled ? 1.0 : sqrt((double)kd));
+        double n = (double)(areas * npos), mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
+        /* C2PSA's MatMul comes before the scale Mul */
+        double target = CALIB_ATTN_LOGIT_STD * (prescaled ? 1.0 : sqrt((double)kd));
         if (sd < 1e-12) continue;
         double f = target / sd, r = sqrt(f);
-        for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
+        for (int64_t a = 0; a < areas; a++) {
+            float *p = data + (a * heads + h) * npos;
+            for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
+        }
         for (int c = (int)h * per; c < (int)h * per + 2 * kd; c++) {
             float *w = cw->w + (size_t)c * wper;
             for (size_t j = 0; j < wper; j++) w[j] = (float)(w[j] * r);
@@ -2165,6 +2280,10 @@ static void observe(void *user, const char *node, const char *op, float *data, i
                     const int64_t *dims) {
     struct calib *cb = user;
     struct synth *s = cb->s;
+    if (ndim == 4 && strcmp(op, "MatMul") == 0) { /* AAttn: areas in dims[0] */
+        attention_logits(cb, node, data, dims);
+        return;
+    }
     if (ndim != 4 || dims[0] != 1) return;
     int64_t C = dims[1], HW = dims[2] * dims[3];
     if (strcmp(op, "Mul") == 0) {
@@ -2175,7 +2294,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         char conv_node[MAX_SCOPE + 32];
         snprintf(conv_node, sizeof conv_node, "%.*s/conv/Conv", (int)(nl - 8), node);
         const struct conv_w *pc = find_conv(s, conv_node);
-        int64_t skip = pc != NULL && pc->plant != PL_NONE && pc->plant != PL_CLS ? PLANT_K : 0;
+        int64_t skip = pc != NULL ? plant_channels(pc) : 0;
         double sum = 0, sq = 0;
         int64_t n = (C - skip) * HW;
         for (int64_t i = skip * HW; i < C * HW; i++) {
@@ -2185,10 +2304,6 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         double mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
         if (sd < cb->act_std_min) cb->act_std_min = (float)sd;
         if (sd > cb->act_std_max) cb->act_std_max = (float)sd;
-        return;
-    }
-    if (strcmp(op, "MatMul") == 0) {
-        attention_logits(cb, node, data, dims);
         return;
     }
     if (strcmp(op, "Conv") != 0) return;
@@ -2222,7 +2337,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     memcpy(tmp, sd, sizeof(double) * (size_t)C);
     qsort(tmp, (size_t)C, sizeof(double), cmp_double);
     double floor_sd = fmax(CALIB_SD_FLOOR * tmp[C / 2], 1e-6);
-    int planted = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int planted = plant_channels(cw);
     for (int64_t c = planted; c < C; c++) {
         float *p = data + c * HW;
         double sdc = fmax(sd[c], floor_sd);
@@ -2306,8 +2421,8 @@ static int calib_engine(struct synth *s, enum cvb_kernels kernels, struct cvb_en
 #define CALIB_ATTN_LOGIT_STD_MAX 3.0
 static int temper_attention(struct synth *s, int cal_sz) {
     struct cvb_engine *e = NULL;
-    float *img = NULL, *bufs[5] = {NULL, NULL, NULL, NULL, NULL};
-    double worst[4][16] = {{0}};
+    float *img = NULL, *bufs[1 + MAX_ATTN] = {NULL};
+    double worst[MAX_ATTN][16] = {{0}};
     int rc;
     s->imgsz = cal_sz;
     s->pack_attn = true;
@@ -2343,15 +2458,18 @@ static int temper_attention(struct synth *s, int cal_sz) {
             goto out;
         }
         for (int i = 0; i < s->n_attn; i++) {
-            int64_t heads = s->attn_dims[i][1], nel = s->attn_dims[i][2] * s->attn_dims[i][3];
+            int64_t areas = s->attn_dims[i][0], heads = s->attn_dims[i][1];
+            int64_t nel = s->attn_dims[i][2] * s->attn_dims[i][3];
             for (int64_t h = 0; h < heads && h < 16; h++) {
-                const float *p = bufs[1 + i] + h * nel;
-                double sum = 0, sq = 0;
-                for (int64_t j = 0; j < nel; j++) {
-                    sum += p[j];
-                    sq += (double)p[j] * p[j];
+                double sum = 0, sq = 0, n = (double)(areas * nel);
+                for (int64_t a = 0; a < areas; a++) {
+                    const float *p = bufs[1 + i] + (a * heads + h) * nel;
+                    for (int64_t j = 0; j < nel; j++) {
+                        sum += p[j];
+                        sq += (double)p[j] * p[j];
+                    }
                 }
-                double sd = sqrt(fmax(sq / nel - (sum / nel) * (sum / nel), 0));
+                double sd = sqrt(fmax(sq / n - (sum / n) * (sum / n), 0));
                 worst[i][h] = sd > worst[i][h] ? sd : worst[i][h];
             }
         }
@@ -2375,7 +2493,7 @@ static int temper_attention(struct synth *s, int cal_sz) {
 out:
     cvb_engine_free(e);
     free(img);
-    for (int i = 0; i < 5; i++) free(bufs[i]);
+    for (int i = 0; i < 1 + MAX_ATTN; i++) free(bufs[i]);
     return rc;
 }
 
@@ -2555,14 +2673,14 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
                       struct cvb_err *err) {
     if (o == NULL || o->arch == NULL)
         return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
-                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n)");
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n, yolo12n)");
     *arch = NULL;
     for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
         if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
     if (*arch == NULL)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: unknown architecture '%s' (expected one of yolov5nu, "
-                           "yolov8n, yolov8s, yolo11n, yolov9t, yolov10n)", o->arch);
+                           "yolov8n, yolov8s, yolo11n, yolov9t, yolov10n, yolo12n)", o->arch);
     *imgsz = o->imgsz ? o->imgsz : 640;
     if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL,
@@ -2702,12 +2820,3 @@ void cvb__synth_skip_name(struct synth *s, const char *op) {
 }
 bool cvb__synth_end2end(const struct synth *s) { return s->end2end; }
 void cvb__synth_weights_alias(struct synth *s, const char *from) { s->alias_from = from; }
-void cvb__synth_attn_logits(struct synth *s, const char *logits, int heads, int64_t n_pos) {
-    s->attn_scaled = true;
-    if (s->n_attn >= 4 || logits == NULL) return;
-    int64_t *d = s->attn_dims[s->n_attn];
-    d[0] = 1, d[1] = heads, d[2] = n_pos, d[3] = n_pos;
-    s->attn_qkv[s->n_attn] = s->conv_cursor - 1;
-    s->attn_out[s->n_attn++] = logits;
-}
-void cvb__synth_add_macs(struct synth *s, double macs) { s->macs += macs; }

@@ -85,6 +85,47 @@ int cvb__synth_fail(struct synth *s, int code, const char *what);
 /* synth_v9.c: the whole YOLOv9t graph at the synth's imgsz (graph already
  * reset). Returns 0 or the first error. */
 int cvb__synth_build_v9t(struct synth *s);
+/* C3k2(c2, n, c3k, e) of YOLO11/YOLO12 in the current scope (synth.c's C2f
+ * with Bottleneck or C3k blocks, shortcut on). */
+struct val cvb__synth_c3k2(struct synth *s, struct val x, int c2, int n, bool c3k, double e);
+/* Name output i of node n 'name' (the simplifier's fused nodes keep a name
+ * and an output from two different original nodes). */
+void cvb__synth_name_output(struct synth *s, Onnx__NodeProto *n, size_t i, const char *name);
+/* Record tensor 'name', [areas, heads, N, N] scaled attention logits, for
+ * calibration; the last conv created is the block's qkv conv. prescaled:
+ * the first MatMul already carries the scale (AAttn). */
+void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *dims,
+                            bool prescaled);
+/* Count 'macs' multiply-adds of a MatMul into the model's GFLOPs. */
+void cvb__synth_add_macs(struct synth *s, double macs);
+/* synth_v9.c: RepCSP(c2, n) = C3k(c2, c2, n, shortcut, e=0.5, k=3) as both
+ * export (cv1, cv2, bottlenecks, Concat, cv3) in the current scope; and
+ * Ultralytics 8.4's Detect head: the branches of level i written after the
+ * layer that feeds them (dw: YOLO11-style class branch), then the tail
+ * that makes output0. Contracts in synth_v9.c. */
+struct val cvb__synth_repcsp(struct synth *s, struct val x, int c2, int n);
+struct detect84 {
+    int layer;      /* Detect's layer index (its scope "model.<layer>") */
+    int ch0;        /* P3's channels */
+    bool dw;        /* YOLO11-style class branch (DWConv + Conv pairs) */
+    bool peaks;     /* dw: the last level's class branch hosts the planted
+                     * detector's local-max stage (no SPPF: F_PLANT_FANOUT ...) */
+    const char *box[3], *cls[3], *shapes[2]; /* filled level by level */
+    struct val feats[3];
+};
+void cvb__synth_det84_level(struct synth *s, struct detect84 *d, int i, struct val x);
+int cvb__synth_det84_tail(struct synth *s, struct detect84 *d);
+/* The planted detector's local-max stage for a model without an SPPF
+ * (synth.c, "the planted detector"), in three convs of the P5 class
+ * branch: a 1x1 conv fans each colour channel out to PLANT_NMS_CH copies
+ * (F_PLANT_FANOUT, tensor kind DK_FAN), a depthwise 3x3 conv writes each
+ * copy's difference to one neighbour (F_PLANT_NBR, DK_NBR), a 1x1 conv
+ * turns colour and differences into peak indicators (F_PLANT_PEAKSUM,
+ * DK_PEAK). */
+enum { DK_FAN = 4, DK_NBR = 5 };
+enum { F_PLANT_FANOUT = 128, F_PLANT_NBR = 256, F_PLANT_PEAKSUM = 512 };
+/* synth_v12.c: the whole YOLO12n graph (graph already reset). */
+int cvb__synth_build_v12n(struct synth *s);
 
 /* For synth_v10.c (defined at the end of synth.c). */
 /* C2f(c1, c2, n, shortcut, g=1, e) in the current scope. */
@@ -106,12 +147,7 @@ bool cvb__synth_end2end(const struct synth *s);
  * one-to-one branch (one2one_cv2/cv3, a deepcopy of cv2/cv3 at init) reuses
  * the weights the one-to-many branch was calibrated with. 'from' is not copied. */
 void cvb__synth_weights_alias(struct synth *s, const char *from);
-/* Register tensor 'logits', an attention block's (q * kd^-0.5)^T k
- * [1, heads, n_pos, n_pos] (8.4's Attention), for calibration; call it
- * before building any conv after that block's qkv conv. */
-void cvb__synth_attn_logits(struct synth *s, const char *logits, int heads, int64_t n_pos);
 /* Count MACs of a node other than a Conv (MatMul) in the model's GFLOPs. */
-void cvb__synth_add_macs(struct synth *s, double macs);
 
 /* synth_v9.c: 8.4's Detect head (contracts there), for synth_v10.c too. */
 void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bool dw,

@@ -66,7 +66,8 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     const int64_t perm[4] = {0, 1, 3, 2};
     const char *logits = cvb__synth_binary(s, "MatMul", cvb__synth_transpose(s, q, 4, perm),
                                            qkv3[1]);
-    cvb__synth_attn_logits(s, logits, heads, n_pos);
+    const int64_t ad[4] = {1, heads, n_pos, n_pos};
+    cvb__synth_attn_logits(s, logits, ad, true); /* q scaled before the MatMul (8.4) */
     const char *sm = cvb__synth_transpose(s, cvb__synth_softmax(s, logits, -1), 4, perm);
     const char *o = cvb__synth_binary(s, "MatMul", qkv3[2], sm);
     cvb__synth_add_macs(s, (double)heads * n_pos * n_pos * (kd + hd));

@@ -150,9 +150,21 @@ static const char *named(struct synth *s, const char *op, const char *name, int 
  * others. dw: YOLO11's class branch (DWConv 3x3 + Conv 1x1, twice; v10Detect
  * too) instead of two Conv 3x3; pre: the branches' name prefix ("" or
  * v10Detect's "one2one_"). */
+static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, bool peaks,
+                         const char *pre, const char **box, const char **cls,
+                         const char **shapes);
 void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bool dw,
                                const char *pre, const char **box, const char **cls,
                                const char **shapes) {
+    detect_level(s, i, x, ch0, dw, false, pre, box, cls, shapes);
+}
+
+/* The same with peaks (dw only): that class branch hosts the planted
+ * detector's local-max stage (struct detect84): fan-out, then neighbour
+ * differences, then the peak sum. */
+static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, bool peaks,
+                         const char *pre, const char **box, const char **cls,
+                         const char **shapes) {
     /* max(16, ch[0] / 4, 4 * reg_max), max(ch[0], min(nc, 100)): ch[0] is P3's */
     const int c2 = ch0 / 4 > 4 * REG_MAX ? ch0 / 4 : 4 * REG_MAX, c3 = ch0 > NC ? ch0 : NC;
     char comp[2][32], sub[48], nm[300];
@@ -176,8 +188,10 @@ void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bo
             snprintf(dwc, sizeof dwc, "%s.0", sub);
             snprintf(pwc, sizeof pwc, "%s.1", sub);
             size_t m2 = cvb__synth_scope_push(s, sub);
-            c = cvb__synth_conv(s, dwc, c, c.c, 3, 1, -1, c.c, F_ACT, ROLE_PLAIN);
-            c = cvb__synth_conv(s, pwc, c, c3, 1, 1, -1, 1, F_ACT, ROLE_PLAIN);
+            const int fdw = peaks && j == 1 ? F_PLANT_NBR : 0;
+            const int fpw = !peaks ? 0 : j == 0 ? F_PLANT_FANOUT : F_PLANT_PEAKSUM;
+            c = cvb__synth_conv(s, dwc, c, c.c, 3, 1, -1, c.c, F_ACT | fdw, ROLE_PLAIN);
+            c = cvb__synth_conv(s, pwc, c, c3, 1, 1, -1, 1, F_ACT | fpw, ROLE_PLAIN);
             cvb__synth_scope_pop(s, m2);
         } else {
             c = cvb__synth_conv(s, sub, c, c3, 3, 1, -1, 1, F_ACT, ROLE_PLAIN);
@@ -384,6 +398,29 @@ int cvb__synth_build84(struct synth *s, int n_layers, cvb__synth_layer_fn layer,
     snprintf(comp, sizeof comp, "model.%d", n_layers);
     size_t mark = cvb__synth_scope_push(s, comp);
     int rc = cvb__synth_detect84_tail(s, box, cls, feats);
+    cvb__synth_scope_pop(s, mark);
+    return rc;
+}
+
+/* ---- struct detect84 (synth_internal.h): the head level by level -------- */
+
+struct val cvb__synth_repcsp(struct synth *s, struct val x, int c2, int n) {
+    return repcsp(s, x, c2, n);
+}
+void cvb__synth_det84_level(struct synth *s, struct detect84 *d, int i, struct val x) {
+    char comp[16];
+    snprintf(comp, sizeof comp, "model.%d", d->layer);
+    size_t mark = cvb__synth_scope_push(s, comp);
+    d->feats[i] = x;
+    detect_level(s, i, x, d->ch0, d->dw, d->peaks && i == 2, "", &d->box[i], &d->cls[i],
+                 d->shapes);
+    cvb__synth_scope_pop(s, mark);
+}
+int cvb__synth_det84_tail(struct synth *s, struct detect84 *d) {
+    char comp[16];
+    snprintf(comp, sizeof comp, "model.%d", d->layer);
+    size_t mark = cvb__synth_scope_push(s, comp);
+    int rc = cvb__synth_detect84_tail(s, d->box, d->cls, d->feats);
     cvb__synth_scope_pop(s, mark);
     return rc;
 }

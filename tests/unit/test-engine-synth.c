@@ -47,6 +47,12 @@ static const struct expect expects[] = {
     {"yolov10n", 2299264, 2.3, 6.7, 292,
      "Conv:83 Mul:71 Sigmoid:70 Concat:18 Add:12 Reshape:11 Split:10 MaxPool:3 Transpose:3 "
      "MatMul:2 Softmax:2 Resize:2 Slice:2 Sub:2 Div:1"},
+    /* the same for YOLO12n: 2,590,824 parameters and 7.47 GFLOPs at 640 in
+     * `cvbench model info` of the real export; its area attention's MatMuls
+     * grow with the square of the positions, so 4 x the 320 figure is 6.72 */
+    {"yolo12n", 2590824, 2.59, 6.72, 484,
+     "Conv:120 Mul:90 Sigmoid:82 Transpose:57 Add:36 Reshape:36 Concat:20 MatMul:16 Split:11 "
+     "Softmax:9 Resize:2 Slice:2 Sub:2 Div:1"},
 };
 
 static int hist_count(const struct cvb_synth_stats *st, const char *op) {
@@ -70,13 +76,14 @@ static void check_hist(const struct cvb_synth_stats *st, const char *hist) {
     CHECK_EQ_INT(st->n_ops, n_listed);
 }
 
-/* The attention logits (after the kd^-0.5 scale) of YOLO11 and YOLOv10
- * have the spread of a trained model's (std at most ~3), not the hundreds
- * that make Softmax amplify rounding differences between kernel sets. The
- * scaled logits are the output of node ".../attn/<op>": YOLO11's scale Mul
- * after the MatMul, the MatMul in 8.4's form (q scaled first: YOLOv10). */
+/* The attention logits (after the kd^-0.5 scale) of YOLO11, YOLOv10 and
+ * YOLO12 have the spread of a trained model's (std at most ~3), not the
+ * hundreds that make Softmax amplify rounding differences between kernel
+ * sets. The scaled logits are the output of node ".../attn/<op>": YOLO11's
+ * scale Mul after the MatMul, the MatMul in 8.4's form (q scaled first:
+ * YOLOv10, YOLO12). */
 struct attn_seen {
-    const char *op, *suffix;
+    const char *op, *tail;
     int n;
     double sd_min, sd_max;
 };
@@ -84,8 +91,8 @@ struct attn_seen {
 static void attn_observer(void *user, const char *node, const char *op, float *data, int ndim,
                           const int64_t *dims) {
     struct attn_seen *a = user;
-    size_t nl = strlen(node), sl = strlen(a->suffix);
-    if (strcmp(op, a->op) != 0 || nl < sl || strcmp(node + nl - sl, a->suffix) != 0) return;
+    size_t nl = strlen(node), tl = strlen(a->tail);
+    if (strcmp(op, a->op) != 0 || nl < tl || strcmp(node + nl - tl, a->tail) != 0) return;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= dims[i];
     double sum = 0, sq = 0;
@@ -102,8 +109,9 @@ static void attn_observer(void *user, const char *node, const char *op, float *d
 static void check_attention(struct cvb_engine *e, const char *arch) {
     static float img[3 * 320 * 320];
     static float out[84 * 2100];
-    const bool v10 = strcmp(arch, "yolov10n") == 0;
-    struct attn_seen a = {.op = v10 ? "MatMul" : "Mul", .suffix = v10 ? "/attn/MatMul" : "/attn/Mul"};
+    const bool q_scaled = strcmp(arch, "yolov10n") == 0 || strcmp(arch, "yolo12n") == 0;
+    struct attn_seen a = {.op = q_scaled ? "MatMul" : "Mul",
+                          .tail = q_scaled ? "/attn/MatMul" : "/attn/Mul"};
     struct cvb_err err = {0};
     cvb_synth_calib_image(320, img);
     cvb_engine_set_observer(e, attn_observer, &a);
@@ -113,7 +121,7 @@ static void check_attention(struct cvb_engine *e, const char *arch) {
     cvb_engine_set_observer(e, NULL, NULL);
     printf("  %s attention: %d blocks, scaled logit std %.2f..%.2f\n", arch, a.n, a.sd_min,
            a.sd_max);
-    CHECK_EQ_INT(a.n, 1);
+    CHECK_EQ_INT(a.n, strcmp(arch, "yolo12n") == 0 ? 8 : 1);
     /* at most 3 on the calibration inputs, where the mosaic is among the
      * quietest; not collapsed to a constant either */
     CHECK(a.sd_min > 0.02 && a.sd_max < 3.5);
@@ -177,7 +185,8 @@ static void test_archs(void) {
             cvb_engine_model_info(e, &mi);
             CHECK(mi.synthetic);
             CHECK_EQ_INT(mi.n_nodes, x->n_nodes);
-            if (strcmp(x->arch, "yolo11n") == 0 || strcmp(x->arch, "yolov10n") == 0)
+            if (strcmp(x->arch, "yolo11n") == 0 || strcmp(x->arch, "yolov10n") == 0 ||
+                strcmp(x->arch, "yolo12n") == 0)
                 check_attention(e, x->arch);
             cvb_engine_free(e);
         }
