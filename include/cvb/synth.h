@@ -48,7 +48,7 @@
 #define CVB_SYNTH_SCORE_THRESH 0.25f
 
 struct cvb_synth_opts {
-    const char *arch; /* "yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t" */
+    const char *arch; /* "yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t", "yolo26n" */
     int imgsz;        /* input side, multiple of 32; 0 = 640 */
     uint64_t seed;
     int opset;        /* 0 = 17; only 17 is written */

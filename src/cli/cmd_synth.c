@@ -17,8 +17,8 @@ static void usage(FILE *f) {
             "                           -o FILE.onnx\n"
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
-            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t) and\n"
-            "deterministic synthetic weights: the same options give the same file.\n"
+            "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolo26n)\n"
+            "and deterministic synthetic weights: the same options give the same file.\n"
             "\n"
             "  --arch A      architecture\n"
             "  --imgsz S     input side in pixels, a multiple of 32 (default 640)\n"
@@ -31,7 +31,8 @@ static void usage(FILE *f) {
             "                one-to-one head: the rows are the plain model's top-K\n"
             "                (anchor, class) scores with the same weights, not NMS'd,\n"
             "                so fp32 accuracy checks still mean \"same as fp32\".\n"
-            "                All four architectures accept it (anchor-free Detect heads).\n"
+            "                The anchor-free Detect heads accept it (not yolov9t); yolo26n's\n"
+            "                is its own one2one branch, named as Ultralytics exports it.\n"
             "  -o FILE       output path\n");
 }
 
@@ -85,7 +86,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
         return cvb__cli_usage_error("model synth: unexpected argument '%s'", argv[optind]);
     if (o.arch == NULL)
         return cvb__cli_usage_error("model synth: --arch is required (yolov5nu, yolov8n, yolov8s, "
-                                    "yolo11n, yolov9t)");
+                                    "yolo11n, yolov9t, yolo26n)");
     if (out_path == NULL) return cvb__cli_usage_error("model synth: -o FILE.onnx is required");
 
     struct cvb_synth_stats st;

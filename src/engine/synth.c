@@ -79,7 +79,7 @@
 #define MAX_SCOPE 256
 
 const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
-                                        NULL};
+                                        "yolo26n", NULL};
 
 /* ==== PRNG: splitmix64 + Box-Muller ======================================= */
 
@@ -118,6 +118,8 @@ enum plant {
     PL_GAIN,     /* SPPF cv1: soft threshold below the peak range, gain above */
     PL_LOCALMAX, /* SPPF cv2: peak indicator from x and its 5x5 max */
     PL_CLS,      /* class conv reading peak indicators */
+    PL_ZSLOT,    /* exact zeros in channels 0..K-1, the input's planted ones carried on
+                    in K..2K-1 (F_PLANT_ZSLOT: YOLO26's SPPF shortcut) */
 };
 
 /* One convolution's weights (BN folded). Owned by struct synth; graphs point
@@ -135,7 +137,7 @@ struct conv_w {
     float plant_ofs;   /* value offset the input's planted channels carry */
 };
 
-enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T };
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_26N };
 
 struct arch {
     const char *name;
@@ -152,6 +154,7 @@ static const struct arch archs[] = {
     {"yolov8s", ARCH_V8S, "Ultralytics YOLOv8s model", 0.33, 0.50, 1024, true},
     {"yolo11n", ARCH_11N, "Ultralytics YOLO11n model", 0.50, 0.25, 1024, true},
     {"yolov9t", ARCH_V9T, "Ultralytics YOLOv9t model ", 1.0, 1.0, 1024, false}, /* synth_v9.c */
+    {"yolo26n", ARCH_26N, "Ultralytics YOLO26n model ", 0.50, 0.25, 1024, true}, /* synth_v26.c */
 };
 
 struct name_count {
@@ -191,6 +194,8 @@ struct synth {
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
     bool end2end;            /* final build only: end-to-end tail (e2e_head()) */
+    bool e2e_names;          /* --end2end asked: every build names the head as the final one
+                                (yolo26n's one2one_ branches; cvb__synth_e2e_names()) */
 };
 
 static const struct val NOVAL = {.name = NULL};
@@ -593,6 +598,7 @@ static enum plant plant_decide(const struct synth *s, struct val x, int c2, int 
     if (c2 < PLANT_K || x.dpos - 1 + PLANT_K > x.c) return PL_NONE;
     if (g != 1 && !(g == x.c && c2 == x.c && x.dpos == 1)) return PL_NONE; /* depthwise only */
     if (flags & F_PLANT_ZERO) return PL_ZERO;
+    if (flags & F_PLANT_ZSLOT) return c2 >= 2 * PLANT_K ? PL_ZSLOT : PL_NONE;
     if (flags & F_PLANT_GAIN) return x.dkind == DK_COLOUR ? PL_GAIN : PL_NONE;
     if (flags & F_PLANT_LOCALMAX) return x.dkind == DK_COLOUR && x.dpos - 1 + PLANT_K <= x.c / 4
                                              ? PL_LOCALMAX : PL_NONE;
@@ -612,12 +618,19 @@ static void plant_operating_point(double *p, double *slope) {
     *slope = sg + x * sg * (1 - sg);
 }
 
+/* Output channels a conv plants (the observer and plant_isolate() leave
+ * them alone). */
+static int plant_rows(const struct conv_w *cw) {
+    if (cw->plant == PL_NONE || cw->plant == PL_CLS) return 0;
+    return cw->plant == PL_ZSLOT ? 2 * PLANT_K : PLANT_K;
+}
+
 /* Zero the weights by which output channels that are not planted would
  * read planted input channels (the live group and the excluded ones), so
  * that the random network never sees them. */
 static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
-    int first = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int first = plant_rows(cw);
     int groups[1 + PLANT_MAX_EX], n = 0;
     if (x.dpos > 0) groups[n++] = x.dpos - 1;
     for (int i = 0; i < PLANT_MAX_EX; i++)
@@ -643,13 +656,15 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
     size_t centre = (size_t)(cw->k / 2) * cw->k + cw->k / 2;
     double p = PLANT_OFS, slope = 1.0;
     if (act) plant_operating_point(&p, &slope);
-    if (cw->plant == PL_NONE || cw->plant == PL_CLS) return;
-    for (int k = 0; k < PLANT_K; k++) {
-        float *w = cw->w + (size_t)k * per;
+    for (int r = 0; r < plant_rows(cw); r++) {
+        /* PL_ZSLOT: zeros (as PL_ZERO) in rows 0..K-1, PL_PASS in K..2K-1 */
+        int k = r % PLANT_K;
+        enum plant kind = cw->plant != PL_ZSLOT ? cw->plant : r < PLANT_K ? PL_ZERO : PL_PASS;
+        float *w = cw->w + (size_t)r * per;
         memset(w, 0, per * sizeof(float));
         double bias = 0;
         int ci = cw->cin_g == 1 ? 0 : cw->plant_in + k; /* depthwise: its own channel */
-        switch (cw->plant) {
+        switch (kind) {
         case PL_STEM:
             for (int c = 0; c < 3; c++)
                 for (size_t t = 0; t < taps; t++)
@@ -677,7 +692,7 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
         default: /* PL_ZERO */
             break;
         }
-        cw->b[k] = (float)bias;
+        cw->b[r] = (float)bias;
     }
 }
 
@@ -713,6 +728,9 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
         case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
+        case PL_ZSLOT:
+            y.dpos = PLANT_K + 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS, y.zpos = 1;
+            break;
         default: break;
         }
     }
@@ -786,11 +804,17 @@ static struct val add2(struct synth *s, struct val a, struct val b) {
     const char *in[2] = {a.name, b.name};
     Onnx__NodeProto *n = add_node(s, "Add", 2, in, 1);
     if (n == NULL) return NOVAL;
-    /* planted channels survive an Add only over the exact zeros of a
-     * residual branch (PL_ZERO) */
+    /* planted channels survive an Add only over exact zeros: a residual
+     * branch's (PL_ZERO), or a shortcut's zero slot (PL_ZSLOT), whose own
+     * live group then meets the other side's random channels */
     struct val y = a;
     if (a.dkind == DK_ZERO && a.dpos == b.dpos) {
         y = b;
+    } else if (b.zpos > 0 && b.zpos == a.dpos) {
+        val_exclude(&y, b.dpos);
+    } else if (a.zpos > 0 && a.zpos == b.dpos) {
+        y = b;
+        val_exclude(&y, a.dpos);
     } else if (!(b.dkind == DK_ZERO && b.dpos == a.dpos)) {
         y.dpos = 0, y.dkind = DK_NONE;
         val_exclude(&y, a.dpos);
@@ -800,6 +824,7 @@ static struct val add2(struct synth *s, struct val a, struct val b) {
         val_exclude(&y, a.ex[i]);
         val_exclude(&y, b.ex[i]);
     }
+    y.zpos = 0;
     y.name = n->output[0];
     return y;
 }
@@ -952,6 +977,22 @@ const char *cvb__synth_softmax(struct synth *s, const char *x, int axis) { retur
 int cvb__synth_imgsz(const struct synth *s) { return s->imgsz; }
 int cvb__synth_rc(const struct synth *s) { return s->rc; }
 int cvb__synth_fail(struct synth *s, int code, const char *what) { return fail(s, code, what); }
+bool cvb__synth_end2end(const struct synth *s) { return s->end2end; }
+bool cvb__synth_e2e_names(const struct synth *s) { return s->e2e_names; }
+static const char *e2e_tail(struct synth *s, const char *pred, int64_t n_anchor);
+const char *cvb__synth_e2e_tail(struct synth *s, const char *pred, int64_t n_anchor) {
+    return e2e_tail(s, pred, n_anchor);
+}
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads,
+                           bool q_first);
+struct val cvb__synth_psablock(struct synth *s, const char *comp, struct val x, int heads) {
+    return psablock(s, comp, x, heads, true);
+}
+Onnx__NodeProto *cvb__synth_find_node(struct synth *s, const char *name) {
+    for (int i = 0; i < s->n_nodes; i++)
+        if (strcmp(s->nodes[i]->name, name) == 0) return s->nodes[i];
+    return NULL;
+}
 
 /* ==== modules (ultralytics/nn/modules) ==================================== */
 
@@ -1048,8 +1089,11 @@ static struct val sppf(struct synth *s, struct val x, int c2) {
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT | F_PLANT_LOCALMAX);
 }
 
-/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
-static struct val attention(struct synth *s, struct val x, int heads) {
+/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. q_first:
+ * Ultralytics 8.4's ((q * scale)^T @ k) (YOLO26), whose first MatMul gives
+ * the scaled logits; else the scale Mul follows q^T @ k (YOLO11 as 8.3
+ * exports it). */
+static struct val attention(struct synth *s, struct val x, int heads, bool q_first) {
     size_t mark = scope_push(s, "attn");
     int dim = x.c, hd = dim / heads, kd = (int)(hd * 0.5), h = dim + 2 * kd * heads;
     int64_t n_pos = (int64_t)x.h * x.w;
@@ -1060,11 +1104,16 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     int64_t sizes[3] = {kd, kd, hd};
     split(s, r, 2, 3, sizes, qkv3);
     int64_t perm[4] = {0, 1, 3, 2};
-    const char *qt = transpose(s, qkv3[0], 4, perm);
-    const char *mm = binary(s, "MatMul", qt, qkv3[1]);
+    const char *scale = init_f32_scalar(s, arena_printf(s, "%s/Mul_scale", s->scope),
+                                        (float)pow(kd, -0.5));
+    const char *sc; /* the scaled logits */
+    if (q_first) {
+        sc = binary(s, "MatMul", transpose(s, binary(s, "Mul", qkv3[0], scale), 4, perm), qkv3[1]);
+    } else {
+        const char *mm = binary(s, "MatMul", transpose(s, qkv3[0], 4, perm), qkv3[1]);
+        sc = binary(s, "Mul", mm, scale);
+    }
     s->macs += (double)heads * n_pos * n_pos * kd;
-    char *scn = arena_printf(s, "%s/Mul_scale", s->scope);
-    const char *sc = binary(s, "Mul", mm, init_f32_scalar(s, scn, (float)pow(kd, -0.5)));
     if (s->n_attn < 4 && sc != NULL) {
         int64_t *d = s->attn_dims[s->n_attn];
         d[0] = 1, d[1] = heads, d[2] = n_pos, d[3] = n_pos;
@@ -1085,9 +1134,10 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     return y;
 }
 
-static struct val psablock(struct synth *s, const char *comp, struct val x, int heads) {
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads,
+                           bool q_first) {
     size_t mark = scope_push(s, comp);
-    x = add2(s, x, attention(s, x, heads));
+    x = add2(s, x, attention(s, x, heads, q_first));
     size_t m2 = scope_push(s, "ffn");
     struct val f = conv(s, "ffn.0", x, 2 * x.c, 1, 1, F_ACT);
     f = conv(s, "ffn.1", f, x.c, 1, 1, 0);
@@ -1109,7 +1159,7 @@ static struct val c2psa(struct synth *s, struct val x, int n) {
     for (int i = 0; i < n; i++) {
         char comp[16];
         snprintf(comp, sizeof comp, "m.%d", i);
-        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1);
+        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1, false);
     }
     scope_pop(s, mark);
     struct val cat[2] = {a, b};
@@ -1149,7 +1199,7 @@ static struct val upsample(struct synth *s, struct val x) {
  * (one2one_cv2/cv3); a synthetic model feeds it from its one head, so its
  * rows are exactly the top-K (anchor, class) scores of the plain model. */
 #define E2E_MAX_DET 300
-#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n"
+#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n, yolo26n"
 
 /* The K of output0 [1, K, 6] of an end-to-end head over n_anchor anchors
  * (get_topk_index(): k = min(max_det, anchors)). */
@@ -1398,6 +1448,7 @@ static const char *detect(struct synth *s, const struct val *feats, int nl, int 
 static int build_graph(struct synth *s) {
     graph_reset(s);
     if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
+    if (s->arch->id == ARCH_26N) return cvb__synth_build_v26n(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
@@ -1479,6 +1530,7 @@ static int build_graph(struct synth *s) {
         break;
     }
     case ARCH_V9T: break; /* above */
+    case ARCH_26N: break; /* above */
     case ARCH_11N: {
         CONVL(0, x, ch(s, 64), 3, 2);
         CONVL(1, L[0], ch(s, 128), 3, 2);
@@ -1912,7 +1964,8 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Attention logits (C2PSA): the first MatMul of an Attention block, q^T k
- * [1, heads, N, N] before the kd^-0.5 scale. With BN-normalised q and k
+ * [1, heads, N, N] before the kd^-0.5 scale (after it in Ultralytics 8.4's
+ * Attention, YOLO26's, which scales q first). With BN-normalised q and k
  * channels they are far larger than a trained model's (thousands; the
  * Softmax then amplifies rounding differences between kernel sets), so each
  * head's logits are rescaled in place to a scaled std of
@@ -1940,6 +1993,12 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
         return;
     }
     size_t wper = (size_t)cw->cin_g * cw->k * cw->k;
+    /* Ultralytics 8.4's Attention (YOLO26) scales q before this MatMul: its
+     * output is then the scaled logits (noted by the builder as attn_out) */
+    char out[MAX_SCOPE + 48];
+    bool scaled = false;
+    snprintf(out, sizeof out, "%s_output_0", node);
+    for (int i = 0; i < cb->s->n_attn; i++) scaled |= strcmp(cb->s->attn_out[i], out) == 0;
     for (int64_t h = 0; h < heads; h++) {
         float *p = data + h * npos;
         double sum = 0, sq = 0;
@@ -1948,7 +2007,8 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
             sq += (double)p[i] * p[i];
         }
         double mean = sum / npos, sd = sqrt(fmax(sq / npos - mean * mean, 0));
-        double target = CALIB_ATTN_LOGIT_STD * sqrt((double)kd); /* before the scale Mul */
+        /* before the scale Mul, unless scaled already */
+        double target = CALIB_ATTN_LOGIT_STD * (scaled ? 1.0 : sqrt((double)kd));
         if (sd < 1e-12) continue;
         double f = target / sd, r = sqrt(f);
         for (int64_t i = 0; i < npos; i++) p[i] = (float)(p[i] * f);
@@ -1975,7 +2035,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         char conv_node[MAX_SCOPE + 32];
         snprintf(conv_node, sizeof conv_node, "%.*s/conv/Conv", (int)(nl - 8), node);
         const struct conv_w *pc = find_conv(s, conv_node);
-        int64_t skip = pc != NULL && pc->plant != PL_NONE && pc->plant != PL_CLS ? PLANT_K : 0;
+        int64_t skip = pc != NULL ? plant_rows(pc) : 0;
         double sum = 0, sq = 0;
         int64_t n = (C - skip) * HW;
         for (int64_t i = skip * HW; i < C * HW; i++) {
@@ -2022,7 +2082,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     memcpy(tmp, sd, sizeof(double) * (size_t)C);
     qsort(tmp, (size_t)C, sizeof(double), cmp_double);
     double floor_sd = fmax(CALIB_SD_FLOOR * tmp[C / 2], 1e-6);
-    int planted = cw->plant != PL_NONE && cw->plant != PL_CLS ? PLANT_K : 0;
+    int planted = plant_rows(cw);
     for (int64_t c = planted; c < C; c++) {
         float *p = data + c * HW;
         double sdc = fmax(sd[c], floor_sd);
@@ -2180,13 +2240,35 @@ out:
 }
 
 /* A box branch's final conv: no weights, its bias the per-side, per-bin
- * prior of target_affine() (see "the planted detector"). */
+ * prior of target_affine() (see "the planted detector").
+ * A head without DFL (reg_max 1, YOLO26: 4 outputs, Detect's dfl an
+ * Identity) reads its conv's outputs as the side distances themselves, in
+ * strides, where a bin prior would mean distances of -4.5 to 0 and
+ * inverted boxes. Its bias per side is instead what a DFL head decodes from
+ * the same prior (the bins' softmax expectation, bins 16 j .. 16 j + 15 of
+ * target_affine() for side j): every anchor predicts the same ~6-stride box
+ * about its cell as the DFL architectures with this seed, and with zero
+ * weights that box is the bias, exact at every precision. */
 static void box_weights(const struct synth *s, struct conv_w *cw, int idx) {
     memset(cw->w, 0, (size_t)cw->cout * cw->cin_g * cw->k * cw->k * sizeof(float));
+    bool dfl = cw->cout == 4 * REG_MAX;
     for (int c = 0; c < cw->cout; c++) {
-        double gamma, beta;
-        target_affine(s, cw, idx, c, &gamma, &beta);
-        cw->b[c] = (float)beta;
+        double gamma, beta, z = 0, ev = 0, lg[REG_MAX], mx = -INFINITY;
+        if (dfl) {
+            target_affine(s, cw, idx, c, &gamma, &beta);
+            cw->b[c] = (float)beta;
+            continue;
+        }
+        for (int b = 0; b < REG_MAX; b++) {
+            target_affine(s, cw, idx, c * REG_MAX + b, &gamma, &lg[b]);
+            mx = fmax(mx, lg[b]);
+        }
+        for (int b = 0; b < REG_MAX; b++) {
+            double e = exp(lg[b] - mx);
+            z += e;
+            ev += b * e;
+        }
+        cw->b[c] = (float)(ev / z);
     }
 }
 
@@ -2355,14 +2437,15 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
                       struct cvb_err *err) {
     if (o == NULL || o->arch == NULL)
         return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
-                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t)");
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, "
+                                            "yolo26n)");
     *arch = NULL;
     for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
         if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
     if (*arch == NULL)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: unknown architecture '%s' (expected one of yolov5nu, "
-                           "yolov8n, yolov8s, yolo11n, yolov9t)", o->arch);
+                           "yolov8n, yolov8s, yolo11n, yolov9t, yolo26n)", o->arch);
     *imgsz = o->imgsz ? o->imgsz : 640;
     if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL,
@@ -2414,6 +2497,7 @@ int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *l
     s.seed = o->seed;
     s.rng = o->seed;
     s.plant = !o->no_calib;
+    s.e2e_names = o->end2end;
     int cal_sz = imgsz < CVB_SYNTH_CALIB_MAX_IMGSZ ? imgsz : CVB_SYNTH_CALIB_MAX_IMGSZ;
     if (!o->no_calib && (rc = calibrate(&s, cal_sz, &st)) < 0) goto out;
     s.imgsz = imgsz;
