@@ -135,6 +135,8 @@ struct conv_w {
     int plant_in;      /* input channel of planted channel 0 (PL_LOCALMAX: of x) */
     int plant_in2;     /* PL_LOCALMAX: input channel of the 5x5 max of channel 0 */
     float plant_ofs;   /* value offset the input's planted channels carry */
+    float plant_gain;  /* and their gain (val.dgain; 1 when 0) */
+    float plant_boost; /* PL_PASS: the factor it multiplies that gain by (F_PLANT_BOOST) */
 };
 
 enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_26N };
@@ -541,6 +543,13 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
  *    bias plus a random part bounded above for any input (class_weights()),
  *    at most ~0.08, and P3/P4 detect nothing: the detections are P5's
  *    (stride 32, the large-object level).
+ *  - YOLO26 (synth_v26.c): its SPPF adds its input to its output, so the
+ *    conv before it (F_PLANT_ZSLOT) writes exact zeros in channels 0..K-1
+ *    and carries the colour maps in K..2K-1, and the Add passes SPPF's
+ *    peaks over those zeros (val.zpos); convs with F_PLANT_BOOST carry the
+ *    peaks on with PLANT_BOOST x their deviation (val.dgain), which the
+ *    class conv divides back, so that int8's per-tensor steps over wide
+ *    random ranges (attention's residual outputs) move the scores less.
  * Boxes: the box branch's final convs keep only their bias, a fixed prior
  * per side and bin (box_weights()): every anchor of a level predicts a box
  * about 6 strides wide, which no lower precision's noise moves. (Random
@@ -556,6 +565,7 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
 #define PLANT_CLS_W 0.6
 #define PLANT_CLS_BIAS (-3.0)
 #define PLANT_CLS_RAND_L1 2.0
+#define PLANT_BOOST 2.0
 #define SILU_MIN (-0.27846)
 
 static const double plant_colour[PLANT_K][3] = {
@@ -675,10 +685,10 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
         case PL_PASS:
             if (x.dkind == DK_COLOUR && in_stride < PLANT_AVG_MAXSTRIDE)
                 for (size_t t = 0; t < taps; t++)
-                    w[(size_t)ci * taps + t] = (float)(1.0 / (slope * (double)taps));
+                    w[(size_t)ci * taps + t] = (float)(cw->plant_boost / (slope * (double)taps));
             else
-                w[(size_t)ci * taps + centre] = (float)(1.0 / slope);
-            bias = p - cw->plant_ofs / slope;
+                w[(size_t)ci * taps + centre] = (float)(cw->plant_boost / slope);
+            bias = p - cw->plant_boost * cw->plant_ofs / slope;
             break;
         case PL_GAIN:
             w[(size_t)ci * taps + centre] = (float)PLANT_GAIN_S;
@@ -717,6 +727,8 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         cw->plant_in = pin;
         cw->plant_in2 = pin + x.c / 4;
         cw->plant_ofs = pofs;
+        cw->plant_gain = x.dgain > 0 ? x.dgain : 1.0f;
+        cw->plant_boost = (flags & F_PLANT_BOOST) ? (float)PLANT_BOOST : 1.0f;
         if (cw->plant != PL_NONE && cw->plant != PL_CLS && cw->b == NULL) cw->plant = PL_NONE;
         plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1);
         if (s->plant) plant_isolate(cw, x, g);
@@ -724,12 +736,16 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
     if (cw != NULL) {
         switch (cw->plant) {
         case PL_STEM: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = (float)PLANT_OFS; break;
-        case PL_PASS: y.dpos = 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS; break;
+        case PL_PASS:
+            y.dpos = 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS;
+            y.dgain = cw->plant_gain * cw->plant_boost;
+            break;
         case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
         case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
         case PL_ZSLOT:
             y.dpos = PLANT_K + 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS, y.zpos = 1;
+            y.dgain = x.dgain;
             break;
         default: break;
         }
@@ -843,6 +859,7 @@ static struct val concat(struct synth *s, int cnt, const struct val *xs) {
         in[i] = xs[i].name;
         if (i == win) {
             y.dpos = off + xs[i].dpos, y.dkind = xs[i].dkind, y.dofs = xs[i].dofs;
+            y.dgain = xs[i].dgain;
         } else if (xs[i].dpos > 0) {
             val_exclude(&y, off + xs[i].dpos);
         }
@@ -863,7 +880,7 @@ static struct val concat(struct synth *s, int cnt, const struct val *xs) {
 static struct val split_part(struct val x, const char *name, int off, int c) {
     struct val p = {.name = name, .c = c, .h = x.h, .w = x.w};
     if (x.dpos > 0 && x.dpos - 1 >= off && x.dpos - 1 + PLANT_K <= off + c)
-        p.dpos = x.dpos - off, p.dkind = x.dkind, p.dofs = x.dofs;
+        p.dpos = x.dpos - off, p.dkind = x.dkind, p.dofs = x.dofs, p.dgain = x.dgain;
     for (int i = 0; i < PLANT_MAX_EX; i++)
         if (x.ex[i] > 0 && x.ex[i] - 1 >= off && x.ex[i] - 1 < off + c) val_exclude(&p, x.ex[i] - off);
     return p;
@@ -2130,8 +2147,8 @@ static void class_weights(const struct synth *s, struct conv_w *cw, int level) {
         int c = plant_class(s, k);
         float *w = cw->w + (size_t)c * per;
         memset(w, 0, per * sizeof(float));
-        w[(size_t)(cw->plant_in + k) * taps + taps / 2] = (float)PLANT_CLS_W;
-        cw->b[c] = (float)(PLANT_CLS_BIAS - PLANT_CLS_W * cw->plant_ofs);
+        w[(size_t)(cw->plant_in + k) * taps + taps / 2] = (float)(PLANT_CLS_W / cw->plant_gain);
+        cw->b[c] = (float)(PLANT_CLS_BIAS - PLANT_CLS_W / cw->plant_gain * cw->plant_ofs);
     }
 }
 

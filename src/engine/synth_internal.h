@@ -36,6 +36,7 @@ struct val {
     float dofs;
     int ex[PLANT_MAX_EX];
     int zpos;
+    float dgain; /* the live channels hold dofs + dgain x their meaning (0: gain 1) */
 };
 
 /* conv flags */
@@ -47,6 +48,7 @@ enum {
     F_PLANT_GAIN = 64,     /* SPPF cv1 */
     F_PLANT_ZSLOT = 128,   /* zeros in channels 0..K-1, the planted ones moved to K..2K-1:
                               the shortcut around YOLO26's SPPF */
+    F_PLANT_BOOST = 256,   /* carries the planted channels on with PLANT_BOOST x their gain */
 };
 
 /* Ultralytics Conv 'comp' in the current scope (conv_role() in synth.c). */
