@@ -49,7 +49,7 @@
 
 struct cvb_synth_opts {
     const char *arch; /* "yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
-                         "yolov10n", "yolo12n" */
+                         "yolov10n", "yolo12n", "yolo26n" */
     int imgsz;        /* input side, multiple of 32; 0 = 640 */
     uint64_t seed;
     int opset;        /* 0 = 17; only 17 is written */

@@ -18,8 +18,8 @@ static void usage(FILE *f) {
             "\n"
             "Write an ONNX model with the exact topology of Ultralytics' ONNX export of\n"
             "architecture A (yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n,\n"
-            "yolo12n) and deterministic synthetic weights: the same options give the\n"
-            "same file.\n"
+            "yolo12n, yolo26n) and deterministic synthetic weights: the same options\n"
+            "give the same file.\n"
             "\n"
             "  --arch A      architecture\n"
             "  --imgsz S     input side in pixels, a multiple of 32 (default 640)\n"
@@ -34,7 +34,9 @@ static void usage(FILE *f) {
             "                so fp32 accuracy checks still mean \"same as fp32\".\n"
             "                yolov10n's is its own one-to-one head, as exported, with\n"
             "                the one-to-many head's weights (the same rows).\n"
-            "                yolov5nu, yolov8n, yolov8s, yolo11n and yolov10n accept it.\n"
+            "                yolo26n's likewise (its one2one branches, as exported).\n"
+            "                yolov5nu, yolov8n, yolov8s, yolo11n, yolov10n and yolo26n\n"
+            "                accept it.\n"
             "  --nms         in-graph NMS as Ultralytics 8.4 exports nms=True: output0\n"
             "                [1,300,6] (x1,y1,x2,y2,score,class, zero rows after the\n"
             "                kept boxes): conf 0.25, class-wise NonMaxSuppression at IoU\n"
@@ -94,7 +96,7 @@ int cvb__cmd_model_synth(int argc, char **argv) {
         return cvb__cli_usage_error("model synth: unexpected argument '%s'", argv[optind]);
     if (o.arch == NULL)
         return cvb__cli_usage_error("model synth: --arch is required (yolov5nu, yolov8n, yolov8s, "
-                                    "yolo11n, yolov9t, yolov10n, yolo12n)");
+                                    "yolo11n, yolov9t, yolov10n, yolo12n, yolo26n)");
     if (out_path == NULL) return cvb__cli_usage_error("model synth: -o FILE.onnx is required");
 
     struct cvb_synth_stats st;

@@ -80,7 +80,7 @@
 #define MAX_ATTN 8 /* attention blocks per model (yolo12n: 8 ABlocks) */
 
 const char *const cvb_synth_archs[] = {"yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t",
-                                        "yolov10n", "yolo12n", NULL};
+                                        "yolov10n", "yolo12n", "yolo26n", NULL};
 
 /* ==== PRNG: splitmix64 + Box-Muller ======================================= */
 
@@ -122,6 +122,8 @@ enum plant {
     PL_FANOUT,   /* no SPPF: PLANT_NMS_CH copies of each colour channel (1x1) */
     PL_NBR,      /* no SPPF: colour and its 8 neighbour differences (depthwise 3x3) */
     PL_PEAKSUM,  /* no SPPF: peak indicator from colour and differences (1x1) */
+    PL_ZSLOT,    /* exact zeros in channels 0..K-1, the input's planted ones carried on
+                    in K..2K-1 (F_PLANT_ZSLOT: YOLO26's SPPF shortcut) */
 };
 
 /* One convolution's weights (BN folded). Owned by struct synth; graphs point
@@ -137,9 +139,11 @@ struct conv_w {
     int plant_in;      /* input channel of planted channel 0 (PL_LOCALMAX: of x) */
     int plant_in2;     /* PL_LOCALMAX: input channel of the 5x5 max of channel 0 */
     float plant_ofs;   /* value offset the input's planted channels carry */
+    float plant_gain;  /* and their gain (val.dgain; 1 when 0) */
+    float plant_boost; /* PL_PASS: the factor it multiplies that gain by (F_PLANT_BOOST) */
 };
 
-enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_V10N, ARCH_12N };
+enum arch_id { ARCH_V5NU = 0, ARCH_V8N, ARCH_V8S, ARCH_11N, ARCH_V9T, ARCH_V10N, ARCH_12N, ARCH_26N };
 
 struct arch {
     const char *name;
@@ -158,6 +162,7 @@ static const struct arch archs[] = {
     {"yolov9t", ARCH_V9T, "Ultralytics YOLOv9t model ", 1.0, 1.0, 1024, false}, /* synth_v9.c */
     {"yolov10n", ARCH_V10N, "Ultralytics YOLOv10n model ", 0.33, 0.25, 1024, true}, /* synth_v10.c */
     {"yolo12n", ARCH_12N, "Ultralytics YOLO12n model ", 0.50, 0.25, 1024, false}, /* synth_v12.c */
+    {"yolo26n", ARCH_26N, "Ultralytics YOLO26n model ", 0.50, 0.25, 1024, true}, /* synth_v26.c */
 };
 
 struct name_count {
@@ -203,6 +208,8 @@ struct synth {
     /* cvb__synth_weights_alias(): convs whose node names contain alias_from
      * take the weights of the one named with alias_from removed (NULL: off) */
     const char *alias_from;
+    bool e2e_names;          /* --end2end asked: every build names the head as the final one
+                                (yolo26n's one2one_ branches; cvb__synth_e2e_names()) */
 };
 
 static const struct val NOVAL = {.name = NULL};
@@ -562,6 +569,13 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
  *    bias plus a random part bounded above for any input (class_weights()),
  *    at most ~0.08, and P3/P4 detect nothing: the detections are P5's
  *    (stride 32, the large-object level).
+ *  - YOLO26 (synth_v26.c): its SPPF adds its input to its output, so the
+ *    conv before it (F_PLANT_ZSLOT) writes exact zeros in channels 0..K-1
+ *    and carries the colour maps in K..2K-1, and the Add passes SPPF's
+ *    peaks over those zeros (val.zpos); convs with F_PLANT_BOOST carry the
+ *    peaks on with PLANT_BOOST x their deviation (val.dgain), which the
+ *    class conv divides back, so that int8's per-tensor steps over wide
+ *    random ranges (attention's residual outputs) move the scores less.
  * Boxes: the box branch's final convs keep only their bias, a fixed prior
  * per side and bin (box_weights()): every anchor of a level predicts a box
  * about 6 strides wide, which no lower precision's noise moves. (Random
@@ -577,6 +591,7 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
 #define PLANT_CLS_W 0.6
 #define PLANT_CLS_BIAS (-3.0)
 #define PLANT_CLS_RAND_L1 2.0
+#define PLANT_BOOST 2.0
 #define SILU_MIN (-0.27846)
 #define PLANT_NMS_CH 9 /* colour + its 8 neighbours (no SPPF: plant_nms_weights()) */
 #define PLANT_NMS_BETA 16.0
@@ -630,6 +645,7 @@ static enum plant plant_decide(const struct synth *s, struct val x, int c2, int 
     if (c2 < PLANT_K || x.dpos - 1 + PLANT_K > x.c) return PL_NONE;
     if (g != 1 && !(g == x.c && c2 == x.c && x.dpos == 1)) return PL_NONE; /* depthwise only */
     if (flags & F_PLANT_ZERO) return PL_ZERO;
+    if (flags & F_PLANT_ZSLOT) return c2 >= 2 * PLANT_K ? PL_ZSLOT : PL_NONE;
     if (flags & F_PLANT_GAIN) return x.dkind == DK_COLOUR ? PL_GAIN : PL_NONE;
     if (flags & F_PLANT_LOCALMAX) return x.dkind == DK_COLOUR && x.dpos - 1 + PLANT_K <= x.c / 4
                                              ? PL_LOCALMAX : PL_NONE;
@@ -649,11 +665,12 @@ static void plant_operating_point(double *p, double *slope) {
     *slope = sg + x * sg * (1 - sg);
 }
 
-/* How many output channels of a conv the planted detector writes (the
- * observer leaves them alone). */
-static int plant_channels(const struct conv_w *cw) {
+/* Output channels a conv plants (the observer and plant_isolate() leave
+ * them alone). */
+static int plant_rows(const struct conv_w *cw) {
     if (cw->plant == PL_NONE || cw->plant == PL_CLS) return 0;
-    return cw->plant == PL_FANOUT || cw->plant == PL_NBR ? PLANT_K * PLANT_NMS_CH : PLANT_K;
+    if (cw->plant == PL_FANOUT || cw->plant == PL_NBR) return PLANT_K * PLANT_NMS_CH;
+    return cw->plant == PL_ZSLOT ? 2 * PLANT_K : PLANT_K;
 }
 
 /* Zero the weights by which output channels that are not planted would
@@ -661,7 +678,7 @@ static int plant_channels(const struct conv_w *cw) {
  * that the random network never sees them. */
 static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
-    int first = plant_channels(cw);
+    int first = plant_rows(cw);
     int groups[1 + PLANT_MAX_EX], n = 0;
     if (x.dpos > 0) groups[n++] = x.dpos - 1;
     for (int i = 0; i < PLANT_MAX_EX; i++)
@@ -738,12 +755,15 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
         plant_nms_weights(cw, p, slope);
         return;
     }
-    for (int k = 0; k < PLANT_K; k++) {
-        float *w = cw->w + (size_t)k * per;
+    for (int r = 0; r < plant_rows(cw); r++) {
+        /* PL_ZSLOT: zeros (as PL_ZERO) in rows 0..K-1, PL_PASS in K..2K-1 */
+        int k = r % PLANT_K;
+        enum plant kind = cw->plant != PL_ZSLOT ? cw->plant : r < PLANT_K ? PL_ZERO : PL_PASS;
+        float *w = cw->w + (size_t)r * per;
         memset(w, 0, per * sizeof(float));
         double bias = 0;
         int ci = cw->cin_g == 1 ? 0 : cw->plant_in + k; /* depthwise: its own channel */
-        switch (cw->plant) {
+        switch (kind) {
         case PL_STEM:
             for (int c = 0; c < 3; c++)
                 for (size_t t = 0; t < taps; t++)
@@ -754,10 +774,10 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
         case PL_PASS:
             if (x.dkind == DK_COLOUR && in_stride < PLANT_AVG_MAXSTRIDE)
                 for (size_t t = 0; t < taps; t++)
-                    w[(size_t)ci * taps + t] = (float)(1.0 / (slope * (double)taps));
+                    w[(size_t)ci * taps + t] = (float)(cw->plant_boost / (slope * (double)taps));
             else
-                w[(size_t)ci * taps + centre] = (float)(1.0 / slope);
-            bias = p - cw->plant_ofs / slope;
+                w[(size_t)ci * taps + centre] = (float)(cw->plant_boost / slope);
+            bias = p - cw->plant_boost * cw->plant_ofs / slope;
             break;
         case PL_GAIN:
             w[(size_t)ci * taps + centre] = (float)PLANT_GAIN_S;
@@ -771,7 +791,7 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
         default: /* PL_ZERO */
             break;
         }
-        cw->b[k] = (float)bias;
+        cw->b[r] = (float)bias;
     }
 }
 
@@ -796,6 +816,8 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         cw->plant_in = pin;
         cw->plant_in2 = pin + x.c / 4;
         cw->plant_ofs = pofs;
+        cw->plant_gain = x.dgain > 0 ? x.dgain : 1.0f;
+        cw->plant_boost = (flags & F_PLANT_BOOST) ? (float)PLANT_BOOST : 1.0f;
         if (cw->plant != PL_NONE && cw->plant != PL_CLS && cw->b == NULL) cw->plant = PL_NONE;
         if (cw->plant == PL_NBR && k != 3) cw->plant = PL_NONE;
         plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1);
@@ -804,13 +826,20 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
     if (cw != NULL) {
         switch (cw->plant) {
         case PL_STEM: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = (float)PLANT_OFS; break;
-        case PL_PASS: y.dpos = 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS; break;
+        case PL_PASS:
+            y.dpos = 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS;
+            y.dgain = cw->plant_gain * cw->plant_boost;
+            break;
         case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
         case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
         case PL_FANOUT: y.dpos = 1, y.dkind = DK_FAN, y.dofs = (float)PLANT_OFS; break;
         case PL_NBR: y.dpos = 1, y.dkind = DK_NBR, y.dofs = (float)PLANT_OFS; break;
         case PL_PEAKSUM: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
+        case PL_ZSLOT:
+            y.dpos = PLANT_K + 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS, y.zpos = 1;
+            y.dgain = x.dgain;
+            break;
         default: break;
         }
     }
@@ -884,11 +913,17 @@ static struct val add2(struct synth *s, struct val a, struct val b) {
     const char *in[2] = {a.name, b.name};
     Onnx__NodeProto *n = add_node(s, "Add", 2, in, 1);
     if (n == NULL) return NOVAL;
-    /* planted channels survive an Add only over the exact zeros of a
-     * residual branch (PL_ZERO) */
+    /* planted channels survive an Add only over exact zeros: a residual
+     * branch's (PL_ZERO), or a shortcut's zero slot (PL_ZSLOT), whose own
+     * live group then meets the other side's random channels */
     struct val y = a;
     if (a.dkind == DK_ZERO && a.dpos == b.dpos) {
         y = b;
+    } else if (b.zpos > 0 && b.zpos == a.dpos) {
+        val_exclude(&y, b.dpos);
+    } else if (a.zpos > 0 && a.zpos == b.dpos) {
+        y = b;
+        val_exclude(&y, a.dpos);
     } else if (!(b.dkind == DK_ZERO && b.dpos == a.dpos)) {
         y.dpos = 0, y.dkind = DK_NONE;
         val_exclude(&y, a.dpos);
@@ -898,6 +933,7 @@ static struct val add2(struct synth *s, struct val a, struct val b) {
         val_exclude(&y, a.ex[i]);
         val_exclude(&y, b.ex[i]);
     }
+    y.zpos = 0;
     y.name = n->output[0];
     return y;
 }
@@ -916,6 +952,7 @@ static struct val concat(struct synth *s, int cnt, const struct val *xs) {
         in[i] = xs[i].name;
         if (i == win) {
             y.dpos = off + xs[i].dpos, y.dkind = xs[i].dkind, y.dofs = xs[i].dofs;
+            y.dgain = xs[i].dgain;
         } else if (xs[i].dpos > 0) {
             val_exclude(&y, off + xs[i].dpos);
         }
@@ -936,7 +973,7 @@ static struct val concat(struct synth *s, int cnt, const struct val *xs) {
 static struct val split_part(struct val x, const char *name, int off, int c) {
     struct val p = {.name = name, .c = c, .h = x.h, .w = x.w};
     if (x.dpos > 0 && x.dpos - 1 >= off && x.dpos - 1 + PLANT_K <= off + c)
-        p.dpos = x.dpos - off, p.dkind = x.dkind, p.dofs = x.dofs;
+        p.dpos = x.dpos - off, p.dkind = x.dkind, p.dofs = x.dofs, p.dgain = x.dgain;
     for (int i = 0; i < PLANT_MAX_EX; i++)
         if (x.ex[i] > 0 && x.ex[i] - 1 >= off && x.ex[i] - 1 < off + c) val_exclude(&p, x.ex[i] - off);
     return p;
@@ -1067,6 +1104,17 @@ void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *di
     attn_logits(s, name, dims, prescaled);
 }
 void cvb__synth_add_macs(struct synth *s, double macs) { s->macs += macs; }
+bool cvb__synth_e2e_names(const struct synth *s) { return s->e2e_names; }
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads,
+                           bool q_first);
+struct val cvb__synth_psablock(struct synth *s, const char *comp, struct val x, int heads) {
+    return psablock(s, comp, x, heads, true);
+}
+Onnx__NodeProto *cvb__synth_find_node(struct synth *s, const char *name) {
+    for (int i = 0; i < s->n_nodes; i++)
+        if (strcmp(s->nodes[i]->name, name) == 0) return s->nodes[i];
+    return NULL;
+}
 
 /* ==== modules (ultralytics/nn/modules) ==================================== */
 
@@ -1181,8 +1229,12 @@ static void attn_logits(struct synth *s, const char *name, const int64_t *dims, 
     s->attn_out[s->n_attn++] = name;
 }
 
-/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. */
-static struct val attention(struct synth *s, struct val x, int heads) {
+
+/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. q_first:
+ * Ultralytics 8.4's ((q * scale)^T @ k) (YOLO26), whose first MatMul gives
+ * the scaled logits; else the scale Mul follows q^T @ k (YOLO11 as 8.3
+ * exports it). */
+static struct val attention(struct synth *s, struct val x, int heads, bool q_first) {
     size_t mark = scope_push(s, "attn");
     int dim = x.c, hd = dim / heads, kd = (int)(hd * 0.5), h = dim + 2 * kd * heads;
     int64_t n_pos = (int64_t)x.h * x.w;
@@ -1193,13 +1245,18 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     int64_t sizes[3] = {kd, kd, hd};
     split(s, r, 2, 3, sizes, qkv3);
     int64_t perm[4] = {0, 1, 3, 2};
-    const char *qt = transpose(s, qkv3[0], 4, perm);
-    const char *mm = binary(s, "MatMul", qt, qkv3[1]);
+    const char *scale = init_f32_scalar(s, arena_printf(s, "%s/Mul_scale", s->scope),
+                                        (float)pow(kd, -0.5));
+    const char *sc; /* the scaled logits */
+    if (q_first) {
+        sc = binary(s, "MatMul", transpose(s, binary(s, "Mul", qkv3[0], scale), 4, perm), qkv3[1]);
+    } else {
+        const char *mm = binary(s, "MatMul", transpose(s, qkv3[0], 4, perm), qkv3[1]);
+        sc = binary(s, "Mul", mm, scale);
+    }
     s->macs += (double)heads * n_pos * n_pos * kd;
-    char *scn = arena_printf(s, "%s/Mul_scale", s->scope);
-    const char *sc = binary(s, "Mul", mm, init_f32_scalar(s, scn, (float)pow(kd, -0.5)));
     const int64_t ad[4] = {1, heads, n_pos, n_pos};
-    attn_logits(s, sc, ad, false);
+    attn_logits(s, sc, ad, q_first);
     const char *sm = softmax(s, sc, -1);
     const char *smt = transpose(s, sm, 4, perm);
     const char *mm2 = binary(s, "MatMul", qkv3[2], smt);
@@ -1214,9 +1271,10 @@ static struct val attention(struct synth *s, struct val x, int heads) {
     return y;
 }
 
-static struct val psablock(struct synth *s, const char *comp, struct val x, int heads) {
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads,
+                           bool q_first) {
     size_t mark = scope_push(s, comp);
-    x = add2(s, x, attention(s, x, heads));
+    x = add2(s, x, attention(s, x, heads, q_first));
     size_t m2 = scope_push(s, "ffn");
     struct val f = conv(s, "ffn.0", x, 2 * x.c, 1, 1, F_ACT);
     f = conv(s, "ffn.1", f, x.c, 1, 1, 0);
@@ -1238,7 +1296,7 @@ static struct val c2psa(struct synth *s, struct val x, int n) {
     for (int i = 0; i < n; i++) {
         char comp[16];
         snprintf(comp, sizeof comp, "m.%d", i);
-        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1);
+        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1, false);
     }
     scope_pop(s, mark);
     struct val cat[2] = {a, b};
@@ -1278,7 +1336,7 @@ static struct val upsample(struct synth *s, struct val x) {
  * (one2one_cv2/cv3); a synthetic model feeds it from its one head, so its
  * rows are exactly the top-K (anchor, class) scores of the plain model. */
 #define E2E_MAX_DET 300
-#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n, yolov10n"
+#define E2E_ARCHS "yolov5nu, yolov8n, yolov8s, yolo11n, yolov10n, yolo26n"
 
 /* The K of output0 [1, K, 6] of an end-to-end head over n_anchor anchors
  * (get_topk_index(): k = min(max_det, anchors)). */
@@ -1700,6 +1758,7 @@ static int build_graph(struct synth *s) {
     if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
     if (s->arch->id == ARCH_V10N) return cvb__synth_build_v10n(s);
     if (s->arch->id == ARCH_12N) return cvb__synth_build_v12n(s);
+    if (s->arch->id == ARCH_26N) return cvb__synth_build_v26n(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
     int nl = 0, det_idx = 0;
@@ -1783,6 +1842,7 @@ static int build_graph(struct synth *s) {
     case ARCH_V9T: /* above */
     case ARCH_V10N: break;
     case ARCH_12N: break;
+    case ARCH_26N: break;
     case ARCH_11N: {
         CONVL(0, x, ch(s, 64), 3, 2);
         CONVL(1, L[0], ch(s, 128), 3, 2);
@@ -2217,7 +2277,8 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Attention logits (C2PSA, AAttn): the first MatMul of an Attention block, q^T k
- * [areas, heads, N, N] before the kd^-0.5 scale (after it in AAttn). With BN-normalised q and k
+ * [areas, heads, N, N] before the kd^-0.5 scale (after it in AAttn and in
+ * Ultralytics 8.4's Attention, YOLO26's, which scale q first). With BN-normalised q and k
  * channels they are far larger than a trained model's (thousands; the
  * Softmax then amplifies rounding differences between kernel sets), so each
  * head's logits are rescaled in place to a scaled std of
@@ -2248,6 +2309,12 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
         return;
     }
     size_t wper = (size_t)cw->cin_g * cw->k * cw->k;
+    /* Ultralytics 8.4's Attention (YOLO26) scales q before this MatMul: its
+     * output is then the scaled logits (noted by the builder as attn_out) */
+    char out[MAX_SCOPE + 48];
+    bool scaled = false;
+    snprintf(out, sizeof out, "%s_output_0", node);
+    for (int i = 0; i < cb->s->n_attn; i++) scaled |= strcmp(cb->s->attn_out[i], out) == 0;
     for (int64_t h = 0; h < heads; h++) {
         /* one head's logits over all areas: they share the qkv weights */
         double sum = 0, sq = 0;
@@ -2259,8 +2326,8 @@ static void attention_logits(struct calib *cb, const char *node, float *data,
             }
         }
         double n = (double)(areas * npos), mean = sum / n, sd = sqrt(fmax(sq / n - mean * mean, 0));
-        /* C2PSA's MatMul comes before the scale Mul */
-        double target = CALIB_ATTN_LOGIT_STD * (prescaled ? 1.0 : sqrt((double)kd));
+        /* before the scale Mul, unless q was scaled before this MatMul */
+        double target = CALIB_ATTN_LOGIT_STD * (prescaled || scaled ? 1.0 : sqrt((double)kd));
         if (sd < 1e-12) continue;
         double f = target / sd, r = sqrt(f);
         for (int64_t a = 0; a < areas; a++) {
@@ -2294,7 +2361,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
         char conv_node[MAX_SCOPE + 32];
         snprintf(conv_node, sizeof conv_node, "%.*s/conv/Conv", (int)(nl - 8), node);
         const struct conv_w *pc = find_conv(s, conv_node);
-        int64_t skip = pc != NULL ? plant_channels(pc) : 0;
+        int64_t skip = pc != NULL ? plant_rows(pc) : 0;
         double sum = 0, sq = 0;
         int64_t n = (C - skip) * HW;
         for (int64_t i = skip * HW; i < C * HW; i++) {
@@ -2337,7 +2404,7 @@ static void observe(void *user, const char *node, const char *op, float *data, i
     memcpy(tmp, sd, sizeof(double) * (size_t)C);
     qsort(tmp, (size_t)C, sizeof(double), cmp_double);
     double floor_sd = fmax(CALIB_SD_FLOOR * tmp[C / 2], 1e-6);
-    int planted = plant_channels(cw);
+    int planted = plant_rows(cw);
     for (int64_t c = planted; c < C; c++) {
         float *p = data + c * HW;
         double sdc = fmax(sd[c], floor_sd);
@@ -2385,8 +2452,8 @@ static void class_weights(const struct synth *s, struct conv_w *cw, int level) {
         int c = plant_class(s, k);
         float *w = cw->w + (size_t)c * per;
         memset(w, 0, per * sizeof(float));
-        w[(size_t)(cw->plant_in + k) * taps + taps / 2] = (float)PLANT_CLS_W;
-        cw->b[c] = (float)(PLANT_CLS_BIAS - PLANT_CLS_W * cw->plant_ofs);
+        w[(size_t)(cw->plant_in + k) * taps + taps / 2] = (float)(PLANT_CLS_W / cw->plant_gain);
+        cw->b[c] = (float)(PLANT_CLS_BIAS - PLANT_CLS_W / cw->plant_gain * cw->plant_ofs);
     }
 }
 
@@ -2498,13 +2565,35 @@ out:
 }
 
 /* A box branch's final conv: no weights, its bias the per-side, per-bin
- * prior of target_affine() (see "the planted detector"). */
+ * prior of target_affine() (see "the planted detector").
+ * A head without DFL (reg_max 1, YOLO26: 4 outputs, Detect's dfl an
+ * Identity) reads its conv's outputs as the side distances themselves, in
+ * strides, where a bin prior would mean distances of -4.5 to 0 and
+ * inverted boxes. Its bias per side is instead what a DFL head decodes from
+ * the same prior (the bins' softmax expectation, bins 16 j .. 16 j + 15 of
+ * target_affine() for side j): every anchor predicts the same ~6-stride box
+ * about its cell as the DFL architectures with this seed, and with zero
+ * weights that box is the bias, exact at every precision. */
 static void box_weights(const struct synth *s, struct conv_w *cw, int idx) {
     memset(cw->w, 0, (size_t)cw->cout * cw->cin_g * cw->k * cw->k * sizeof(float));
+    bool dfl = cw->cout == 4 * REG_MAX;
     for (int c = 0; c < cw->cout; c++) {
-        double gamma, beta;
-        target_affine(s, cw, idx, c, &gamma, &beta);
-        cw->b[c] = (float)beta;
+        double gamma, beta, z = 0, ev = 0, lg[REG_MAX], mx = -INFINITY;
+        if (dfl) {
+            target_affine(s, cw, idx, c, &gamma, &beta);
+            cw->b[c] = (float)beta;
+            continue;
+        }
+        for (int b = 0; b < REG_MAX; b++) {
+            target_affine(s, cw, idx, c * REG_MAX + b, &gamma, &lg[b]);
+            mx = fmax(mx, lg[b]);
+        }
+        for (int b = 0; b < REG_MAX; b++) {
+            double e = exp(lg[b] - mx);
+            z += e;
+            ev += b * e;
+        }
+        cw->b[c] = (float)(ev / z);
     }
 }
 
@@ -2673,14 +2762,16 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
                       struct cvb_err *err) {
     if (o == NULL || o->arch == NULL)
         return cvb_err_set(err, CVB_EINVAL, "model synth: no architecture given (one of "
-                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n, yolo12n)");
+                                            "yolov5nu, yolov8n, yolov8s, yolo11n, yolov9t, yolov10n, yolo12n, "
+                                            "yolo26n)");
     *arch = NULL;
     for (size_t i = 0; i < CVB_ARRAY_LEN(archs); i++)
         if (strcmp(archs[i].name, o->arch) == 0) *arch = &archs[i];
     if (*arch == NULL)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: unknown architecture '%s' (expected one of yolov5nu, "
-                           "yolov8n, yolov8s, yolo11n, yolov9t, yolov10n, yolo12n)", o->arch);
+                           "yolov8n, yolov8s, yolo11n, yolov9t, yolov10n, yolo12n, yolo26n)",
+                           o->arch);
     *imgsz = o->imgsz ? o->imgsz : 640;
     if (*imgsz < 32 || *imgsz > MAX_IMGSZ || *imgsz % 32 != 0)
         return cvb_err_set(err, CVB_EINVAL,
@@ -2740,6 +2831,7 @@ int cvb_synth_model_buffer(const struct cvb_synth_opts *o, void **buf, size_t *l
     s.seed = o->seed;
     s.rng = o->seed;
     s.plant = !o->no_calib;
+    s.e2e_names = o->end2end;
     int cal_sz = imgsz < CVB_SYNTH_CALIB_MAX_IMGSZ ? imgsz : CVB_SYNTH_CALIB_MAX_IMGSZ;
     if (!o->no_calib && (rc = calibrate(&s, cal_sz, &st)) < 0) goto out;
     s.imgsz = imgsz;

@@ -2,7 +2,7 @@
 /* Model synthesis internals shared between synth.c (the state, the
  * protobuf pieces, the planted detector, calibration, the v5u/v8/11
  * architectures) and the files with the other architectures' builders
- * (synth_v9.c). Not a public interface: struct synth stays opaque outside
+ * (synth_v9.c, synth_v26.c). Not a public interface: struct synth stays opaque outside
  * synth.c; builders reach it through the cvb__synth_* functions below,
  * each a thin wrapper of the synth.c helper of the same name whose
  * contract is written there. */
@@ -27,13 +27,16 @@ enum { DK_NONE = 0, DK_COLOUR, DK_PEAK, DK_ZERO };
  * where its live planted channels are (channels dpos - 1 ... dpos - 2 +
  * PLANT_K; dpos 0: none), what they hold and the value offset they carry,
  * and groups of planted channels no longer live (ex[i] - 1 ...; 0: unused),
- * which no conv may read. */
+ * which no conv may read; zpos > 0: channels zpos - 1 ... hold exact zeros
+ * (F_PLANT_ZSLOT), so that an Add passes the other side's group there. */
 struct val {
     const char *name;
     int c, h, w;
     int dpos, dkind;
     float dofs;
     int ex[PLANT_MAX_EX];
+    int zpos;
+    float dgain; /* the live channels hold dofs + dgain x their meaning (0: gain 1) */
 };
 
 /* conv flags */
@@ -43,6 +46,9 @@ enum {
     F_PLANT_ZERO = 16,     /* residual branch: zeros under the shortcut's planted channels */
     F_PLANT_LOCALMAX = 32, /* SPPF cv2: input is Concat(x, max5(x), max9(x), max13(x)) */
     F_PLANT_GAIN = 64,     /* SPPF cv1 */
+    F_PLANT_ZSLOT = 128,   /* zeros in channels 0..K-1, the planted ones moved to K..2K-1:
+                              the shortcut around YOLO26's SPPF */
+    F_PLANT_BOOST = 256,   /* carries the planted channels on with PLANT_BOOST x their gain */
 };
 
 /* Ultralytics Conv 'comp' in the current scope (conv_role() in synth.c). */
@@ -123,7 +129,7 @@ int cvb__synth_det84_tail(struct synth *s, struct detect84 *d);
  * turns colour and differences into peak indicators (F_PLANT_PEAKSUM,
  * DK_PEAK). */
 enum { DK_FAN = 4, DK_NBR = 5 };
-enum { F_PLANT_FANOUT = 128, F_PLANT_NBR = 256, F_PLANT_PEAKSUM = 512 };
+enum { F_PLANT_FANOUT = 1024, F_PLANT_NBR = 2048, F_PLANT_PEAKSUM = 4096 };
 /* synth_v12.c: the whole YOLO12n graph (graph already reset). */
 int cvb__synth_build_v12n(struct synth *s);
 
@@ -168,5 +174,23 @@ int cvb__synth_build84(struct synth *s, int n_layers, cvb__synth_layer_fn layer,
  * reset), with the one-to-one head when end-to-end. Returns 0 or the first
  * error. */
 int cvb__synth_build_v10n(struct synth *s);
+
+/* For synth_v26.c. Whether this build ends in the end-to-end tail, and
+ * whether --end2end was asked (then every build, calibration's one-to-many
+ * ones included, names the head's branches as the final one does). */
+bool cvb__synth_end2end(const struct synth *s);
+bool cvb__synth_e2e_names(const struct synth *s);
+/* Ultralytics 8.4's top-K tail on pred [1, 4 + NC, n_anchor] (corner
+ * boxes, sigmoid scores) in the current scope; returns "output0". */
+const char *cvb__synth_e2e_tail(struct synth *s, const char *pred, int64_t n_anchor);
+/* PSABlock(c, attn_ratio=0.5, num_heads, shortcut=True) 'comp' with
+ * Ultralytics 8.4's Attention (q scaled before q^T k). */
+struct val cvb__synth_psablock(struct synth *s, const char *comp, struct val x, int heads);
+/* The node named 'name' in the graph being built, or NULL. */
+Onnx__NodeProto *cvb__synth_find_node(struct synth *s, const char *name);
+
+/* synth_v26.c: the whole YOLO26n graph (graph already reset). Returns 0 or
+ * the first error. */
+int cvb__synth_build_v26n(struct synth *s);
 
 #endif

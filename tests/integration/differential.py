@@ -51,7 +51,8 @@ except ImportError as e:  # pragma: no cover
     print(f"SKIP: test tools missing ({e}); run scripts/test-venv.sh", flush=True)
     sys.exit(77)
 
-ARCHS = ["yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t", "yolov10n", "yolo12n"]
+ARCHS = ["yolov5nu", "yolov8n", "yolov8s", "yolo11n", "yolov9t", "yolov10n", "yolo12n",
+         "yolo26n"]
 ISAS = ["auto", "amx", "avx512_vnni", "avx512", "avx2"]
 # CPU flags (as `cvbench sysinfo --json` names them) each ISA cap needs; the
 # engine refuses the cap when one is missing (kernels/onednn/dnn.c).
