@@ -205,6 +205,24 @@ static void test_archs(void) {
     rmdir(dir);
 }
 
+/* An end-to-end model loads with output0 [1, 300, 6]. */
+static void check_e2e_loads(const void *buf, size_t len, const char *name) {
+    struct cvb_err err = {0};
+    struct cvb_engine *e = NULL;
+    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
+    int rc = buf != NULL ? cvb_engine_load_buffer(buf, len, name, &eo, &e, &err) : -1;
+    if (rc < 0) fprintf(stderr, "  load %s: %s\n", name, err.msg);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        struct cvb_tensor_info oi;
+        cvb_engine_output_info(e, 0, &oi);
+        CHECK_EQ_INT(oi.ndim, 3);
+        CHECK_EQ_INT(oi.dims[1], 300);
+        CHECK_EQ_INT(oi.dims[2], 6);
+        cvb_engine_free(e);
+    }
+}
+
 /* yolo26n --end2end: its own head (the one2one_ branches, 8.4's names) with
  * the plain model's weights, the 19-node tail, output0 [1, 300, 6]. */
 static void test_yolo26n_end2end(void) {
@@ -229,18 +247,7 @@ static void test_yolo26n_end2end(void) {
     for (size_t i = 0; i + sizeof needle - 1 <= len && !found; i++)
         found = memcmp((const char *)buf + i, needle, sizeof needle - 1) == 0;
     CHECK(found);
-    struct cvb_engine *e = NULL;
-    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
-    rc = cvb_engine_load_buffer(buf, len, "yolo26n-e2e", &eo, &e, &err);
-    CHECK_EQ_INT(rc, 0);
-    if (rc == 0) {
-        struct cvb_tensor_info oi;
-        cvb_engine_output_info(e, 0, &oi);
-        CHECK_EQ_INT(oi.ndim, 3);
-        CHECK_EQ_INT(oi.dims[1], 300);
-        CHECK_EQ_INT(oi.dims[2], 6);
-        cvb_engine_free(e);
-    }
+    check_e2e_loads(buf, len, "yolo26n-e2e");
     free(buf);
 }
 
@@ -282,19 +289,7 @@ static void test_v10_end2end(void) {
                     "Transpose:4 Unsqueeze:4 MaxPool:3 GatherElements:3 MatMul:2 Softmax:2 "
                     "Resize:2 Slice:2 TopK:2 Expand:2 Sub:1 ReduceMax:1 Flatten:1 Mod:1 Div:1 "
                     "Cast:1");
-    struct cvb_engine *e = NULL;
-    struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
-    rc = a != NULL ? cvb_engine_load_buffer(a, la, "yolov10n-e2e", &eo, &e, &err) : -1;
-    if (rc < 0) fprintf(stderr, "  load yolov10n --end2end: %s\n", err.msg);
-    CHECK_EQ_INT(rc, 0);
-    if (rc == 0) {
-        struct cvb_tensor_info oi;
-        cvb_engine_output_info(e, 0, &oi);
-        CHECK_EQ_INT(oi.ndim, 3);
-        CHECK_EQ_INT(oi.dims[1], 300);
-        CHECK_EQ_INT(oi.dims[2], 6);
-        cvb_engine_free(e);
-    }
+    check_e2e_loads(a, la, "yolov10n-e2e");
     free(a);
     free(b);
 }
