@@ -119,6 +119,7 @@ enum plant {
     PL_GAIN,     /* SPPF cv1: soft threshold below the peak range, gain above */
     PL_LOCALMAX, /* SPPF cv2: peak indicator from x and its 5x5 max */
     PL_CLS,      /* class conv reading peak indicators */
+    PL_NMSGAIN,  /* no SPPF: colour thresholded and amplified for int8 (depthwise) */
     PL_FANOUT,   /* no SPPF: PLANT_NMS_CH copies of each colour channel (1x1) */
     PL_NBR,      /* no SPPF: colour and its 8 neighbour differences (depthwise 3x3) */
     PL_PEAKSUM,  /* no SPPF: peak indicator from colour and differences (1x1) */
@@ -544,6 +545,8 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
  *    its receptive field, PLANT_STEM_GAIN x (c - mean of the other two),
  *    around PLANT_OFS, where SiLU is close to the identity (written as
  *    silu(P + d / slope) with silu(P) = PLANT_OFS: plant_operating_point());
+ *    a model without an SPPF multiplies the gain by PLANT_NMS_CGAIN
+ *    (plant_colour_gain(), plant_nms_weights());
  *  - every later conv whose input carries them copies them on (the mean of
  *    the kernel's taps below stride PLANT_AVG_MAXSTRIDE, the centre tap
  *    above, so that the P5 map keeps the contrast of ~7-pixel windows: the
@@ -563,6 +566,8 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
  *    inside the network. The weights 127 q and -124 q are exact under
  *    per-channel int8 (scale q) and bf16, and x and its max share one
  *    quantisation grid, so int8 computes the same maxima but for ties;
+ *  - without an SPPF (YOLO12), the P5 class branch's four convs do the
+ *    same over 3x3 neighbourhoods (plant_nms_weights());
  *  - the P5 class conv maps peak channel k to one class (plant_class())
  *    with weight PLANT_CLS_W over a bias of PLANT_CLS_BIAS: scores from
  *    0.25 to ~0.95 over the peaks' range. Every other class logit is the
@@ -594,9 +599,11 @@ static struct conv_w *next_conv_w(struct synth *s, const char *node, int cout, i
 #define PLANT_BOOST 2.0
 #define SILU_MIN (-0.27846)
 #define PLANT_NMS_CH 9 /* colour + its 8 neighbours (no SPPF: plant_nms_weights()) */
-#define PLANT_NMS_BETA 16.0
-#define PLANT_NMS_BIAS (-4.0)
+#define PLANT_NMS_G 6.0
+#define PLANT_NMS_CGAIN 3.0
+#define PLANT_NMS_BIAS (-8.0)
 #define PLANT_NMS_A (3.0 * PLANT_LM_Q * PLANT_GAIN_S)
+#define PLANT_NMS_BETA (127.0 * PLANT_NMS_A / PLANT_NMS_G)
 
 static const double plant_colour[PLANT_K][3] = {
     {1.0, -0.5, -0.5}, /* red */
@@ -634,8 +641,10 @@ static enum plant plant_decide(const struct synth *s, struct val x, int c2, int 
         return stem && role == ROLE_PLAIN ? PL_STEM : PL_NONE;
     }
     if (role == ROLE_CLS) return x.dkind == DK_PEAK && g == 1 ? PL_CLS : PL_NONE;
+    if (flags & F_PLANT_NMSGAIN)
+        return x.dkind == DK_COLOUR && g == x.c && c2 == x.c && x.dpos == 1 ? PL_NMSGAIN : PL_NONE;
     if (flags & F_PLANT_FANOUT)
-        return x.dkind == DK_COLOUR && g == 1 && c2 >= PLANT_K * PLANT_NMS_CH ? PL_FANOUT : PL_NONE;
+        return x.dkind == DK_NMSIN && g == 1 && c2 >= PLANT_K * PLANT_NMS_CH ? PL_FANOUT : PL_NONE;
     if (flags & F_PLANT_NBR)
         return x.dkind == DK_FAN && g == x.c && c2 == x.c && x.dpos == 1 ? PL_NBR : PL_NONE;
     if (flags & F_PLANT_PEAKSUM)
@@ -664,6 +673,14 @@ static void plant_operating_point(double *p, double *slope) {
     *p = x;
     *slope = sg + x * sg * (1 - sg);
 }
+
+/* The gain at which the stem writes the colour, carried through the
+ * backbone (PLANT_NMS_CGAIN without an SPPF: plant_nms_weights(); 1
+ * elsewhere). */
+static double plant_colour_gain(const struct synth *s) {
+    return s->arch->id == ARCH_12N ? PLANT_NMS_CGAIN : 1.0;
+}
+
 
 /* Output channels a conv plants (the observer and plant_isolate() leave
  * them alone). */
@@ -696,37 +713,70 @@ static void plant_isolate(struct conv_w *cw, struct val x, int g) {
     }
 }
 
-/* The local-max stage of a model without an SPPF (F_PLANT_FANOUT, _NBR,
- * _PEAKSUM; p, slope: plant_operating_point()). Channel 9k + m of the
- * fan-out and neighbour tensors belongs to colour k: m = 0 carries the
- * colour, m = 1..8 the 3x3 neighbour m (taps in row-major order, the centre
- * skipped). The neighbour conv writes silu(PLANT_NMS_BETA (c_n - c) +
- * PLANT_NMS_BIAS) there: ~0 where the neighbour is not above the centre,
- * PLANT_NMS_BETA x the excess where it is (zero padding is never above);
- * its colour channels carry the colour with the same gain, so that int8's
- * one scale for the tensor (set by the largest differences) keeps the
- * colour as precise as the differences.
- * Both read the same quantised tensor at two taps with weights +-beta,
- * which int8 (per-channel scale) and bf16 hold exactly, so a lower
- * precision sees the same order of neighbours but for near ties. The
- * peak conv writes silu(PLANT_NMS_A (colour - PLANT_T) - sum of the eight):
- * at a local maximum about the SPPF path's 3 q PLANT_GAIN_S (colour -
- * PLANT_T), elsewhere pushed down by PLANT_NMS_BETA x the excess. */
-static void plant_nms_weights(struct conv_w *cw, double p, double slope) {
+/* The local-max stage of a model without an SPPF (F_PLANT_NMSGAIN,
+ * _FANOUT, _NBR, _PEAKSUM; p, slope: plant_operating_point(); cgain:
+ * plant_colour_gain()), in the P5 class branch. Laid out for int8, whose
+ * activation scale is one per tensor (quant.h: a 1x1 conv reads its input
+ * as u8 over the calibrated [min, max]; depthwise convs run in float32),
+ * so that every u8 tensor on the colour's way spends its 255 steps on the
+ * colour range that decides peaks, and every conv weight is exact:
+ *  - the backbone carries the colour at PLANT_NMS_CGAIN x the stem's gain.
+ *    Its late tensors' u8 ranges (~80-130) are set by the random channels,
+ *    ~4x the colour's PLANT_OFS + ~23: at gain 1 each requantisation (the
+ *    last one at P5 a grid of 0.34 colour units, seed 1) moved colours
+ *    (P5 error std 0.17) and tied neighbours, flipping peaks at the
+ *    threshold and suppressions. At gain 3 the colour spans about the
+ *    random range (the early tensors, whose range the colour sets, keep
+ *    their precision per colour unit) and P5's error std is ~0.03. Colours
+ *    below -PLANT_OFS / 3 are cut by SiLU: far below any peak;
+ *  - the first depthwise conv writes y = silu(PLANT_NMS_G (colour -
+ *    PLANT_T)): about 0 where no peak can be (the peak conv gives 0 there
+ *    anyway), PLANT_NMS_G x the colour above. The 1x1 fan-out reads y as
+ *    u8, whose scale the larger of y's calibrated top (~130) and the random
+ *    channels' (~125) sets: one step is ~0.09 colour units, where the
+ *    colour carried as PLANT_OFS + colour got ~0.5;
+ *  - the fan-out (1x1) writes PLANT_NMS_CH copies of y, channel 9k + m for
+ *    colour k, as silu(p + y / slope) ~ PLANT_OFS + y (float32: its reader
+ *    is depthwise); its one weight per row is exact;
+ *  - the neighbour conv (depthwise 3x3, float32) writes, m = 0, the colour
+ *    as silu(PLANT_NMS_BETA y) ~ 127 PLANT_NMS_A (colour - PLANT_T), and, m
+ *    = 1..8, the difference to 3x3 neighbour m (taps in row-major order, the
+ *    centre skipped) as silu(PLANT_NMS_BETA (y_n - y) + PLANT_NMS_BIAS):
+ *    ~0 where the neighbour is not above the centre (zero padding never
+ *    is), 127 PLANT_NMS_A = 95 x the excess in colour units where it is.
+ *    Colour and differences have one gain, so the tensor's u8 step (the
+ *    largest of either over the calibration frames / 255) is ~0.09 colour
+ *    units for both. PLANT_NMS_BIAS keeps SiLU's negative lobe (-0.28 at
+ *    most, below one u8 step, so int8 reads it as 0) out of near-ties:
+ *    silu(-8) x 8 neighbours adds 0.02 to a peak in fp32 (silu(-4) added
+ *    0.58: every flat region scored 0.06 in fp32 and 0.05 in int8);
+ *  - the peak conv (1x1) writes silu(m0 / 127 - sum of the eight):
+ *    PLANT_NMS_A (colour - PLANT_T) at a local maximum, as the SPPF path's
+ *    3 q PLANT_GAIN_S (colour - PLANT_T), pushed down by 95 per colour unit
+ *    a neighbour exceeds it by (past 8 / 95) elsewhere: a neighbour 0.12
+ *    above a peak at the score threshold removes it. Its weights 1/127 and
+ *    -1 are exact under per-channel int8 (scale 1/127) and bf16; 127, the
+ *    largest ratio int8 holds exactly, sets the differences' gain against
+ *    the colour's (PLANT_NMS_BETA). */
+static void plant_nms_weights(struct conv_w *cw, double p, double slope, double cgain) {
     size_t taps = (size_t)cw->k * cw->k, per = (size_t)cw->cin_g * taps;
     size_t centre = (size_t)(cw->k / 2) * cw->k + cw->k / 2;
-    int rows = cw->plant == PL_PEAKSUM ? PLANT_K : PLANT_K * PLANT_NMS_CH;
+    int rows = cw->plant == PL_PEAKSUM || cw->plant == PL_NMSGAIN ? PLANT_K
+                                                                  : PLANT_K * PLANT_NMS_CH;
     for (int r = 0; r < rows; r++) {
         float *w = cw->w + (size_t)r * per;
         int k = r / PLANT_NMS_CH, m = r % PLANT_NMS_CH;
         double bias = 0;
         memset(w, 0, per * sizeof(float));
-        if (cw->plant == PL_FANOUT) {
+        if (cw->plant == PL_NMSGAIN) { /* depthwise: its own channel */
+            w[centre] = (float)(PLANT_NMS_G / cgain);
+            bias = -PLANT_NMS_G * (cw->plant_ofs / cgain + PLANT_T);
+        } else if (cw->plant == PL_FANOUT) {
             w[(size_t)(cw->plant_in + k) * taps + centre] = (float)(1.0 / slope);
             bias = p - cw->plant_ofs / slope;
-        } else if (cw->plant == PL_NBR && m == 0) { /* depthwise: its own channel */
-            w[centre] = (float)(PLANT_NMS_BETA / slope);
-            bias = p - PLANT_NMS_BETA * cw->plant_ofs / slope;
+        } else if (cw->plant == PL_NBR && m == 0) {
+            w[centre] = (float)PLANT_NMS_BETA;
+            bias = -PLANT_NMS_BETA * cw->plant_ofs;
         } else if (cw->plant == PL_NBR) {
             size_t tap = (size_t)(m - 1) < centre ? (size_t)(m - 1) : (size_t)m;
             w[tap] = (float)PLANT_NMS_BETA;
@@ -734,9 +784,9 @@ static void plant_nms_weights(struct conv_w *cw, double p, double slope) {
             bias = PLANT_NMS_BIAS;
         } else { /* PL_PEAKSUM, row r = colour r */
             size_t c0 = (size_t)(cw->plant_in + r * PLANT_NMS_CH);
-            w[c0 * taps + centre] = (float)(PLANT_NMS_A / PLANT_NMS_BETA);
+            w[c0 * taps + centre] = (float)(1.0 / 127.0);
             for (size_t j = 1; j < PLANT_NMS_CH; j++) w[(c0 + j) * taps + centre] = -1.0f;
-            bias = -PLANT_NMS_A * (cw->plant_ofs / PLANT_NMS_BETA + PLANT_T);
+            bias = -cw->plant_ofs / 127.0;
         }
         cw->b[r] = (float)bias;
     }
@@ -745,14 +795,16 @@ static void plant_nms_weights(struct conv_w *cw, double p, double slope) {
 /* Overwrite the planted output channels of a freshly created conv (after
  * its random init; the observer leaves them alone). x: its input; act:
  * whether SiLU follows. */
-static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stride) {
+static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stride,
+                          double cgain) {
     size_t per = (size_t)cw->cin_g * cw->k * cw->k, taps = (size_t)cw->k * cw->k;
     size_t centre = (size_t)(cw->k / 2) * cw->k + cw->k / 2;
     double p = PLANT_OFS, slope = 1.0;
     if (act) plant_operating_point(&p, &slope);
     if (cw->plant == PL_NONE || cw->plant == PL_CLS) return;
-    if (cw->plant == PL_FANOUT || cw->plant == PL_NBR || cw->plant == PL_PEAKSUM) {
-        plant_nms_weights(cw, p, slope);
+    if (cw->plant == PL_NMSGAIN || cw->plant == PL_FANOUT || cw->plant == PL_NBR ||
+        cw->plant == PL_PEAKSUM) {
+        plant_nms_weights(cw, p, slope, cgain);
         return;
     }
     for (int r = 0; r < plant_rows(cw); r++) {
@@ -768,7 +820,8 @@ static void plant_weights(struct conv_w *cw, struct val x, bool act, int in_stri
             for (int c = 0; c < 3; c++)
                 for (size_t t = 0; t < taps; t++)
                     w[(size_t)c * taps + t] =
-                        (float)(PLANT_STEM_GAIN * plant_colour[k][c] / (slope * (double)taps));
+                        (float)(PLANT_STEM_GAIN * cgain * plant_colour[k][c] /
+                                (slope * (double)taps));
             bias = p;
             break;
         case PL_PASS:
@@ -820,7 +873,8 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         cw->plant_boost = (flags & F_PLANT_BOOST) ? (float)PLANT_BOOST : 1.0f;
         if (cw->plant != PL_NONE && cw->plant != PL_CLS && cw->b == NULL) cw->plant = PL_NONE;
         if (cw->plant == PL_NBR && k != 3) cw->plant = PL_NONE;
-        plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1);
+        plant_weights(cw, x, (flags & F_ACT) != 0, x.h > 0 ? s->imgsz / x.h : 1,
+                      plant_colour_gain(s));
         if (s->plant) plant_isolate(cw, x, g);
     }
     if (cw != NULL) {
@@ -833,8 +887,9 @@ static struct val conv_role(struct synth *s, const char *comp, struct val x, int
         case PL_GAIN: y.dpos = 1, y.dkind = DK_COLOUR, y.dofs = 0; break;
         case PL_LOCALMAX: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZERO: y.dpos = 1, y.dkind = DK_ZERO, y.dofs = 0; break;
+        case PL_NMSGAIN: y.dpos = 1, y.dkind = DK_NMSIN, y.dofs = 0; break;
         case PL_FANOUT: y.dpos = 1, y.dkind = DK_FAN, y.dofs = (float)PLANT_OFS; break;
-        case PL_NBR: y.dpos = 1, y.dkind = DK_NBR, y.dofs = (float)PLANT_OFS; break;
+        case PL_NBR: y.dpos = 1, y.dkind = DK_NBR, y.dofs = 0; break;
         case PL_PEAKSUM: y.dpos = 1, y.dkind = DK_PEAK, y.dofs = 0; break;
         case PL_ZSLOT:
             y.dpos = PLANT_K + 1, y.dkind = x.dkind, y.dofs = (float)PLANT_OFS, y.zpos = 1;

@@ -122,14 +122,15 @@ struct detect84 {
 void cvb__synth_det84_level(struct synth *s, struct detect84 *d, int i, struct val x);
 int cvb__synth_det84_tail(struct synth *s, struct detect84 *d);
 /* The planted detector's local-max stage for a model without an SPPF
- * (synth.c, "the planted detector"), in three convs of the P5 class
- * branch: a 1x1 conv fans each colour channel out to PLANT_NMS_CH copies
- * (F_PLANT_FANOUT, tensor kind DK_FAN), a depthwise 3x3 conv writes each
- * copy's difference to one neighbour (F_PLANT_NBR, DK_NBR), a 1x1 conv
+ * (synth.c, "the planted detector"), in the four convs of the P5 class
+ * branch: a depthwise conv thresholds and amplifies each colour channel
+ * (F_PLANT_NMSGAIN, tensor kind DK_NMSIN), a 1x1 conv fans each out to
+ * PLANT_NMS_CH copies (F_PLANT_FANOUT, DK_FAN), a depthwise 3x3 conv writes
+ * each copy's difference to one neighbour (F_PLANT_NBR, DK_NBR), a 1x1 conv
  * turns colour and differences into peak indicators (F_PLANT_PEAKSUM,
  * DK_PEAK). */
-enum { DK_FAN = 4, DK_NBR = 5 };
-enum { F_PLANT_FANOUT = 1024, F_PLANT_NBR = 2048, F_PLANT_PEAKSUM = 4096 };
+enum { DK_FAN = 4, DK_NBR = 5, DK_NMSIN = 6 };
+enum { F_PLANT_FANOUT = 1024, F_PLANT_NBR = 2048, F_PLANT_PEAKSUM = 4096, F_PLANT_NMSGAIN = 8192 };
 /* synth_v12.c: the whole YOLO12n graph (graph already reset). */
 int cvb__synth_build_v12n(struct synth *s);
 

@@ -160,8 +160,8 @@ void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bo
 }
 
 /* The same with peaks (dw only): that class branch hosts the planted
- * detector's local-max stage (struct detect84): fan-out, then neighbour
- * differences, then the peak sum. */
+ * detector's local-max stage (struct detect84): gain, fan-out, then
+ * neighbour differences, then the peak sum. */
 static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, bool peaks,
                          const char *pre, const char **box, const char **cls,
                          const char **shapes) {
@@ -188,7 +188,7 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw,
             snprintf(dwc, sizeof dwc, "%s.0", sub);
             snprintf(pwc, sizeof pwc, "%s.1", sub);
             size_t m2 = cvb__synth_scope_push(s, sub);
-            const int fdw = peaks && j == 1 ? F_PLANT_NBR : 0;
+            const int fdw = !peaks ? 0 : j == 0 ? F_PLANT_NMSGAIN : F_PLANT_NBR;
             const int fpw = !peaks ? 0 : j == 0 ? F_PLANT_FANOUT : F_PLANT_PEAKSUM;
             c = cvb__synth_conv(s, dwc, c, c.c, 3, 1, -1, c.c, F_ACT | fdw, ROLE_PLAIN);
             c = cvb__synth_conv(s, pwc, c, c3, 1, 1, -1, 1, F_ACT | fpw, ROLE_PLAIN);
