@@ -182,9 +182,10 @@ set_tests_properties(infer-batch PROPERTIES LABELS integration TIMEOUT 300 SKIP_
 # runs the script in it; it skips (77) with the reason when torch/ultralytics
 # cannot be installed. Every architecture `cvbench model synth --help` lists
 # plus issue 12's detectors, at 640 and 320, each head mode (plain; end2end
-# nms=False; in-graph NMS nms=True for yolov8n), calibrated weights, each real
-# export with both kernel sets against ONNX Runtime: 8 architectures took
-# 13.8 min on the 2-core dev machine while others built (load 5-9; 6.7 min CPU).
+# nms=False and synth --end2end; in-graph NMS nms=True and synth --nms),
+# calibrated weights, each real export with both kernel sets against ONNX
+# Runtime: 16 min on the 2-core dev machine while others built (load 5-6;
+# 9.4 min CPU).
 add_test(NAME ultralytics-fidelity
   COMMAND ${CMAKE_SOURCE_DIR}/scripts/test-long-venv.sh
     ${CMAKE_SOURCE_DIR}/tests/integration/ultralytics_fidelity.py

@@ -32,24 +32,25 @@ them. Per architecture and image size, each head mode Ultralytics 8.4 exports:
      between the two ORT levels (cvbench: 1.1e-4 ref, 1.5e-4 oneDNN),
      yolov10n-640's end2end rows by 3.5e-4, yolov10n-320's by 5.5e-5
      (cvbench oneDNN 1.0e-4); a max over 300 rows swings more than an L2.
- end2end (nms=False, output0 [1, K, 6], K = min(300, N)):
-  - architectures with a one-to-one head in Ultralytics (yolo26n, yolov10n):
-    the real nms=False export runs in cvbench as in ONNX Runtime, rows
-    matched as differential.py's --end2end does (e2e_error: boxes relative
-    to the box scale, scores absolute; tol as in 3.); when synth offers
-    --end2end for it, its op histogram, params, shape and tail (below) equal
-    the real export's;
-  - architectures without one (Ultralytics then exports the plain head even
-    with nms=False), where synth's --end2end puts the real tail on the
-    one-to-many head: synth(end2end) - synth(plain) op histogram equals
-    real(end2end) - real(plain) of E2E_REFERENCE (yolov10n) at the same
-    size, and the tail (every node between the [1, 84, N] tensor and
-    output0, with attributes and constant inputs, compared as a DAG) equals
-    E2E_REFERENCE's. Numbers of synthetic end2end models: differential-e2e.
- in-graph NMS (nms=True, NMS_ARCHS = yolov8n; synth has no counterpart):
-  cvbench loads and runs the real export as ONNX Runtime does (rows matched
-  like end2end). A clean refusal naming an unsupported op is KNOWN (issue 12
-  item 3, data-dependent shapes), anything else fails.
+ end2end (nms=False, output0 [1, K, 6], K = min(300, N)) and in-graph NMS
+ (nms=True, output0 [1, 300, 6], synth's --end2end and --nms):
+  - synth's model: where synth makes the arch's real head (--end2end of an
+    arch with a one-to-one head in Ultralytics: yolov10n; yolo26n when synth
+    offers it), its op histogram and params equal the real nms=False
+    export's; where it puts the real tail on its one-to-many head (--end2end
+    on yolov5nu/yolov8n/yolov8s/yolo11n; --nms), the op histogram delta
+    synth(mode) - synth(plain) equals real(mode) - real(plain) of the
+    reference (E2E_REFERENCE = yolov10n for end2end, the arch itself for
+    nms=True); in both cases the tail (every node between the [1, 84, N]
+    tensor and output0, with attributes and constant inputs, compared as a
+    DAG: names and node order do not matter) equals the real one and the
+    output shape is right;
+  - the real export (nms=False where the arch has a one-to-one head: yolo26n,
+    yolov10n; nms=True for NMS_ARCHS = yolov8n and every arch synth offers
+    --nms for) runs in cvbench as in ONNX Runtime, rows matched as
+    differential.py's --end2end / --nms do (e2e_error, nms_error: boxes
+    relative to the box scale, scores absolute; tol as in 3.).
+  A mode neither synth nor the real export has for an arch is n/a.
 
 Prints one row per check (ok, FAIL, known, n/a), the worst error per
 architecture, the known and n/a rows again, and `N failed` last. Exit 0 when
@@ -88,7 +89,8 @@ except ImportError as e:  # pragma: no cover
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential import PHOTO, decode_image, e2e_error, make_inputs, rel_l2  # noqa: E402
+from differential import (PHOTO, decode_image, e2e_error, make_inputs, nms_error,  # noqa: E402
+                          rel_l2)
 from export_u84 import calib_init, patch_onnx_export  # noqa: E402
 
 # Issue 12's detectors: their real exports are checked even while synth does
@@ -163,8 +165,9 @@ def compare_hist(arch, real, synth):
 
 def tail_signature(model, n_anchors):
     """A hash of the subgraph between the [1, 84, n_anchors] tensor and
-    output0 (ops, attributes, output index, constant inputs by value), as a
-    DAG: node order and tensor names do not matter. Returns (hash, nodes,
+    output0 (ops, attributes other than spelled-out defaults, output index,
+    constant inputs by value), as a DAG: node order and tensor names do not
+    matter. Returns (hash, nodes,
     op list) or raises ValueError."""
     inferred = onnx.shape_inference.infer_shapes(model)
     shapes = {}
@@ -178,6 +181,19 @@ def tail_signature(model, n_anchors):
             producer[o] = (n, k)
     entry = [1, 84, n_anchors]
     memo, seen = {}, []
+    opset = {o.domain: o.version for o in model.opset_import}
+
+    def is_default(node, a):
+        """An attribute spelled out with its schema default (Ultralytics
+        writes Reshape's allowzero=0, synth leaves it out): the same node."""
+        try:
+            d = onnx.defs.get_schema(node.op_type, opset.get(node.domain, 1),
+                                     node.domain).attributes.get(a.name)
+        except onnx.defs.SchemaError:
+            return False
+        return (d is not None and d.default_value.type != 0 and
+                onnx.helper.get_attribute_value(d.default_value) ==
+                onnx.helper.get_attribute_value(a))
 
     def const_sig(arr):
         return f"const {arr.dtype} {list(arr.shape)} {hashlib.sha1(arr.tobytes()).hexdigest()}"
@@ -203,7 +219,7 @@ def tail_signature(model, n_anchors):
                     raise ValueError(f"no [1, 84, {n_anchors}] tensor within {TAIL_MAX_NODES} "
                                      "nodes of output0")
                 attrs = sorted((a.name, str(onnx.helper.get_attribute_value(a)))
-                               for a in n.attribute)
+                               for a in n.attribute if not is_default(n, a))
                 s = f"{n.op_type}:{k}:{attrs}:" + ",".join(sig(i) for i in n.input)
             s = hashlib.sha1(s.encode()).hexdigest()
         memo[t] = s
@@ -285,76 +301,72 @@ def export(rep, ex, arch, size, nms, check, what=None):
         return None
 
 
-def synth(cvbench, arch, size, path, end2end=False):
-    """Returns (ok, stderr, seconds)."""
+def synth(cvbench, arch, size, path, flag=None):
+    """`cvbench model synth` (flag: --end2end, --nms or None). Returns (ok,
+    stderr, seconds)."""
     t0 = time.monotonic()
     p = subprocess.run([cvbench, "model", "synth", "--arch", arch, "--imgsz", str(size), "-o",
-                        path] + (["--end2end"] if end2end else []), capture_output=True, text=True)
+                        path] + ([flag] if flag else []), capture_output=True, text=True)
     return p.returncode == 0, p.stderr.strip(), time.monotonic() - t0
 
 
-def metric(got, want, e2e, tol):
-    """(error, problem or None): rel L2, or e2e_error's row-matched error
-    (rows match within tol)."""
-    if e2e:
+def metric(got, want, kind, tol):
+    """(error, problem or None): rel L2 (plain), or differential.py's
+    row-matched error (e2e_error, nms_error; rows match within tol)."""
+    if kind == "e2e":
         return e2e_error(got, want, tol)
+    if kind == "nms":
+        return nms_error(got, want, tol)
     return rel_l2(got, want), None
 
 
-def check_numbers(args, rep, arch, size, check, real, photo, workdir, worst, e2e):
+def check_numbers(args, rep, arch, size, kind, real, photo, workdir, worst):
     """cvbench infer of the real export against ONNX Runtime (all graph
-    optimisations) on the three inputs, each kernel set. e2e: rows matched
-    (e2e_error). The tolerance per input is --tol, raised to NOISE_FACTOR x
-    ONNX Runtime's own difference between ORT_DISABLE_ALL and ORT_ENABLE_ALL on
-    that input (fp32 rounding that deep calibrated nets amplify: yolo12n-320
-    on the photo 1.8e-4 rel L2, yolov10n-640 end2end 3.5e-4 row-matched),
-    at most NOISE_CAP_FACTOR x --tol. Returns False when cvbench refused
-    the model with an unsupported op (nothing else ran)."""
+    optimisations) on the three inputs, each kernel set; kind: plain, e2e or
+    nms (see metric()). The tolerance per input is --tol, raised to
+    NOISE_FACTOR x ONNX Runtime's own difference between ORT_DISABLE_ALL and
+    ORT_ENABLE_ALL on that input (fp32 rounding that deep calibrated nets
+    amplify: yolo12n-320 on the photo 1.8e-4 rel L2, yolov10n-640 end2end
+    3.5e-4 row-matched), at most NOISE_CAP_FACTOR x --tol."""
     sess = {}
     for level in ("ORT_ENABLE_ALL", "ORT_DISABLE_ALL"):
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
         sess[level] = ort.InferenceSession(real, so, providers=["CPUExecutionProvider"])
     in_name = sess["ORT_ENABLE_ALL"].get_inputs()[0].name
-    what = "row-matched error" if e2e else "rel L2"
+    what = "rel L2" if kind == "plain" else "row-matched error"
     for iname, x in make_inputs(size, photo).items():
         xp = os.path.join(workdir, f"in-{size}-{iname}.npy")
         np.save(xp, x)
         want = sess["ORT_ENABLE_ALL"].run(None, {in_name: x})[0]
         cap = args.tol * NOISE_CAP_FACTOR
-        noise, why = metric(sess["ORT_DISABLE_ALL"].run(None, {in_name: x})[0], want, e2e, cap)
+        noise, why = metric(sess["ORT_DISABLE_ALL"].run(None, {in_name: x})[0], want, kind, cap)
         if why is not None:
             noise = float("inf")
         tol = min(cap, max(args.tol, NOISE_FACTOR * noise))
         for k in args.kernels:
-            yp = os.path.join(workdir, f"out-{arch}-{size}-{check}-{iname}-{k}.npy")
+            yp = os.path.join(workdir, f"out-{arch}-{size}-{kind}-{iname}-{k}.npy")
             t0 = time.monotonic()
             p = subprocess.run([args.cvbench, "infer", "--model", real, "--input", xp, "--output",
                                 yp, "--kernels", k], capture_output=True, text=True)
             dt = time.monotonic() - t0
-            label = f"{check}/{iname}/{k}"
+            label = f"{kind}/{iname}/{k}"
             if p.returncode != 0:
-                msg = p.stderr.strip()
-                if check == "nms" and p.returncode == 2 and "unsupported op" in msg:
-                    rep.row(arch, size, check, "known", f"cvbench refuses it: {msg} (issue 12 "
-                            "item 3: data-dependent shapes)")
-                    os.unlink(xp)
-                    return False
-                rep.row(arch, size, label, "FAIL", f"cvbench infer exit {p.returncode}: {msg}")
+                rep.row(arch, size, label, "FAIL",
+                        f"cvbench infer exit {p.returncode}: {p.stderr.strip()}")
                 continue
             got = np.load(yp)
             if got.shape != want.shape:
                 rep.row(arch, size, label, "FAIL", f"shape {got.shape} vs ORT {want.shape}")
                 continue
-            err, why = metric(got, want, e2e, tol)
+            err, why = metric(got, want, kind, tol)
             key = (arch, what)
             if err >= worst.get(key, (0.0, ""))[0]:
-                worst[key] = (err, f"{size} {check} {iname} {k}")
+                worst[key] = (err, f"{size} {kind} {iname} {k}")
             ok = why is None and err <= tol
             rep.row(arch, size, label, ok, (why + "; " if why else "") +
                     f"{what} {err:.2e} vs ORT (tol {tol:.1e}; ORT's own {noise:.1e}; {dt:.1f} s)")
         os.unlink(xp)
-    return True
 
 
 def check_plain(args, rep, ex, arch, size, offered, photo, workdir, worst):
@@ -373,104 +385,107 @@ def check_plain(args, rep, ex, arch, size, offered, photo, workdir, worst):
             status, note = compare_hist(arch, histogram(mr), histogram(ms))
             rep.row(arch, size, "ops", status, f"{len(mr.graph.node)} vs {len(ms.graph.node)} "
                     f"nodes, {note}; export {t_exp:.1f} s, synth {t_syn:.1f} s")
-            ir, isy = cvbench_info(args.cvbench, real), cvbench_info(args.cvbench, path)
-            rep.row(arch, size, "params", ir["parameters"] == isy["parameters"],
-                    f"{ir['parameters']:,} vs {isy['parameters']:,} (cvbench model info); GFLOPs "
-                    f"{ir['gflops']:.2f} vs {isy['gflops']:.2f}")
+            compare_params(args, rep, arch, size, "params", real, path)
             sr, ss = out_shape(mr), out_shape(ms)
             rep.row(arch, size, "shape", sr == ss == [1, 84, n_anchors(size)],
                     f"output0 {sr} vs {ss}")
     else:
         rep.row(arch, size, "synth", "n/a", f"`cvbench model synth` does not offer {arch}: "
                 f"structure not compared (export {t_exp:.1f} s)")
-    check_numbers(args, rep, arch, size, "plain", real, photo, workdir, worst, False)
+    check_numbers(args, rep, arch, size, "plain", real, photo, workdir, worst)
     return one2one
 
 
-def check_e2e(args, rep, ex, arch, size, offered, one2one, photo, workdir, worst):
-    k = min(300, n_anchors(size))
-    synth_e2e, offer_note = None, ""
+def compare_params(args, rep, arch, size, check, real, synth_path):
+    ir, isy = cvbench_info(args.cvbench, real), cvbench_info(args.cvbench, synth_path)
+    rep.row(arch, size, check, ir["parameters"] == isy["parameters"],
+            f"{ir['parameters']:,} vs {isy['parameters']:,} (cvbench model info); GFLOPs "
+            f"{ir['gflops']:.2f} vs {isy['gflops']:.2f}")
+
+
+# head mode -> (synth flag, Ultralytics' nms export argument)
+MODES = {"e2e": ("--end2end", False), "nms": ("--nms", True)}
+
+
+def head_rows(mode, size):
+    return min(300, n_anchors(size)) if mode == "e2e" else 300
+
+
+def check_head(args, rep, ex, arch, size, offered, one2one, photo, workdir, worst, mode):
+    """One head mode (e2e: nms=False, nms: nms=True) of arch, see the module
+    doc: synth's model against the real export (all of it where synth makes
+    this arch's real head, else the histogram delta and the tail), and the
+    real export's numbers."""
+    flag, nms = MODES[mode]
+    rows = head_rows(mode, size)
+    spath, note = None, f"synth does not offer {arch}"
     if arch in offered:
-        synth_e2e = os.path.join(workdir, f"synth-{arch}-{size}-e2e.onnx")
-        ok, msg, _ = synth(args.cvbench, arch, size, synth_e2e, end2end=True)
+        spath = os.path.join(workdir, f"synth-{arch}-{size}-{mode}.onnx")
+        ok, msg, _ = synth(args.cvbench, arch, size, spath, flag)
         if not ok:
             if "not offered" not in msg:
-                rep.row(arch, size, "e2e synth", "FAIL", msg)
-            synth_e2e = None
-            offer_note = f"synth refuses --end2end for {arch}"
+                rep.row(arch, size, f"{mode} synth", "FAIL", msg)
+            spath, note = None, f"synth refuses {flag} for {arch}"
+    if mode == "e2e":  # a real one-to-one head, or synth's tail on a one-to-many head
+        real_wanted, exact, ref_arch = one2one, one2one, (arch if one2one else E2E_REFERENCE)
+    else:  # Ultralytics wraps any plain Detect head in NMS
+        real_wanted, exact, ref_arch = arch in NMS_ARCHS or spath is not None, False, arch
+    if spath is None and not real_wanted:
+        rep.row(arch, size, mode, "n/a", f"{note}, and Ultralytics' nms={nms} export of {arch} is "
+                "not checked" + (" (it has no one-to-one head: nms=False exports the plain head)"
+                                 if mode == "e2e" else f" (only for {', '.join(NMS_ARCHS)})"))
+        return
+    if spath is None:
+        rep.row(arch, size, f"{mode} structure", "n/a",
+                note + ": only the real export's numbers are checked")
     else:
-        offer_note = f"synth does not offer {arch}"
-    if one2one:
-        got = export(rep, ex, arch, size, False, "e2e export")
+        ms = onnx.load(spath)
+        rep.row(arch, size, f"{mode} shape", out_shape(ms) == [1, rows, 6],
+                f"synth {flag} output0 {out_shape(ms)}")
+        refs = [export(rep, ex, ref_arch, size, n, f"{mode} reference", ref_arch)
+                for n in (None, nms)]
+        if None not in refs:
+            mref = onnx.load(refs[1][0])
+            if exact:
+                hr, hs = histogram(mref), histogram(ms)
+                rep.row(arch, size, f"{mode} ops", hr == hs, f"{len(mref.graph.node)} vs "
+                        f"{len(ms.graph.node)} nodes, real - synth: {fmt_delta(hist_delta(hs, hr))}")
+                compare_params(args, rep, arch, size, f"{mode} params", refs[1][0], spath)
+            else:
+                splain = os.path.join(workdir, f"synth-{arch}-{size}.onnx")
+                if not os.path.exists(splain):  # check_plain said why
+                    rep.row(arch, size, f"{mode} delta", "FAIL", "no plain synth model")
+                    return
+                dr = hist_delta(histogram(onnx.load(refs[0][0])), histogram(mref))
+                ds = hist_delta(histogram(onnx.load(splain)), histogram(ms))
+                rep.row(arch, size, f"{mode} delta", dr == ds,
+                        f"synth {flag} - plain: {fmt_delta(ds)}" + (
+                            "" if dr == ds else
+                            f"; real {ref_arch} nms={nms} - nms=None: {fmt_delta(dr)}"))
+            compare_tail(rep, arch, size, mode, mref, ms, f"{ref_arch} nms={nms}")
+    if real_wanted:
+        got = export(rep, ex, arch, size, nms, f"{mode} export")
         if got is None:
             return
         real, t_exp, _ = got
-        mr = onnx.load(real)
-        rep.row(arch, size, "e2e shape", out_shape(mr) == [1, k, 6],
-                f"real nms=False output0 {out_shape(mr)} (want [1, {k}, 6]; export {t_exp:.1f} s)")
-        if synth_e2e:
-            ms = onnx.load(synth_e2e)
-            hr, hs = histogram(mr), histogram(ms)
-            rep.row(arch, size, "e2e ops", hr == hs, f"{len(mr.graph.node)} vs "
-                    f"{len(ms.graph.node)} nodes, real - synth: {fmt_delta(hist_delta(hs, hr))}")
-            ir, isy = cvbench_info(args.cvbench, real), cvbench_info(args.cvbench, synth_e2e)
-            rep.row(arch, size, "e2e params", ir["parameters"] == isy["parameters"],
-                    f"{ir['parameters']:,} vs {isy['parameters']:,}")
-            compare_tail(rep, arch, size, mr, ms, arch)
-        else:
-            rep.row(arch, size, "e2e structure", "n/a", offer_note + ": only the real export's "
-                    "numbers are checked")
-        check_numbers(args, rep, arch, size, "e2e", real, photo, workdir, worst, True)
-        return
-    if not synth_e2e:
-        rep.row(arch, size, "e2e", "n/a", f"Ultralytics {arch} has no one-to-one head (nms=False "
-                f"exports the plain head) and {offer_note}")
-        return
-    # A synthetic end2end head: the real tail on the one-to-many head.
-    refs = [export(rep, ex, E2E_REFERENCE, size, nms, "e2e reference", E2E_REFERENCE)
-            for nms in (None, False)]
-    if None in refs:
-        return
-    ref_plain, ref_e2e = refs[0][0], refs[1][0]
-    splain = os.path.join(workdir, f"synth-{arch}-{size}.onnx")
-    if not os.path.exists(splain):
-        ok, msg, _ = synth(args.cvbench, arch, size, splain)
-        if not ok:
-            rep.row(arch, size, "synth", "FAIL", msg)
-            return
-    mre = onnx.load(ref_e2e)
-    ms = onnx.load(synth_e2e)
-    dr = hist_delta(histogram(onnx.load(ref_plain)), histogram(mre))
-    ds = hist_delta(histogram(onnx.load(splain)), histogram(ms))
-    rep.row(arch, size, "e2e delta", dr == ds, f"synth --end2end - plain: {fmt_delta(ds)}" +
-            ("" if dr == ds else f"; real {E2E_REFERENCE} nms=False - nms=None: {fmt_delta(dr)}"))
-    rep.row(arch, size, "e2e shape", out_shape(ms) == [1, k, 6], f"synth output0 {out_shape(ms)}")
-    compare_tail(rep, arch, size, mre, ms, E2E_REFERENCE)
+        shape = out_shape(onnx.load(real))
+        rep.row(arch, size, f"{mode} real shape", shape == [1, rows, 6],
+                f"real nms={nms} output0 {shape} (want [1, {rows}, 6]; export {t_exp:.1f} s)")
+        check_numbers(args, rep, arch, size, mode, real, photo, workdir, worst)
 
 
-def compare_tail(rep, arch, size, real, synth_model, real_arch):
+def compare_tail(rep, arch, size, mode, real, synth_model, real_what):
     try:
         hr, nr, ops = tail_signature(real, n_anchors(size))
         hs, ns, _ = tail_signature(synth_model, n_anchors(size))
     except ValueError as e:
-        rep.row(arch, size, "e2e tail", "FAIL", str(e))
+        rep.row(arch, size, f"{mode} tail", "FAIL", str(e))
         return
     ops = fmt_delta(hist_delta({}, {o: ops.count(o) for o in ops})).replace("+", "")
-    rep.row(arch, size, "e2e tail", hr == hs,
-            f"{ns} vs {nr} nodes after [1, 84, N], the same DAG as {real_arch} nms=False's ({ops})"
-            if hr == hs else f"synth's tail ({ns} nodes) differs from {real_arch} nms=False's "
+    rep.row(arch, size, f"{mode} tail", hr == hs,
+            f"{ns} vs {nr} nodes after [1, 84, N], the same DAG as {real_what}'s ({ops})"
+            if hr == hs else f"synth's tail ({ns} nodes) differs from {real_what}'s "
             f"({nr} nodes: {ops})")
-
-
-def check_nms(args, rep, ex, arch, size, photo, workdir, worst):
-    got = export(rep, ex, arch, size, True, "nms export")
-    if got is None:
-        return
-    real, t_exp, _ = got
-    shape = out_shape(onnx.load(real))
-    rep.row(arch, size, "nms shape", shape == [1, 300, 6],
-            f"real nms=True output0 {shape} (export {t_exp:.1f} s; synth has no in-graph NMS)")
-    check_numbers(args, rep, arch, size, "nms", real, photo, workdir, worst, True)
 
 
 def main():
@@ -540,9 +555,9 @@ def main():
                 one2one = check_plain(args, rep, ex, arch, size, offered, photo, workdir, worst)
                 if one2one is None:
                     continue
-                check_e2e(args, rep, ex, arch, size, offered, one2one, photo, workdir, worst)
-                if arch in NMS_ARCHS:
-                    check_nms(args, rep, ex, arch, size, photo, workdir, worst)
+                for mode in MODES:
+                    check_head(args, rep, ex, arch, size, offered, one2one, photo, workdir,
+                               worst, mode)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
