@@ -178,10 +178,14 @@ set_tests_properties(infer-batch PROPERTIES LABELS integration TIMEOUT 300 SKIP_
 
 # ---- synthesis fidelity against Ultralytics' own exporter (make test-long) -----
 # Added by the model-synthesis work. scripts/test-long-venv.sh creates
-# .venv-long (Debian's torch + pinned ultralytics, offline) and runs the
-# script in it; it skips (77) with the reason when torch/ultralytics cannot
-# be installed. Exports 4 architectures at 640 and 320 and runs each real
-# export with both kernel sets: about 10-15 min on the 2-core dev machine.
+# .venv-long (Debian's torch 1.13 + pinned ultralytics 8.4.190, offline) and
+# runs the script in it; it skips (77) with the reason when torch/ultralytics
+# cannot be installed. Every architecture `cvbench model synth --help` lists
+# plus issue 12's detectors, at 640 and 320, each head mode (plain; end2end
+# nms=False and synth --end2end; in-graph NMS nms=True and synth --nms),
+# calibrated weights, each real export with both kernel sets against ONNX
+# Runtime: 16 min on the 2-core dev machine while others built (load 5-6;
+# 9.4 min CPU).
 add_test(NAME ultralytics-fidelity
   COMMAND ${CMAKE_SOURCE_DIR}/scripts/test-long-venv.sh
     ${CMAKE_SOURCE_DIR}/tests/integration/ultralytics_fidelity.py
