@@ -5,29 +5,34 @@
  * bindings generated at build time, runs it once through the engine's
  * reference kernels to calibrate the weights, and writes the result.
  *
- * The graph is the one Ultralytics' classic ONNX export writes (torch
+ * The graph is the one Ultralytics 8.4's ONNX export writes (torch
  * exporter, opset 17, static shape, simplified), derived from
  * ultralytics/cfg/models/{v5/yolov5.yaml, v8/yolov8.yaml, 11/yolo11.yaml}
- * and ultralytics/nn/modules/{conv.py, block.py, head.py}:
+ * and ultralytics/nn/modules/{conv.py, block.py, head.py}, node for node
+ * against real 8.4.190 exports (tests/integration/synth_vs_export.py):
  *   Conv      Conv2d with the BatchNorm folded into weight and bias, then SiLU
  *             exported as Sigmoid and Mul (act=False convs have neither);
  *   C2f       cv1, Split in two, n Bottlenecks on the last part, Concat, cv2;
  *   C3        cv1 -> n Bottlenecks, cv2, Concat, cv3 (v5u; C3k inside C3k2);
  *   C3k2      C2f whose blocks are Bottleneck(e=0.5) or C3k (YOLO11);
- *   SPPF      cv1, three MaxPool 5x5, Concat, cv2;
+ *   SPPF      cv1, three MaxPool 5x5 (with dilations), Concat, cv2;
  *   C2PSA     cv1, Split, PSABlock (Attention: qkv conv, Reshape, Split,
- *             Transpose, MatMul, Mul, Softmax, Transpose, MatMul, Reshape,
- *             depthwise positional conv on v, Add, proj; then an FFN of two
- *             convs, each with a residual Add), Concat, cv2;
- *   Detect    per level a box branch (cv2: Conv 3x3, Conv 3x3, Conv2d 1x1 to
+ *             q times kd^-0.5, Transpose, MatMul, Softmax, Transpose,
+ *             MatMul, Reshape, depthwise positional conv on v, Add, proj;
+ *             then an FFN of two convs, each with a residual Add), Concat,
+ *             cv2;
+ *   Detect    8.4's head (synth_v9.c; build_graph() on its node order): per
+ *             level a box branch (cv2: Conv 3x3, Conv 3x3, Conv2d 1x1 to
  *             4 x 16 DFL bins) and a class branch (cv3: two Conv 3x3 for the
- *             "legacy" v5u/v8 head, two DWConv+Conv pairs for YOLO11), Concat,
- *             Reshape to [1, 144, HW], Concat across levels, Split 64/80,
+ *             "legacy" v5u/v8 head, two DWConv+Conv pairs for YOLO11), each
+ *             reshaped to [1, C, HW] on its own;
+ *             Concat of the box maps and of the class maps across levels,
  *             DFL (Reshape, Transpose, Softmax, fixed Conv 0..15, Reshape),
- *             dist2bbox (Split, Sub, Add, Add, Div, Sub, Concat), Mul by the
- *             strides, Sigmoid on the classes, Concat to output0.
+ *             Sigmoid on the classes, dist2bbox (two Slices, Sub, Add, Add,
+ *             Div, Sub, Concat), Mul by the strides, Concat to output0.
  *   --end2end corner boxes and Ultralytics 8.4's top-K tail to output0
- *             [1, K, 6] ("end-to-end head" below).
+ *             [1, K, 6] ("end-to-end head" below); --nms corner boxes and
+ *             8.4's nms=True tail ("in-graph NMS" below).
  * Node, tensor and initializer names follow the exporter's scheme
  * ("/model.2/m.0/cv1/conv/Conv", "model.2.m.0.cv1.conv.weight").
  *
@@ -152,7 +157,7 @@ struct arch {
     const char *desc; /* as Ultralytics' metadata "description" names it */
     double depth, width;
     int max_ch;
-    bool end2end; /* accepts --end2end: an anchor-free Detect head (e2e_head()) */
+    bool end2end; /* accepts --end2end: an anchor-free Detect head (e2e_tail()) */
 };
 
 static const struct arch archs[] = {
@@ -204,7 +209,7 @@ struct synth {
     bool pack_attn;          /* pack_model(): expose attn_out as graph outputs */
     bool plant;              /* plant the detector (off with no_calib) */
     bool fresh;              /* next_conv_w() created the weights it returned */
-    bool end2end;            /* final build only: end-to-end tail (e2e_head()) */
+    bool end2end;            /* final build only: end-to-end tail (e2e_tail()) */
     bool nms;                /* final build only: corner boxes and the in-graph NMS tail */
     /* cvb__synth_weights_alias(): convs whose node names contain alias_from
      * take the weights of the one named with alias_from removed (NULL: off) */
@@ -1160,10 +1165,9 @@ void cvb__synth_attn_logits(struct synth *s, const char *name, const int64_t *di
 }
 void cvb__synth_add_macs(struct synth *s, double macs) { s->macs += macs; }
 bool cvb__synth_e2e_names(const struct synth *s) { return s->e2e_names; }
-static struct val psablock(struct synth *s, const char *comp, struct val x, int heads,
-                           bool q_first);
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads);
 struct val cvb__synth_psablock(struct synth *s, const char *comp, struct val x, int heads) {
-    return psablock(s, comp, x, heads, true);
+    return psablock(s, comp, x, heads);
 }
 Onnx__NodeProto *cvb__synth_find_node(struct synth *s, const char *name) {
     for (int i = 0; i < s->n_nodes; i++)
@@ -1236,9 +1240,10 @@ static struct val c2f(struct synth *s, struct val x, int c2, int n, int shortcut
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT);
 }
 
-/* nn.MaxPool2d(5, 1, 2) 'comp' in the current scope (the exporter writes
- * dilations for SPPELAN's, not for SPPF's); x's planted channels, a local
- * max of themselves, keep their meaning. */
+/* nn.MaxPool2d(5, 1, 2) 'comp' in the current scope, with the dilations
+ * attribute when 'dilations' (Ultralytics 8.4's exporter writes it on every
+ * MaxPool; 8.3's did not); x's planted channels, a local max of themselves,
+ * keep their meaning. */
 struct val cvb__synth_maxpool5(struct synth *s, const char *comp, struct val x, bool dilations) {
     size_t mark = scope_push(s, comp);
     const char *in[1] = {x.name};
@@ -1254,20 +1259,19 @@ struct val cvb__synth_maxpool5(struct synth *s, const char *comp, struct val x, 
     return x;
 }
 
-/* SPPF(c1, c2, k=5); Ultralytics 8.4's exporter writes the MaxPools'
- * dilations (cvb__synth_sppf), the earlier exports that v5u/v8/11 follow
- * did not. */
-static struct val sppf_dil(struct synth *s, struct val x, int c2, bool dilations) {
+/* SPPF(c1, c2, k=5) as Ultralytics 8.4's exporter writes it: cv1, three
+ * chained MaxPool 5x5 (with dilations; 8.3's exporter left them out), Concat,
+ * cv2. */
+static struct val sppf(struct synth *s, struct val x, int c2) {
     int c_ = x.c / 2;
     struct val ys[4];
     ys[0] = conv(s, "cv1", x, c_, 1, 1, F_ACT | F_PLANT_GAIN);
     static const char *const comps[3] = {"m", "m_1", "m_2"};
-    for (int i = 0; i < 3; i++) ys[i + 1] = cvb__synth_maxpool5(s, comps[i], ys[i], dilations);
+    for (int i = 0; i < 3; i++) ys[i + 1] = cvb__synth_maxpool5(s, comps[i], ys[i], true);
     struct val cat = concat(s, 4, ys);
     return conv(s, "cv2", cat, c2, 1, 1, F_ACT | F_PLANT_LOCALMAX);
 }
 
-static struct val sppf(struct synth *s, struct val x, int c2) { return sppf_dil(s, x, c2, false); }
 /* Record tensor 'name' ([areas, heads, N, N], scaled q^T k) as an
  * attention block's logits, for calibration (temper_attention()); the
  * block's qkv conv is the last conv created. prescaled: its MatMul node
@@ -1285,39 +1289,30 @@ static void attn_logits(struct synth *s, const char *name, const int64_t *dims, 
 }
 
 
-/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock. q_first:
- * Ultralytics 8.4's ((q * scale)^T @ k) (YOLO26), whose first MatMul gives
- * the scaled logits; else the scale Mul follows q^T @ k (YOLO11 as 8.3
- * exports it). */
-static struct val attention(struct synth *s, struct val x, int heads, bool q_first) {
+/* Attention(dim, num_heads, attn_ratio=0.5) of PSABlock (and YOLOv10's
+ * PSA) in 8.4's form: qkv conv, Reshape, Split, q times kd^-0.5 (8.4 scales
+ * q before the MatMul), ((q * scale)^T k).softmax(-1), v @ attn^T, Reshape,
+ * + pe(v) (depthwise 3x3), proj. */
+static struct val attention(struct synth *s, struct val x, int heads) {
     size_t mark = scope_push(s, "attn");
-    int dim = x.c, hd = dim / heads, kd = (int)(hd * 0.5), h = dim + 2 * kd * heads;
-    int64_t n_pos = (int64_t)x.h * x.w;
+    const int dim = x.c, hd = dim / heads, kd = hd / 2, h = dim + 2 * kd * heads;
+    const int64_t n_pos = (int64_t)x.h * x.w;
     struct val qkv = conv_role(s, "qkv", x, h, 1, 1, -1, 1, 0, ROLE_PLAIN);
-    int64_t sh1[4] = {1, heads, 2 * kd + hd, n_pos};
-    const char *r = reshape(s, qkv.name, 4, sh1);
+    const int64_t sh1[4] = {1, heads, 2 * kd + hd, n_pos}, sizes[3] = {kd, kd, hd};
     const char *qkv3[3] = {NULL, NULL, NULL};
-    int64_t sizes[3] = {kd, kd, hd};
-    split(s, r, 2, 3, sizes, qkv3);
-    int64_t perm[4] = {0, 1, 3, 2};
-    const char *scale = init_f32_scalar(s, arena_printf(s, "%s/Mul_scale", s->scope),
-                                        (float)pow(kd, -0.5));
-    const char *sc; /* the scaled logits */
-    if (q_first) {
-        sc = binary(s, "MatMul", transpose(s, binary(s, "Mul", qkv3[0], scale), 4, perm), qkv3[1]);
-    } else {
-        const char *mm = binary(s, "MatMul", transpose(s, qkv3[0], 4, perm), qkv3[1]);
-        sc = binary(s, "Mul", mm, scale);
-    }
-    s->macs += (double)heads * n_pos * n_pos * kd;
+    split(s, reshape(s, qkv.name, 4, sh1), 2, 3, sizes, qkv3);
+    const float scale = 1.0f / sqrtf((float)kd);
+    const char *q = binary(s, "Mul", qkv3[0],
+                           init_f32_scalar(s, arena_printf(s, "%s/Mul_scale", s->scope), scale));
+    const int64_t perm[4] = {0, 1, 3, 2};
+    const char *logits = binary(s, "MatMul", transpose(s, q, 4, perm), qkv3[1]);
     const int64_t ad[4] = {1, heads, n_pos, n_pos};
-    attn_logits(s, sc, ad, q_first);
-    const char *sm = softmax(s, sc, -1);
-    const char *smt = transpose(s, sm, 4, perm);
-    const char *mm2 = binary(s, "MatMul", qkv3[2], smt);
-    s->macs += (double)heads * hd * n_pos * n_pos;
-    int64_t sh2[4] = {1, dim, x.h, x.w};
-    const char *o = reshape(s, mm2, 4, sh2);
+    attn_logits(s, logits, ad, true); /* q scaled before the MatMul */
+    const char *sm = transpose(s, softmax(s, logits, -1), 4, perm);
+    const char *o = binary(s, "MatMul", qkv3[2], sm);
+    s->macs += (double)heads * n_pos * n_pos * (kd + hd);
+    const int64_t sh2[4] = {1, dim, x.h, x.w};
+    o = reshape(s, o, 4, sh2);
     struct val v = {.name = reshape(s, qkv3[2], 4, sh2), .c = dim, .h = x.h, .w = x.w};
     struct val pe = conv_role(s, "pe", v, dim, 3, 1, -1, dim, 0, ROLE_PLAIN);
     struct val sum = {.name = binary(s, "Add", o, pe.name), .c = dim, .h = x.h, .w = x.w};
@@ -1326,10 +1321,9 @@ static struct val attention(struct synth *s, struct val x, int heads, bool q_fir
     return y;
 }
 
-static struct val psablock(struct synth *s, const char *comp, struct val x, int heads,
-                           bool q_first) {
+static struct val psablock(struct synth *s, const char *comp, struct val x, int heads) {
     size_t mark = scope_push(s, comp);
-    x = add2(s, x, attention(s, x, heads, q_first));
+    x = add2(s, x, attention(s, x, heads));
     size_t m2 = scope_push(s, "ffn");
     struct val f = conv(s, "ffn.0", x, 2 * x.c, 1, 1, F_ACT);
     f = conv(s, "ffn.1", f, x.c, 1, 1, 0);
@@ -1351,7 +1345,7 @@ static struct val c2psa(struct synth *s, struct val x, int n) {
     for (int i = 0; i < n; i++) {
         char comp[16];
         snprintf(comp, sizeof comp, "m.%d", i);
-        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1, false);
+        b = psablock(s, comp, b, c / 64 > 1 ? c / 64 : 1);
     }
     scope_pop(s, mark);
     struct val cat[2] = {a, b};
@@ -1647,26 +1641,6 @@ fail:
     return NULL;
 }
 
-/* The end of Detect for an end-to-end head, from the DFL distances ltrb
- * (two [1, 2, N]) and the class logits [1, NC, N]: corner boxes times the
- * strides, sigmoid scores, then e2e_tail(). In the exporter's node order. */
-static const char *e2e_head(struct synth *s, const char *anchors, const char *strides,
-                            const char *const *ltrb, const char *cls_logits, int64_t n_anchor) {
-    const char *cls = unary(s, "Sigmoid", cls_logits);
-    const char *x1y1 = binary(s, "Sub", anchors, ltrb[0]);
-    const char *x2y2 = binary(s, "Add", anchors, ltrb[1]);
-    const char *box_in[2] = {x1y1, x2y2};
-    Onnx__NodeProto *bx = add_node(s, "Concat", 2, box_in, 1);
-    attr_int(s, bx, "axis", 1);
-    if (bx == NULL) return NULL;
-    const char *dbox = binary(s, "Mul", bx->output[0], strides);
-    const char *pred_in[2] = {dbox, cls};
-    Onnx__NodeProto *pred = add_node(s, "Concat", 2, pred_in, 1);
-    attr_int(s, pred, "axis", 1);
-    if (pred == NULL) return NULL;
-    return s->nms ? nms_tail(s, pred->output[0], n_anchor) : e2e_tail(s, pred->output[0], n_anchor);
-}
-
 /* DFL after its input Reshape to [1, 4, 16, A] (tensor d), in the current
  * scope (Detect's "dfl"): Transpose, Softmax over the bins, the fixed 1x1
  * conv (weights 0..15), Reshape to [1, 4, A]. Returns that tensor. */
@@ -1707,107 +1681,17 @@ int cvb__synth_anchors(struct synth *s, const struct val *feats, int nl, const i
     return s->rc;
 }
 
-/* Detect(nc=80, reg_max=16, ch) in the current scope; returns output0's
- * producer output name. legacy: v5u/v8 class branch (two Conv 3x3);
- * otherwise YOLO11's DWConv + Conv pairs. */
-static const char *detect(struct synth *s, const struct val *feats, int nl, int legacy,
-                          const int *strides) {
-    int c2 = feats[0].c / 4;
-    if (c2 < 16) c2 = 16;
-    if (c2 < 4 * REG_MAX) c2 = 4 * REG_MAX;
-    int c3 = feats[0].c > NC ? feats[0].c : (NC < 100 ? NC : 100);
-    const int no = NC + 4 * REG_MAX;
-    const char *lv[3];
-    int64_t n_anchor = 0;
-    for (int i = 0; i < nl; i++) {
-        char comp[32], sub[32];
-        struct val x = feats[i];
-        snprintf(comp, sizeof comp, "cv2.%d", i);
-        size_t mark = scope_push(s, comp);
-        snprintf(sub, sizeof sub, "cv2.%d.0", i);
-        struct val b = conv(s, sub, x, c2, 3, 1, F_ACT | F_NOPLANT);
-        snprintf(sub, sizeof sub, "cv2.%d.1", i);
-        b = conv(s, sub, b, c2, 3, 1, F_ACT | F_NOPLANT);
-        snprintf(sub, sizeof sub, "cv2.%d.2", i);
-        b = conv_role(s, sub, b, 4 * REG_MAX, 1, 1, -1, 1, F_BARE, ROLE_BOX);
-        scope_pop(s, mark);
-
-        snprintf(comp, sizeof comp, "cv3.%d", i);
-        mark = scope_push(s, comp);
-        struct val c;
-        if (legacy) {
-            snprintf(sub, sizeof sub, "cv3.%d.0", i);
-            c = conv(s, sub, x, c3, 3, 1, F_ACT);
-            snprintf(sub, sizeof sub, "cv3.%d.1", i);
-            c = conv(s, sub, c, c3, 3, 1, F_ACT);
-        } else {
-            c = x;
-            for (int j = 0; j < 2; j++) {
-                char seq[32], dw[40], pw[40];
-                snprintf(seq, sizeof seq, "cv3.%d.%d", i, j);
-                snprintf(dw, sizeof dw, "cv3.%d.%d.0", i, j);
-                snprintf(pw, sizeof pw, "cv3.%d.%d.1", i, j);
-                size_t m2 = scope_push(s, seq);
-                c = conv_role(s, dw, c, c.c, 3, 1, -1, c.c, F_ACT, ROLE_PLAIN); /* DWConv */
-                c = conv(s, pw, c, c3, 1, 1, F_ACT);
-                scope_pop(s, m2);
-            }
-        }
-        snprintf(sub, sizeof sub, "cv3.%d.2", i);
-        c = conv_role(s, sub, c, NC, 1, 1, -1, 1, F_BARE, ROLE_CLS);
-        scope_pop(s, mark);
-
-        struct val cat[2] = {b, c};
-        struct val y = concat(s, 2, cat);
-        int64_t sh[3] = {1, no, -1};
-        lv[i] = reshape(s, y.name, 3, sh);
-        n_anchor += (int64_t)x.h * x.w;
-    }
-    Onnx__NodeProto *cat = add_node(s, "Concat", nl, lv, 1);
-    attr_int(s, cat, "axis", 2);
-    if (cat == NULL) return NULL;
-    const char *bc[2] = {NULL, NULL};
-    int64_t sizes[2] = {4 * REG_MAX, NC};
-    split(s, cat->output[0], 1, 2, sizes, bc);
-
-    /* DFL */
-    size_t mark = scope_push(s, "dfl");
-    int64_t sh4[4] = {1, 4, REG_MAX, n_anchor};
-    const char *d = cvb__synth_dfl(s, reshape(s, bc[0], 4, sh4), n_anchor);
-    scope_pop(s, mark);
-
-    const char *anchors = NULL, *strd = NULL;
-    if (cvb__synth_anchors(s, feats, nl, strides, arena_printf(s, "%s/anchors", s->scope),
-                           arena_printf(s, "%s/strides", s->scope), &anchors, &strd) < 0)
-        return NULL;
-
-    /* dist2bbox(xywh=True, dim=1) * strides */
-    const char *ltrb[2] = {NULL, NULL};
-    int64_t half[2] = {2, 2};
-    split(s, d, 1, 2, half, ltrb);
-    if (s->end2end || s->nms) return e2e_head(s, anchors, strd, ltrb, bc[1], n_anchor);
-    const char *x1y1 = binary(s, "Sub", anchors, ltrb[0]);
-    const char *x2y2 = binary(s, "Add", anchors, ltrb[1]);
-    const char *sum = binary(s, "Add", x1y1, x2y2);
-    const char *cxy = binary(s, "Div", sum, init_f32_scalar(s, arena_printf(s, "%s/Div_two", s->scope), 2.0f));
-    const char *wh = binary(s, "Sub", x2y2, x1y1);
-    const char *box_in[2] = {cxy, wh};
-    Onnx__NodeProto *bx = add_node(s, "Concat", 2, box_in, 1);
-    attr_int(s, bx, "axis", 1);
-    if (bx == NULL) return NULL;
-    const char *dbox = binary(s, "Mul", bx->output[0], strd);
-    const char *cls = unary(s, "Sigmoid", bc[1]);
-    const char *out_in[2] = {dbox, cls};
-    Onnx__NodeProto *out = add_node(s, "Concat", 2, out_in, 1);
-    attr_int(s, out, "axis", 1);
-    if (out == NULL) return NULL;
-    out->output[0] = "output0";
-    return out->output[0];
-}
-
 /* ==== architectures ======================================================= */
 
-/* Build the whole graph at s->imgsz into s->nodes / s->inits. */
+/* Build the whole graph at s->imgsz into s->nodes / s->inits. The v5u, v8
+ * and 11 graphs end in 8.4's Detect head (synth_v9.c) on the layers
+ * levels[]. Its convs are created after the last layer, each level's box
+ * branch before its class branch, the order of the 8.3 head these archs had
+ * before: the weights come from one stream in creation order, so a seed
+ * keeps its weights and calibrated detector (and what was measured on them:
+ * the precision guard's seeds, BENCHMARKS.md). The exporter writes each
+ * level right after the layer that feeds it; node order is not part of the
+ * graph's meaning, and synth_vs_export.py reports it without failing. */
 static int build_graph(struct synth *s) {
     graph_reset(s);
     if (s->arch->id == ARCH_V9T) return cvb__synth_build_v9t(s);
@@ -1816,9 +1700,13 @@ static int build_graph(struct synth *s) {
     if (s->arch->id == ARCH_26N) return cvb__synth_build_v26n(s);
     struct val L[24];
     struct val x = {.name = "images", .c = 3, .h = s->imgsz, .w = s->imgsz};
-    int nl = 0, det_idx = 0;
-    int feats_idx[3];
-    const int strides[3] = {8, 16, 32};
+    static const int levels_v8[3] = {15, 18, 21}, levels_v5[3] = {17, 20, 23},
+                     levels_11[3] = {16, 19, 22};
+    const int *levels = s->arch->id == ARCH_V5NU  ? levels_v5
+                        : s->arch->id == ARCH_11N ? levels_11
+                                                  : levels_v8;
+    struct detect84 det = {.layer = levels[2] + 1, .dw = s->arch->id == ARCH_11N,
+                           .box_first = true};
     char comp[16];
 #define LAYER(i, expr)                                                         \
     do {                                                                       \
@@ -1859,9 +1747,6 @@ static int build_graph(struct synth *s) {
         CONVL(19, L[18], ch(s, 512), 3, 2);
         CAT2(20, L[19], L[9]);
         LAYER(21, c2f(s, L[20], ch(s, 1024), reps(s, 3), 0, 0.5, BLK_C2F));
-        feats_idx[0] = 15, feats_idx[1] = 18, feats_idx[2] = 21;
-        det_idx = 22;
-        nl = 3;
         break;
     }
     case ARCH_V5NU: {
@@ -1889,9 +1774,6 @@ static int build_graph(struct synth *s) {
         CONVL(21, L[20], ch(s, 512), 3, 2);
         CAT2(22, L[21], L[10]);
         LAYER(23, c3(s, L[22], ch(s, 1024), reps(s, 3), 0, 0.5, 1));
-        feats_idx[0] = 17, feats_idx[1] = 20, feats_idx[2] = 23;
-        det_idx = 24;
-        nl = 3;
         break;
     }
     case ARCH_V9T: /* above */
@@ -1922,22 +1804,15 @@ static int build_graph(struct synth *s) {
         CONVL(20, L[19], ch(s, 512), 3, 2);
         CAT2(21, L[20], L[10]);
         LAYER(22, c2f(s, L[21], ch(s, 1024), reps(s, 2), 1, 0.5, BLK_C3K2_C3K));
-        feats_idx[0] = 16, feats_idx[1] = 19, feats_idx[2] = 22;
-        det_idx = 23;
-        nl = 3;
         break;
     }
     }
-    struct val feats[3] = {NOVAL, NOVAL, NOVAL};
-    for (int i = 0; i < nl; i++) feats[i] = L[feats_idx[i]];
-    snprintf(comp, sizeof comp, "model.%d", det_idx);
-    size_t mark = scope_push(s, comp);
-    detect(s, feats, nl, s->arch->id != ARCH_11N, strides);
-    scope_pop(s, mark);
 #undef LAYER
 #undef CAT2
 #undef CONVL
-    return s->rc;
+    det.ch0 = L[levels[0]].c;
+    for (int i = 0; i < 3; i++) cvb__synth_det84_level(s, &det, i, L[levels[i]]);
+    return cvb__synth_det84_tail(s, &det);
 }
 
 /* ==== model assembly ====================================================== */
@@ -2835,7 +2710,7 @@ static int check_opts(const struct cvb_synth_opts *o, const struct arch **arch, 
     if (o->end2end && o->nms)
         return cvb_err_set(err, CVB_EINVAL,
                            "model synth: --end2end and --nms are two different heads; pick one");
-    /* the in-graph NMS tail sits on synth.c's own Detect (detect()) */
+    /* the in-graph NMS tail: on the heads it was checked with (yolov8n-640-nms) */
     if (o->nms && !((*arch)->end2end && (*arch)->id <= ARCH_11N))
         return cvb_err_set(err, CVB_EUNSUPPORTED,
                            "model synth: --nms is not offered for '%s' (only for %s)", o->arch,
@@ -2952,18 +2827,22 @@ out:
 struct val cvb__synth_c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e) {
     return c2f(s, x, c2, n, shortcut, e, BLK_C2F);
 }
+struct val cvb__synth_attention(struct synth *s, struct val x, int heads) {
+    return attention(s, x, heads);
+}
 struct val cvb__synth_sppf(struct synth *s, struct val x, int c2) {
-    return sppf_dil(s, x, c2, true);
+    return sppf(s, x, c2);
 }
 int cvb__synth_split(struct synth *s, const char *x, int axis, int cnt, const int64_t *sizes,
                      const char **out) {
     return split(s, x, axis, cnt, sizes, out);
 }
 const char *cvb__synth_e2e_tail(struct synth *s, const char *pred, int64_t n_anchor) {
-    return e2e_tail(s, pred, n_anchor);
+    return s->nms ? nms_tail(s, pred, n_anchor) : e2e_tail(s, pred, n_anchor);
 }
 void cvb__synth_skip_name(struct synth *s, const char *op) {
     if (s->rc == 0) (void)node_name(s, op);
 }
 bool cvb__synth_end2end(const struct synth *s) { return s->end2end; }
+bool cvb__synth_nms(const struct synth *s) { return s->nms; }
 void cvb__synth_weights_alias(struct synth *s, const char *from) { s->alias_from = from; }

@@ -116,6 +116,9 @@ struct detect84 {
     bool dw;        /* YOLO11-style class branch (DWConv + Conv pairs) */
     bool peaks;     /* dw: the last level's class branch hosts the planted
                      * detector's local-max stage (no SPPF: F_PLANT_FANOUT ...) */
+    bool box_first; /* a level's box branch convs created before its class
+                     * branch's (the exporter interleaves them): synth.c's
+                     * v5u/v8/11, whose seeds keep the weights of their 8.3 head */
     const char *box[3], *cls[3], *shapes[2]; /* filled level by level */
     struct val feats[3];
 };
@@ -137,18 +140,27 @@ int cvb__synth_build_v12n(struct synth *s);
 /* For synth_v10.c (defined at the end of synth.c). */
 /* C2f(c1, c2, n, shortcut, g=1, e) in the current scope. */
 struct val cvb__synth_c2f(struct synth *s, struct val x, int c2, int n, int shortcut, double e);
+/* Attention(dim, heads, attn_ratio=0.5) of PSABlock and PSA, as 8.4
+ * exports it (q scaled before the MatMul), in scope "attn" below the
+ * current one; registers its logits for calibration. */
+struct val cvb__synth_attention(struct synth *s, struct val x, int heads);
 /* SPPF(c1, c2, k=5) in the current scope, as 8.4 exports it. */
 struct val cvb__synth_sppf(struct synth *s, struct val x, int c2);
 /* One Split node of x along 'axis' into cnt parts of sizes[]; output names into out[]. */
 int cvb__synth_split(struct synth *s, const char *x, int axis, int cnt, const int64_t *sizes,
                      const char **out);
-/* Ultralytics 8.4's end-to-end tail: pred [1, 4 + 80, N] -> output0 [1, K, 6]. */
+/* Ultralytics 8.4's end-to-end tail: pred [1, 4 + 80, N] (corner boxes) ->
+ * output0 [1, K, 6]; with --nms (cvb__synth_nms()) its nms=True tail ->
+ * output0 [1, 300, 6] instead. */
 const char *cvb__synth_e2e_tail(struct synth *s, const char *pred, int64_t n_anchor);
 /* Use up the exporter's next name for a node of 'op' in the current scope
  * (a node that torch numbered and the simplifier folded away). */
 void cvb__synth_skip_name(struct synth *s, const char *op);
 /* Whether the graph being built takes the end-to-end head (--end2end). */
 bool cvb__synth_end2end(const struct synth *s);
+/* Whether it takes the in-graph NMS head (--nms): Detect decodes corner
+ * boxes, as for the end-to-end head, and cvb__synth_e2e_tail() ends in NMS. */
+bool cvb__synth_nms(const struct synth *s);
 /* From now on (until called with NULL) a conv whose node name contains
  * 'from' takes the weights of the conv named without it: v10Detect's
  * one-to-one branch (one2one_cv2/cv3, a deepcopy of cv2/cv3 at init) reuses

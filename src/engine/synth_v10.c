@@ -7,11 +7,11 @@
  * histogram, parameters, node names and wiring):
  *   C2f, SPPF     as YOLOv8's (synth.c);
  *   SCDown        cv1 (Conv 1x1), cv2 (depthwise Conv 3x3 stride 2, no act);
- *   PSA           cv1, Split in two, Attention on the second part (qkv conv,
- *                 Reshape, Split, q times kd^-0.5 (8.4 scales q before the
- *                 MatMul), Transpose, MatMul, Softmax, Transpose, MatMul,
- *                 Reshape, depthwise positional conv on v, Add, proj) + x,
- *                 an FFN of two convs + x, Concat, cv2;
+ *   PSA           cv1, Split in two, Attention on the second part (YOLO11's,
+ *                 synth.c: qkv conv, Reshape, Split, q times kd^-0.5 (8.4
+ *                 scales q before the MatMul), Transpose, MatMul, Softmax,
+ *                 Transpose, MatMul, Reshape, depthwise positional conv on
+ *                 v, Add, proj) + x, an FFN of two convs + x, Concat, cv2;
  *   C2fCIB        C2f whose blocks are CIB: cv1 = DWConv 3x3, Conv 1x1,
  *                 RepVGGDW (exported fused: one depthwise 7x7 Conv + SiLU),
  *                 Conv 1x1, DWConv 3x3; + x;
@@ -32,7 +32,6 @@
  * model with the same seed. */
 #include "synth_internal.h"
 
-#include <math.h>
 #include <stdio.h>
 
 #define NC 80
@@ -48,40 +47,6 @@ static struct val scdown(struct synth *s, struct val x, int c2) {
     return cv(s, "cv2", y, c2, 3, 2, c2, 0);
 }
 
-/* Attention(dim, num_heads, attn_ratio=0.5) in 8.4's form:
- * ((q * scale)^T k).softmax(-1), v @ attn^T, + pe(v), proj. */
-static struct val attention(struct synth *s, struct val x, int heads) {
-    size_t mark = cvb__synth_scope_push(s, "attn");
-    const int dim = x.c, hd = dim / heads, kd = hd / 2, h = dim + 2 * kd * heads;
-    const int64_t n_pos = (int64_t)x.h * x.w;
-    struct val qkv = cv(s, "qkv", x, h, 1, 1, 1, 0);
-    const int64_t sh1[4] = {1, heads, 2 * kd + hd, n_pos}, sizes[3] = {kd, kd, hd};
-    const char *qkv3[3] = {NULL, NULL, NULL};
-    cvb__synth_split(s, cvb__synth_reshape(s, qkv.name, 4, sh1), 2, 3, sizes, qkv3);
-    char nm[300];
-    snprintf(nm, sizeof nm, "%s/Mul_scale", cvb__synth_scope(s));
-    const float scale = 1.0f / sqrtf((float)kd);
-    const char *q = cvb__synth_binary(s, "Mul", qkv3[0], cvb__synth_init_f32(s, nm, 0, NULL,
-                                                                            &scale, 1));
-    const int64_t perm[4] = {0, 1, 3, 2};
-    const char *logits = cvb__synth_binary(s, "MatMul", cvb__synth_transpose(s, q, 4, perm),
-                                           qkv3[1]);
-    const int64_t ad[4] = {1, heads, n_pos, n_pos};
-    cvb__synth_attn_logits(s, logits, ad, true); /* q scaled before the MatMul (8.4) */
-    const char *sm = cvb__synth_transpose(s, cvb__synth_softmax(s, logits, -1), 4, perm);
-    const char *o = cvb__synth_binary(s, "MatMul", qkv3[2], sm);
-    cvb__synth_add_macs(s, (double)heads * n_pos * n_pos * (kd + hd));
-    const int64_t sh2[4] = {1, dim, x.h, x.w};
-    o = cvb__synth_reshape(s, o, 4, sh2);
-    struct val v = {.name = cvb__synth_reshape(s, qkv3[2], 4, sh2), .c = dim, .h = x.h, .w = x.w};
-    struct val pe = cv(s, "pe", v, dim, 3, 1, dim, 0);
-    struct val sum = {.name = cvb__synth_binary(s, "Add", o, pe.name), .c = dim, .h = x.h,
-                      .w = x.w};
-    struct val y = cv(s, "proj", sum, dim, 1, 1, 1, 0);
-    cvb__synth_scope_pop(s, mark);
-    return y;
-}
-
 /* PSA(c1, c2, e=0.5). */
 static struct val psa(struct synth *s, struct val x) {
     const int c = x.c / 2;
@@ -90,7 +55,7 @@ static struct val psa(struct synth *s, struct val x) {
     const int64_t sizes[2] = {c, c};
     if (cvb__synth_split(s, y0.name, 1, 2, sizes, parts) < 0) return y0;
     struct val a = cvb__synth_part(y0, parts[0], 0, c), b = cvb__synth_part(y0, parts[1], c, c);
-    b = cvb__synth_add2(s, b, attention(s, b, c / 64 > 1 ? c / 64 : 1));
+    b = cvb__synth_add2(s, b, cvb__synth_attention(s, b, c / 64 > 1 ? c / 64 : 1));
     size_t mark = cvb__synth_scope_push(s, "ffn");
     struct val f = cv(s, "ffn.0", b, 2 * c, 1, 1, 1, F_ACT);
     f = cv(s, "ffn.1", f, c, 1, 1, 1, 0);

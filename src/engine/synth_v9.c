@@ -151,19 +151,20 @@ static const char *named(struct synth *s, const char *op, const char *name, int 
  * too) instead of two Conv 3x3; pre: the branches' name prefix ("" or
  * v10Detect's "one2one_"). */
 static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, bool peaks,
-                         const char *pre, const char **box, const char **cls,
+                         bool box_first, const char *pre, const char **box, const char **cls,
                          const char **shapes);
 void cvb__synth_detect84_level(struct synth *s, int i, struct val x, int ch0, bool dw,
                                const char *pre, const char **box, const char **cls,
                                const char **shapes) {
-    detect_level(s, i, x, ch0, dw, false, pre, box, cls, shapes);
+    detect_level(s, i, x, ch0, dw, false, false, pre, box, cls, shapes);
 }
 
 /* The same with peaks (dw only): that class branch hosts the planted
  * detector's local-max stage (struct detect84): gain, fan-out, then
- * neighbour differences, then the peak sum. */
+ * neighbour differences, then the peak sum; and box_first: the convs of the
+ * whole box branch are created before the class branch's (struct detect84). */
 static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw, bool peaks,
-                         const char *pre, const char **box, const char **cls,
+                         bool box_first, const char *pre, const char **box, const char **cls,
                          const char **shapes) {
     /* max(16, ch[0] / 4, 4 * reg_max), max(ch[0], min(nc, 100)): ch[0] is P3's */
     const int c2 = ch0 / 4 > 4 * REG_MAX ? ch0 / 4 : 4 * REG_MAX, c3 = ch0 > NC ? ch0 : NC;
@@ -171,17 +172,17 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw,
     struct val b = x, c = x;
     snprintf(comp[0], sizeof comp[0], "%scv2.%d", pre, i);
     snprintf(comp[1], sizeof comp[1], "%scv3.%d", pre, i);
-    for (int j = 0; j < 3; j++) {
-        size_t mark = cvb__synth_scope_push(s, comp[0]);
-        snprintf(sub, sizeof sub, "%s.%d", comp[0], j);
-        if (j < 2)
-            b = cvb__synth_conv(s, sub, b, c2, 3, 1, -1, 1, F_ACT | F_NOPLANT, ROLE_PLAIN);
-        else
-            b = cvb__synth_conv(s, sub, b, 4 * REG_MAX, 1, 1, -1, 1, F_BARE, ROLE_BOX);
-        cvb__synth_scope_pop(s, mark);
-        mark = cvb__synth_scope_push(s, comp[1]);
-        snprintf(sub, sizeof sub, "%s.%d", comp[1], j);
-        if (j == 2) {
+    for (int step = 0; step < 6; step++) {
+        /* branch br's conv j: box 0, class 0, box 1, ... or box 0, 1, 2, class 0, ... */
+        const int br = box_first ? step / 3 : step % 2, j = box_first ? step % 3 : step / 2;
+        size_t mark = cvb__synth_scope_push(s, comp[br]);
+        snprintf(sub, sizeof sub, "%s.%d", comp[br], j);
+        if (br == 0) {
+            if (j < 2)
+                b = cvb__synth_conv(s, sub, b, c2, 3, 1, -1, 1, F_ACT | F_NOPLANT, ROLE_PLAIN);
+            else
+                b = cvb__synth_conv(s, sub, b, 4 * REG_MAX, 1, 1, -1, 1, F_BARE, ROLE_BOX);
+        } else if (j == 2) {
             c = cvb__synth_conv(s, sub, c, NC, 1, 1, -1, 1, F_BARE, ROLE_CLS);
         } else if (dw) {
             char dwc[56], pwc[56];
@@ -225,7 +226,8 @@ static void detect_level(struct synth *s, int i, struct val x, int ch0, bool dw,
 
 /* The end-to-end end of Detect's tail: Concat(x1y1, x2y2) (corners[2]),
  * times the strides, Concat with the class scores, then 8.4's top-K tail
- * (its Div is the exporter's Div_1: Div was folded away). */
+ * (its Div is the exporter's Div_1: Div was folded away), or with --nms
+ * its nms=True tail (as yolov8n-640-nms.onnx: the same Detect nodes). */
 static int e2e_tail(struct synth *s, const char *const *corners, const char *strd,
                     const char *cls_sig, int64_t n_anchor) {
     Onnx__NodeProto *bx = cvb__synth_node(s, "Concat", 2, corners, 1);
@@ -245,7 +247,8 @@ static int e2e_tail(struct synth *s, const char *const *corners, const char *str
 /* Detect's tail after the three levels (scope /model.<n>), to output0
  * [1, 84, N], or with the end-to-end head (cvb__synth_end2end()) corner
  * boxes and 8.4's top-K tail to output0 [1, K, 6] under the exporter's
- * names (yolov10n-e2e). Returns 0 or the first error. */
+ * names (yolov10n-e2e), or with --nms corner boxes and the in-graph NMS
+ * tail to [1, 300, 6]. Returns 0 or the first error. */
 int cvb__synth_detect84_tail(struct synth *s, const char *const *box, const char *const *cls,
                              const struct val *feats) {
     static const int strides[3] = {8, 16, 32};
@@ -281,7 +284,8 @@ int cvb__synth_detect84_tail(struct synth *s, const char *const *box, const char
     in[1] = rb;
     const char *x2y2 = named(s, "Add", "Add_1", 2, in);
     in[0] = x1y1, in[1] = x2y2;
-    if (cvb__synth_end2end(s)) return e2e_tail(s, in, strd, cls_sig, n_anchor);
+    if (cvb__synth_end2end(s) || cvb__synth_nms(s))
+        return e2e_tail(s, in, strd, cls_sig, n_anchor);
     float two = 2.0f;
     snprintf(nm, sizeof nm, "%s/Constant_14_output_0", sc);
     const char *c2 = cvb__synth_init_f32(s, nm, 0, NULL, &two, 1);
@@ -412,8 +416,8 @@ void cvb__synth_det84_level(struct synth *s, struct detect84 *d, int i, struct v
     snprintf(comp, sizeof comp, "model.%d", d->layer);
     size_t mark = cvb__synth_scope_push(s, comp);
     d->feats[i] = x;
-    detect_level(s, i, x, d->ch0, d->dw, d->peaks && i == 2, "", &d->box[i], &d->cls[i],
-                 d->shapes);
+    detect_level(s, i, x, d->ch0, d->dw, d->peaks && i == 2, d->box_first, "", &d->box[i],
+                 &d->cls[i], d->shapes);
     cvb__synth_scope_pop(s, mark);
 }
 int cvb__synth_det84_tail(struct synth *s, struct detect84 *d) {

@@ -10,8 +10,13 @@ The set (file names <arch>-<imgsz>[-e2e|-nms].onnx):
   yolo12n  640, 320   plain
   yolov9t  640, 320   plain
   yolov10n 640, 320   plain and end-to-end
-  yolo11n  640        plain
+  yolo11n  640, 320   plain
   yolov8n  640        in-graph NMS (nms=True -> -nms)
+  yolov8n  640, 320   plain
+  yolov8s  640, 320   plain
+  yolov5nu 640, 320   plain
+
+(tests/integration/synth_vs_export.py compares `model synth` files with them.)
 
 How Ultralytics 8.4 spells the heads: there is no `end2end=` export argument;
 `nms` selects the head (engine/exporter.py): nms=None (the default) exports
@@ -80,6 +85,13 @@ JOBS = [
     ("yolov10n-320-e2e", "yolov10n", 320, {"nms": False}),
     ("yolo11n-640", "yolo11n", 640, {}),
     ("yolov8n-640-nms", "yolov8n", 640, {"nms": True}),
+    ("yolo11n-320", "yolo11n", 320, {}),
+    ("yolov8n-640", "yolov8n", 640, {}),
+    ("yolov8n-320", "yolov8n", 320, {}),
+    ("yolov8s-640", "yolov8s", 640, {}),
+    ("yolov8s-320", "yolov8s", 320, {}),
+    ("yolov5nu-640", "yolov5nu", 640, {}),
+    ("yolov5nu-320", "yolov5nu", 320, {}),
 ]
 
 

@@ -15,12 +15,9 @@ architecture is checked without editing this file), plus REAL_ONLY (issue
 them. Per architecture and image size, each head mode Ultralytics 8.4 exports:
 
  plain (nms=None, output0 [1, 84, N]):
-  1. ops: the op histogram of `cvbench model synth` equals the real one's.
-     One difference is KNOWN (reported, not failed, exact): synth writes
-     Ultralytics 8.3's Detect head for the archs in HEAD83 (per level one
-     Concat(box, cls) + Reshape, one Split; dist2bbox as a Split) where 8.4
-     reshapes boxes and scores separately (2 Concat) and slices dist2bbox
-     (2 Slice): real - synth = KNOWN_HEAD83 exactly;
+  1. ops: the op histogram of `cvbench model synth` equals the real one's
+     (every architecture is node for node since synth writes 8.4's Detect;
+     tests/integration/synth_vs_export.py compares names and wiring too);
   2. params (`cvbench model info --json`) and output shape are equal;
   3. cvbench runs the REAL export with both kernel sets as ONNX Runtime
      (all graph optimisations) does, on a seeded random tensor, the
@@ -98,11 +95,6 @@ from export_u84 import calib_init, patch_onnx_export  # noqa: E402
 REAL_ONLY = ["yolov9t", "yolo26n", "yolo12n", "yolov10n"]
 E2E_REFERENCE = "yolov10n"  # the real end-to-end tail synthetic --end2end heads copy
 NMS_ARCHS = ["yolov8n"]
-# synth's Detect head for these is Ultralytics 8.3's; 8.4.190 exports real - synth:
-HEAD83 = ["yolov5nu", "yolov8n", "yolov8s", "yolo11n"]
-KNOWN_HEAD83 = {"Reshape": 3, "Slice": 2, "Split": -2, "Concat": -2}
-HEAD83_NOTE = ("synth writes Ultralytics 8.3's Detect head (Concat(box, cls) + Reshape per level, "
-               "one Split, dist2bbox Split); 8.4 reshapes boxes and scores apart and slices")
 TOL_FLOOR = 1e-4
 NOISE_FACTOR = 4  # tol = NOISE_FACTOR x ORT's own error where that is above --tol, ...
 NOISE_CAP_FACTOR = 10  # ... at most NOISE_CAP_FACTOR x --tol
@@ -157,10 +149,7 @@ def compare_hist(arch, real, synth):
     """Returns (status, note): ok, known or FAIL."""
     if real == synth:
         return "ok", "identical"
-    d = hist_delta(synth, real)
-    if arch in HEAD83 and d == KNOWN_HEAD83:
-        return "known", f"real - synth: {fmt_delta(d)} ({HEAD83_NOTE})"
-    return "FAIL", "real - synth: " + fmt_delta(d)
+    return "FAIL", "real - synth: " + fmt_delta(hist_delta(synth, real))
 
 
 def tail_signature(model, n_anchors):

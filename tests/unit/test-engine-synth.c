@@ -2,11 +2,11 @@
 /* Model synthesis: each architecture's graph matches Ultralytics' export
  * (op histogram, fused parameter count, GFLOPs, output shape), loads in the
  * engine, is calibrated (class bias: a handful of anchors above 0.25 over
- * the calibration inputs; YOLO11's attention logits in a trained model's
- * range) and is deterministic in its seed. Expected figures come from
- * Ultralytics 8.3.40's own ONNX export of each YAML (opset 17, simplified)
- * and its fused model summary; the one difference, dist2bbox's chunk as one
- * Split rather than two Slices, is torch 2.x's export of it. */
+ * the calibration inputs; attention logits in a trained model's range) and
+ * is deterministic in its seed. Expected figures come from Ultralytics
+ * 8.4.190's own ONNX export of each YAML (opset 17, simplified, static) via
+ * `cvbench model info` (tests/integration/export_u84.py makes them; node for
+ * node: tests/integration/synth_vs_export.py). */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
 #include "test.h"
@@ -23,22 +23,25 @@ struct expect {
     const char *hist;     /* "Op:count ..." */
 };
 
+/* yolov8n and yolov8s differ in width only */
+#define V8_HIST                                                                                  \
+    "Conv:64 Mul:58 Sigmoid:58 Concat:17 Add:8 Reshape:8 Split:8 MaxPool:3 Resize:2 Slice:2 "    \
+    "Sub:2 Div:1 Softmax:1 Transpose:1"
+
 static const struct expect expects[] = {
-    {"yolov8n", 3151904, 3.151904, 8.7, 232,
-     "Conv:64 Sigmoid:58 Mul:58 Concat:19 Split:10 Add:8 Reshape:5 MaxPool:3 Resize:2 Sub:2 "
-     "Transpose:1 Softmax:1 Div:1"},
-    {"yolov8s", 11156544, 11.2, 28.6, 232,
-     "Conv:64 Sigmoid:58 Mul:58 Concat:19 Split:10 Add:8 Reshape:5 MaxPool:3 Resize:2 Sub:2 "
-     "Transpose:1 Softmax:1 Div:1"},
-    {"yolov5nu", 2649200, 2.6, 7.7, 261,
-     "Conv:76 Sigmoid:70 Mul:70 Concat:19 Add:9 Reshape:5 MaxPool:3 Resize:2 Sub:2 Split:2 "
-     "Transpose:1 Softmax:1 Div:1"},
-    {"yolo11n", 2616248, 2.6, 6.5, 319,
-     "Conv:88 Mul:79 Sigmoid:78 Concat:23 Add:16 Split:12 Reshape:8 MaxPool:3 Transpose:3 "
-     "MatMul:2 Softmax:2 Resize:2 Sub:2 Div:1"},
-    /* from Ultralytics 8.4.190's export (8.4's head: box and class maps
-     * reshaped apart, chunk as Slice) via `cvbench model info`; published
-     * figures (2.0 M, 7.7 GFLOPs) count the unfused RepConvs differently */
+    /* 8.4's head: box and class maps reshaped apart and concatenated
+     * apart, dist2bbox's chunk as two Slices; parameters as in Ultralytics'
+     * fused summary, which the real exports' `model info` also counts */
+    {"yolov8n", 3151904, 3.151904, 8.7, 233, V8_HIST},
+    {"yolov8s", 11156544, 11.2, 28.6, 233, V8_HIST},
+    {"yolov5nu", 2649200, 2.6, 7.7, 262,
+     "Conv:76 Mul:70 Sigmoid:70 Concat:17 Add:9 Reshape:8 MaxPool:3 Resize:2 Slice:2 Sub:2 "
+     "Div:1 Softmax:1 Transpose:1"},
+    {"yolo11n", 2616248, 2.6, 6.5, 320,
+     "Conv:88 Mul:79 Sigmoid:78 Concat:21 Add:16 Reshape:11 Split:10 MaxPool:3 Transpose:3 "
+     "MatMul:2 Resize:2 Slice:2 Softmax:2 Sub:2 Div:1"},
+    /* published figures (2.0 M, 7.7 GFLOPs) count the unfused RepConvs
+     * differently */
     {"yolov9t", 2094000, 2.094, 8.23, 662,
      "Conv:186 Sigmoid:180 Mul:180 Add:44 Concat:31 Slice:18 Reshape:8 AveragePool:5 "
      "MaxPool:3 Resize:2 Sub:2 Transpose:1 Softmax:1 Div:1"},
@@ -83,9 +86,8 @@ static void check_hist(const struct cvb_synth_stats *st, const char *hist) {
 /* The attention logits (after the kd^-0.5 scale) of YOLO11, YOLOv10, YOLO12
  * and YOLO26 have the spread of a trained model's (std at most ~3), not the
  * hundreds that make Softmax amplify rounding differences between kernel
- * sets. The scaled logits are the output of node ".../attn/<op>": YOLO11's
- * scale Mul after the MatMul (8.3's Attention), the MatMul in 8.4's form (q
- * scaled first: YOLOv10, YOLO12, YOLO26). */
+ * sets. The scaled logits are the output of node ".../attn/MatMul" (8.4
+ * scales q before it). */
 struct attn_seen {
     const char *op, *tail; /* the node giving the scaled logits */
     int n;
@@ -113,10 +115,7 @@ static void attn_observer(void *user, const char *node, const char *op, float *d
 static void check_attention(struct cvb_engine *e, const char *arch, int n_blocks) {
     static float img[3 * 320 * 320];
     static float out[84 * 2100];
-    const bool q_scaled = strcmp(arch, "yolov10n") == 0 || strcmp(arch, "yolo12n") == 0 ||
-                          strcmp(arch, "yolo26n") == 0;
-    struct attn_seen a = {.op = q_scaled ? "MatMul" : "Mul",
-                          .tail = q_scaled ? "/attn/MatMul" : "/attn/Mul"};
+    struct attn_seen a = {.op = "MatMul", .tail = "/attn/MatMul"};
     struct cvb_err err = {0};
     cvb_synth_calib_image(320, img);
     cvb_engine_set_observer(e, attn_observer, &a);
@@ -205,22 +204,21 @@ static void test_archs(void) {
     rmdir(dir);
 }
 
-/* An end-to-end model loads with output0 [1, 300, 6]. */
-static void check_e2e_loads(const void *buf, size_t len, const char *name) {
-    struct cvb_err err = {0};
+/* The model in buf[0..len) ('what') loads with output0 [1, 300, 6]. */
+static void check_rows_300(const void *buf, size_t len, const char *what) {
     struct cvb_engine *e = NULL;
     struct cvb_engine_opts eo = {.kernels = CVB_KERNELS_REF};
-    int rc = buf != NULL ? cvb_engine_load_buffer(buf, len, name, &eo, &e, &err) : -1;
-    if (rc < 0) fprintf(stderr, "  load %s: %s\n", name, err.msg);
+    struct cvb_err err = {0};
+    int rc = buf != NULL ? cvb_engine_load_buffer(buf, len, what, &eo, &e, &err) : -1;
+    if (rc < 0) fprintf(stderr, "  load %s: %s\n", what, err.msg);
     CHECK_EQ_INT(rc, 0);
-    if (rc == 0) {
-        struct cvb_tensor_info oi;
-        cvb_engine_output_info(e, 0, &oi);
-        CHECK_EQ_INT(oi.ndim, 3);
-        CHECK_EQ_INT(oi.dims[1], 300);
-        CHECK_EQ_INT(oi.dims[2], 6);
-        cvb_engine_free(e);
-    }
+    if (rc < 0) return;
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(e, 0, &oi);
+    CHECK_EQ_INT(oi.ndim, 3);
+    CHECK_EQ_INT(oi.dims[1], 300);
+    CHECK_EQ_INT(oi.dims[2], 6);
+    cvb_engine_free(e);
 }
 
 /* yolo26n --end2end: its own head (the one2one_ branches, 8.4's names) with
@@ -247,7 +245,7 @@ static void test_yolo26n_end2end(void) {
     for (size_t i = 0; i + sizeof needle - 1 <= len && !found; i++)
         found = memcmp((const char *)buf + i, needle, sizeof needle - 1) == 0;
     CHECK(found);
-    check_e2e_loads(buf, len, "yolo26n-e2e");
+    check_rows_300(buf, len, "yolo26n --end2end");
     free(buf);
 }
 
@@ -266,6 +264,7 @@ static void test_deterministic(void) {
     free(b);
     free(c);
 }
+
 
 /* yolov10n --end2end: the exported one-to-one head (308 nodes, as 8.4.190's
  * nms=False export), whose convs take the calibrated one-to-many convs'
@@ -289,9 +288,48 @@ static void test_v10_end2end(void) {
                     "Transpose:4 Unsqueeze:4 MaxPool:3 GatherElements:3 MatMul:2 Softmax:2 "
                     "Resize:2 Slice:2 TopK:2 Expand:2 Sub:1 ReduceMax:1 Flatten:1 Mod:1 Div:1 "
                     "Cast:1");
-    check_e2e_loads(a, la, "yolov10n-e2e");
+    check_rows_300(a, la, "yolov10n --end2end");
     free(a);
     free(b);
+}
+
+/* The other heads on 8.4's Detect: yolov8n --nms has the op histogram of
+ * Ultralytics 8.4.190's nms=True export (283 nodes; its Detect part node
+ * for node, synth_vs_export.py --strip-model-scope --prefix /model.), and
+ * yolo11n --end2end corner boxes and the top-K tail (336 nodes); both load
+ * with output0 [1, 300, 6]. */
+static void test_heads(void) {
+    static const struct {
+        const char *arch;
+        bool nms;
+        int n_nodes;
+        const char *hist;
+    } heads[] = {
+        {"yolov8n", true, 283,
+         "Conv:64 Mul:61 Sigmoid:58 Concat:20 Reshape:15 Gather:9 Add:8 Split:8 Slice:7 "
+         "Unsqueeze:4 GatherND:3 MaxPool:3 Transpose:3 Cast:2 Resize:2 Shape:2 Sub:2 ArgMax:1 "
+         "Div:1 Expand:1 Greater:1 NonMaxSuppression:1 NonZero:1 Pad:1 ReduceMax:1 ScatterND:1 "
+         "Softmax:1 Squeeze:1 Where:1"},
+        {"yolo11n", false, 336,
+         "Conv:88 Mul:79 Sigmoid:78 Concat:22 Add:15 Reshape:11 Split:11 Transpose:4 "
+         "Unsqueeze:4 GatherElements:3 MaxPool:3 Expand:2 MatMul:2 Resize:2 Slice:2 Softmax:2 "
+         "TopK:2 Cast:1 Div:1 Flatten:1 Mod:1 ReduceMax:1 Sub:1"},
+    };
+    for (size_t i = 0; i < CVB_ARRAY_LEN(heads); i++) {
+        struct cvb_synth_opts o = {.arch = heads[i].arch, .imgsz = 128, .seed = 3,
+                                   .end2end = !heads[i].nms, .nms = heads[i].nms};
+        struct cvb_synth_stats st;
+        void *a = NULL;
+        size_t la = 0;
+        struct cvb_err err = {0};
+        int rc = cvb_synth_model_buffer(&o, &a, &la, &st, &err);
+        if (rc < 0) fprintf(stderr, "  %s: %s\n", heads[i].arch, err.msg);
+        CHECK_EQ_INT(rc, 0);
+        CHECK_EQ_INT(st.n_nodes, heads[i].n_nodes);
+        check_hist(&st, heads[i].hist);
+        check_rows_300(a, la, heads[i].arch);
+        free(a);
+    }
 }
 
 static void test_bad_options(void) {
@@ -334,5 +372,6 @@ int main(void) {
     RUN(test_archs);
     RUN(test_v10_end2end);
     RUN(test_yolo26n_end2end);
+    RUN(test_heads);
     return test_summary();
 }
