@@ -389,6 +389,19 @@ static void choose_views(struct cvb_engine *e, bool *vmode, bool *vflag, size_t 
             }
             continue;
         }
+        int64_t soff = 0;
+        if (n->op == CVB_OP_SLICE && cvb__ref_slice_is_view(g, n, &soff)) {
+            /* a dense run of the input's bytes: the output is that run */
+            int x = n->in[0], y = n->out[0];
+            const struct cvb_tensor *tx = &g->tensors[x], *ty = &g->tensors[y];
+            if (e->layout[x] == CVB__LAYOUT_PLAIN && e->layout[y] == CVB__LAYOUT_PLAIN &&
+                tx->data == NULL && !tx->is_input && x != e->u8_tensor && can_be_child(e, y) &&
+                tx->dtype == ty->dtype && !is_sum_addend(e, x) && !is_sum_addend(e, y)) {
+                e->parent[y] = x;
+                e->poff[y] = (size_t)soff * cvb__dtype_size(tx->dtype);
+            }
+            continue;
+        }
         if ((n->op != CVB_OP_CONCAT && n->op != CVB_OP_SPLIT) || n->n_out < 1 || n->n_in < 1 ||
             n->out[0] < 0 || n->in[0] < 0)
             continue;
@@ -1110,8 +1123,8 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 e->plan[i].kind = KIND_REF; /* shapes known at run time only */
                 continue;
             }
-            if (is_reshape(n->op) && n->n_out >= 1 && n->out[0] >= 0 && n->n_in >= 1 &&
-                e->parent[n->out[0]] == n->in[0]) {
+            if ((is_reshape(n->op) || n->op == CVB_OP_SLICE) && n->n_out >= 1 &&
+                n->out[0] >= 0 && n->n_in >= 1 && e->parent[n->out[0]] == n->in[0]) {
                 e->plan[i].kind = KIND_NOP; /* a view of its input */
                 continue;
             }

@@ -244,6 +244,10 @@ struct cvb_kctx {
 bool cvb__op_data_dependent(enum cvb_op op);
 /* Working memory the reference kernel of n needs (bytes, 0 for most). */
 size_t cvb__ref_scratch_bytes(const struct cvb_graph *g, const struct cvb_node *n);
+/* Is Slice n (constant bounds) one dense run of its input's elements in
+ * the plain row-major layout? Then *elem_off is where it starts. */
+bool cvb__ref_slice_is_view(const struct cvb_graph *g, const struct cvb_node *n,
+                            int64_t *elem_off);
 
 /* Shape inference: read input shapes (and constant input values where the
  * op needs them), set every output's dtype and shape with

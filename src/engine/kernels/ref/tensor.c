@@ -467,6 +467,42 @@ static int slice_geom(const struct cvb_node *n, const struct cvb_tensor *const *
     return 0;
 }
 
+bool cvb__ref_slice_is_view(const struct cvb_graph *g, const struct cvb_node *n,
+                            int64_t *elem_off) {
+    if (n->op != CVB_OP_SLICE || n->n_in < 3 || n->n_out < 1 || n->in[0] < 0 || n->out[0] < 0)
+        return false;
+    const struct cvb_tensor *tin[5] = {NULL, NULL, NULL, NULL, NULL};
+    const void *in[5] = {NULL, NULL, NULL, NULL, NULL};
+    for (int j = 0; j < n->n_in && j < 5; j++) {
+        if (n->in[j] < 0) continue;
+        tin[j] = &g->tensors[n->in[j]];
+        in[j] = tin[j]->data;
+        if (j > 0 && in[j] == NULL) return false; /* run-time bounds */
+    }
+    if (tin[1] == NULL || tin[2] == NULL) return false;
+    const struct cvb_tensor *x = tin[0];
+    struct slice_geom sg;
+    if (slice_geom(n, tin, in, &sg, NULL) < 0) return false;
+    int r = x->ndim, d = 0;
+    /* the first dimension that is cut: every one before it must be 1, every
+     * one after it whole, for the slice to be one dense run of elements */
+    while (d < r && sg.start[d] == 0 && sg.dims[d] == x->dims[d]) d++;
+    if (d == r) {
+        *elem_off = 0;
+        return true;
+    }
+    for (int i = 0; i < d; i++)
+        if (x->dims[i] != 1) return false;
+    if (sg.step[d] != 1 && sg.dims[d] > 1) return false;
+    int64_t inner = 1;
+    for (int j = d + 1; j < r; j++) {
+        if (sg.start[j] != 0 || sg.dims[j] != x->dims[j] || sg.step[j] != 1) return false;
+        inner *= x->dims[j];
+    }
+    *elem_off = sg.start[d] * inner;
+    return true;
+}
+
 int cvb__infer_SLICE(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err) {
     int rc = cvb__ref_arity(n, 3, 5, err);
     if (rc < 0) return rc;
