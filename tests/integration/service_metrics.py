@@ -44,19 +44,21 @@ def main():
     try:
         cl.serve(store=sv.pg_url, broker=sv.redis_url, port=serve_port)
         cl.worker(store=sv.pg_url, broker=sv.redis_url, metrics_port=worker_port)
-        rid = cl.submit(cl.scenario(streams=[1, 2], pacing="camera", target_fps=30, frames=60))
-        r = cl.wait_run(rid, 120)
-        C.check("the run completes", r["status"] == "done", r["message"])
-        frames = sum(x["frames"] + x.get("warmup_frames", 0) for x in r["scenarios"][0]["levels"])
         prom = sv.prom_url
 
         def series(q):
             return prom_query(prom, q)
 
+        # Prometheus scrapes both before the run starts: on a loaded machine
+        # its first scrape can otherwise come after a short run's levels
         up = wait_for("Prometheus to scrape both targets",
                       lambda: (lambda s: s if len(s) == 2 and all(x["value"][1] == "1" for x in s)
                                else None)(series("up")), 30, 0.5)
         C.check("both targets up", len(up) == 2, up)
+        rid = cl.submit(cl.scenario(streams=[1, 2], pacing="camera", target_fps=30, frames=60))
+        r = cl.wait_run(rid, 120)
+        C.check("the run completes", r["status"] == "done", r["message"])
+        frames = sum(x["frames"] + x.get("warmup_frames", 0) for x in r["scenarios"][0]["levels"])
         # the worker's frame counter after the run: scraped at least once since
         got = wait_for("cvb_frames_total to reach the run's frames",
                        lambda: (lambda s: s if s and float(s[0]["value"][1]) >= frames
