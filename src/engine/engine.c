@@ -184,6 +184,20 @@ static bool blk_shape(const struct cvb_tensor *t) {
            t->dims[1] % cblk_tl == 0 && t->numel > 0;
 }
 
+/* Channels rounded up to the block: a blocked tensor whose C is no multiple
+ * of the block is stored with zero channels up to the next one (oneDNN's
+ * padded dims; its primitives keep the padding zero). */
+static int64_t blk_pad_c(int64_t c) { return (c + cblk_tl - 1) / cblk_tl * cblk_tl; }
+
+/* May tensor t be blocked, padded if need be? Only where the padding costs
+ * at most half again the channels (24 -> 32 yes, 8 -> 16 no): beyond that a
+ * plain layout's kernels do less work. Concat and Split members keep the
+ * strict blk_shape (their slices must start on a block). */
+static bool blk_shape_pad(const struct cvb_tensor *t) {
+    if (t->dtype != CVB_DT_F32 || t->ndim != 4 || t->dims[0] < 1 || t->numel <= 0) return false;
+    return t->dims[1] % cblk_tl == 0 || 2 * blk_pad_c(t->dims[1]) <= 3 * t->dims[1];
+}
+
 /* Can node n keep its activation tensors in nChw16c? */
 static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
     const struct cvb_tensor *y = n->n_out >= 1 && n->out[0] >= 0 ? &g->tensors[n->out[0]] : NULL;
@@ -198,6 +212,8 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
     case CVB_OP_MUL:
     case CVB_OP_SIGMOID:
     case CVB_OP_RELU:
+        /* Add/Sub/Mul/Relu map zero padding to zero; Sigmoid would not */
+        if (n->op == CVB_OP_SIGMOID && !blk_shape(y)) return false;
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] < 0 || g->tensors[n->in[j]].numel != y->numel ||
                 g->tensors[n->in[j]].ndim != y->ndim || g->tensors[n->in[j]].data != NULL)
@@ -224,17 +240,54 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
 /* Does node n need all its activations in one layout? */
 static bool node_uniform(enum cvb_op op) {
     return op == CVB_OP_MAXPOOL || op == CVB_OP_AVERAGEPOOL || op == CVB_OP_RESIZE || op == CVB_OP_ADD || op == CVB_OP_SUB ||
-           op == CVB_OP_MUL || op == CVB_OP_SIGMOID || op == CVB_OP_RELU;
+           op == CVB_OP_MUL || op == CVB_OP_SIGMOID || op == CVB_OP_RELU || op == CVB_OP_SLICE;
+}
+
+static bool is_sum_addend(const struct cvb_engine *e, int t);
+
+/* Is Slice node n a view of its input, in the input's layout? Plain: any
+ * dense run of elements (cvb__ref_slice_is_view). Blocked (batch 1): a
+ * channel range starting on a block, of whole blocks (one dense run of the
+ * blocked bytes too, at the plain offset). Also the conditions for aliasing
+ * the two tensors at all, so that choose_views makes every such Slice a
+ * view (a blocked Slice has no kernel). */
+static bool slice_view_ok(const struct cvb_engine *e, const struct cvb_node *n, bool blocked,
+                          int64_t *elem_off) {
+    const struct cvb_graph *g = e->g;
+    int64_t soff = 0;
+    if (!cvb__ref_slice_is_view(g, n, &soff)) return false;
+    int x = n->in[0], y = n->out[0];
+    const struct cvb_tensor *tx = &g->tensors[x], *ty = &g->tensors[y];
+    if (tx->data != NULL || tx->is_input || tx->dyn || x == e->u8_tensor || ty->data != NULL ||
+        ty->dyn || ty->is_input || ty->is_output || y == e->u8_tensor ||
+        !live_node(g, ty->producer) || tx->dtype != ty->dtype || is_sum_addend(e, x) ||
+        is_sum_addend(e, y))
+        return false;
+    if (blocked) {
+        if ((e->blk != CVB__LAYOUT_BLK16 && e->blk != CVB__LAYOUT_BLK8) || !blk_shape(tx) ||
+            !blk_shape(ty) || tx->dims[0] != 1 || ty->dims[0] != 1 ||
+            soff % (e->cblk * tx->dims[2] * tx->dims[3]) != 0)
+            return false;
+        for (int d = 2; d < 4; d++)
+            if (ty->dims[d] != tx->dims[d]) return false;
+    }
+    *elem_off = soff;
+    return true;
 }
 
 static void choose_layouts(struct cvb_engine *e) {
     struct cvb_graph *g = e->g;
     bool *ok = calloc((size_t)g->n_nodes + 1, sizeof *ok);
     if (ok == NULL) return; /* all plain: still correct */
-    for (int i = 0; i < g->n_nodes; i++) ok[i] = live_node(g, i) && node_blk(g, &g->nodes[i]);
+    for (int i = 0; i < g->n_nodes; i++) {
+        int64_t soff;
+        ok[i] = live_node(g, i) && (g->nodes[i].op == CVB_OP_SLICE
+                                        ? !e->dyn_node[i] && slice_view_ok(e, &g->nodes[i], true, &soff)
+                                        : node_blk(g, &g->nodes[i]));
+    }
     for (int t = 0; t < g->n_tensors; t++) {
         const struct cvb_tensor *tt = &g->tensors[t];
-        bool b = blk_shape(tt) && tt->data == NULL && !tt->dyn && !tt->is_input && !tt->is_output &&
+        bool b = blk_shape_pad(tt) && tt->data == NULL && !tt->dyn && !tt->is_input && !tt->is_output &&
                  live_node(g, tt->producer) && ok[tt->producer] && t != e->u8_tensor;
         e->layout[t] = b ? e->blk : CVB__LAYOUT_PLAIN;
     }
@@ -390,15 +443,15 @@ static void choose_views(struct cvb_engine *e, bool *vmode, bool *vflag, size_t 
             continue;
         }
         int64_t soff = 0;
-        if (n->op == CVB_OP_SLICE && cvb__ref_slice_is_view(g, n, &soff)) {
+        if (n->op == CVB_OP_SLICE && n->n_in >= 1 && n->n_out >= 1 && n->in[0] >= 0 &&
+            n->out[0] >= 0) {
             /* a dense run of the input's bytes: the output is that run */
             int x = n->in[0], y = n->out[0];
-            const struct cvb_tensor *tx = &g->tensors[x], *ty = &g->tensors[y];
-            if (e->layout[x] == CVB__LAYOUT_PLAIN && e->layout[y] == CVB__LAYOUT_PLAIN &&
-                tx->data == NULL && !tx->is_input && x != e->u8_tensor && can_be_child(e, y) &&
-                tx->dtype == ty->dtype && !is_sum_addend(e, x) && !is_sum_addend(e, y)) {
+            bool blocked = e->layout[x] != CVB__LAYOUT_PLAIN;
+            if (e->layout[x] == e->layout[y] && slice_view_ok(e, n, blocked, &soff) &&
+                can_be_child(e, y)) {
                 e->parent[y] = x;
-                e->poff[y] = (size_t)soff * cvb__dtype_size(tx->dtype);
+                e->poff[y] = (size_t)soff * cvb__dtype_size(g->tensors[x].dtype);
             }
             continue;
         }
@@ -480,8 +533,14 @@ static int cmp_by_size_desc(const void *a, const void *b) {
 /* Bytes of tensor t as stored: uint8 activations of int8 plans take one
  * byte per element. */
 static size_t act_bytes(const struct cvb_engine *e, int t) {
-    if (e->act != NULL && e->act[t].u8) return (size_t)e->g->tensors[t].numel;
-    return cvb__tensor_bytes(&e->g->tensors[t]);
+    const struct cvb_tensor *tt = &e->g->tensors[t];
+    if (e->act != NULL && e->act[t].u8) return (size_t)tt->numel;
+    if ((e->layout[t] == CVB__LAYOUT_BLK16 || e->layout[t] == CVB__LAYOUT_BLK8) &&
+        tt->dims[1] % e->cblk != 0) {
+        int64_t c = (tt->dims[1] + e->cblk - 1) / e->cblk * e->cblk;
+        return (size_t)(tt->numel / tt->dims[1] * c) * sizeof(float);
+    }
+    return cvb__tensor_bytes(tt);
 }
 
 /* Place every alias root in the arena by first fit over the union of its

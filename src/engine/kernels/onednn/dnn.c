@@ -328,6 +328,15 @@ static dnnl_status_t md_layout(dnnl_memory_desc_t *md, int nd, const int64_t *di
                                                                      : dnnl_nChw16c);
 }
 
+/* Elements of activation 't' as stored: a blocked tensor whose channels are
+ * no multiple of the block holds zero channels up to the next block. */
+static int64_t act_elems(const struct prep *p, const struct cvb_tensor *t) {
+    int l = layout_of(p, t);
+    int64_t b = l == CVB__LAYOUT_BLK16 ? 16 : l == CVB__LAYOUT_BLK8 ? 8 : 1;
+    if (b == 1 || t->ndim != 4 || t->dims[1] % b == 0) return t->numel;
+    return t->numel / t->dims[1] * ((t->dims[1] + b - 1) / b * b);
+}
+
 /* Descriptor of activation 't' in the layout the executor gave it. */
 static dnnl_status_t md_act(const struct prep *p, dnnl_memory_desc_t *md,
                             const struct cvb_tensor *t) {
@@ -1290,7 +1299,8 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
     dnnl_memory_desc_t md0, md1, mdy;
     dnnl_status_t s;
     if (a_full && b_full) {
-        s = md_flat(&md0, y->numel);
+        /* element by element over the stored bytes: zero padding stays zero */
+        s = md_flat(&md0, act_elems(p, y));
         md1 = md0;
     } else {
         s = md_plain(&md0, nd, y->dims);
@@ -1355,7 +1365,7 @@ static int prep_eltwise(struct prep *p, dnnl_alg_kind_t alg) {
     }
     dnnl_memory_desc_t md;
     dnnl_eltwise_desc_t ed;
-    dnnl_status_t s = md_flat(&md, y->numel);
+    dnnl_status_t s = md_flat(&md, act_elems(p, y));
     if (s == dnnl_success)
         s = dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &md, alpha, beta);
     if (s != dnnl_success) {

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Blocked layouts where the channels are no multiple of the block, and
+ * channel Slices of blocked tensors, in a whole network: synthetic fp32
+ * YOLOv9t at 320 (its RepCSP blocks have 24-channel tensors; its ELAN
+ * blocks cut the cv1 output in two with Slice).
+ *
+ * Checks: no Slice runs (each is a view of its input, also in the blocked
+ * layout); no convolution writing 24 channels runs oneDNN's plain-layout
+ * gemm kernel ("x64:gemm", what the plain NCHW layout gets); no reference
+ * kernel anywhere; and the output equals the reference kernels' within
+ * float rounding (the padded channels stay zero: garbage there would
+ * reach the output through the next convolution). */
+#include "cvb/engine.h"
+#include "cvb/synth.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct cvb_engine *load(const void *buf, size_t len, enum cvb_kernels k) {
+    struct cvb_engine_opts o = {.kernels = k, .threads = 1};
+    struct cvb_engine *e = NULL;
+    struct cvb_err err = {0};
+    if (cvb_engine_load_buffer(buf, len, "yolov9t-320", &o, &e, &err) != 0)
+        fprintf(stderr, "load: %s\n", err.msg);
+    return e;
+}
+
+static void test_yolov9t_layouts(void) {
+    struct cvb_synth_opts so = {.arch = "yolov9t", .imgsz = 320, .seed = 3};
+    struct cvb_err err = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    struct cvb_engine *e = NULL, *r = NULL;
+    float *x = NULL, *y = NULL, *yr = NULL;
+    CHECK(cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) == 0);
+    if (buf == NULL) return;
+    e = load(buf, len, CVB_KERNELS_ONEDNN);
+    r = load(buf, len, CVB_KERNELS_REF);
+    CHECK(e != NULL && r != NULL);
+    if (e == NULL || r == NULL) goto out;
+
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(e, &pr), n_conv24 = 0;
+    for (int i = 0; i < np; i++) {
+        if (strncmp(pr[i].kernel, "ref", 3) == 0) {
+            fprintf(stderr, "%s (%s) runs %s\n", pr[i].name, pr[i].ops, pr[i].kernel);
+            CHECK(!"a reference kernel in the executed network");
+        }
+        if (strncmp(pr[i].ops, "Slice", 5) == 0) {
+            fprintf(stderr, "%s (%s) is no view: runs %s\n", pr[i].name, pr[i].ops, pr[i].kernel);
+            CHECK(!"a Slice that runs");
+        }
+        if (strncmp(pr[i].ops, "Conv", 4) == 0 && strncmp(pr[i].shape, "[1,24,", 6) == 0) {
+            n_conv24++;
+            if (strncmp(pr[i].kernel, "x64", 3) == 0) {
+                fprintf(stderr, "%s %s runs %s\n", pr[i].name, pr[i].shape, pr[i].kernel);
+                CHECK(!"a 24-channel conv in the plain layout");
+            }
+        }
+    }
+    printf("  %d convolutions write 24 channels\n", n_conv24);
+    CHECK(n_conv24 >= 12);
+
+    struct cvb_tensor_info in, out;
+    CHECK_EQ_INT(cvb_engine_input_info(e, 0, &in), 0);
+    CHECK_EQ_INT(cvb_engine_output_info(e, 0, &out), 0);
+    size_t nx = in.bytes / sizeof(float), ny = out.bytes / sizeof(float);
+    x = malloc(in.bytes);
+    y = malloc(out.bytes);
+    yr = malloc(out.bytes);
+    CHECK(x != NULL && y != NULL && yr != NULL);
+    if (x == NULL || y == NULL || yr == NULL) goto out;
+    uint32_t s = 12345;
+    for (size_t i = 0; i < nx; i++) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)(s >> 8) / 16777216.0f;
+    }
+    const void *ins[1] = {x};
+    void *outs[1] = {y}, *outs_r[1] = {yr};
+    /* twice: the second run finds the arena holding the first run's values */
+    CHECK_EQ_INT(cvb_engine_run(e, ins, outs, &err), 0);
+    CHECK_EQ_INT(cvb_engine_run(e, ins, outs, &err), 0);
+    CHECK_EQ_INT(cvb_engine_run(r, ins, outs_r, &err), 0);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < ny; i++) {
+        CHECK(isfinite(y[i]));
+        num += ((double)y[i] - yr[i]) * ((double)y[i] - yr[i]);
+        den += (double)yr[i] * yr[i];
+    }
+    double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    printf("  oneDNN vs reference kernels: rel L2 %.3g\n", rel);
+    CHECK(rel < 1e-5);
+out:
+    free(x);
+    free(y);
+    free(yr);
+    cvb_engine_free(e);
+    cvb_engine_free(r);
+    free(buf);
+}
+
+int main(void) {
+    RUN(test_yolov9t_layouts);
+    return test_summary();
+}
