@@ -91,6 +91,13 @@ add_test(NAME fused-sum-layout
 set_tests_properties(fused-sum-layout PROPERTIES LABELS integration TIMEOUT 300
   SKIP_RETURN_CODE 77)
 
+# ---- MatMul reading a transposed operand through strides (issue 12, speed) ----
+add_test(NAME matmul-transpose
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/matmul_transpose.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(matmul-transpose PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
+
 # ---- serve-model: the KServe v2 server over HTTP (system python3, stdlib only) ----
 find_program(CVB_SYSTEM_PYTHON3 python3)
 if(CVB_SYSTEM_PYTHON3)

@@ -205,6 +205,11 @@ static bool node_blk(const struct cvb_graph *g, const struct cvb_node *n) {
     switch (n->op) {
     case CVB_OP_CONV:
     case CVB_OP_RESIZE: return true;
+    case CVB_OP_TRANSPOSE:
+        /* a reorder: it writes a blocked output as fast as a plain one (the
+         * attention output and value of YOLO12/YOLO26 turned back to NCHW
+         * for their convs); its input stays plain */
+        return y->dtype == CVB_DT_F32 && y->ndim == 4 && cblk_tl > 1; /* not int8's NHWC */
     case CVB_OP_MAXPOOL: return n->n_out < 2 || n->out[1] < 0;
     case CVB_OP_AVERAGEPOOL: return cvb__attr_int(n, "ceil_mode", 0) == 0; /* dnn.c prep_pool */
     case CVB_OP_ADD:
@@ -300,7 +305,7 @@ static void choose_layouts(struct cvb_engine *e) {
             int t = n->in[j];
             if (t < 0) continue;
             bool role = ok[i] && (n->op != CVB_OP_CONV || j == 0) &&
-                        (n->op != CVB_OP_RESIZE || j == 0);
+                        (n->op != CVB_OP_RESIZE || j == 0) && n->op != CVB_OP_TRANSPOSE;
             if (!role) e->layout[t] = CVB__LAYOUT_PLAIN;
         }
     }
@@ -659,7 +664,7 @@ out:
 
 /* ---- info and profile ------------------------------------------------------------ */
 
-static double node_flops(const struct cvb_graph *g, const struct cvb_node *n) {
+static double node_flops(const struct cvb_graph *g, const struct cvb_node *n, unsigned post) {
     if (n->op == CVB_OP_CONV && n->n_in >= 2 && n->n_out >= 1 && n->out[0] >= 0) {
         const struct cvb_tensor *w = &g->tensors[n->in[1]];
         const struct cvb_tensor *y = &g->tensors[n->out[0]];
@@ -671,7 +676,11 @@ static double node_flops(const struct cvb_graph *g, const struct cvb_node *n) {
     if (n->op == CVB_OP_MATMUL && n->n_in >= 2 && n->n_out >= 1 && n->out[0] >= 0) {
         const struct cvb_tensor *a = &g->tensors[n->in[0]];
         const struct cvb_tensor *y = &g->tensors[n->out[0]];
-        int64_t kdim = a->ndim >= 1 ? a->dims[a->ndim - 1] : 1;
+        /* K: A's last axis, or its second-to-last where the passes folded
+         * a Transpose into the MatMul (CVB__POST_TRANS_A) */
+        int64_t kdim = a->ndim >= 2 && (post & CVB__POST_TRANS_A) ? a->dims[a->ndim - 2]
+                       : a->ndim >= 1                          ? a->dims[a->ndim - 1]
+                                                               : 1;
         return 2.0 * (double)y->numel * (double)kdim;
     }
     return 0.0;
@@ -702,7 +711,7 @@ static void compute_info(struct cvb_engine *e, const struct cvb_model_info *befo
             }
             if (k < info->n_ops) info->op_counts[k]++;
             if (n->dead) continue;
-            info->flops += node_flops(g, n);
+            info->flops += node_flops(g, n, e->fuse != NULL ? e->fuse[i].post : 0);
             if (n->op == CVB_OP_CONV && n->n_in >= 2) {
                 const struct cvb_tensor *w = &g->tensors[n->in[1]];
                 if (w->data != NULL) info->n_params += w->numel;
@@ -757,7 +766,7 @@ static int build_profile(struct cvb_engine *e, struct cvb_err *err) {
         else
             snprintf(kern, PROF_STR, "ref:%s", cvb__op_name(nd->op));
         e->prof[k] = (struct cvb_node_profile){nd->name, e->fuse[i].ops, shape, kern,
-                                               node_flops(g, nd), 0, 0};
+                                               node_flops(g, nd, e->fuse[i].post), 0, 0};
         e->plan[i].prof = k++;
     }
     e->n_prof = k;

@@ -63,6 +63,54 @@ static bool listed(const int *v, int n, int x) {
     return false;
 }
 
+/* Is node tr a Transpose of the last two axes of an (nd >= 2) tensor? */
+static bool swaps_last2(const struct cvb_graph *g, const struct cvb_node *tr) {
+    if (tr->op != CVB_OP_TRANSPOSE || tr->n_in < 1 || tr->in[0] < 0) return false;
+    int nd = g->tensors[tr->in[0]].ndim;
+    const int64_t *pv = NULL;
+    int cnt = cvb__attr_ints(tr, "perm", &pv);
+    if (nd < 2) return false;
+    if (cnt < 0) return nd == 2; /* default: all axes reversed */
+    if (cnt != nd) return false;
+    for (int i = 0; i < nd; i++) {
+        int64_t a = pv[i] < 0 ? pv[i] + nd : pv[i];
+        int64_t want = i < nd - 2 ? i : i == nd - 2 ? nd - 1 : nd - 2;
+        if (a != want) return false;
+    }
+    return true;
+}
+
+/* MatMul(Transpose(a), b) and MatMul(a, Transpose(b)), each Transpose of
+ * the last two axes and read by this MatMul only: the MatMul reads the
+ * Transpose's input through strides (CVB__POST_TRANS_A/B) and the
+ * Transpose goes (YOLO12's area attention: q^T k, and v attn^T; ONNX
+ * Runtime's FusedMatMul does the same). */
+static int fuse_matmul_transposes(struct cvb_graph *g, struct cvb__fusion *f) {
+    int removed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct cvb_node *mm = &g->nodes[i];
+        if (mm->dead || mm->op != CVB_OP_MATMUL || mm->n_in != 2 || mm->n_out < 1 ||
+            mm->out[0] < 0 || !is_f32_runtime(&g->tensors[mm->out[0]]))
+            continue;
+        for (int j = 0; j < 2; j++) {
+            int t = mm->in[j];
+            if (t < 0 || mm->in[1 - j] == t) continue;
+            const struct cvb_tensor *tt = &g->tensors[t];
+            if (!is_f32_runtime(tt) || tt->producer < 0) continue;
+            struct cvb_node *tr = &g->nodes[tt->producer];
+            if (tr->dead || !swaps_last2(g, tr) || sole_consumer(g, t) != i) continue;
+            const struct cvb_tensor *tx = &g->tensors[tr->in[0]];
+            if (!is_f32_runtime(tx) || tx->numel != tt->numel) continue;
+            mm->in[j] = tr->in[0];
+            tr->dead = true;
+            f[i].post |= j == 0 ? CVB__POST_TRANS_A : CVB__POST_TRANS_B;
+            append_op(&f[i], j == 0 ? "T(A)" : "T(B)"); /* Transpose of A / B */
+            removed++;
+        }
+    }
+    return removed;
+}
+
 int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
                      int n_no_sum) {
     int removed = 0;
@@ -149,5 +197,6 @@ int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_s
             removed++;
         }
     }
+    removed += fuse_matmul_transposes(g, f);
     return removed;
 }

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Blocked layouts where the channels are no multiple of the block, and
- * channel Slices of blocked tensors, in a whole network: synthetic fp32
- * YOLOv9t at 320 (its RepCSP blocks have 24-channel tensors; its ELAN
- * blocks cut the cv1 output in two with Slice).
+/* Layout and fusion choices in whole networks, against the reference
+ * kernels.
  *
- * Checks: no Slice runs (each is a view of its input, also in the blocked
- * layout); no convolution writing 24 channels runs oneDNN's plain-layout
- * gemm kernel ("x64:gemm", what the plain NCHW layout gets); no reference
- * kernel anywhere; and the output equals the reference kernels' within
- * float rounding (the padded channels stay zero: garbage there would
- * reach the output through the next convolution). */
+ * Synthetic fp32 YOLOv9t at 320: blocked layouts where the channels are no
+ * multiple of the block (its RepCSP blocks have 24-channel tensors), and
+ * channel Slices of blocked tensors (its ELAN blocks cut the cv1 output in
+ * two). Checks: no Slice runs (each is a view of its input, also in the
+ * blocked layout); no convolution writing 24 channels runs oneDNN's
+ * plain-layout gemm kernel ("x64:gemm", what the plain NCHW layout gets).
+ *
+ * Synthetic fp32 YOLO12n at 320: its area attention's q^T k and v attn^T
+ * read the transposed operand through strides (the passes fold those
+ * Transposes into the MatMuls), and its Split of qkv runs on oneDNN.
+ *
+ * Both: no reference kernel anywhere, and the output equals the reference
+ * kernels' within float rounding (in YOLOv9t the padded channels must stay
+ * zero: garbage there would reach the output through the next conv). */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
 #include "test.h"
@@ -19,31 +25,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct cvb_engine *load(const void *buf, size_t len, enum cvb_kernels k) {
+static struct cvb_engine *load(const void *buf, size_t len, const char *name,
+                                enum cvb_kernels k) {
     struct cvb_engine_opts o = {.kernels = k, .threads = 1};
     struct cvb_engine *e = NULL;
     struct cvb_err err = {0};
-    if (cvb_engine_load_buffer(buf, len, "yolov9t-320", &o, &e, &err) != 0)
+    if (cvb_engine_load_buffer(buf, len, name, &o, &e, &err) != 0)
         fprintf(stderr, "load: %s\n", err.msg);
     return e;
 }
 
-static void test_yolov9t_layouts(void) {
-    struct cvb_synth_opts so = {.arch = "yolov9t", .imgsz = 320, .seed = 3};
+/* Runs 'arch' at 320 through both kernel sets; counts profile entries whose
+ * ops start with 'count_ops' (shape prefix 'count_shape' if not NULL). */
+static int check_arch(const char *arch, const char *count_ops, const char *count_shape) {
+    struct cvb_synth_opts so = {.arch = arch, .imgsz = 320, .seed = 3};
     struct cvb_err err = {0};
     void *buf = NULL;
     size_t len = 0;
     struct cvb_engine *e = NULL, *r = NULL;
     float *x = NULL, *y = NULL, *yr = NULL;
     CHECK(cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) == 0);
-    if (buf == NULL) return;
-    e = load(buf, len, CVB_KERNELS_ONEDNN);
-    r = load(buf, len, CVB_KERNELS_REF);
+    if (buf == NULL) return 0;
+    int counted = 0;
+    e = load(buf, len, arch, CVB_KERNELS_ONEDNN);
+    r = load(buf, len, arch, CVB_KERNELS_REF);
     CHECK(e != NULL && r != NULL);
     if (e == NULL || r == NULL) goto out;
 
     const struct cvb_node_profile *pr;
-    int np = cvb_engine_profile(e, &pr), n_conv24 = 0;
+    int np = cvb_engine_profile(e, &pr);
+    for (int i = 0; i < np; i++)
+        if (strncmp(pr[i].ops, count_ops, strlen(count_ops)) == 0 &&
+            (count_shape == NULL || strncmp(pr[i].shape, count_shape, strlen(count_shape)) == 0))
+            counted++;
     for (int i = 0; i < np; i++) {
         if (strncmp(pr[i].kernel, "ref", 3) == 0) {
             fprintf(stderr, "%s (%s) runs %s\n", pr[i].name, pr[i].ops, pr[i].kernel);
@@ -54,15 +68,14 @@ static void test_yolov9t_layouts(void) {
             CHECK(!"a Slice that runs");
         }
         if (strncmp(pr[i].ops, "Conv", 4) == 0 && strncmp(pr[i].shape, "[1,24,", 6) == 0) {
-            n_conv24++;
             if (strncmp(pr[i].kernel, "x64", 3) == 0) {
                 fprintf(stderr, "%s %s runs %s\n", pr[i].name, pr[i].shape, pr[i].kernel);
                 CHECK(!"a 24-channel conv in the plain layout");
             }
         }
     }
-    printf("  %d convolutions write 24 channels\n", n_conv24);
-    CHECK(n_conv24 >= 12);
+    printf("  %s: %d %s%s%s\n", arch, counted, count_ops, count_shape ? " " : "",
+           count_shape ? count_shape : "");
 
     struct cvb_tensor_info in, out;
     CHECK_EQ_INT(cvb_engine_input_info(e, 0, &in), 0);
@@ -91,7 +104,7 @@ static void test_yolov9t_layouts(void) {
         den += (double)yr[i] * yr[i];
     }
     double rel = den > 0 ? sqrt(num / den) : sqrt(num);
-    printf("  oneDNN vs reference kernels: rel L2 %.3g\n", rel);
+    printf("  %s: oneDNN vs reference kernels: rel L2 %.3g\n", arch, rel);
     CHECK(rel < 1e-5);
 out:
     free(x);
@@ -100,9 +113,20 @@ out:
     cvb_engine_free(e);
     cvb_engine_free(r);
     free(buf);
+    return counted;
+}
+
+static void test_yolov9t_padded_blocks(void) {
+    CHECK(check_arch("yolov9t", "Conv", "[1,24,") >= 12);
+}
+
+static void test_yolo12n_attention(void) {
+    CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(A)", NULL), 8);
+    CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(B)", NULL), 8);
 }
 
 int main(void) {
-    RUN(test_yolov9t_layouts);
+    RUN(test_yolov9t_padded_blocks);
+    RUN(test_yolo12n_attention);
     return test_summary();
 }

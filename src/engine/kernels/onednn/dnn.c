@@ -845,10 +845,17 @@ static int prep_conv_part(struct prep *p, int part) {
      * the reorders around it cost far less. So a gemm answer there without a
      * fused sum tries attempt 1 too, and comes back to attempt 0 ("again")
      * when that is no better. */
-    bool sum_ref = false, again = false, via_direct = false;
+    bool sum_ref = false, again = false, via_direct = false, via_blk = false;
     for (int attempt = 0; attempt < 3; attempt++) {
         dnnl_memory_desc_t s_md = csrc_md, d_md = dst_md;
-        if (attempt >= 1 && !again) {
+        if (attempt == 1 && via_blk && !again) {
+            /* the source's blocked layout for the output too */
+            s = md_layout(&d_md, nd, ydims, layout_of(p, x));
+            if (s != dnnl_success) {
+                rc = prep_status(p, s, "describing the tensors");
+                goto out;
+            }
+        } else if (attempt >= 1 && !again) {
             s = dnnl_success;
             if (!int8)
                 s = dnnl_memory_desc_init_by_tag(&s_md, nd, xdims, bf16 ? dnnl_bf16 : dnnl_f32,
@@ -882,10 +889,18 @@ static int prep_conv_part(struct prep *p, int part) {
         bool is_ref = impl == NULL || strncmp(impl, "ref", 3) == 0;
         bool gemm = impl != NULL && strstr(impl, "gemm") != NULL;
         bool plain = layout_of(p, x) == CVB__LAYOUT_PLAIN && layout_of(p, y) == CVB__LAYOUT_PLAIN;
-        bool try_direct = attempt == 0 && gemm && group > 1 && !(post & CVB__POST_SUM) && !int8;
+        /* a blocked source into a plain output (a head's last 1x1 conv, an
+         * attention qkv conv feeding a Reshape): the kernels writing the
+         * plain layout from it run at about half the speed of those writing
+         * the blocked one, and a reorder after costs less than the difference */
+        bool blk_to_plain = !bf16 && nd == 4 && layout_of(p, x) != CVB__LAYOUT_PLAIN &&
+                            layout_of(p, y) == CVB__LAYOUT_PLAIN;
+        bool try_direct = attempt == 0 && ((gemm && group > 1) || blk_to_plain) &&
+                          !(post & CVB__POST_SUM) && !int8;
         if (again) break;
         if (attempt == 0 && !try_direct && (!is_ref || (plain && q == NULL))) break;
         if (try_direct) via_direct = true;
+        if (try_direct && blk_to_plain && !gemm) via_blk = true;
         if (attempt == 1 && via_direct && (gemm || is_ref)) {
             again = true; /* no better than the planned layouts: rebuild attempt 0 */
             attempt = -1;
@@ -1618,8 +1633,17 @@ static int prep_transpose(struct prep *p) {
             return prep_fail(p, CVB_EINTERNAL, "output shape disagrees with perm");
     }
     dnnl_memory_desc_t smd, dmd;
+    int ly = layout_of(p, y);
+    if (layout_of(p, x) != CVB__LAYOUT_PLAIN ||
+        (ly != CVB__LAYOUT_PLAIN && ly != CVB__LAYOUT_BLK16 && ly != CVB__LAYOUT_BLK8) ||
+        (ly != CVB__LAYOUT_PLAIN && dt != dnnl_f32))
+        return prep_fail(p, CVB_EUNSUPPORTED, "a transpose with a non-plain input or to %s",
+                         ly == CVB__LAYOUT_NHWC ? "NHWC" : "a blocked integer output");
     dnnl_status_t s = dnnl_memory_desc_init_by_strides(&smd, nd, ydims, dt, sst);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_strides(&dmd, nd, ydims, dt, dst);
+    if (s == dnnl_success)
+        s = layout_of(p, y) != CVB__LAYOUT_PLAIN && dt == dnnl_f32
+                ? md_act(p, &dmd, y) /* the executor's nChw16c/8c output */
+                : dnnl_memory_desc_init_by_strides(&dmd, nd, ydims, dt, dst);
     if (s != dnnl_success) return prep_status(p, s, "describing the tensors");
     dnnl_primitive_desc_t rpd = NULL;
     struct dnn_step *st;
@@ -1634,6 +1658,28 @@ static int prep_transpose(struct prep *p) {
 
 /* ---- MatMul ------------------------------------------------------------------ */
 
+static void swap_last2(int64_t *d, int nd) {
+    int64_t t = d[nd - 2];
+    d[nd - 2] = d[nd - 1];
+    d[nd - 1] = t;
+}
+
+/* Descriptor of logical 'dims' (nd >= 2) stored as the dense row-major
+ * tensor of 'dims' with the last two axes swapped: the transpose of its
+ * last two axes, read through strides. */
+static dnnl_status_t md_plain_t(dnnl_memory_desc_t *md, int nd, const int64_t *dims) {
+    dnnl_dims_t dd, st;
+    for (int i = 0; i < nd; i++) dd[i] = dims[i];
+    st[nd - 2] = 1;              /* the stored last axis */
+    st[nd - 1] = dims[nd - 2];   /* the stored second-to-last axis */
+    int64_t acc = dims[nd - 2] * dims[nd - 1];
+    for (int i = nd - 3; i >= 0; i--) {
+        st[i] = acc;
+        acc *= dims[i];
+    }
+    return dnnl_memory_desc_init_by_strides(md, nd, dd, dnnl_f32, st);
+}
+
 static int prep_matmul(struct prep *p) {
     const struct cvb_tensor *a = tin(p, 0), *b = tin(p, 1), *y = tout(p, 0);
     dnnl_primitive_desc_t pd = NULL;
@@ -1641,6 +1687,15 @@ static int prep_matmul(struct prep *p) {
     int rc = 0;
     if (!is_f32(a) || !is_f32(b) || !is_f32(y) || a->ndim < 1 || b->ndim < 1) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "only float32 matmul of rank >= 1");
+        goto out;
+    }
+    /* An operand whose Transpose of the last two axes the passes removed
+     * (CVB__POST_TRANS_A/B) is the tensor before it: its logical dims have
+     * the last two swapped, and so do its strides. */
+    unsigned post = p->io != NULL ? p->io->post : 0;
+    bool ta = (post & CVB__POST_TRANS_A) != 0, tb = (post & CVB__POST_TRANS_B) != 0;
+    if ((ta && a->ndim < 2) || (tb && b->ndim < 2)) {
+        rc = prep_fail(p, CVB_EINTERNAL, "a transposed operand of rank below 2");
         goto out;
     }
     /* numpy rules: a 1-D A is [1,K], a 1-D B is [K,1]; the inserted dim is
@@ -1661,6 +1716,8 @@ static int prep_matmul(struct prep *p) {
     } else {
         memcpy(sb, b->dims, (size_t)nb * sizeof *sb);
     }
+    if (ta) swap_last2(sa, na);
+    if (tb) swap_last2(sb, nb);
     int nd = na > nb ? na : nb;
     if (nd > CVB_MAX_DIMS) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "rank above %d", CVB_MAX_DIMS);
@@ -1695,8 +1752,8 @@ static int prep_matmul(struct prep *p) {
     }
     dnnl_memory_desc_t ma, mb, my;
     dnnl_matmul_desc_t md;
-    dnnl_status_t s = md_plain(&ma, nd, da);
-    if (s == dnnl_success) s = md_plain(&mb, nd, db);
+    dnnl_status_t s = ta ? md_plain_t(&ma, nd, da) : md_plain(&ma, nd, da);
+    if (s == dnnl_success) s = tb ? md_plain_t(&mb, nd, db) : md_plain(&mb, nd, db);
     if (s == dnnl_success) s = md_plain(&my, nd, dy);
     if (s == dnnl_success) s = dnnl_matmul_desc_init(&md, &ma, &mb, NULL, &my);
     if (s != dnnl_success) {
@@ -1775,13 +1832,6 @@ static int prep_slice_reorders(struct prep *p, bool concat) {
     int n_mem = concat ? p->n->n_in : p->n->n_out;
     int rc = 0;
     if (!is_f32(w)) return prep_fail(p, CVB_EUNSUPPORTED, "only float32 split/concat");
-    if (!concat) {
-        bool any = layout_of(p, w) != CVB__LAYOUT_PLAIN;
-        for (int i = 0; i < n_mem; i++)
-            if (tout(p, i) != NULL && layout_of(p, tout(p, i)) != CVB__LAYOUT_PLAIN) any = true;
-        if (!any)
-            return prep_fail(p, CVB_EUNSUPPORTED, "plain split: the reference kernel copies");
-    }
     int64_t axis = cvb__attr_int(p->n, "axis", concat ? 1 : 0);
     if (axis < 0) axis += w->ndim;
     if (axis < 0 || axis >= w->ndim) return prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
@@ -2037,7 +2087,9 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
     bool views = io != NULL && io->view != NULL;
     if (views && n->op != CVB_OP_CONCAT && n->op != CVB_OP_SPLIT) {
         rc = prep_fail(&p, CVB_EINTERNAL, "views asked for a node that is not Concat or Split");
-    } else if (io != NULL && io->post != 0 && n->op != CVB_OP_CONV) {
+    } else if (io != NULL && io->post != 0 && n->op != CVB_OP_CONV &&
+               (n->op != CVB_OP_MATMUL ||
+                (io->post & ~(unsigned)(CVB__POST_TRANS_A | CVB__POST_TRANS_B)) != 0)) {
         rc = prep_fail(&p, CVB_EINTERNAL, "post-ops asked for a node that is not Conv");
     } else if (views) {
         rc = prep_view_copies(&p, n->op == CVB_OP_CONCAT);
@@ -2056,10 +2108,7 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
         case CVB_OP_SQRT: rc = prep_eltwise(&p, dnnl_eltwise_sqrt); break;
         case CVB_OP_POW: rc = prep_eltwise(&p, dnnl_eltwise_pow); break;
         case CVB_OP_SPLIT: rc = prep_slice_reorders(&p, false); break;
-        case CVB_OP_TRANSPOSE:
-            rc = blk ? prep_fail(&p, CVB_EUNSUPPORTED, "blocked layout for this op")
-                     : prep_transpose(&p);
-            break;
+        case CVB_OP_TRANSPOSE: rc = prep_transpose(&p); break; /* blocked output only */
         case CVB_OP_CONCAT:
             if (blk16) {
                 /* batch 1 plans a blocked Concat as views (prep_view_copies) */

@@ -57,11 +57,20 @@ struct cvb__dnn_act {
 
 /* Post-ops of a fused Conv. SUM: the conv adds its result to what its
  * output buffer holds (the executor made the output alias the addend). */
-enum { CVB__POST_SWISH = 1u, CVB__POST_RELU = 2u, CVB__POST_SUM = 4u };
+enum {
+    CVB__POST_SWISH = 1u,
+    CVB__POST_RELU = 2u,
+    CVB__POST_SUM = 4u,
+    /* MatMul: input 0 / 1 is the tensor before a Transpose of its last two
+     * axes (the passes removed that Transpose; the kernel reads the
+     * transposed operand through strides) */
+    CVB__POST_TRANS_A = 8u,
+    CVB__POST_TRANS_B = 16u
+};
 
 struct cvb__dnn_io {
     const uint8_t *layout; /* per graph tensor: enum cvb__layout */
-    unsigned post;         /* Conv only: CVB__POST_* */
+    unsigned post;         /* Conv: CVB__POST_SWISH/RELU/SUM; MatMul: _TRANS_A/B */
     /* Concat (inputs) / Split (outputs) in "view" mode: member i is already
      * in place (view[i]) or is copied to/from byte offset off[i] of the
      * concatenated tensor. NULL: not view mode. Members are dense slices

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: Apache-2.0
+"""MatMul reading a transposed operand through strides (issue 12, speed).
+
+The engine's passes fold a Transpose of the last two axes into the MatMul
+that alone reads it (YOLO12's q^T k and v attn^T; ONNX Runtime's FusedMatMul
+does the same). Tiny models, each MatMul(Transpose(A), B), MatMul(A,
+Transpose(B)) or both, with batch dims, broadcast batch dims, rank 2 and the
+default (reversing) perm; plus cases that must not fold: a Transpose read by
+two nodes, one that moves a batch axis.
+
+Asserts per model: `cvbench infer` (oneDNN) equals ONNX Runtime within 1e-5
+relative L2; `--profile` shows the MatMul as "MatMul+T(A)" / "+T(B)" exactly
+where the fold applies, on a non-reference kernel, and no "running without
+fusion" warning.
+  matmul_transpose.py --cvbench build/cvbench
+Exit 0 pass, 1 fail, 77 skip (onnx/numpy/onnxruntime missing)."""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+except ImportError as e:  # pragma: no cover
+    print(f"SKIP: test tools missing ({e}); run scripts/test-venv.sh", flush=True)
+    sys.exit(77)
+
+# name, A shape, B shape, perm of A's Transpose (None: no Transpose, "default":
+# no perm attribute), the same for B, expected fused ops ("" = no fold),
+# extra: a second reader of the transposed A
+CASES = [
+    ("qT_k", [2, 3, 8, 5], [3, 8, 7], [0, 1, 3, 2], None, "MatMul+T(A)", False),
+    ("v_attnT", [4, 5, 8], [4, 7, 8], None, [0, 2, 1], "MatMul+T(B)", False),
+    ("rank2_default", [8, 5], [8, 7], "default", None, "MatMul+T(A)", False),
+    ("both", [2, 8, 5], [2, 7, 8], [0, 2, 1], [0, 2, 1], "MatMul+T(A)+T(B)", False),
+    ("broadcast_B", [2, 3, 5, 8], [7, 8], None, "default", "MatMul+T(B)", False),
+    ("area_attn", [4, 2, 32, 40], [4, 2, 32, 40], [0, 1, 3, 2], None, "MatMul+T(A)", False),
+    ("batch_axis_moved", [5, 2, 8], [2, 8, 7], [1, 0, 2], None, "MatMul", False),
+    ("two_readers", [2, 8, 5], [2, 8, 7], [0, 2, 1], None, "MatMul", True),
+]
+
+
+def build(path, a_shape, b_shape, pa, pb, second):
+    nodes, outs = [], []
+    a_in, b_in = "a", "b"
+    if pa is not None:
+        kw = {} if pa == "default" else {"perm": pa}
+        nodes.append(helper.make_node("Transpose", ["a"], ["at"], name="ta", **kw))
+        a_in = "at"
+    if pb is not None:
+        kw = {} if pb == "default" else {"perm": pb}
+        nodes.append(helper.make_node("Transpose", ["b"], ["bt"], name="tb", **kw))
+        b_in = "bt"
+    nodes.append(helper.make_node("MatMul", [a_in, b_in], ["y"], name="mm"))
+    outs.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, None))
+    if second:
+        nodes.append(helper.make_node("Relu", [a_in], ["z"], name="second"))
+        outs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
+    g = helper.make_graph(nodes, "matmul_transpose",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, a_shape),
+                           helper.make_tensor_value_info("b", TensorProto.FLOAT, b_shape)],
+                          outs)
+    m = onnx.shape_inference.infer_shapes(
+        helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8))
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def main(cvbench):
+    fails = []
+    rng = np.random.default_rng(5)
+    with tempfile.TemporaryDirectory() as d:
+        for name, sa, sb, pa, pb, want, second in CASES:
+            model = os.path.join(d, name + ".onnx")
+            build(model, sa, sb, pa, pb, second)
+            xa = rng.standard_normal(sa).astype(np.float32)
+            xb = rng.standard_normal(sb).astype(np.float32)
+            fa, fb, fy = (os.path.join(d, name + s + ".npy") for s in ("_a", "_b", "_y"))
+            np.save(fa, xa)
+            np.save(fb, xb)
+            ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+                None, {"a": xa, "b": xb})[0]
+            cmd = [cvbench, "infer", "--model", model, "--threads", "1", "--input", fa,
+                   "--input", fb, "--output", fy, "--profile", "--repeat", "1", "--warmup", "0"]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                fails.append(f"{name}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+                continue
+            if "without fusion" in r.stderr:
+                fails.append(f"{name}: fell back: {r.stderr.strip()}")
+            got = np.load(fy)
+            rel = float(np.linalg.norm(got.astype(np.float64) - ref) / np.linalg.norm(ref))
+            rows = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("mm ")]
+            ops = rows[0].split()[1] if len(rows) == 1 else "?"
+            kern = rows[0].split()[3] if len(rows) == 1 else "?"
+            print(f"{name:18s} {str(list(got.shape)):16s} rel L2 {rel:.3g}  {ops} on {kern}")
+            if got.shape != ref.shape or not rel <= 1e-5:
+                fails.append(f"{name}: shape {got.shape} vs {ref.shape}, rel L2 {rel:.3g}")
+            if ops != want:
+                fails.append(f"{name}: profile shows {ops}, want {want}")
+            if kern.startswith("ref"):
+                fails.append(f"{name}: the MatMul runs {kern}")
+    for f in fails:
+        print("FAIL:", f)
+    print("PASS" if not fails else f"{len(fails)} failure(s)")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cvbench", required=True)
+    sys.exit(main(ap.parse_args().cvbench))
