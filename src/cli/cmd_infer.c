@@ -215,6 +215,39 @@ static void print_profile(struct cvb_engine *e, bool json) {
     free(rows);
 }
 
+/* JSON member "conv_kernels": how many convolutions run each kernel
+ * ("jit_bf16:avx512_core_bf16/...": 40), the ISA proof bench/engine
+ * reports per row. At most 32 distinct names (more are counted as "other"). */
+static void print_conv_kernels(struct cvb_engine *e) {
+    const struct cvb_node_profile *pr;
+    int n = cvb_engine_profile(e, &pr), nk = 0, other = 0;
+    const char *names[32];
+    int counts[32];
+    for (int i = 0; i < n; i++) {
+        if (strncmp(pr[i].ops, "Conv", 4) != 0) continue;
+        int k = 0;
+        while (k < nk && strcmp(names[k], pr[i].kernel) != 0) k++;
+        if (k == nk && nk == 32) {
+            other++;
+            continue;
+        }
+        if (k == nk) {
+            names[nk] = pr[i].kernel;
+            counts[nk++] = 0;
+        }
+        counts[k]++;
+    }
+    printf(", \"conv_kernels\": {");
+    for (int k = 0; k < nk; k++) {
+        printf("%s\"", k ? ", " : "");
+        for (const char *c = names[k]; *c; c++)
+            if (*c >= 0x20 && *c != '"' && *c != '\\') putchar(*c);
+        printf("\": %d", counts[k]);
+    }
+    if (other > 0) printf("%s\"other\": %d", nk ? ", " : "", other);
+    printf("}");
+}
+
 /* "1,2,4,8" -> sizes; returns the count or -1. */
 static int parse_batches(const char *s, int *out) {
     int n = 0;
@@ -580,6 +613,7 @@ int cvb__cmd_infer(int argc, char **argv) {
             printf(", \"batch\": %d, \"per_item_ms\": %.4f, \"items_per_s\": %.2f", nb,
                    median / nb, median > 0 ? 1000.0 * nb / median : 0.0);
         }
+        print_conv_kernels(e);
         if (guard_f1 >= 0) printf(", \"guard_f1\": %.4f", guard_f1);
         if (guard_rel >= 0) printf(", \"guard_rel_l2\": %.5g", guard_rel);
         printf("}\n");
