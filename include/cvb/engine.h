@@ -2,7 +2,8 @@
 /* The inference engine: load an ONNX model, plan it once, run it many times.
  *
  * Building the graph (cvb_engine_load) is separate from computing it
- * (cvb_engine_run). Shapes are static after load; run() never allocates. */
+ * (cvb_engine_run). Shapes are static after load; run() never allocates
+ * (but for oneDNN's own transient argument maps, freed within each call). */
 #ifndef CVB_ENGINE_H
 #define CVB_ENGINE_H
 

@@ -57,7 +57,10 @@
  * the fp32 plan and converts each Conv's input and weights to bfloat16.
  *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
- * allocates. */
+ * allocates (the reference kernels' working memory is the planned scratch,
+ * cvb__ref_scratch_bytes). oneDNN's primitive execute builds its small
+ * argument map on the heap and frees it before returning; that is the only
+ * allocation during a run (test-engine-noalloc). */
 #include "cvb/engine.h"
 #include "engine/ir.h"
 #include "engine/kernels/onednn/dnn.h"

@@ -227,7 +227,9 @@ int cvb__graph_finalize(struct cvb_graph *g, int imgsz, int batch, struct cvb_er
  * A data-dependent op (cvb__op_data_dependent()) learns its output shape
  * from the data: its kernel writes the actual dims into tout_rt (the
  * executor's run-time copies; its buffers are sized for the bound in tout).
- * 'scratch' holds cvb__ref_scratch_bytes() for the node, planned at load. */
+ * 'scratch' holds cvb__ref_scratch_bytes() for the node, planned at load
+ * (NULL from callers that run one kernel by itself, e.g. the conformance
+ * runner: the kernel then allocates its own). */
 struct cvb_kctx {
     const struct cvb_graph *g;
     const struct cvb_node *node;
@@ -242,8 +244,11 @@ struct cvb_kctx {
 /* Ops whose output shape depends on input values (NonZero,
  * NonMaxSuppression): never folded unless their inference is exact. */
 bool cvb__op_data_dependent(enum cvb_op op);
-/* Working memory the reference kernel of n needs (bytes, 0 for most). */
+/* Working memory the reference kernel of n needs (bytes, 0 for most): the
+ * executor plans the largest once, so that no kernel allocates in run(). */
 size_t cvb__ref_scratch_bytes(const struct cvb_graph *g, const struct cvb_node *n);
+size_t cvb__ref_conv_scratch(const struct cvb_graph *g, const struct cvb_node *n);
+size_t cvb__ref_resize_scratch(const struct cvb_graph *g, const struct cvb_node *n);
 /* Is Slice n (constant bounds) one dense run of its input's elements in
  * the plain row-major layout? Then *elem_off is where it starts. */
 bool cvb__ref_slice_is_view(const struct cvb_graph *g, const struct cvb_node *n,

@@ -132,6 +132,14 @@ int cvb__infer_CONV(struct cvb_graph *g, struct cvb_node *n, struct cvb_err *err
     return cvb__ref_set_out(g, n, 0, CVB_DT_F32, x->ndim, dims, err);
 }
 
+/* One output row of double accumulators. */
+size_t cvb__ref_conv_scratch(const struct cvb_graph *g, const struct cvb_node *n) {
+    if (n->n_out < 1 || n->out[0] < 0) return 0;
+    const struct cvb_tensor *y = &g->tensors[n->out[0]];
+    if (y->ndim < 1) return 0;
+    return sizeof(double) * (size_t)y->dims[y->ndim - 1] + 64;
+}
+
 int cvb__ref_CONV(const struct cvb_kctx *k, struct cvb_err *err) {
     const struct cvb_tensor *tx = k->tin[0], *tw = k->tin[1], *ty = k->tout[0];
     const float *x = k->in[0], *w = k->in[1];
@@ -157,7 +165,10 @@ int cvb__ref_CONV(const struct cvb_kctx *k, struct cvb_err *err) {
     int64_t N = tx->dims[0], C = tx->dims[1], M = tw->dims[0];
     int64_t Cg = tw->dims[1], G = C / Cg, Mg = M / G;
     if (ty->numel == 0) return 0;
-    double *acc = malloc(sizeof(double) * (size_t)O[2]);
+    /* the executor's planned scratch (cvb__ref_conv_scratch); a lone call
+     * without one allocates */
+    double *own = k->scratch != NULL ? NULL : malloc(sizeof(double) * (size_t)O[2]);
+    double *acc = k->scratch != NULL ? k->scratch : own;
     if (acc == NULL) return cvb__ref_fail(err, CVB_ENOMEM, k->node, "out of memory");
     int64_t isz = I[0] * I[1] * I[2], osz = O[0] * O[1] * O[2], ksz = K[0] * K[1] * K[2];
     for (int64_t nn = 0; nn < N; nn++) {
@@ -196,6 +207,6 @@ int cvb__ref_CONV(const struct cvb_kctx *k, struct cvb_err *err) {
             }
         }
     }
-    free(acc);
+    free(own);
     return 0;
 }

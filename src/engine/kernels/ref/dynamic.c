@@ -188,7 +188,13 @@ int cvb__infer_NON_MAX_SUPPRESSION(struct cvb_graph *g, struct cvb_node *n, stru
 }
 
 size_t cvb__ref_scratch_bytes(const struct cvb_graph *g, const struct cvb_node *n) {
-    if (n->op != CVB_OP_NON_MAX_SUPPRESSION || n->n_in < 1 || n->in[0] < 0) return 0;
+    switch (n->op) {
+    case CVB_OP_CONV: return cvb__ref_conv_scratch(g, n);
+    case CVB_OP_RESIZE: return cvb__ref_resize_scratch(g, n);
+    case CVB_OP_NON_MAX_SUPPRESSION: break;
+    default: return 0;
+    }
+    if (n->n_in < 1 || n->in[0] < 0) return 0;
     const struct cvb_tensor *bx = &g->tensors[n->in[0]];
     if (bx->ndim != 3) return 0;
     /* candidates (score, index) and the selected indices of one class */

@@ -251,6 +251,15 @@ static void make_taps(const struct resize_params *p, int d, int64_t in_len, int6
     }
 }
 
+/* The interpolation taps of every output coordinate, all axes. */
+size_t cvb__ref_resize_scratch(const struct cvb_graph *g, const struct cvb_node *n) {
+    if (n->n_out < 1 || n->out[0] < 0) return 0;
+    const struct cvb_tensor *y = &g->tensors[n->out[0]];
+    int64_t total = 0;
+    for (int d = 0; d < y->ndim; d++) total += y->dims[d];
+    return sizeof(struct taps) * (size_t)total + 64;
+}
+
 int cvb__ref_RESIZE(const struct cvb_kctx *k, struct cvb_err *err) {
     const struct cvb_tensor *tin[4] = {NULL};
     const void *in[4] = {NULL};
@@ -266,7 +275,10 @@ int cvb__ref_RESIZE(const struct cvb_kctx *k, struct cvb_err *err) {
     int r = p.r;
     int64_t total_taps = 0;
     for (int d = 0; d < r; d++) total_taps += ty->dims[d];
-    struct taps *tab = malloc(sizeof(struct taps) * (size_t)total_taps);
+    /* the executor's planned scratch (cvb__ref_resize_scratch); a lone call
+     * without one allocates */
+    struct taps *own = k->scratch != NULL ? NULL : malloc(sizeof(struct taps) * (size_t)total_taps);
+    struct taps *tab = k->scratch != NULL ? k->scratch : own;
     if (tab == NULL) return cvb__ref_fail(err, CVB_ENOMEM, k->node, "out of memory");
     struct taps *dt[CVB_MAX_DIMS];
     int64_t off = 0, xs[CVB_MAX_DIMS];
@@ -318,6 +330,6 @@ int cvb__ref_RESIZE(const struct cvb_kctx *k, struct cvb_err *err) {
             oi[d] = 0;
         }
     }
-    free(tab);
+    free(own);
     return 0;
 }
