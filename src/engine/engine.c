@@ -1056,8 +1056,17 @@ static int plan_dyn(struct cvb_engine *e, struct cvb_err *err) {
         if (s > scratch) scratch = s;
     }
     for (int t = 0; t < g->n_tensors; t++) any |= g->tensors[t].dyn;
+    /* the scratch follows the declared shapes like the arena: under the
+     * same cap, checked before allocating */
+    if (e->opts.max_activation_bytes > 0 && scratch > (uint64_t)e->opts.max_activation_bytes)
+        return cvb_err_set(err, CVB_ERANGE,
+                           "%s: the reference kernels' working memory takes %zu bytes, more "
+                           "than the %lld-byte activation limit (the input shape makes it this "
+                           "large)",
+                           g->path, scratch, (long long)e->opts.max_activation_bytes);
     if (scratch > 0 && (e->scratch = malloc(scratch)) == NULL)
-        return cvb_err_set(err, CVB_ENOMEM, "%s: out of memory", g->path);
+        return cvb_err_set(err, CVB_ENOMEM, "%s: cannot allocate %zu bytes of kernel working memory",
+                           g->path, scratch);
     if (!any) return 0;
     e->rtg = *g;
     e->rtg.tensors = malloc(((size_t)g->n_tensors + 1) * sizeof *e->rtg.tensors);

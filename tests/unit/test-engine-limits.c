@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Engine load limits set by the caller: max_activation_bytes refuses a plan
- * whose activation arena is larger, before allocating it, and names the
+ * whose activation arena (or reference-kernel scratch) is larger, before
+ * allocating it, and names the
  * model and the size (the fuzz target relies on it: a small file can
  * declare an input that makes the arena gigabytes). */
 #include "cvb/engine.h"
@@ -36,6 +37,13 @@ static void test_max_activation_bytes(void) {
     char want[64];
     snprintf(want, sizeof want, "%lld bytes", (long long)mi.activation_bytes);
     CHECK(strstr(err.msg, want) != NULL);
+
+    /* the reference kernels' planned working memory (a Conv's row of
+     * accumulators) falls under the same limit, checked before allocating */
+    o.max_activation_bytes = 100;
+    CHECK_EQ_INT(cvb_engine_load_buffer(buf, len, "limits.onnx", &o, &e, &err), CVB_ERANGE);
+    CHECK(e == NULL);
+    CHECK(strstr(err.msg, "working memory") != NULL);
 
     /* exactly the plan: loads */
     o.max_activation_bytes = mi.activation_bytes;
