@@ -893,7 +893,9 @@ static int prep_conv_part(struct prep *p, int part) {
          * attention qkv conv feeding a Reshape): the kernels writing the
          * plain layout from it run at about half the speed of those writing
          * the blocked one, and a reorder after costs less than the difference */
-        bool blk_to_plain = !bf16 && nd == 4 && layout_of(p, x) != CVB__LAYOUT_PLAIN &&
+        bool blk_to_plain = !bf16 && nd == 4 &&
+                            (layout_of(p, x) == CVB__LAYOUT_BLK16 ||
+                             layout_of(p, x) == CVB__LAYOUT_BLK8) &&
                             layout_of(p, y) == CVB__LAYOUT_PLAIN;
         bool try_direct = attempt == 0 && ((gemm && group > 1) || blk_to_plain) &&
                           !(post & CVB__POST_SUM) && !int8;
