@@ -27,9 +27,13 @@
  * residual sum cannot be prepared on oneDNN, only that Conv loses the sum
  * (its Add runs as a node of its own) and the model is re-planned, with one
  * warning per such Conv (at most MAX_SUM_RETREATS; profiles show its ops as
- * "Conv,Add unfused"). As the last resort, if a node that the plan needs on
- * oneDNN still cannot be prepared there, the model is re-planned without
- * fusion, layouts and views (the plain per-node path) and a warning says why.
+ * "Conv,Add unfused"). Any other node that the plan needs on oneDNN but
+ * that oneDNN refuses as planned (a fused or blocked node, a MatMul reading
+ * a folded Transpose) is likewise re-planned alone: no fusion, plain layout
+ * around it (reorders at its edges), the rest of the plan unchanged, one
+ * warning each (at most MAX_NODE_RETREATS). Only past those bounds is the
+ * model re-planned without fusion, layouts and views (the plain per-node
+ * path), with a warning saying why.
  *
  * Buffer rule: a tensor's lifetime is [index of its producer, index of its
  * last live consumer]; two alias trees may share arena bytes only when
@@ -83,6 +87,7 @@
 /* Convs that may lose their fused sum one by one before the whole model
  * falls back to the plain path (each costs a re-parse and re-plan). */
 #define MAX_SUM_RETREATS 16
+#define MAX_NODE_RETREATS 32 /* nodes re-planned unfused and plain, one load at most */
 
 enum node_kind { KIND_REF = 0, KIND_DNN, KIND_NOP };
 
@@ -104,6 +109,9 @@ struct cvb_engine {
     int no_sum[MAX_SUM_RETREATS]; /* node indices of Convs planned without their fused sum */
     int n_no_sum;
     int sum_fail;             /* after plan_all: the Conv whose fused sum oneDNN refused, or -1 */
+    int plain_nodes[MAX_NODE_RETREATS]; /* nodes planned unfused, in the plain layout */
+    int n_plain_nodes;
+    int node_fail;            /* after plan_all: another node oneDNN refused as planned, or -1 */
     uint8_t *layout;          /* per tensor, enum cvb__layout */
     int *parent;              /* per tensor: alias parent or -1 */
     size_t *poff;             /* per tensor: byte offset in its parent */
@@ -289,7 +297,9 @@ static void choose_layouts(struct cvb_engine *e) {
     if (ok == NULL) return; /* all plain: still correct */
     for (int i = 0; i < g->n_nodes; i++) {
         int64_t soff;
-        ok[i] = live_node(g, i) && (g->nodes[i].op == CVB_OP_SLICE
+        bool retreat = false; /* the engine's per-node retreat: this node stays plain */
+        for (int k = 0; k < e->n_plain_nodes; k++) retreat |= e->plain_nodes[k] == i;
+        ok[i] = live_node(g, i) && !retreat && (g->nodes[i].op == CVB_OP_SLICE
                                         ? !e->dyn_node[i] && slice_view_ok(e, &g->nodes[i], true, &soff)
                                         : node_blk(g, &g->nodes[i]));
     }
@@ -1120,6 +1130,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     int rc = 0;
     size_t nn = (size_t)g->n_nodes + 1, nt = (size_t)g->n_tensors + 1;
     e->sum_fail = -1;
+    e->node_fail = -1;
     e->plan = calloc(nn, sizeof *e->plan);
     e->fuse = calloc(nn, sizeof *e->fuse);
     e->layout = calloc(nt, sizeof *e->layout);
@@ -1164,7 +1175,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
             e->cblk = 1;
         }
         cblk_tl = e->cblk;
-        cvb__passes_fuse(g, e->fuse, e->no_sum, e->n_no_sum);
+        cvb__passes_fuse(g, e->fuse, e->no_sum, e->n_no_sum, e->plain_nodes, e->n_plain_nodes);
         choose_layouts(e);
         choose_views(e, vmode, vflag, voff, vbase);
     }
@@ -1248,7 +1259,10 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 cvb_log_debug("%s: node '%s' (%s) runs on the reference kernel: %s", g->path,
                               n->name, cvb__op_name(n->op), perr.msg);
             } else {
-                if (rc == CVB_EUNSUPPORTED && (e->fuse[i].post & CVB__POST_SUM)) e->sum_fail = i;
+                if (rc == CVB_EUNSUPPORTED && (e->fuse[i].post & CVB__POST_SUM))
+                    e->sum_fail = i;
+                else if (rc == CVB_EUNSUPPORTED)
+                    e->node_fail = i;
                 *err = perr;
                 goto out;
             }
@@ -1359,12 +1373,25 @@ int cvb_engine_load_buffer(const void *buf, size_t len, const char *name,
     }
     e->fast = e->opts.kernels == CVB_KERNELS_ONEDNN && !e->opts.no_fusion;
     rc = plan_all(e, &before, err);
-    while (rc == CVB_EUNSUPPORTED && e->fast && e->sum_fail >= 0 &&
-           e->n_no_sum < MAX_SUM_RETREATS) {
-        /* only that Conv loses its fused sum: re-plan with its Add apart */
-        cvb_log_warn("%s: %s; running that Conv and its Add separately", name, err->msg);
-        e->no_sum[e->n_no_sum++] = e->sum_fail;
+    for (;;) {
+        bool sum = e->sum_fail >= 0 && e->n_no_sum < MAX_SUM_RETREATS;
+        bool node = !sum && e->node_fail >= 0 && e->n_plain_nodes < MAX_NODE_RETREATS;
+        for (int k = 0; node && k < e->n_plain_nodes; k++)
+            if (e->plain_nodes[k] == e->node_fail) node = false; /* refused plain too */
+        if (rc != CVB_EUNSUPPORTED || !e->fast || (!sum && !node)) break;
+        if (sum) {
+            /* only that Conv loses its fused sum: re-plan with its Add apart */
+            cvb_log_warn("%s: %s; running that Conv and its Add separately", name, err->msg);
+            e->no_sum[e->n_no_sum++] = e->sum_fail;
+        } else {
+            /* only that node loses its fusions and blocked layouts: the
+             * rest of the plan stays fused and blocked */
+            cvb_log_warn("%s: %s; running that node unfused in the plain layout", name,
+                         err->msg);
+            e->plain_nodes[e->n_plain_nodes++] = e->node_fail;
+        }
         e->sum_fail = -1;
+        e->node_fail = -1;
         release_plan(e);
         cvb__graph_free(e->g);
         e->g = NULL;

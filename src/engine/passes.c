@@ -85,12 +85,14 @@ static bool swaps_last2(const struct cvb_graph *g, const struct cvb_node *tr) {
  * Transpose's input through strides (CVB__POST_TRANS_A/B) and the
  * Transpose goes (YOLO12's area attention: q^T k, and v attn^T; ONNX
  * Runtime's FusedMatMul does the same). */
-static int fuse_matmul_transposes(struct cvb_graph *g, struct cvb__fusion *f) {
+static int fuse_matmul_transposes(struct cvb_graph *g, struct cvb__fusion *f, const int *plain,
+                                  int n_plain) {
     int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         struct cvb_node *mm = &g->nodes[i];
         if (mm->dead || mm->op != CVB_OP_MATMUL || mm->n_in != 2 || mm->n_out < 1 ||
-            mm->out[0] < 0 || !is_f32_runtime(&g->tensors[mm->out[0]]))
+            mm->out[0] < 0 || !is_f32_runtime(&g->tensors[mm->out[0]]) ||
+            listed(plain, n_plain, i))
             continue;
         for (int j = 0; j < 2; j++) {
             int t = mm->in[j];
@@ -112,7 +114,7 @@ static int fuse_matmul_transposes(struct cvb_graph *g, struct cvb__fusion *f) {
 }
 
 int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
-                     int n_no_sum) {
+                     int n_no_sum, const int *plain, int n_plain) {
     int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         f[i].post = 0;
@@ -122,6 +124,7 @@ int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_s
     for (int i = 0; i < g->n_nodes; i++) {
         struct cvb_node *cv = &g->nodes[i];
         if (cv->dead || cv->op != CVB_OP_CONV || cv->n_out < 1 || cv->out[0] < 0) continue;
+        if (listed(plain, n_plain, i)) continue; /* the engine's per-node retreat */
         if (!is_f32_runtime(&g->tensors[cv->out[0]])) continue;
         /* SiLU: Conv -> c; Sigmoid(c) -> s; Mul(c, s) or Mul(s, c) -> y */
         int c = cv->out[0], first, last;
@@ -197,6 +200,6 @@ int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_s
             removed++;
         }
     }
-    removed += fuse_matmul_transposes(g, f);
+    removed += fuse_matmul_transposes(g, f, plain, n_plain);
     return removed;
 }

@@ -28,9 +28,12 @@ struct cvb__fusion {
  * The Convs at the 'n_no_sum' node indices in 'no_sum' (NULL when 0) take
  * no sum: their Add stays a node of its own (the engine's per-node retreat
  * when oneDNN cannot run that Conv with the sum; their ops then read
- * "Conv,Add unfused" in profiles). 'f' has g->n_nodes entries, initialised
- * here. Returns the number of nodes removed (>= 0). */
+ * "Conv,Add unfused" in profiles). The nodes at the 'n_plain' indices in
+ * 'plain' (NULL when 0) take no fusion at all (the engine's per-node retreat
+ * when oneDNN cannot run a node as planned; it also plans them in the plain
+ * layout). 'f' has g->n_nodes entries, initialised here. Returns the number
+ * of nodes removed (>= 0). */
 int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
-                     int n_no_sum);
+                     int n_no_sum, const int *plain, int n_plain);
 
 #endif

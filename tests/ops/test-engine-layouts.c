@@ -18,6 +18,7 @@
  * zero: garbage there would reach the output through the next conv). */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
+#include "engine/kernels/onednn/dnn.h"
 #include "test.h"
 
 #include <math.h>
@@ -125,8 +126,71 @@ static void test_yolo12n_attention(void) {
     CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(B)", NULL), 8);
 }
 
+/* A node oneDNN refuses as planned (here: every MatMul reading a folded
+ * Transpose, by a test hook) is re-planned alone, unfused and plain: the
+ * Transposes come back as nodes, every other fusion stays, nothing falls
+ * back as a whole, and the output still matches the reference kernels. */
+static int count_ops(struct cvb_engine *e, const char *ops) {
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(e, &pr), c = 0;
+    for (int i = 0; i < np; i++) c += strcmp(pr[i].ops, ops) == 0;
+    return c;
+}
+
+static void test_node_retreat(void) {
+    struct cvb_synth_opts so = {.arch = "yolo12n", .imgsz = 320, .seed = 3};
+    struct cvb_err err = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) == 0);
+    if (buf == NULL) return;
+    struct cvb_engine *fused = load(buf, len, "yolo12n", CVB_KERNELS_ONEDNN);
+    cvb__dnn_test_refuse_matmul_trans(true);
+    struct cvb_engine *retreat = load(buf, len, "yolo12n", CVB_KERNELS_ONEDNN);
+    cvb__dnn_test_refuse_matmul_trans(false);
+    CHECK(fused != NULL && retreat != NULL);
+    if (fused != NULL && retreat != NULL) {
+        int conv_silu = count_ops(fused, "Conv+SiLU");
+        printf("  refused folds: MatMul %d (fused plan %d), Transpose %d (%d), Conv+SiLU %d (%d)\n",
+               count_ops(retreat, "MatMul"), count_ops(fused, "MatMul"),
+               count_ops(retreat, "Transpose"), count_ops(fused, "Transpose"),
+               count_ops(retreat, "Conv+SiLU"), conv_silu);
+        CHECK_EQ_INT(count_ops(retreat, "MatMul+T(A)") + count_ops(retreat, "MatMul+T(B)"), 0);
+        CHECK_EQ_INT(count_ops(retreat, "MatMul"), 16);
+        CHECK_EQ_INT(count_ops(retreat, "Transpose"), count_ops(fused, "Transpose") + 16);
+        CHECK(conv_silu > 0);
+        CHECK_EQ_INT(count_ops(retreat, "Conv+SiLU"), conv_silu); /* not the plain path */
+        struct cvb_tensor_info in, out;
+        CHECK_EQ_INT(cvb_engine_input_info(fused, 0, &in), 0);
+        CHECK_EQ_INT(cvb_engine_output_info(fused, 0, &out), 0);
+        float *x = malloc(in.bytes), *y0 = malloc(out.bytes), *y1 = malloc(out.bytes);
+        if (x != NULL && y0 != NULL && y1 != NULL) {
+            for (size_t i = 0; i < in.bytes / sizeof(float); i++) x[i] = (float)(i % 97) / 97.f;
+            const void *ins[1] = {x};
+            void *o0[1] = {y0}, *o1[1] = {y1};
+            CHECK_EQ_INT(cvb_engine_run(fused, ins, o0, &err), 0);
+            CHECK_EQ_INT(cvb_engine_run(retreat, ins, o1, &err), 0);
+            double num = 0, den = 0;
+            for (size_t i = 0; i < out.bytes / sizeof(float); i++) {
+                num += ((double)y0[i] - y1[i]) * ((double)y0[i] - y1[i]);
+                den += (double)y0[i] * y0[i];
+            }
+            double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+            printf("  retreat vs fused plan: rel L2 %.3g\n", rel);
+            CHECK(rel < 1e-5);
+        }
+        free(x);
+        free(y0);
+        free(y1);
+    }
+    cvb_engine_free(fused);
+    cvb_engine_free(retreat);
+    free(buf);
+}
+
 int main(void) {
     RUN(test_yolov9t_padded_blocks);
+    RUN(test_node_retreat);
     RUN(test_yolo12n_attention);
     return test_summary();
 }

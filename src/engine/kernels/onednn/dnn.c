@@ -252,6 +252,12 @@ static bool refuse_sum;
 
 void cvb__dnn_test_refuse_sum(bool on) { refuse_sum = on; }
 
+/* Tests only (cvb__dnn_test_refuse_matmul_trans): every MatMul reading a
+ * transposed operand through strides is refused. */
+static bool refuse_matmul_trans;
+
+void cvb__dnn_test_refuse_matmul_trans(bool on) { refuse_matmul_trans = on; }
+
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int prep_fail(struct prep *p, int code, const char *fmt, ...) {
@@ -1698,6 +1704,10 @@ static int prep_matmul(struct prep *p) {
     bool ta = (post & CVB__POST_TRANS_A) != 0, tb = (post & CVB__POST_TRANS_B) != 0;
     if ((ta && a->ndim < 2) || (tb && b->ndim < 2)) {
         rc = prep_fail(p, CVB_EINTERNAL, "a transposed operand of rank below 2");
+        goto out;
+    }
+    if ((ta || tb) && refuse_matmul_trans) {
+        rc = prep_fail(p, CVB_EUNSUPPORTED, "a transposed operand refused (test hook)");
         goto out;
     }
     /* numpy rules: a 1-D A is [1,K], a 1-D B is [K,1]; the inserted dim is

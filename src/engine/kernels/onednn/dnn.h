@@ -98,6 +98,10 @@ struct cvb__dnn_io {
  * (CVB_EUNSUPPORTED), so tests reach the engine's per-node retreat. Process-
  * wide, not thread-safe: set it before loading, clear it after. */
 void cvb__dnn_test_refuse_sum(bool on);
+/* Tests only, likewise: every MatMul with a folded Transpose
+ * (CVB__POST_TRANS_A/B) is refused, so tests reach the per-node retreat of
+ * a node that is not a Conv. */
+void cvb__dnn_test_refuse_matmul_trans(bool on);
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
