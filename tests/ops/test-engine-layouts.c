@@ -124,6 +124,33 @@ static void test_yolov9t_padded_blocks(void) {
 static void test_yolo12n_attention(void) {
     CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(A)", NULL), 8);
     CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(B)", NULL), 8);
+    /* the Transposes that turn the attention's value back into NCHW write
+     * the blocked layout, so the 7x7 depthwise position convs (pe) run a
+     * blocked kernel: in the plain layout oneDNN only has its gemm or
+     * brdgmm ones for them */
+    struct cvb_synth_opts so = {.arch = "yolo12n", .imgsz = 320, .seed = 3};
+    struct cvb_err err = {0};
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) == 0);
+    struct cvb_engine *e = buf ? load(buf, len, "yolo12n", CVB_KERNELS_ONEDNN) : NULL;
+    CHECK(e != NULL);
+    if (e != NULL) {
+        const struct cvb_node_profile *pr;
+        int np = cvb_engine_profile(e, &pr), n_pe = 0;
+        for (int i = 0; i < np; i++) {
+            if (strstr(pr[i].name, "attn/pe/") == NULL || strncmp(pr[i].ops, "Conv", 4) != 0)
+                continue;
+            n_pe++;
+            if (strncmp(pr[i].kernel, "x64", 3) == 0 || strncmp(pr[i].kernel, "brdgmm", 6) == 0) {
+                fprintf(stderr, "%s runs %s\n", pr[i].name, pr[i].kernel);
+                CHECK(!"an attention pe conv in the plain layout");
+            }
+        }
+        CHECK_EQ_INT(n_pe, 8);
+    }
+    cvb_engine_free(e);
+    free(buf);
 }
 
 /* A node oneDNN refuses as planned (here: every MatMul reading a folded
