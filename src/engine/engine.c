@@ -57,8 +57,13 @@
  * (the stem) run int8 too, whatever their channel count, and read the
  * caller's frame itself as their u8 NHWC source (scale 1/255, zero point 0:
  * exact, no calibration entry; cvb__quant_select_frame): the input tensor
- * then has no arena bytes and no u8->f32 step (e->u8_direct). bf16 keeps
- * the fp32 plan and converts each Conv's input and weights to bfloat16.
+ * then has no arena bytes and no u8->f32 step (e->u8_direct). bf16 takes
+ * the layout cvb__dnn_bf16_layout() names: blocked, as fp32, where the
+ * CPU has no AMX (each bf16 Conv converts its float32 input on the way in;
+ * jit_bf16 there is as fast as the channels-last kernels and the views
+ * stay), NHWC on AMX (oneDNN's AMX convolutions take nothing else), where
+ * activations between bf16 Convs are stored as bfloat16 (plan_bf16), with
+ * no conversion step between them.
  *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
  * allocates (the reference kernels' working memory is the planned scratch,
@@ -549,10 +554,11 @@ static int cmp_by_size_desc(const void *a, const void *b) {
 }
 
 /* Bytes of tensor t as stored: uint8 activations of int8 plans take one
- * byte per element. */
+ * byte per element, bfloat16 ones of bf16 plans two. */
 static size_t act_bytes(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
     if (e->act != NULL && e->act[t].u8) return (size_t)tt->numel;
+    if (e->act != NULL && e->act[t].bf16) return (size_t)tt->numel * 2;
     if ((e->layout[t] == CVB__LAYOUT_BLK16 || e->layout[t] == CVB__LAYOUT_BLK8) &&
         tt->dims[1] % e->cblk != 0) {
         int64_t c = (tt->dims[1] + e->cblk - 1) / e->cblk * e->cblk;
@@ -909,7 +915,7 @@ static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
             e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, CVB__QUANT_FRAME_SCALE, 0, true};
             e->n_lowp++;
         }
-        e->act[e->u8_tensor] = (struct cvb__dnn_act){true, CVB__QUANT_FRAME_SCALE, 0};
+        e->act[e->u8_tensor] = (struct cvb__dnn_act){true, CVB__QUANT_FRAME_SCALE, 0, false};
         e->u8_direct = true;
     }
 out:
@@ -917,10 +923,10 @@ out:
     return rc;
 }
 
-/* Can tensor t be stored as uint8? An NHWC run-time activation that
- * is no graph input or output, no view of another tensor and no fused sum's
- * addend (the sum reads it as float32). */
-static bool u8_candidate(const struct cvb_engine *e, int t) {
+/* Can tensor t be stored as uint8 (int8 plans) or bfloat16 (bf16 plans)?
+ * An NHWC run-time activation that is no graph input or output, no view of
+ * another tensor and no fused sum's addend (the sum reads it as float32). */
+static bool lowp_candidate(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
     return tt->dtype == CVB_DT_F32 && tt->ndim == 4 && tt->dims[0] >= 1 && tt->numel > 0 &&
            tt->data == NULL && !tt->is_input && !tt->is_output && t != e->u8_tensor &&
@@ -955,7 +961,7 @@ static bool u8_readers_agree(const struct cvb_engine *e, int i, int t, struct cv
             struct cvb__dnn_act a;
             if (c->op == CVB_OP_CONV && j == 0 && e->quant[k].prec == CVB__PREC_INT8 &&
                 !(e->fuse[k].post & CVB__POST_SUM)) /* a fused sum reads float32 */
-                a = (struct cvb__dnn_act){true, e->quant[k].src_scale, e->quant[k].src_zp};
+                a = (struct cvb__dnn_act){true, e->quant[k].src_scale, e->quant[k].src_zp, false};
             else if (c->op == CVB_OP_CONCAT && c->n_out >= 1 && c->out[0] >= 0 &&
                      e->act[c->out[0]].u8)
                 a = e->act[c->out[0]];
@@ -993,8 +999,76 @@ static void plan_u8(struct cvb_engine *e) {
                            !(e->fuse[i].post & CVB__POST_SUM) && e->absorb[i] < 0) ||
                           (n->op == CVB_OP_CONCAT && o == 0 && concat_u8_ok(e, n)) ||
                           (n->op == CVB_OP_SPLIT && e->absorb[i] >= 0);
-            if (t >= 0 && writer && u8_candidate(e, t) && u8_readers_agree(e, i, t, &want))
+            if (t >= 0 && writer && lowp_candidate(e, t) && u8_readers_agree(e, i, t, &want))
                 e->act[t] = want;
+        }
+    }
+}
+
+/* bf16: the nodes that pass bfloat16 activations through (a channel
+ * Concat or Split, MaxPool, Resize): all their activation tensors are
+ * bfloat16 or none is. 'j' >= 0 asks whether input j is one of them
+ * (Resize's roi/scales/sizes and Split's sizes are not), -1 whether n is
+ * such a node at all. */
+static bool bf16_passes(const struct cvb_node *n, int j) {
+    switch (n->op) {
+    case CVB_OP_CONCAT: return norm_axis(n, 4) == 1;
+    case CVB_OP_SPLIT: return norm_axis(n, 4) == 1 && j <= 0;
+    case CVB_OP_MAXPOOL: return (n->n_out < 2 || n->out[1] < 0) && j <= 0;
+    case CVB_OP_RESIZE: return j <= 0;
+    default: return false;
+    }
+}
+
+/* bf16 plans in NHWC (cvb__dnn_bf16_layout: AMX): which activations are
+ * stored as bfloat16 (e->act[t].bf16), so that bf16 Convs read their input
+ * as is and write bfloat16, with no float32 conversion between them. A
+ * tensor is bfloat16 when it is a candidate (lowp_candidate), it is written
+ * by a bf16 Conv without a fused sum (the sum's output aliases its float32
+ * addend) or by a node of bf16_passes, and every reader is a bf16 Conv
+ * (input 0) or a node of bf16_passes; such a node has all its activations
+ * bfloat16 or none. Start from every candidate and remove what breaks a
+ * rule until nothing changes (each round removes one or stops; at most one
+ * round per tensor). Anything else (the head's Reshape/Softmax/Sigmoid, a
+ * float32 Conv, a graph output) reads and writes float32. */
+static void plan_bf16(struct cvb_engine *e) {
+    const struct cvb_graph *g = e->g;
+    if (e->opts.precision != CVB_PRECISION_BF16 || !e->fast || e->act == NULL ||
+        e->blk != CVB__LAYOUT_NHWC)
+        return;
+    for (int t = 0; t < g->n_tensors; t++)
+        e->act[t].bf16 = lowp_candidate(e, t) && live_node(g, g->tensors[t].producer);
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const struct cvb_node *n = &g->nodes[i];
+            if (n->dead) continue;
+            if (bf16_passes(n, -1)) {
+                bool all = true;
+                for (int j = 0; j < n->n_in; j++)
+                    if (bf16_passes(n, j)) all &= n->in[j] >= 0 && e->act[n->in[j]].bf16;
+                for (int o = 0; o < n->n_out; o++) all &= n->out[o] >= 0 && e->act[n->out[o]].bf16;
+                if (all) continue;
+                for (int j = 0; j < n->n_in + n->n_out; j++) {
+                    int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+                    if (t >= 0 && e->act[t].bf16 && (j >= n->n_in || bf16_passes(n, j))) {
+                        e->act[t].bf16 = false;
+                        changed = true;
+                    }
+                }
+                continue;
+            }
+            bool conv = n->op == CVB_OP_CONV && e->quant[i].prec == CVB__PREC_BF16 &&
+                        e->absorb[i] < 0;
+            for (int j = 0; j < n->n_in + n->n_out; j++) {
+                int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
+                bool ok = conv && (j == 0 || (j == n->n_in && !(e->fuse[i].post & CVB__POST_SUM)));
+                if (t >= 0 && e->act[t].bf16 && !ok) {
+                    e->act[t].bf16 = false;
+                    changed = true;
+                }
+            }
         }
     }
 }
@@ -1014,7 +1088,7 @@ static void plan_conv_splits(struct cvb_engine *e) {
             n->n_out != 1 || n->out[0] < 0)
             continue;
         int x = n->out[0];
-        if (!u8_candidate(e, x)) continue; /* same conditions: NHWC run-time, no alias */
+        if (!lowp_candidate(e, x)) continue; /* same conditions: NHWC run-time, no alias */
         int s = -1, uses = 0;
         for (int k = i + 1; k < g->n_nodes; k++) {
             const struct cvb_node *c = &g->nodes[k];
@@ -1034,7 +1108,7 @@ static void plan_conv_splits(struct cvb_engine *e) {
         bool ok = true;
         for (int j = 0; j < sp->n_out && ok; j++) {
             int t = sp->out[j];
-            ok = t >= 0 && u8_candidate(e, t);
+            ok = t >= 0 && lowp_candidate(e, t);
             if (ok) cs += g->tensors[t].dims[1];
         }
         if (!ok || cs != g->tensors[x].dims[1]) continue;
@@ -1170,7 +1244,9 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     if (e->fast) {
         e->blk = cvb__dnn_blocked_layout();
         e->cblk = e->blk == CVB__LAYOUT_BLK8 ? 8 : 16;
-        if (e->opts.precision == CVB_PRECISION_INT8) {
+        if (e->opts.precision == CVB_PRECISION_INT8 ||
+            (e->opts.precision == CVB_PRECISION_BF16 &&
+             cvb__dnn_bf16_layout() == CVB__LAYOUT_NHWC)) {
             e->blk = CVB__LAYOUT_NHWC;
             e->cblk = 1;
         }
@@ -1199,6 +1275,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     if (rc < 0) goto out;
     plan_conv_splits(e);
     plan_u8(e);
+    plan_bf16(e);
     rc = plan_memory(e, err);
     if (rc < 0) goto out;
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
@@ -1608,7 +1685,8 @@ int cvb_engine_run(struct cvb_engine *e, const void *const *inputs, void *const 
             e->prof[e->plan[i].prof].calls++;
         }
         if (e->observer != NULL && on == n && n->n_out >= 1 && n->out[0] >= 0 &&
-            g->tensors[n->out[0]].dtype == CVB_DT_F32 && !e->act[n->out[0]].u8) {
+            g->tensors[n->out[0]].dtype == CVB_DT_F32 && !e->act[n->out[0]].u8 &&
+            !e->act[n->out[0]].bf16) {
             const struct cvb_tensor *t = &g->tensors[n->out[0]];
             e->observer(e->observer_user, n->name, cvb__op_name(n->op), e->buf[n->out[0]],
                         t->ndim, t->dims);

@@ -52,6 +52,7 @@
 #include "cvb/engine.h"
 #include "cvb/synth.h"
 #include "cvb/video.h"
+#include "engine/kernels/onednn/dnn.h"
 #include "test.h"
 
 #include <math.h>
@@ -345,6 +346,70 @@ out:
     cvb_engine_free(b);
 }
 
+/* The bf16 plan of AMX CPUs (cvb__dnn_bf16_layout: NHWC), forced here
+ * through the test hook so that every bf16-capable CPU checks it: bf16
+ * Convs write bfloat16 activations (">bf16") that the next bf16 Convs,
+ * Concats, Splits, MaxPools and Resizes read as they are; none of those
+ * runs a reference kernel; the outputs agree with the blocked bf16 plan
+ * (same roundings, other kernels: measured 2-6e-6) within 1e-4, which
+ * bfloat16 buffers planned at half their size break (5e-4 measured);
+ * and a run is a pure function of its input (a buffer planned with a wrong
+ * size or lifetime shows up as A, B, A giving two different A results). */
+static void test_bf16_nhwc(void) {
+    struct cvb_engine *blk = load(CVB_PRECISION_BF16, NULL);
+    cvb__dnn_test_bf16_layout(CVB__LAYOUT_NHWC);
+    struct cvb_engine *b = load(CVB_PRECISION_BF16, NULL);
+    cvb__dnn_test_bf16_layout(0);
+    uint8_t *frames[16] = {0};
+    const char *names[16];
+    float *y1 = NULL, *y2 = NULL;
+    int n = 0;
+    CHECK(blk != NULL && b != NULL);
+    if (blk == NULL || b == NULL) goto out;
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(b, &pr), n_w = 0, n_conv = 0;
+    for (int i = 0; i < np; i++) {
+        const char *k = pr[i].kernel;
+        if (strncmp(pr[i].ops, "Conv", 4) == 0 && strstr(k, "/bf16") != NULL) {
+            n_conv++;
+            if (strstr(k, ">bf16") != NULL) n_w++;
+        }
+        if (strncmp(k, "ref", 3) == 0) {
+            fprintf(stderr, "%s (%s) runs %s\n", pr[i].name, pr[i].ops, k);
+            CHECK(strncmp(pr[i].ops, "Conv", 4) != 0 && strcmp(pr[i].ops, "Concat") != 0 &&
+                  strcmp(pr[i].ops, "Split") != 0 && strcmp(pr[i].ops, "MaxPool") != 0 &&
+                  strcmp(pr[i].ops, "Resize") != 0);
+        }
+    }
+    printf("  bf16 NHWC plan: %d of %d bf16 convs write bfloat16\n", n_w, n_conv);
+    CHECK(n_conv == cvb_engine_n_lowp_convs(b));
+    CHECK(n_w >= 40); /* 43 in YOLOv8n: all but the fused-sum convs and the head's */
+    n = make_inputs(frames, names, 3); /* random, dog, grey */
+    for (int i = 0; i < n; i++) {
+        double rel = 1;
+        compare(names[i], blk, b, frames[i], &rel);
+        printf("  %-22s NHWC vs blocked bf16 plan: rel-L2 %.2e\n", names[i], rel);
+        CHECK(rel < 1e-4);
+    }
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(b, 0, &oi);
+    y1 = malloc(oi.bytes);
+    y2 = malloc(oi.bytes);
+    CHECK(y1 != NULL && y2 != NULL && n >= 2);
+    if (y1 == NULL || y2 == NULL || n < 2) goto out;
+    CHECK(run1(b, frames[0], y1) == 0);
+    CHECK(run1(b, frames[1], y2) == 0);
+    CHECK(memcmp(y1, y2, oi.bytes) != 0);
+    CHECK(run1(b, frames[0], y2) == 0);
+    CHECK(memcmp(y1, y2, oi.bytes) == 0);
+out:
+    for (int i = 0; i < n; i++) free(frames[i]);
+    free(y1);
+    free(y2);
+    cvb_engine_free(blk);
+    cvb_engine_free(b);
+}
+
 /* Occurrences of 'needle' in the file at 'path' (binary safe). */
 static int count_in_file(const char *path, const char *needle) {
     FILE *f = fopen(path, "rb");
@@ -492,6 +557,7 @@ int main(void) {
     RUN(test_u8_activations);
     RUN(test_frame_stem);
     RUN(test_bf16_guard);
+    RUN(test_bf16_nhwc);
     unlink(model_path);
     unlink(calib_path);
     unlink(qdq_path);

@@ -324,14 +324,22 @@ static int layout_of(const struct prep *p, const struct cvb_tensor *t) {
     return p->io->layout[t - p->g->tensors];
 }
 
-/* Descriptor of 'dims' in layout 'layout': dense row-major, or nChw16c. */
-static dnnl_status_t md_layout(dnnl_memory_desc_t *md, int nd, const int64_t *dims, int layout) {
-    if (layout == CVB__LAYOUT_PLAIN || nd != 4) return md_plain(md, nd, dims);
+/* Descriptor of 'dims' in layout 'layout' (dense row-major, nChw16c/8c or
+ * NHWC) with element type 'dt'. */
+static dnnl_status_t md_layout_dt(dnnl_memory_desc_t *md, int nd, const int64_t *dims, int layout,
+                                  dnnl_data_type_t dt) {
+    if ((layout == CVB__LAYOUT_PLAIN || nd != 4) && dt == dnnl_f32) return md_plain(md, nd, dims);
+    if (layout == CVB__LAYOUT_PLAIN || nd != 4) return dnnl_invalid_arguments;
     dnnl_dims_t dd = {dims[0], dims[1], dims[2], dims[3]};
-    return dnnl_memory_desc_init_by_tag(md, 4, dd, dnnl_f32,
+    return dnnl_memory_desc_init_by_tag(md, 4, dd, dt,
                                         layout == CVB__LAYOUT_BLK8   ? dnnl_nChw8c
                                         : layout == CVB__LAYOUT_NHWC ? dnnl_nhwc
                                                                      : dnnl_nChw16c);
+}
+
+/* float32 'dims' in layout 'layout'. */
+static dnnl_status_t md_layout(dnnl_memory_desc_t *md, int nd, const int64_t *dims, int layout) {
+    return md_layout_dt(md, nd, dims, layout, dnnl_f32);
 }
 
 /* Elements of activation 't' as stored: a blocked tensor whose channels are
@@ -343,10 +351,17 @@ static int64_t act_elems(const struct prep *p, const struct cvb_tensor *t) {
     return t->numel / t->dims[1] * ((t->dims[1] + b - 1) / b * b);
 }
 
-/* Descriptor of activation 't' in the layout the executor gave it. */
+/* Is activation 't' stored as bfloat16 (bf16 plans, struct cvb__dnn_act)? */
+static bool act_bf16(const struct prep *p, const struct cvb_tensor *t) {
+    return p->io != NULL && p->io->act != NULL && t != NULL && p->io->act[t - p->g->tensors].bf16;
+}
+
+/* Descriptor of activation 't' in the layout and element type the
+ * executor gave it. */
 static dnnl_status_t md_act(const struct prep *p, dnnl_memory_desc_t *md,
                             const struct cvb_tensor *t) {
-    return md_layout(md, t->ndim, t->dims, layout_of(p, t));
+    return md_layout_dt(md, t->ndim, t->dims, layout_of(p, t),
+                        act_bf16(p, t) ? dnnl_bf16 : dnnl_f32);
 }
 
 /* True when every activation (non-constant) input and output of the node
@@ -655,10 +670,11 @@ static dnnl_status_t quant_attr(struct prep *p, float scale, int32_t zp,
 }
 
 /* Conv in float32, bfloat16 or int8 (conv_quant). The activations the
- * executor hands over are float32 in its layout; a bf16/int8 plan converts
- * the input on the way in (a reorder step into a plan buffer: to bf16, or
- * quantised to u8 NHWC with the calibrated scale and zero point) and writes
- * float32 out. int8 details: oneDNN 2.6 applies the output scale after the
+ * executor hands over are float32 in its layout, unless it stores them
+ * lower (struct cvb__dnn_act: u8, or bf16 NHWC, read and written as they
+ * are); a bf16/int8 plan converts a float32 input on the way in (a reorder
+ * step into a plan buffer: to bf16, or quantised to u8 NHWC with the
+ * calibrated scale and zero point) and writes float32 or the stored type. int8 details: oneDNN 2.6 applies the output scale after the
  * bias, dst = oscale * (acc + bias), so the bias is passed divided by
  * src_scale * w_scale[oc]; the input zero point is a run-time attribute
  * (padding then reads as the zero point, i.e. real 0, as ONNX's QLinearConv). */
@@ -713,6 +729,11 @@ static int prep_conv_part(struct prep *p, int part) {
         rc = prep_fail(p, CVB_EINVAL, "int8 needs a 2-D convolution with constant "
                        "weights and a valid input scale (got scale %g, zero point %d)",
                        (double)q->src_scale, (int)q->src_zp);
+        goto out;
+    }
+    if ((act_bf16(p, x) || act_bf16(p, y)) && (!bf16 || (act_bf16(p, y) && (post & CVB__POST_SUM)))) {
+        rc = prep_fail(p, CVB_EINTERNAL, "bfloat16 activations need a bf16 convolution (and a "
+                       "fused sum's output stays float32)");
         goto out;
     }
     if (bf16 && w->data == NULL) {
@@ -898,17 +919,20 @@ static int prep_conv_part(struct prep *p, int part) {
         /* a blocked source into a plain output (a head's last 1x1 conv, an
          * attention qkv conv feeding a Reshape): the kernels writing the
          * plain layout from it run at about half the speed of those writing
-         * the blocked one, and a reorder after costs less than the difference */
-        bool blk_to_plain = !bf16 && nd == 4 &&
-                            (layout_of(p, x) == CVB__LAYOUT_BLK16 ||
-                             layout_of(p, x) == CVB__LAYOUT_BLK8) &&
-                            layout_of(p, y) == CVB__LAYOUT_PLAIN;
+         * the blocked one, and a reorder after costs less than the difference.
+         * bf16 only from NHWC (AMX plans: only channels-last runs the AMX
+         * kernels, gemm otherwise); from nChw16c its jit_bf16 + reorder was
+         * slower than the gemm kernel (0.51 vs 0.39 ms, avx512_core_bf16) */
+        bool blk_to_plain = nd == 4 && layout_of(p, y) == CVB__LAYOUT_PLAIN &&
+                            (bf16 ? layout_of(p, x) == CVB__LAYOUT_NHWC
+                                  : layout_of(p, x) == CVB__LAYOUT_BLK16 ||
+                                        layout_of(p, x) == CVB__LAYOUT_BLK8);
         bool try_direct = attempt == 0 && ((gemm && group > 1) || blk_to_plain) &&
                           !(post & CVB__POST_SUM) && !int8;
         if (again) break;
         if (attempt == 0 && !try_direct && (!is_ref || (plain && q == NULL))) break;
         if (try_direct) via_direct = true;
-        if (try_direct && blk_to_plain && !gemm) via_blk = true;
+        if (try_direct && blk_to_plain && (!gemm || bf16)) via_blk = true;
         if (attempt == 1 && via_direct && (gemm || is_ref)) {
             again = true; /* no better than the planned layouts: rebuild attempt 0 */
             attempt = -1;
@@ -1002,7 +1026,8 @@ static int prep_conv_part(struct prep *p, int part) {
         /* name the precision in profiles: "brgconv:avx512_core_vnni/u8s8" */
         size_t l = strlen(p->plan->impl);
         snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "%s%s%s",
-                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : "/bf16", ay != NULL ? ">u8" : "",
+                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : "/bf16",
+                 ay != NULL ? ">u8" : act_bf16(p, y) ? ">bf16" : "",
                  part == 0 ? "+split" : "");
     }
 out:
@@ -1990,6 +2015,19 @@ static dnnl_cpu_isa_t isa_cap;
 const char *cvb__dnn_effective_isa(void) {
     atomic_store(&dnn_used, true);
     return isa_name(dnnl_get_effective_cpu_isa());
+}
+
+static atomic_int bf16_layout_forced;
+void cvb__dnn_test_bf16_layout(int layout) { atomic_store(&bf16_layout_forced, layout); }
+
+int cvb__dnn_bf16_layout(void) {
+    int forced = atomic_load(&bf16_layout_forced);
+    if (forced != 0) return forced;
+    atomic_store(&dnn_used, true);
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    bool amx = isa == dnnl_cpu_isa_avx512_core_amx ||
+               (isa == dnnl_cpu_isa_all && cvb__cpu_has("amx_bf16"));
+    return amx ? CVB__LAYOUT_NHWC : cvb__dnn_blocked_layout();
 }
 
 int cvb__dnn_blocked_layout(void) {

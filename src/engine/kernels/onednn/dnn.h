@@ -53,6 +53,11 @@ struct cvb__dnn_act {
     bool u8;
     float scale;
     int32_t zp;
+    /* bf16 plans: stored as bfloat16 (NHWC), written by a bf16 Conv or a
+     * Concat/Split/MaxPool/Resize whose tensors are all bfloat16, read by
+     * bf16 Convs or such nodes: the executor guarantees no other node
+     * touches it (engine.c, plan_bf16) */
+    bool bf16;
 };
 
 /* Post-ops of a fused Conv. SUM: the conv adds its result to what its
@@ -122,6 +127,15 @@ int cvb__dnn_set_isa(const char *isa, struct cvb_err *err);
 const char *cvb__dnn_effective_isa(void);
 /* The blocked layout the effective ISA's kernels prefer: BLK16 or BLK8. */
 int cvb__dnn_blocked_layout(void);
+/* The layout of a bf16 plan's activations: NHWC where the effective ISA
+ * has AMX (oneDNN 2.6's AMX bf16 convolutions take channels-last only; in
+ * nChw16c it falls back to jit_bf16 at 1/10 the speed: notes/onednn.md),
+ * else the blocked layout (on avx512_core_bf16, jit_bf16 in nChw16c runs
+ * as fast as brgconv in NHWC and keeps Concat/Split views). */
+int cvb__dnn_bf16_layout(void);
+/* Tests only: force cvb__dnn_bf16_layout()'s answer (0: the rule above).
+ * Process-wide; set it before loading. */
+void cvb__dnn_test_bf16_layout(int layout);
 /* "OpenMP" (this build's oneDNN threading runtime) and its library version. */
 const char *cvb__dnn_runtime(void);
 /* "oneDNN 2.6.3 (OpenMP)": the library in use, for run manifests. */
