@@ -1059,8 +1059,10 @@ static void plan_bf16(struct cvb_engine *e) {
                 }
                 continue;
             }
-            bool conv = n->op == CVB_OP_CONV && e->quant[i].prec == CVB__PREC_BF16 &&
-                        e->absorb[i] < 0;
+            /* a Conv that absorbed a Split writes the Split's outputs, each
+             * in its own storage; the Split (bf16_passes) keeps them and the
+             * Conv's own output, never written, of one type */
+            bool conv = n->op == CVB_OP_CONV && e->quant[i].prec == CVB__PREC_BF16;
             for (int j = 0; j < n->n_in + n->n_out; j++) {
                 int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
                 bool ok = conv && (j == 0 || (j == n->n_in && !(e->fuse[i].post & CVB__POST_SUM)));
@@ -1073,17 +1075,21 @@ static void plan_bf16(struct cvb_engine *e) {
     }
 }
 
-/* int8: a channel Split (NHWC, so its outputs would be strided copies) of
- * an int8 Conv's output, when the Split is that output's only reader, is
+/* int8, and bf16 in NHWC (AMX): a channel Split (NHWC, so its outputs
+ * would be strided copies) of such a Conv's output, when the Split is that
+ * output's only reader, is
  * absorbed into the Conv: the Conv runs once per Split output over its
  * slice of output channels and writes each output densely (e->absorb).
  * The Split itself does nothing and the Conv's own output never exists. */
 static void plan_conv_splits(struct cvb_engine *e) {
     struct cvb_graph *g = e->g;
-    if (e->opts.precision != CVB_PRECISION_INT8 || !e->fast) return;
+    int prec = e->opts.precision == CVB_PRECISION_INT8 ? CVB__PREC_INT8 : CVB__PREC_BF16;
+    if ((e->opts.precision != CVB_PRECISION_INT8 && e->opts.precision != CVB_PRECISION_BF16) ||
+        !e->fast || e->blk != CVB__LAYOUT_NHWC)
+        return;
     for (int i = 0; i < g->n_nodes; i++) {
         const struct cvb_node *n = &g->nodes[i];
-        if (n->dead || n->op != CVB_OP_CONV || e->quant[i].prec != CVB__PREC_INT8 ||
+        if (n->dead || n->op != CVB_OP_CONV || e->quant[i].prec != prec ||
             (e->fuse[i].post & CVB__POST_SUM) || cvb__attr_int(n, "group", 1) != 1 ||
             n->n_out != 1 || n->out[0] < 0)
             continue;

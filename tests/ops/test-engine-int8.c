@@ -349,7 +349,8 @@ out:
 /* The bf16 plan of AMX CPUs (cvb__dnn_bf16_layout: NHWC), forced here
  * through the test hook so that every bf16-capable CPU checks it: bf16
  * Convs write bfloat16 activations (">bf16") that the next bf16 Convs,
- * Concats, Splits, MaxPools and Resizes read as they are; none of those
+ * Concats, MaxPools and Resizes read as they are; each C2f's Split is
+ * absorbed by its Conv, which writes the two halves ("+Split"); none of those
  * runs a reference kernel; the outputs agree with the blocked bf16 plan
  * (same roundings, other kernels: measured 2-6e-6) within 1e-4, which
  * bfloat16 buffers planned at half their size break (5e-4 measured);
@@ -367,9 +368,11 @@ static void test_bf16_nhwc(void) {
     CHECK(blk != NULL && b != NULL);
     if (blk == NULL || b == NULL) goto out;
     const struct cvb_node_profile *pr;
-    int np = cvb_engine_profile(b, &pr), n_w = 0, n_conv = 0;
+    int np = cvb_engine_profile(b, &pr), n_w = 0, n_conv = 0, n_split_conv = 0;
     for (int i = 0; i < np; i++) {
         const char *k = pr[i].kernel;
+        if (strstr(pr[i].ops, "+Split") != NULL) n_split_conv++;
+        CHECK(strcmp(pr[i].ops, "Split") != 0); /* all absorbed */
         if (strncmp(pr[i].ops, "Conv", 4) == 0 && strstr(k, "/bf16") != NULL) {
             n_conv++;
             if (strstr(k, ">bf16") != NULL) n_w++;
@@ -381,7 +384,9 @@ static void test_bf16_nhwc(void) {
                   strcmp(pr[i].ops, "Resize") != 0);
         }
     }
-    printf("  bf16 NHWC plan: %d of %d bf16 convs write bfloat16\n", n_w, n_conv);
+    printf("  bf16 NHWC plan: %d of %d bf16 convs write bfloat16, %d splits absorbed\n", n_w,
+           n_conv, n_split_conv);
+    CHECK(n_split_conv == 8); /* one per C2f */
     CHECK(n_conv == cvb_engine_n_lowp_convs(b));
     CHECK(n_w >= 40); /* 43 in YOLOv8n: all but the fused-sum convs and the head's */
     n = make_inputs(frames, names, 3); /* random, dog, grey */

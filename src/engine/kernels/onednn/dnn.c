@@ -742,9 +742,10 @@ static int prep_conv_part(struct prep *p, int part) {
     }
     int64_t group = cvb__attr_int(p->n, "group", 1);
     int64_t c = x->dims[1], m = part >= 0 ? y->dims[1] : w->dims[0];
-    if (part >= 0 && (!int8 || group != 1 || o0 + m > w->dims[0])) {
-        rc = prep_fail(p, CVB_EINTERNAL, "only an int8 convolution without groups absorbs a "
-                       "split of its output");
+    if (part >= 0 && (!(int8 || bf16) || group != 1 || o0 + m > w->dims[0] ||
+                      (post & CVB__POST_SUM))) {
+        rc = prep_fail(p, CVB_EINTERNAL, "only an int8 or bf16 convolution without groups or "
+                       "a fused sum absorbs a split of its output");
         goto out;
     }
     if (group < 1 || c != w->dims[1] * group || m % group != 0 || y->dims[1] != m ||
@@ -997,6 +998,23 @@ static int prep_conv_part(struct prep *p, int part) {
             sb = (struct dnn_bind){BIND_BUF, buf, 0};
             p->qsrc_buf1 = buf + 1;
             p->qsrc_md = *want_s;
+        }
+    } else if (part >= 0) {
+        /* bf16, one part of an absorbed Split: this part's output channels'
+         * weights and bias; the input converted once, by part 0 */
+        int64_t per = w->numel / w->dims[0];
+        int buf;
+        rc = const_reorder(p, (const float *)w->data + o0 * per, &wplain_md, want_w, &buf);
+        wb = (struct dnn_bind){BIND_BUF, buf, 0};
+        bb.off = (size_t)o0 * sizeof(float);
+        if (rc == 0 && p->qsrc_buf1 > 0 && dnnl_memory_desc_equal(&p->qsrc_md, want_s)) {
+            sb = (struct dnn_bind){BIND_BUF, p->qsrc_buf1 - 1, 0};
+        } else if (rc == 0) {
+            rc = bind_input_md(p, 0, &src_md, want_s, &sb);
+            if (rc == 0 && sb.kind == BIND_BUF) {
+                p->qsrc_buf1 = sb.idx + 1;
+                p->qsrc_md = *want_s;
+            }
         }
     } else {
         rc = bind_input(p, 1, &wplain_md, want_w, &wb);
