@@ -559,11 +559,8 @@ static size_t act_bytes(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
     if (e->act != NULL && e->act[t].u8) return (size_t)tt->numel;
     if (e->act != NULL && e->act[t].bf16) return (size_t)tt->numel * 2;
-    if ((e->layout[t] == CVB__LAYOUT_BLK16 || e->layout[t] == CVB__LAYOUT_BLK8) &&
-        tt->dims[1] % e->cblk != 0) {
-        int64_t c = (tt->dims[1] + e->cblk - 1) / e->cblk * e->cblk;
-        return (size_t)(tt->numel / tt->dims[1] * c) * sizeof(float);
-    }
+    int64_t n = cvb__act_elems(tt, e->layout[t]);
+    if (n != tt->numel) return (size_t)n * sizeof(float); /* padded blocked float32 */
     return cvb__tensor_bytes(tt);
 }
 

@@ -342,13 +342,9 @@ static dnnl_status_t md_layout(dnnl_memory_desc_t *md, int nd, const int64_t *di
     return md_layout_dt(md, nd, dims, layout, dnnl_f32);
 }
 
-/* Elements of activation 't' as stored: a blocked tensor whose channels are
- * no multiple of the block holds zero channels up to the next block. */
+/* Elements of activation 't' as stored (cvb__act_elems). */
 static int64_t act_elems(const struct prep *p, const struct cvb_tensor *t) {
-    int l = layout_of(p, t);
-    int64_t b = l == CVB__LAYOUT_BLK16 ? 16 : l == CVB__LAYOUT_BLK8 ? 8 : 1;
-    if (b == 1 || t->ndim != 4 || t->dims[1] % b == 0) return t->numel;
-    return t->numel / t->dims[1] * ((t->dims[1] + b - 1) / b * b);
+    return cvb__act_elems(t, layout_of(p, t));
 }
 
 /* Is activation 't' stored as bfloat16 (bf16 plans, struct cvb__dnn_act)? */

@@ -27,6 +27,15 @@ enum cvb__layout {
     CVB__LAYOUT_NHWC = 3
 };
 
+/* Elements of 4-D activation 't' as stored in 'layout': a blocked tensor
+ * whose channel count is no multiple of the block holds zero channels up
+ * to the next block (oneDNN's padded dims); other layouts hold numel. */
+static inline int64_t cvb__act_elems(const struct cvb_tensor *t, int layout) {
+    int64_t b = layout == CVB__LAYOUT_BLK16 ? 16 : layout == CVB__LAYOUT_BLK8 ? 8 : 1;
+    if (b == 1 || t->ndim != 4 || t->dims[1] % b == 0) return t->numel;
+    return t->numel / t->dims[1] * ((t->dims[1] + b - 1) / b * b);
+}
+
 /* Numeric precision of one convolution. */
 enum cvb__prec { CVB__PREC_F32 = 0, CVB__PREC_BF16, CVB__PREC_INT8 };
 
