@@ -9,9 +9,9 @@ default (reversing) perm; plus cases that must not fold: a Transpose read by
 two nodes, one that moves a batch axis.
 
 Asserts per model: `cvbench infer` (oneDNN) equals ONNX Runtime within 1e-5
-relative L2; `--profile` shows the MatMul as "MatMul+T(A)" / "+T(B)" exactly
-where the fold applies, on a non-reference kernel, and no "running without
-fusion" warning.
+relative L2; `--profile` shows the MatMul as "MatMul+T(A)" / "+T(B)" (and
+"+out^T" with its Transpose as "Transpose+in^T") exactly where the fold
+applies, on a non-reference kernel, and no "running without fusion" warning.
   matmul_transpose.py --cvbench build/cvbench
 Exit 0 pass, 1 fail, 77 skip (onnx/numpy/onnxruntime missing)."""
 import argparse
@@ -31,20 +31,29 @@ except ImportError as e:  # pragma: no cover
 
 # name, A shape, B shape, perm of A's Transpose (None: no Transpose, "default":
 # no perm attribute), the same for B, expected fused ops ("" = no fold),
-# extra: a second reader of the transposed A
+# extra: a second reader of the transposed A, perm of a Transpose of the
+# MatMul's output (None: none). A MatMul(a, Transpose(p)) with p larger than
+# a whose output only a Transpose reads computes y^T = p a^T into its buffer
+# ("+out^T"), and that Transpose reads it so ("Transpose+in^T"): YOLO12's
+# v attn^T followed by its [0, 3, 1, 2] permute.
 CASES = [
-    ("qT_k", [2, 3, 8, 5], [3, 8, 7], [0, 1, 3, 2], None, "MatMul+T(A)", False),
-    ("v_attnT", [4, 5, 8], [4, 7, 8], None, [0, 2, 1], "MatMul+T(B)", False),
-    ("rank2_default", [8, 5], [8, 7], "default", None, "MatMul+T(A)", False),
-    ("both", [2, 8, 5], [2, 7, 8], [0, 2, 1], [0, 2, 1], "MatMul+T(A)+T(B)", False),
-    ("broadcast_B", [2, 3, 5, 8], [7, 8], None, "default", "MatMul+T(B)", False),
-    ("area_attn", [4, 2, 32, 40], [4, 2, 32, 40], [0, 1, 3, 2], None, "MatMul+T(A)", False),
-    ("batch_axis_moved", [5, 2, 8], [2, 8, 7], [1, 0, 2], None, "MatMul", False),
-    ("two_readers", [2, 8, 5], [2, 8, 7], [0, 2, 1], None, "MatMul", True),
+    ("qT_k", [2, 3, 8, 5], [3, 8, 7], [0, 1, 3, 2], None, "MatMul+T(A)", False, None),
+    ("v_attnT", [4, 5, 8], [4, 7, 8], None, [0, 2, 1], "MatMul+T(B)", False, None),
+    ("rank2_default", [8, 5], [8, 7], "default", None, "MatMul+T(A)", False, None),
+    ("both", [2, 8, 5], [2, 7, 8], [0, 2, 1], [0, 2, 1], "MatMul+T(A)+T(B)", False, None),
+    ("broadcast_B", [2, 3, 5, 8], [7, 8], None, "default", "MatMul+T(B)", False, None),
+    ("area_attn", [4, 2, 32, 40], [4, 2, 32, 40], [0, 1, 3, 2], None, "MatMul+T(A)", False,
+     None),
+    ("batch_axis_moved", [5, 2, 8], [2, 8, 7], [1, 0, 2], None, "MatMul", False, None),
+    ("two_readers", [2, 8, 5], [2, 8, 7], [0, 2, 1], None, "MatMul", True, None),
+    ("v_attnT_then_T", [4, 2, 8, 40], [4, 2, 40, 40], None, [0, 1, 3, 2],
+     "MatMul+T(B)+out^T", False, [0, 3, 1, 2]),
+    ("small_p_then_T", [2, 40, 8], [2, 5, 8], None, [0, 2, 1], "MatMul+T(B)", False,
+     [0, 2, 1]),
 ]
 
 
-def build(path, a_shape, b_shape, pa, pb, second):
+def build(path, a_shape, b_shape, pa, pb, second, post):
     nodes, outs = [], []
     a_in, b_in = "a", "b"
     if pa is not None:
@@ -56,7 +65,10 @@ def build(path, a_shape, b_shape, pa, pb, second):
         nodes.append(helper.make_node("Transpose", ["b"], ["bt"], name="tb", **kw))
         b_in = "bt"
     nodes.append(helper.make_node("MatMul", [a_in, b_in], ["y"], name="mm"))
-    outs.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, None))
+    if post is not None:
+        nodes.append(helper.make_node("Transpose", ["y"], ["yt"], name="ty", perm=post))
+    outs.append(helper.make_tensor_value_info("y" if post is None else "yt", TensorProto.FLOAT,
+                                              None))
     if second:
         nodes.append(helper.make_node("Relu", [a_in], ["z"], name="second"))
         outs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
@@ -74,9 +86,9 @@ def main(cvbench):
     fails = []
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory() as d:
-        for name, sa, sb, pa, pb, want, second in CASES:
+        for name, sa, sb, pa, pb, want, second, post in CASES:
             model = os.path.join(d, name + ".onnx")
-            build(model, sa, sb, pa, pb, second)
+            build(model, sa, sb, pa, pb, second, post)
             xa = rng.standard_normal(sa).astype(np.float32)
             xb = rng.standard_normal(sb).astype(np.float32)
             fa, fb, fy = (os.path.join(d, name + s + ".npy") for s in ("_a", "_b", "_y"))
@@ -104,6 +116,12 @@ def main(cvbench):
                 fails.append(f"{name}: profile shows {ops}, want {want}")
             if kern.startswith("ref"):
                 fails.append(f"{name}: the MatMul runs {kern}")
+            if post is not None:
+                trow = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("ty ")]
+                tops = trow[0].split()[1] if len(trow) == 1 else "?"
+                twant = "Transpose+in^T" if want.endswith("+out^T") else "Transpose"
+                if tops != twant:
+                    fails.append(f"{name}: the Transpose shows {tops}, want {twant}")
     for f in fails:
         print("FAIL:", f)
     print("PASS" if not fails else f"{len(fails)} failure(s)")

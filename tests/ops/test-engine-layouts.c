@@ -121,6 +121,8 @@ static void test_yolov9t_padded_blocks(void) {
     CHECK(check_arch("yolov9t", "Conv", "[1,24,") >= 12);
 }
 
+static int count_ops(struct cvb_engine *e, const char *ops);
+
 static void test_yolo12n_attention(void) {
     CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(A)", NULL), 8);
     CHECK_EQ_INT(check_arch("yolo12n", "MatMul+T(B)", NULL), 8);
@@ -148,6 +150,10 @@ static void test_yolo12n_attention(void) {
             }
         }
         CHECK_EQ_INT(n_pe, 8);
+        /* v attn^T computed as (attn v^T)^T straight into the buffer the
+         * next Transpose reads (brgemm then packs v^T, not the scores) */
+        CHECK_EQ_INT(count_ops(e, "MatMul+T(B)+out^T"), 8);
+        CHECK_EQ_INT(count_ops(e, "Transpose+in^T"), 8);
     }
     cvb_engine_free(e);
     free(buf);
@@ -182,9 +188,13 @@ static void test_node_retreat(void) {
                count_ops(retreat, "MatMul"), count_ops(fused, "MatMul"),
                count_ops(retreat, "Transpose"), count_ops(fused, "Transpose"),
                count_ops(retreat, "Conv+SiLU"), conv_silu);
-        CHECK_EQ_INT(count_ops(retreat, "MatMul+T(A)") + count_ops(retreat, "MatMul+T(B)"), 0);
+        CHECK_EQ_INT(count_ops(retreat, "MatMul+T(A)") + count_ops(retreat, "MatMul+T(B)") +
+                         count_ops(retreat, "MatMul+T(B)+out^T") +
+                         count_ops(retreat, "Transpose+in^T"),
+                     0);
         CHECK_EQ_INT(count_ops(retreat, "MatMul"), 16);
-        CHECK_EQ_INT(count_ops(retreat, "Transpose"), count_ops(fused, "Transpose") + 16);
+        CHECK_EQ_INT(count_ops(retreat, "Transpose"),
+                     count_ops(fused, "Transpose") + count_ops(fused, "Transpose+in^T") + 16);
         CHECK(conv_silu > 0);
         CHECK_EQ_INT(count_ops(retreat, "Conv+SiLU"), conv_silu); /* not the plain path */
         struct cvb_tensor_info in, out;

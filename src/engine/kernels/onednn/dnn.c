@@ -1671,6 +1671,13 @@ static int prep_transpose(struct prep *p) {
     dnnl_dims_t xst, sst, dst, ydims;
     xst[nd - 1] = 1;
     for (int i = nd - 2; i >= 0; i--) xst[i] = xst[i + 1] * x->dims[i + 1];
+    if (p->io != NULL && (p->io->post & CVB__POST_READ_T)) {
+        /* the input is stored with its last two axes swapped, dense
+         * (its MatMul's CVB__POST_STORE_T) */
+        if (nd < 2) return prep_fail(p, CVB_EINTERNAL, "a transposed input of rank below 2");
+        xst[nd - 2] = 1;
+        xst[nd - 1] = x->dims[nd - 2];
+    }
     dst[nd - 1] = 1;
     for (int i = nd - 2; i >= 0; i--) dst[i] = dst[i + 1] * y->dims[i + 1];
     for (int i = 0; i < nd; i++) {
@@ -1803,8 +1810,24 @@ static int prep_matmul(struct prep *p) {
     }
     dnnl_memory_desc_t ma, mb, my;
     dnnl_matmul_desc_t md;
-    dnnl_status_t s = ta ? md_plain_t(&ma, nd, da) : md_plain(&ma, nd, da);
-    if (s == dnnl_success) s = tb ? md_plain_t(&mb, nd, db) : md_plain(&mb, nd, db);
+    bool store_t = (post & CVB__POST_STORE_T) != 0;
+    if (store_t && (ta || !tb)) {
+        rc = prep_fail(p, CVB_EINTERNAL, "a transposed store needs A plain and B transposed");
+        goto out;
+    }
+    dnnl_status_t s;
+    if (store_t) {
+        /* y^T = B^T A^T: the source is B^T, i.e. input 1 as stored; the
+         * weights A^T read input 0 through strides; y^T is written dense */
+        swap_last2(da, nd);
+        swap_last2(db, nd);
+        swap_last2(dy, nd);
+        s = md_plain(&ma, nd, db);
+        if (s == dnnl_success) s = md_plain_t(&mb, nd, da);
+    } else {
+        s = ta ? md_plain_t(&ma, nd, da) : md_plain(&ma, nd, da);
+        if (s == dnnl_success) s = tb ? md_plain_t(&mb, nd, db) : md_plain(&mb, nd, db);
+    }
     if (s == dnnl_success) s = md_plain(&my, nd, dy);
     if (s == dnnl_success) s = dnnl_matmul_desc_init(&md, &ma, &mb, NULL, &my);
     if (s != dnnl_success) {
@@ -1813,8 +1836,10 @@ static int prep_matmul(struct prep *p) {
     }
     rc = pd_create(p, &md, NULL, &pd);
     if (rc == 0) rc = step_new(p, pd, 3, true, &st);
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC, &ma, (struct dnn_bind){BIND_IN, 0, 0});
-    if (rc == 0) rc = step_arg(p, st, DNNL_ARG_WEIGHTS, &mb, (struct dnn_bind){BIND_IN, 1, 0});
+    if (rc == 0)
+        rc = step_arg(p, st, DNNL_ARG_SRC, &ma, (struct dnn_bind){BIND_IN, store_t ? 1 : 0, 0});
+    if (rc == 0)
+        rc = step_arg(p, st, DNNL_ARG_WEIGHTS, &mb, (struct dnn_bind){BIND_IN, store_t ? 0 : 1, 0});
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &my, (struct dnn_bind){BIND_OUT, 0, 0});
 out:
     if (pd != NULL) dnnl_primitive_desc_destroy(pd);
@@ -2153,7 +2178,9 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
         rc = prep_fail(&p, CVB_EINTERNAL, "views asked for a node that is not Concat or Split");
     } else if (io != NULL && io->post != 0 && n->op != CVB_OP_CONV &&
                (n->op != CVB_OP_MATMUL ||
-                (io->post & ~(unsigned)(CVB__POST_TRANS_A | CVB__POST_TRANS_B)) != 0)) {
+                (io->post & ~(unsigned)(CVB__POST_TRANS_A | CVB__POST_TRANS_B |
+                                        CVB__POST_STORE_T)) != 0) &&
+               (n->op != CVB_OP_TRANSPOSE || io->post != CVB__POST_READ_T)) {
         rc = prep_fail(&p, CVB_EINTERNAL, "post-ops asked for a node that is not Conv");
     } else if (views) {
         rc = prep_view_copies(&p, n->op == CVB_OP_CONCAT);

@@ -79,12 +79,18 @@ enum {
      * axes (the passes removed that Transpose; the kernel reads the
      * transposed operand through strides) */
     CVB__POST_TRANS_A = 8u,
-    CVB__POST_TRANS_B = 16u
+    CVB__POST_TRANS_B = 16u,
+    /* MatMul y = A B^T (TRANS_B, not TRANS_A): y's buffer holds y with its
+     * last two axes swapped, dense, computed as B A^T; the one reader of y,
+     * a Transpose, reads it so (CVB__POST_READ_T) */
+    CVB__POST_STORE_T = 32u,
+    CVB__POST_READ_T = 64u
 };
 
 struct cvb__dnn_io {
     const uint8_t *layout; /* per graph tensor: enum cvb__layout */
-    unsigned post;         /* Conv: CVB__POST_SWISH/RELU/SUM; MatMul: _TRANS_A/B */
+    unsigned post;         /* Conv: CVB__POST_SWISH/RELU/SUM; MatMul: _TRANS_A/B, _STORE_T;
+                            * Transpose: _READ_T */
     /* Concat (inputs) / Split (outputs) in "view" mode: member i is already
      * in place (view[i]) or is copied to/from byte offset off[i] of the
      * concatenated tensor. NULL: not view mode. Members are dense slices
