@@ -24,6 +24,11 @@ struct cvb__fusion {
  *   Conv (no eltwise post-op) -> Add(conv, b) => Conv with a sum post-op,
  *       only when b is a run-time tensor with no consumer after the Add
  *       (the executor makes the Conv write on top of b's buffer)
+ *   MatMul(Transpose(a), b), MatMul(a, Transpose(b)), Transposes of the
+ *       last two axes     => the MatMul reads through strides (TRANS_A/B)
+ *   MatMul(a, Transpose(p)) read by a Transpose, p larger than a
+ *                         => it stores its output transposed (STORE_T) and
+ *       that Transpose reads it so (READ_T)
  * Each intermediate must have no other consumer and not be a graph output.
  * The Convs at the 'n_no_sum' node indices in 'no_sum' (NULL when 0) take
  * no sum: their Add stays a node of its own (the engine's per-node retreat
