@@ -354,16 +354,17 @@ out:
  * runs a reference kernel; the outputs agree with the blocked bf16 plan
  * (same roundings, other kernels: measured 2-6e-6) within 1e-4, which
  * bfloat16 buffers planned at half their size break (5e-4 measured);
- * and a run is a pure function of its input (a buffer planned with a wrong
- * size or lifetime shows up as A, B, A giving two different A results). */
+ * a run is a pure function of its input (a buffer planned with a wrong
+ * size or lifetime shows up as A, B, A giving two different A results);
+ * and at batch 2 each item equals its batch-1 run. */
 static void test_bf16_nhwc(void) {
     struct cvb_engine *blk = load(CVB_PRECISION_BF16, NULL);
     cvb__dnn_test_bf16_layout(CVB__LAYOUT_NHWC);
-    struct cvb_engine *b = load(CVB_PRECISION_BF16, NULL);
+    struct cvb_engine *b = load(CVB_PRECISION_BF16, NULL), *b2 = NULL;
     cvb__dnn_test_bf16_layout(0);
-    uint8_t *frames[16] = {0};
+    uint8_t *frames[16] = {0}, *in2 = NULL;
     const char *names[16];
-    float *y1 = NULL, *y2 = NULL;
+    float *y1 = NULL, *y2 = NULL, *out2 = NULL;
     int n = 0;
     CHECK(blk != NULL && b != NULL);
     if (blk == NULL || b == NULL) goto out;
@@ -407,12 +408,39 @@ static void test_bf16_nhwc(void) {
     CHECK(memcmp(y1, y2, oi.bytes) != 0);
     CHECK(run1(b, frames[0], y2) == 0);
     CHECK(memcmp(y1, y2, oi.bytes) == 0);
+    /* the same plan at batch 2: each item as its batch-1 run (NHWC slices
+     * of a batch are dense per item; the bf16 buffers hold both) */
+    struct cvb_engine_opts o2 = {.kernels = CVB_KERNELS_ONEDNN, .threads = 1,
+                                 .input_format = CVB_INPUT_U8_NHWC,
+                                 .precision = CVB_PRECISION_BF16, .allow_emulated = true,
+                                 .batch = 2};
+    struct cvb_err err = {0};
+    cvb__dnn_test_bf16_layout(CVB__LAYOUT_NHWC);
+    CHECK(cvb_engine_load(model_path, &o2, &b2, &err) == 0);
+    cvb__dnn_test_bf16_layout(0);
+    size_t fb = (size_t)S * S * 3;
+    in2 = malloc(2 * fb);
+    out2 = malloc(2 * oi.bytes);
+    CHECK(b2 != NULL && in2 != NULL && out2 != NULL);
+    if (b2 == NULL || in2 == NULL || out2 == NULL) goto out;
+    memcpy(in2, frames[1], fb);
+    memcpy(in2 + fb, frames[0], fb);
+    const void *ins[1] = {in2};
+    void *outs[1] = {out2};
+    CHECK(cvb_engine_run(b2, ins, outs, &err) == 0);
+    CHECK(run1(b, frames[1], y2) == 0);
+    double r0 = rel_l2(out2, y2, oi.numel), r1 = rel_l2(out2 + oi.numel, y1, oi.numel);
+    printf("  bf16 NHWC plan at batch 2 vs batch 1: rel-L2 %.2e, %.2e\n", r0, r1);
+    CHECK(r0 < 1e-5 && r1 < 1e-5);
 out:
     for (int i = 0; i < n; i++) free(frames[i]);
     free(y1);
     free(y2);
+    free(in2);
+    free(out2);
     cvb_engine_free(blk);
     cvb_engine_free(b);
+    cvb_engine_free(b2);
 }
 
 /* Occurrences of 'needle' in the file at 'path' (binary safe). */
