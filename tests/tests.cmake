@@ -97,6 +97,12 @@ add_test(NAME matmul-transpose
     --cvbench $<TARGET_FILE:cvbench>)
 set_tests_properties(matmul-transpose PROPERTIES LABELS integration TIMEOUT 300
   SKIP_RETURN_CODE 77)
+# Transpose -> Reshape -> Transpose chains composed into one strided reorder
+add_test(NAME transpose-chain
+  COMMAND ${CVB_PYRUN} ${CMAKE_SOURCE_DIR}/tests/integration/transpose_chain.py
+    --cvbench $<TARGET_FILE:cvbench>)
+set_tests_properties(transpose-chain PROPERTIES LABELS integration TIMEOUT 300
+  SKIP_RETURN_CODE 77)
 
 # ---- serve-model: the KServe v2 server over HTTP (system python3, stdlib only) ----
 find_program(CVB_SYSTEM_PYTHON3 python3)

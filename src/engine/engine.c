@@ -1304,6 +1304,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
                 continue;
             }
             struct cvb__dnn_io io = {.layout = e->layout, .post = e->fuse[i].post,
+                                     .src_strides = e->fuse[i].src_strides,
                                      .quant = e->quant[i].prec != CVB__PREC_F32 ? &e->quant[i]
                                                                                 : NULL,
                                      .act = e->act};

@@ -146,6 +146,125 @@ static int store_matmul_transposed(struct cvb_graph *g, struct cvb__fusion *f, c
     return n;
 }
 
+/* Element strides 'sb' under which dims 'db' (nb axes) view, in row-major
+ * order, the elements of a tensor of dims 'da' (na axes) laid out at
+ * strides 'sa' -- a Reshape without a copy. False when that needs one:
+ * a group of 'da' axes that the reshape merges or splits is not itself
+ * one strided run. */
+static bool reshape_view(int na, const int64_t *da, const int64_t *sa, int nb, const int64_t *db,
+                         int64_t *sb) {
+    int i = 0, j = 0;
+    while (i < na || j < nb) {
+        if (j < nb && db[j] == 1) {
+            sb[j++] = 1; /* any stride reads the one element */
+            continue;
+        }
+        if (i < na && da[i] == 1) {
+            i++;
+            continue;
+        }
+        if (i >= na || j >= nb) return false;
+        int i0 = i, j0 = j;
+        int64_t pa = da[i], pb = db[j];
+        while (pa != pb) {
+            if (pa < pb) {
+                if (++i >= na) return false;
+                pa *= da[i];
+            } else {
+                if (++j >= nb) return false;
+                pb *= db[j];
+            }
+        }
+        int last = -1; /* the group's A axes, size 1 skipped, must be one run */
+        for (int k = i0; k <= i; k++) {
+            if (da[k] == 1) continue;
+            if (last >= 0 && sa[last] != sa[k] * da[k]) return false;
+            last = k;
+        }
+        int64_t st = sa[last];
+        for (int k = j; k >= j0; k--) {
+            sb[k] = st;
+            st *= db[k];
+        }
+        i++;
+        j++;
+    }
+    return true;
+}
+
+/* The permutation of Transpose node 't' over 'nd' axes (default: reversed). */
+static bool transpose_perm(const struct cvb_node *t, int nd, int *perm) {
+    const int64_t *pv = NULL;
+    int cnt = cvb__attr_ints(t, "perm", &pv);
+    if (cnt >= 0 && cnt != nd) return false;
+    for (int i = 0; i < nd; i++) {
+        int64_t a = cnt < 0 ? nd - 1 - i : pv[i] < 0 ? pv[i] + nd : pv[i];
+        if (a < 0 || a >= nd) return false;
+        perm[i] = (int)a;
+    }
+    return true;
+}
+
+/* Transpose t1 -> Reshape r -> Transpose t2, each intermediate read only by
+ * the next, the Reshape a view of t1's strided output: t2 reads t1's input
+ * through the composed strides (CVB__POST_STRIDED, "Transpose+Reshape" in profiles), t1 and r go. YOLO12's
+ * area attention turns its qkv, value and output tensors between NCHW and
+ * [areas, heads, dim, tokens] with such chains: one reorder each instead
+ * of two. t1 may read a MatMul's transposed store (CVB__POST_READ_T). */
+static int compose_transposes(struct cvb_graph *g, struct cvb__fusion *f, const int *plain,
+                              int n_plain) {
+    int removed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct cvb_node *t2 = &g->nodes[i];
+        if (t2->dead || t2->op != CVB_OP_TRANSPOSE || t2->n_in < 1 || t2->in[0] < 0 ||
+            t2->n_out < 1 || t2->out[0] < 0 || f[i].post != 0 || listed(plain, n_plain, i))
+            continue;
+        const struct cvb_tensor *tr = &g->tensors[t2->in[0]];
+        if (!is_f32_runtime(tr) || tr->producer < 0 || sole_consumer(g, t2->in[0]) != i) continue;
+        int ri = tr->producer;
+        struct cvb_node *r = &g->nodes[ri];
+        if (r->dead || r->op != CVB_OP_RESHAPE || r->n_in < 1 || r->in[0] < 0 ||
+            listed(plain, n_plain, ri))
+            continue;
+        const struct cvb_tensor *tt = &g->tensors[r->in[0]];
+        if (!is_f32_runtime(tt) || tt->producer < 0 || sole_consumer(g, r->in[0]) != ri) continue;
+        int i1 = tt->producer;
+        struct cvb_node *t1 = &g->nodes[i1];
+        if (t1->dead || t1->op != CVB_OP_TRANSPOSE || t1->n_in < 1 || t1->in[0] < 0 ||
+            (f[i1].post & ~(unsigned)CVB__POST_READ_T) != 0 || listed(plain, n_plain, i1))
+            continue;
+        const struct cvb_tensor *tx = &g->tensors[t1->in[0]], *ty = &g->tensors[t2->out[0]];
+        int nx = tx->ndim, na = tt->ndim, nb = tr->ndim, ny = ty->ndim;
+        int p1[CVB_MAX_DIMS], p2[CVB_MAX_DIMS];
+        if (nx != na || nb != ny || nx < 1 || ny < 1 || tx->dtype != CVB_DT_F32 ||
+            !transpose_perm(t1, nx, p1) || !transpose_perm(t2, ny, p2))
+            continue;
+        int64_t sx[CVB_MAX_DIMS], sa[CVB_MAX_DIMS], sb[CVB_MAX_DIMS];
+        sx[nx - 1] = 1;
+        for (int k = nx - 2; k >= 0; k--) sx[k] = sx[k + 1] * tx->dims[k + 1];
+        if (f[i1].post & CVB__POST_READ_T) { /* stored with its last two axes swapped */
+            if (nx < 2) continue;
+            sx[nx - 2] = 1;
+            sx[nx - 1] = tx->dims[nx - 2];
+        }
+        for (int k = 0; k < na; k++) sa[k] = sx[p1[k]];
+        if (!reshape_view(na, tt->dims, sa, nb, tr->dims, sb)) continue;
+        bool ok = true;
+        for (int k = 0; k < ny && ok; k++) {
+            ok = ty->dims[k] == tr->dims[p2[k]];
+            f[i].src_strides[k] = sb[p2[k]];
+        }
+        if (!ok) continue;
+        t2->in[0] = t1->in[0];
+        f[i].post = CVB__POST_STRIDED;
+        append_op(&f[i], "Reshape");
+        if (f[i1].post & CVB__POST_READ_T) append_op(&f[i], "in^T");
+        t1->dead = r->dead = true;
+        removed += 2;
+    }
+    return removed;
+}
+
 int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
                      int n_no_sum, const int *plain, int n_plain) {
     int removed = 0;
@@ -235,5 +354,6 @@ int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_s
     }
     removed += fuse_matmul_transposes(g, f, plain, n_plain);
     store_matmul_transposed(g, f, plain, n_plain);
+    removed += compose_transposes(g, f, plain, n_plain);
     return removed;
 }

@@ -16,6 +16,9 @@ struct cvb__fusion {
     unsigned post; /* CVB__POST_* (kernels/onednn/dnn.h) */
     int sum_in;    /* CVB__POST_SUM: tensor added in place (output aliases it); else -1 */
     char ops[40];  /* what the node computes, for profiles: "Conv+SiLU+Add" */
+    /* CVB__POST_STRIDED (a Transpose): the element strides, per output
+     * axis, at which it reads its input's dense storage */
+    int64_t src_strides[CVB_MAX_DIMS];
 };
 
 /* Fuse, in this order:
@@ -29,6 +32,10 @@ struct cvb__fusion {
  *   MatMul(a, Transpose(p)) read by a Transpose, p larger than a
  *                         => it stores its output transposed (STORE_T) and
  *       that Transpose reads it so (READ_T)
+ *   Transpose -> Reshape -> Transpose, where the Reshape is a view of the
+ *       first Transpose's strided output
+ *                         => the last Transpose reads the first one's input
+ *       through strides (STRIDED: one reorder instead of two)
  * Each intermediate must have no other consumer and not be a graph output.
  * The Convs at the 'n_no_sum' node indices in 'no_sum' (NULL when 0) take
  * no sum: their Add stays a node of its own (the engine's per-node retreat

@@ -154,6 +154,10 @@ static void test_yolo12n_attention(void) {
          * next Transpose reads (brgemm then packs v^T, not the scores) */
         CHECK_EQ_INT(count_ops(e, "MatMul+T(B)+out^T"), 8);
         CHECK_EQ_INT(count_ops(e, "Transpose+in^T"), 8);
+        /* the qkv Transpose -> Reshape -> Transpose of every attention
+         * block is read as one reorder */
+        printf("  yolo12n: %d Transpose+Reshape\n", count_ops(e, "Transpose+Reshape"));
+        CHECK(count_ops(e, "Transpose+Reshape") >= 8);
     }
     cvb_engine_free(e);
     free(buf);
@@ -167,6 +171,17 @@ static int count_ops(struct cvb_engine *e, const char *ops) {
     const struct cvb_node_profile *pr;
     int np = cvb_engine_profile(e, &pr), c = 0;
     for (int i = 0; i < np; i++) c += strcmp(pr[i].ops, ops) == 0;
+    return c;
+}
+
+/* The graph's Transposes behind the profile: a "Transpose+Reshape" node
+ * does two (a composed Transpose -> Reshape -> Transpose chain). */
+static int graph_transposes(struct cvb_engine *e) {
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(e, &pr), c = 0;
+    for (int i = 0; i < np; i++)
+        if (strncmp(pr[i].ops, "Transpose", 9) == 0)
+            c += strstr(pr[i].ops, "+Reshape") != NULL ? 2 : 1;
     return c;
 }
 
@@ -186,15 +201,14 @@ static void test_node_retreat(void) {
         int conv_silu = count_ops(fused, "Conv+SiLU");
         printf("  refused folds: MatMul %d (fused plan %d), Transpose %d (%d), Conv+SiLU %d (%d)\n",
                count_ops(retreat, "MatMul"), count_ops(fused, "MatMul"),
-               count_ops(retreat, "Transpose"), count_ops(fused, "Transpose"),
+               graph_transposes(retreat), graph_transposes(fused),
                count_ops(retreat, "Conv+SiLU"), conv_silu);
         CHECK_EQ_INT(count_ops(retreat, "MatMul+T(A)") + count_ops(retreat, "MatMul+T(B)") +
                          count_ops(retreat, "MatMul+T(B)+out^T") +
                          count_ops(retreat, "Transpose+in^T"),
                      0);
         CHECK_EQ_INT(count_ops(retreat, "MatMul"), 16);
-        CHECK_EQ_INT(count_ops(retreat, "Transpose"),
-                     count_ops(fused, "Transpose") + count_ops(fused, "Transpose+in^T") + 16);
+        CHECK_EQ_INT(graph_transposes(retreat), graph_transposes(fused) + 16);
         CHECK(conv_silu > 0);
         CHECK_EQ_INT(count_ops(retreat, "Conv+SiLU"), conv_silu); /* not the plain path */
         struct cvb_tensor_info in, out;

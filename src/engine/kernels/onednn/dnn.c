@@ -1648,8 +1648,12 @@ out:
 static int prep_transpose(struct prep *p) {
     const struct cvb_tensor *x = tin(p, 0), *y = tout(p, 0);
     int rc = 0;
+    /* composed with a Reshape and a Transpose before it (the passes): the
+     * input is read at the strides they give, whatever its own shape */
+    bool strided = p->io != NULL && (p->io->post & CVB__POST_STRIDED) && p->io->src_strides;
     if (x == NULL || y == NULL || x->numel <= 0 || x->ndim < 1 || x->ndim > 6 ||
-        x->dtype != y->dtype || x->numel != y->numel || y->ndim != x->ndim)
+        x->dtype != y->dtype || x->numel != y->numel || (y->ndim != x->ndim && !strided) ||
+        y->ndim < 1 || y->ndim > 6)
         return prep_fail(p, CVB_EUNSUPPORTED, "only a same-type transpose of rank 1..6");
     /* a primitive launch (a few microseconds) costs more than our C copy of
      * a tiny tensor (shape-like data, the 2x3 case of test-onednn-vs-ref) */
@@ -1661,16 +1665,16 @@ static int prep_transpose(struct prep *p) {
     else
         return prep_fail(p, CVB_EUNSUPPORTED, "only float32 and 1-byte types");
     const int64_t *pv = NULL;
-    int nd = x->ndim, cnt = cvb__attr_ints(p->n, "perm", &pv), perm[CVB_MAX_DIMS];
+    int nd = y->ndim, cnt = cvb__attr_ints(p->n, "perm", &pv), perm[CVB_MAX_DIMS];
     if (cnt >= 0 && cnt != nd) return prep_fail(p, CVB_EUNSUPPORTED, "perm has %d values", cnt);
-    for (int i = 0; i < nd; i++) {
+    for (int i = 0; i < nd && !strided; i++) {
         int64_t a = cnt < 0 ? nd - 1 - i : pv[i] < 0 ? pv[i] + nd : pv[i];
         if (a < 0 || a >= nd) return prep_fail(p, CVB_EUNSUPPORTED, "perm out of range");
         perm[i] = (int)a;
     }
     dnnl_dims_t xst, sst, dst, ydims;
     xst[nd - 1] = 1;
-    for (int i = nd - 2; i >= 0; i--) xst[i] = xst[i + 1] * x->dims[i + 1];
+    for (int i = nd - 2; i >= 0 && !strided; i--) xst[i] = xst[i + 1] * x->dims[i + 1];
     if (p->io != NULL && (p->io->post & CVB__POST_READ_T)) {
         /* the input is stored with its last two axes swapped, dense
          * (its MatMul's CVB__POST_STORE_T) */
@@ -1682,6 +1686,10 @@ static int prep_transpose(struct prep *p) {
     for (int i = nd - 2; i >= 0; i--) dst[i] = dst[i + 1] * y->dims[i + 1];
     for (int i = 0; i < nd; i++) {
         ydims[i] = y->dims[i];
+        if (strided) {
+            sst[i] = p->io->src_strides[i];
+            continue;
+        }
         sst[i] = xst[perm[i]];
         if (y->dims[i] != x->dims[perm[i]])
             return prep_fail(p, CVB_EINTERNAL, "output shape disagrees with perm");
@@ -2180,7 +2188,8 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
                (n->op != CVB_OP_MATMUL ||
                 (io->post & ~(unsigned)(CVB__POST_TRANS_A | CVB__POST_TRANS_B |
                                         CVB__POST_STORE_T)) != 0) &&
-               (n->op != CVB_OP_TRANSPOSE || io->post != CVB__POST_READ_T)) {
+               (n->op != CVB_OP_TRANSPOSE ||
+                (io->post != CVB__POST_READ_T && io->post != CVB__POST_STRIDED))) {
         rc = prep_fail(&p, CVB_EINTERNAL, "post-ops asked for a node that is not Conv");
     } else if (views) {
         rc = prep_view_copies(&p, n->op == CVB_OP_CONCAT);

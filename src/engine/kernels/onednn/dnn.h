@@ -84,7 +84,10 @@ enum {
      * last two axes swapped, dense, computed as B A^T; the one reader of y,
      * a Transpose, reads it so (CVB__POST_READ_T) */
     CVB__POST_STORE_T = 32u,
-    CVB__POST_READ_T = 64u
+    CVB__POST_READ_T = 64u,
+    /* Transpose: reads its input at the strides in io->src_strides (a
+     * Transpose -> Reshape -> Transpose chain composed by the passes) */
+    CVB__POST_STRIDED = 128u
 };
 
 struct cvb__dnn_io {
@@ -105,6 +108,8 @@ struct cvb__dnn_io {
      * uint8 output quantises its float32 members (or copies uint8 members
      * with the same scale and zero point) into the channel slices. */
     const struct cvb__dnn_act *act;
+    /* CVB__POST_STRIDED: element strides of the input, per output axis */
+    const int64_t *src_strides;
     /* Conv only (int8, no groups): the channel Split of its output is done
      * here. The Conv writes output channel slices, in order, straight into
      * these n_split_out tensors (the Split's outputs), which the executor
