@@ -63,20 +63,26 @@ static bool listed(const int *v, int n, int x) {
     return false;
 }
 
+/* The permutation of Transpose node 't' over 'nd' axes (default: reversed). */
+static bool transpose_perm(const struct cvb_node *t, int nd, int *perm) {
+    const int64_t *pv = NULL;
+    int cnt = cvb__attr_ints(t, "perm", &pv);
+    if (cnt >= 0 && cnt != nd) return false;
+    for (int i = 0; i < nd; i++) {
+        int64_t a = cnt < 0 ? nd - 1 - i : pv[i] < 0 ? pv[i] + nd : pv[i];
+        if (a < 0 || a >= nd) return false;
+        perm[i] = (int)a;
+    }
+    return true;
+}
+
 /* Is node tr a Transpose of the last two axes of an (nd >= 2) tensor? */
 static bool swaps_last2(const struct cvb_graph *g, const struct cvb_node *tr) {
     if (tr->op != CVB_OP_TRANSPOSE || tr->n_in < 1 || tr->in[0] < 0) return false;
-    int nd = g->tensors[tr->in[0]].ndim;
-    const int64_t *pv = NULL;
-    int cnt = cvb__attr_ints(tr, "perm", &pv);
-    if (nd < 2) return false;
-    if (cnt < 0) return nd == 2; /* default: all axes reversed */
-    if (cnt != nd) return false;
-    for (int i = 0; i < nd; i++) {
-        int64_t a = pv[i] < 0 ? pv[i] + nd : pv[i];
-        int64_t want = i < nd - 2 ? i : i == nd - 2 ? nd - 1 : nd - 2;
-        if (a != want) return false;
-    }
+    int nd = g->tensors[tr->in[0]].ndim, perm[CVB_MAX_DIMS];
+    if (nd < 2 || nd > CVB_MAX_DIMS || !transpose_perm(tr, nd, perm)) return false;
+    for (int i = 0; i < nd; i++)
+        if (perm[i] != (i < nd - 2 ? i : i == nd - 2 ? nd - 1 : nd - 2)) return false;
     return true;
 }
 
@@ -188,19 +194,6 @@ static bool reshape_view(int na, const int64_t *da, const int64_t *sa, int nb, c
         }
         i++;
         j++;
-    }
-    return true;
-}
-
-/* The permutation of Transpose node 't' over 'nd' axes (default: reversed). */
-static bool transpose_perm(const struct cvb_node *t, int nd, int *perm) {
-    const int64_t *pv = NULL;
-    int cnt = cvb__attr_ints(t, "perm", &pv);
-    if (cnt >= 0 && cnt != nd) return false;
-    for (int i = 0; i < nd; i++) {
-        int64_t a = cnt < 0 ? nd - 1 - i : pv[i] < 0 ? pv[i] + nd : pv[i];
-        if (a < 0 || a >= nd) return false;
-        perm[i] = (int)a;
     }
     return true;
 }

@@ -14,20 +14,12 @@ relative L2; `--profile` shows the MatMul as "MatMul+T(A)" / "+T(B)" (and
 applies, on a non-reference kernel, and no "running without fusion" warning.
   matmul_transpose.py --cvbench build/cvbench
 Exit 0 pass, 1 fail, 77 skip (onnx/numpy/onnxruntime missing)."""
-import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
-try:
-    import numpy as np
-    import onnx
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-except ImportError as e:  # pragma: no cover
-    print(f"SKIP: test tools missing ({e}); run scripts/test-venv.sh", flush=True)
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_onnx import cli, finish, helper, np, profile_rows, run_both, save_model  # noqa: E402
 
 # name, A shape, B shape, perm of A's Transpose (None: no Transpose, "default":
 # no perm attribute), the same for B, expected fused ops ("" = no fold),
@@ -67,19 +59,11 @@ def build(path, a_shape, b_shape, pa, pb, second, post):
     nodes.append(helper.make_node("MatMul", [a_in, b_in], ["y"], name="mm"))
     if post is not None:
         nodes.append(helper.make_node("Transpose", ["y"], ["yt"], name="ty", perm=post))
-    outs.append(helper.make_tensor_value_info("y" if post is None else "yt", TensorProto.FLOAT,
-                                              None))
+    outs.append("y" if post is None else "yt")
     if second:
         nodes.append(helper.make_node("Relu", [a_in], ["z"], name="second"))
-        outs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
-    g = helper.make_graph(nodes, "matmul_transpose",
-                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, a_shape),
-                           helper.make_tensor_value_info("b", TensorProto.FLOAT, b_shape)],
-                          outs)
-    m = onnx.shape_inference.infer_shapes(
-        helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8))
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+        outs.append("z")
+    save_model(path, nodes, [("a", a_shape), ("b", b_shape)], outs)
 
 
 def main(cvbench):
@@ -91,24 +75,16 @@ def main(cvbench):
             build(model, sa, sb, pa, pb, second, post)
             xa = rng.standard_normal(sa).astype(np.float32)
             xb = rng.standard_normal(sb).astype(np.float32)
-            fa, fb, fy = (os.path.join(d, name + s + ".npy") for s in ("_a", "_b", "_y"))
-            np.save(fa, xa)
-            np.save(fb, xb)
-            ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
-                None, {"a": xa, "b": xb})[0]
-            cmd = [cvbench, "infer", "--model", model, "--threads", "1", "--input", fa,
-                   "--input", fb, "--output", fy, "--profile", "--repeat", "1", "--warmup", "0"]
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            if r.returncode != 0:
-                fails.append(f"{name}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+            ref, got, rc, text, err = run_both(cvbench, model, {"a": xa, "b": xb}, d)
+            if rc != 0:
+                fails.append(f"{name}: exit {rc}: {err.strip()[-400:]}")
                 continue
-            if "without fusion" in r.stderr:
-                fails.append(f"{name}: fell back: {r.stderr.strip()}")
-            got = np.load(fy)
+            if "without fusion" in err:
+                fails.append(f"{name}: fell back: {err.strip()}")
             rel = float(np.linalg.norm(got.astype(np.float64) - ref) / np.linalg.norm(ref))
-            rows = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("mm ")]
-            ops = rows[0].split()[1] if len(rows) == 1 else "?"
-            kern = rows[0].split()[3] if len(rows) == 1 else "?"
+            rows = profile_rows(text, "mm")
+            ops = rows[0][1] if len(rows) == 1 else "?"
+            kern = rows[0][3] if len(rows) == 1 else "?"
             print(f"{name:18s} {str(list(got.shape)):16s} rel L2 {rel:.3g}  {ops} on {kern}")
             if got.shape != ref.shape or not rel <= 1e-5:
                 fails.append(f"{name}: shape {got.shape} vs {ref.shape}, rel L2 {rel:.3g}")
@@ -117,18 +93,13 @@ def main(cvbench):
             if kern.startswith("ref"):
                 fails.append(f"{name}: the MatMul runs {kern}")
             if post is not None:
-                trow = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("ty ")]
-                tops = trow[0].split()[1] if len(trow) == 1 else "?"
+                trow = profile_rows(text, "ty")
+                tops = trow[0][1] if len(trow) == 1 else "?"
                 twant = "Transpose+in^T" if want.endswith("+out^T") else "Transpose"
                 if tops != twant:
                     fails.append(f"{name}: the Transpose shows {tops}, want {twant}")
-    for f in fails:
-        print("FAIL:", f)
-    print("PASS" if not fails else f"{len(fails)} failure(s)")
-    return 1 if fails else 0
+    return finish(fails)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cvbench", required=True)
-    sys.exit(main(ap.parse_args().cvbench))
+    cli(main)

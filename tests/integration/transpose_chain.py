@@ -16,20 +16,13 @@ composes (and then no row for the first Transpose), on a non-reference kernel;
 no node retreats (a composed stride oneDNN refuses would show up so).
   transpose_chain.py --cvbench build/cvbench
 Exit 0 pass, 1 fail, 77 skip (onnx/numpy/onnxruntime missing)."""
-import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
-try:
-    import numpy as np
-    import onnx
-    import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
-except ImportError as e:  # pragma: no cover
-    print(f"SKIP: test tools missing ({e}); run scripts/test-venv.sh", flush=True)
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_onnx import (cli, finish, helper, np, numpy_helper, profile_rows,  # noqa: E402
+                       run_both, save_model)
 
 # name, input shape, perm 1 (None: default), reshape target, perm 2, composes,
 # second reader of the first Transpose's output
@@ -55,18 +48,12 @@ def build(path, shape, p1, target, p2, second):
         helper.make_node("Reshape", ["a", "shape"], ["b"], name="r"),
         helper.make_node("Transpose", ["b"], ["y"], name="t2", **kw2),
     ]
-    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    outs = ["y"]
     if second:
         nodes.append(helper.make_node("Relu", ["a"], ["z"], name="second"))
-        outs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
-    init = [numpy_helper.from_array(np.array(target, dtype=np.int64), "shape")]
-    g = helper.make_graph(nodes, "transpose_chain",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)], outs,
-                          init)
-    m = onnx.shape_inference.infer_shapes(
-        helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8))
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+        outs.append("z")
+    save_model(path, nodes, [("x", shape)], outs,
+               [numpy_helper.from_array(np.array(target, dtype=np.int64), "shape")])
 
 
 def main(cvbench):
@@ -77,21 +64,13 @@ def main(cvbench):
             model = os.path.join(d, name + ".onnx")
             build(model, shape, p1, target, p2, second)
             x = rng.standard_normal(shape).astype(np.float32)
-            fx, fy = os.path.join(d, name + "_x.npy"), os.path.join(d, name + "_y.npy")
-            np.save(fx, x)
-            ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
-                None, {"x": x})[0]
-            cmd = [cvbench, "infer", "--model", model, "--threads", "1", "--input", fx,
-                   "--output", fy, "--profile", "--repeat", "1", "--warmup", "0"]
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            if r.returncode != 0:
-                fails.append(f"{name}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+            ref, got, rc, text, err = run_both(cvbench, model, {"x": x}, d)
+            if rc != 0:
+                fails.append(f"{name}: exit {rc}: {err.strip()[-400:]}")
                 continue
-            if "unfused" in r.stderr or "without fusion" in r.stderr:
-                fails.append(f"{name}: a retreat: {r.stderr.strip()[-300:]}")
-            got = np.load(fy)
-            lines = (r.stdout + r.stderr).splitlines()
-            row = {n: [ln.split() for ln in lines if ln.startswith(n + " ")] for n in ("t1", "t2")}
+            if "unfused" in err or "without fusion" in err:
+                fails.append(f"{name}: a retreat: {err.strip()[-300:]}")
+            row = {n: profile_rows(text, n) for n in ("t1", "t2")}
             ops2 = row["t2"][0][1] if len(row["t2"]) == 1 else "?"
             kern2 = row["t2"][0][3] if len(row["t2"]) == 1 else "?"
             print(f"{name:16s} {str(list(got.shape)):16s} equal {np.array_equal(got, ref)}  "
@@ -105,13 +84,8 @@ def main(cvbench):
                 fails.append(f"{name}: {len(row['t1'])} rows for t1")
             if kern2.startswith("ref") and composes:
                 fails.append(f"{name}: the composed Transpose runs {kern2}")
-    for f in fails:
-        print("FAIL:", f)
-    print("PASS" if not fails else f"{len(fails)} failure(s)")
-    return 1 if fails else 0
+    return finish(fails)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cvbench", required=True)
-    sys.exit(main(ap.parse_args().cvbench))
+    cli(main)
