@@ -18,9 +18,17 @@ command -v cppcheck >/dev/null || {
     exit 2
 }
 mkdir -p "$BUILD/cppcheck"
-exec cppcheck --project="$DB" --file-filter="$ROOT/src/*" \
+# cppcheck 2.10 names the files relative to the working directory only
+# when the project is given by a relative path, and its '*' in
+# --file-filter stops at '/': from the root, a relative path, one filter
+# per depth
+DB=$(realpath --relative-to="$ROOT" "$DB")
+GEN=$(realpath --relative-to="$ROOT" "$BUILD/gen")
+cd "$ROOT"
+exec cppcheck --project="$DB" --file-filter="src/*" --file-filter="src/*/*" \
+    --file-filter="src/*/*/*" --file-filter="src/*/*/*/*" \
     --cppcheck-build-dir="$BUILD/cppcheck" -j"$(nproc 2>/dev/null || echo 2)" \
     --enable=warning,performance,portability --inline-suppr \
-    --suppress=missingIncludeSystem --suppress="preprocessorErrorDirective:$BUILD/gen/*" \
+    --suppress=missingIncludeSystem --suppress="preprocessorErrorDirective:$GEN/*" \
     --error-exitcode=1 -q \
     --template='{file}:{line}: {severity}: {message} [{id}]'
