@@ -200,7 +200,8 @@ static bool reshape_view(int na, const int64_t *da, const int64_t *sa, int nb, c
 
 /* Transpose t1 -> Reshape r -> Transpose t2, each intermediate read only by
  * the next, the Reshape a view of t1's strided output: t2 reads t1's input
- * through the composed strides (CVB__POST_STRIDED, "Transpose+Reshape" in profiles), t1 and r go. YOLO12's
+ * through the composed strides (CVB__POST_STRIDED, "Transpose+Reshape" in
+ * profiles), t1 and r go. YOLO12's
  * area attention turns its qkv, value and output tensors between NCHW and
  * [areas, heads, dim, tokens] with such chains: one reorder each instead
  * of two. t1 may read a MatMul's transposed store (CVB__POST_READ_T). */
