@@ -13,7 +13,14 @@
  * model still loads fused and blocked: only those Convs lose the sum (their
  * profile ops read "Conv,Add unfused", their Add is its own node), the
  * SiLU fusions stay, and the output stays within rel-L2 1e-4 of the
- * reference kernels. */
+ * reference kernels.
+ *
+ * Winograd (synthetic YOLO11n at 320): where oneDNN has the Winograd
+ * kernels (AVX-512), the 3x3 stride-1 Convs between 16-multiple channel
+ * counts run them ("wino" in the profile's kernel), each SiLU then as its
+ * own in-place step ("+swish"); with the test hook off, none does. Both
+ * outputs stay within rel-L2 1e-4 of the reference kernels and within
+ * 1e-5 of each other. */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
 #include "engine/kernels/onednn/dnn.h"
@@ -155,29 +162,64 @@ static int count_ops(struct cvb_engine *e, const char *what, bool exact) {
     return cnt;
 }
 
-static void test_sum_retreat(void) {
+/* A synthetic YOLO11n at 320 (seed 'seed') loaded three times: [0] the
+ * reference kernels, [1] oneDNN, [2] oneDNN with a test hook on during the
+ * load; then one run of each on the calibration image. */
+struct trio {
+    void *buf;
+    struct cvb_engine *e[3];
+    float *x, *y[3];
+    int64_t numel;
+};
+
+static bool trio_load(struct trio *t, uint64_t seed, void (*hook)(bool)) {
     enum { S = 320 };
-    struct cvb_synth_opts so = {.arch = "yolo11n", .imgsz = S, .seed = 5};
+    struct cvb_synth_opts so = {.arch = "yolo11n", .imgsz = S, .seed = seed};
     struct cvb_err err = {0};
-    void *buf = NULL;
     size_t len = 0;
-    struct cvb_engine *ref = NULL, *fused = NULL, *retreat = NULL;
-    float *x = NULL, *y0 = NULL, *y1 = NULL, *y2 = NULL;
-    if (cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) < 0) {
+    memset(t, 0, sizeof *t);
+    if (cvb_synth_model_buffer(&so, &t->buf, &len, NULL, &err) < 0) {
         fprintf(stderr, "synth: %s\n", err.msg);
-        CHECK(false);
-        return;
+        return false;
     }
     struct cvb_engine_opts o = {.kernels = CVB_KERNELS_REF, .threads = 1};
-    CHECK(cvb_engine_load_buffer(buf, len, "yolo11n-320", &o, &ref, &err) == 0);
-    o.kernels = CVB_KERNELS_ONEDNN;
-    CHECK(cvb_engine_load_buffer(buf, len, "yolo11n-320", &o, &fused, &err) == 0);
-    cvb__dnn_test_refuse_sum(true);
-    int rc = cvb_engine_load_buffer(buf, len, "yolo11n-320", &o, &retreat, &err);
-    cvb__dnn_test_refuse_sum(false);
-    if (rc < 0) fprintf(stderr, "load with sums refused: %s\n", err.msg);
-    CHECK(rc == 0);
-    if (ref == NULL || fused == NULL || retreat == NULL) goto out;
+    for (int i = 0; i < 3; i++) {
+        if (i == 2) hook(true);
+        int rc = cvb_engine_load_buffer(t->buf, len, "yolo11n-320", &o, &t->e[i], &err);
+        if (i == 2) hook(false);
+        if (rc < 0) {
+            fprintf(stderr, "load %d: %s\n", i, err.msg);
+            return false;
+        }
+        o.kernels = CVB_KERNELS_ONEDNN;
+    }
+    struct cvb_tensor_info oi;
+    cvb_engine_output_info(t->e[0], 0, &oi);
+    t->numel = oi.numel;
+    t->x = malloc(sizeof(float) * 3 * S * S);
+    for (int i = 0; i < 3; i++) t->y[i] = malloc((size_t)oi.bytes);
+    if (t->x == NULL || t->y[0] == NULL || t->y[1] == NULL || t->y[2] == NULL) return false;
+    cvb_synth_calib_image(S, t->x);
+    for (int i = 0; i < 3; i++)
+        if (run1(t->e[i], t->x, t->y[i]) < 0) return false;
+    return true;
+}
+
+static void trio_free(struct trio *t) {
+    free(t->x);
+    for (int i = 0; i < 3; i++) {
+        free(t->y[i]);
+        cvb_engine_free(t->e[i]);
+    }
+    free(t->buf);
+}
+
+static void test_sum_retreat(void) {
+    struct trio t;
+    bool ok = trio_load(&t, 5, cvb__dnn_test_refuse_sum);
+    CHECK(ok);
+    if (!ok) goto out;
+    struct cvb_engine *fused = t.e[1], *retreat = t.e[2];
     int sums = count_ops(fused, "Conv+Add", true);
     int apart = count_ops(retreat, "Conv,Add unfused", true);
     printf("fused sums %d; with sums refused: %d Convs without, %d Conv+SiLU (fused %d)\n",
@@ -188,33 +230,48 @@ static void test_sum_retreat(void) {
     CHECK_EQ_INT(count_ops(retreat, "Conv+Add", false), 0);
     CHECK_EQ_INT(count_ops(retreat, "Add", true), count_ops(fused, "Add", true) + sums);
     CHECK_EQ_INT(count_ops(retreat, "Conv+SiLU", false), count_ops(fused, "Conv+SiLU", false));
-    struct cvb_tensor_info oi;
-    cvb_engine_output_info(fused, 0, &oi);
-    x = malloc(sizeof(float) * 3 * S * S);
-    y0 = malloc((size_t)oi.bytes);
-    y1 = malloc((size_t)oi.bytes);
-    y2 = malloc((size_t)oi.bytes);
-    if (x == NULL || y0 == NULL || y1 == NULL || y2 == NULL) {
-        CHECK(false);
-        goto out;
-    }
-    cvb_synth_calib_image(S, x);
-    CHECK(run1(ref, x, y0) == 0);
-    CHECK(run1(fused, x, y1) == 0);
-    CHECK(run1(retreat, x, y2) == 0);
-    double e1 = rel_l2(y1, y0, oi.numel), e2 = rel_l2(y2, y0, oi.numel);
+    double e1 = rel_l2(t.y[1], t.y[0], t.numel), e2 = rel_l2(t.y[2], t.y[0], t.numel);
     printf("rel-L2 vs ref: fused %.3g, sums refused %.3g\n", e1, e2);
     CHECK(e1 <= 1e-4);
     CHECK(e2 <= 1e-4);
 out:
-    free(x);
-    free(y0);
-    free(y1);
-    free(y2);
-    cvb_engine_free(ref);
-    cvb_engine_free(fused);
-    cvb_engine_free(retreat);
-    free(buf);
+    trio_free(&t);
+}
+
+static int count_kernels(struct cvb_engine *e, const char *what, const char *ops) {
+    const struct cvb_node_profile *pr;
+    int n = cvb_engine_profile(e, &pr), cnt = 0;
+    for (int i = 0; i < n; i++)
+        if (strstr(pr[i].kernel, what) != NULL && (ops == NULL || strcmp(pr[i].ops, ops) == 0))
+            cnt++;
+    return cnt;
+}
+
+static void test_winograd(void) {
+    struct trio t;
+    bool ok = trio_load(&t, 7, cvb__dnn_test_no_winograd);
+    CHECK(ok);
+    if (!ok) goto out;
+    struct cvb_engine *wino = t.e[1], *direct = t.e[2];
+    int nw = count_kernels(wino, "wino", NULL), nws = count_kernels(wino, "+swish", "Conv+SiLU");
+    printf("isa %s: %d Winograd convs (%d with the SiLU step); with the hook: %d\n",
+           cvb_engine_isa(wino), nw, nws, count_kernels(direct, "wino", NULL));
+    CHECK_EQ_INT(count_kernels(direct, "wino", NULL), 0);
+    if (strncmp(cvb_engine_isa(wino), "avx512", 6) == 0) {
+        CHECK(nw >= 10); /* 3x3 stride-1 bottleneck and head convs */
+        CHECK_EQ_INT(nws, nw);
+    } else {
+        printf("no AVX-512 (isa %s): oneDNN has no Winograd kernels; counts not checked\n",
+               cvb_engine_isa(wino));
+    }
+    double e1 = rel_l2(t.y[1], t.y[0], t.numel), e2 = rel_l2(t.y[2], t.y[0], t.numel),
+           e12 = rel_l2(t.y[1], t.y[2], t.numel);
+    printf("rel-L2 vs ref: winograd %.3g, direct %.3g; between them %.3g\n", e1, e2, e12);
+    CHECK(e1 <= 1e-4);
+    CHECK(e2 <= 1e-4);
+    CHECK(e12 <= 1e-5);
+out:
+    trio_free(&t);
 }
 
 int main(void) {
@@ -226,6 +283,7 @@ int main(void) {
     }
     RUN(test_fused_vs_ref);
     RUN(test_sum_retreat);
+    RUN(test_winograd);
     free(model_buf);
     return test_summary();
 }

@@ -127,6 +127,9 @@ void cvb__dnn_test_refuse_sum(bool on);
  * (CVB__POST_TRANS_A/B) is refused, so tests reach the per-node retreat of
  * a node that is not a Conv. */
 void cvb__dnn_test_refuse_matmul_trans(bool on);
+/* Tests only, likewise: no Conv takes the Winograd kernels (all direct), so
+ * tests can compare the two on one model. */
+void cvb__dnn_test_no_winograd(bool on);
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,
