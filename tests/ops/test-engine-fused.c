@@ -18,9 +18,15 @@
  * Winograd (synthetic YOLO11n at 320): where oneDNN has the Winograd
  * kernels (AVX-512), the 3x3 stride-1 Convs between 16-multiple channel
  * counts run them ("wino" in the profile's kernel), each SiLU then as its
- * own in-place step ("+swish"); with the test hook off, none does. Both
+ * own in-place step ("+silu", or oneDNN's "+swish"); with the test hook
+ * on, none does. Both
  * outputs stay within rel-L2 1e-4 of the reference kernels and within
- * 1e-5 of each other. */
+ * 1e-5 of each other.
+ *
+ * SiLU step (synthetic YOLO11n at 320): on an AVX2 or AVX-512 ISA every float32
+ * Conv+SiLU without a fused sum runs its SiLU as our vector step ("+silu"
+ * in the profile's kernel); with the test hook on, none does and oneDNN's
+ * swish runs. Outputs as for Winograd. */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
 #include "engine/kernels/onednn/dnn.h"
@@ -247,13 +253,29 @@ static int count_kernels(struct cvb_engine *e, const char *what, const char *ops
     return cnt;
 }
 
+/* Both oneDNN loads within rel-L2 1e-4 of the reference kernels, and
+ * within 1e-5 of each other (a kernel choice, not a different model). */
+static void trio_check_outputs(const struct trio *t, const char *a, const char *b) {
+    double e1 = rel_l2(t->y[1], t->y[0], t->numel), e2 = rel_l2(t->y[2], t->y[0], t->numel),
+           e12 = rel_l2(t->y[1], t->y[2], t->numel);
+    printf("rel-L2 vs ref: %s %.3g, %s %.3g; between them %.3g\n", a, e1, b, e2, e12);
+    CHECK(e1 <= 1e-4);
+    CHECK(e2 <= 1e-4);
+    CHECK(e12 <= 1e-5);
+}
+
 static void test_winograd(void) {
     struct trio t;
     bool ok = trio_load(&t, 7, cvb__dnn_test_no_winograd);
     CHECK(ok);
     if (!ok) goto out;
     struct cvb_engine *wino = t.e[1], *direct = t.e[2];
-    int nw = count_kernels(wino, "wino", NULL), nws = count_kernels(wino, "+swish", "Conv+SiLU");
+    int nw = count_kernels(wino, "wino", NULL), nws = 0;
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(wino, &pr);
+    for (int i = 0; i < np; i++) /* the SiLU as a step: ours or oneDNN's */
+        nws += strstr(pr[i].kernel, "wino") != NULL && strcmp(pr[i].ops, "Conv+SiLU") == 0 &&
+               (strstr(pr[i].kernel, "+silu") != NULL || strstr(pr[i].kernel, "+swish") != NULL);
     printf("isa %s: %d Winograd convs (%d with the SiLU step); with the hook: %d\n",
            cvb_engine_isa(wino), nw, nws, count_kernels(direct, "wino", NULL));
     CHECK_EQ_INT(count_kernels(direct, "wino", NULL), 0);
@@ -264,12 +286,29 @@ static void test_winograd(void) {
         printf("no AVX-512 (isa %s): oneDNN has no Winograd kernels; counts not checked\n",
                cvb_engine_isa(wino));
     }
-    double e1 = rel_l2(t.y[1], t.y[0], t.numel), e2 = rel_l2(t.y[2], t.y[0], t.numel),
-           e12 = rel_l2(t.y[1], t.y[2], t.numel);
-    printf("rel-L2 vs ref: winograd %.3g, direct %.3g; between them %.3g\n", e1, e2, e12);
-    CHECK(e1 <= 1e-4);
-    CHECK(e2 <= 1e-4);
-    CHECK(e12 <= 1e-5);
+    trio_check_outputs(&t, "winograd", "direct");
+out:
+    trio_free(&t);
+}
+
+static void test_vec_silu(void) {
+    struct trio t;
+    bool ok = trio_load(&t, 9, cvb__dnn_test_no_vec_silu);
+    CHECK(ok);
+    if (!ok) goto out;
+    int nv = count_kernels(t.e[1], "+silu", "Conv+SiLU"), convs = count_ops(t.e[1], "Conv+SiLU", true);
+    printf("isa %s: %d of %d Conv+SiLU with the SiLU step; with the hook: %d\n",
+           cvb_engine_isa(t.e[1]), nv, convs, count_kernels(t.e[2], "+silu", NULL));
+    CHECK_EQ_INT(count_kernels(t.e[2], "+silu", NULL), 0);
+    if (strncmp(cvb_engine_isa(t.e[1]), "avx512", 6) == 0 ||
+        strncmp(cvb_engine_isa(t.e[1]), "avx2", 4) == 0) {
+        CHECK(convs >= 50);
+        CHECK_EQ_INT(nv, convs);
+    } else {
+        CHECK_EQ_INT(nv, 0);
+        printf("no AVX2 (isa %s): oneDNN's swish everywhere\n", cvb_engine_isa(t.e[1]));
+    }
+    trio_check_outputs(&t, "SiLU step", "oneDNN swish");
 out:
     trio_free(&t);
 }
@@ -284,6 +323,7 @@ int main(void) {
     RUN(test_fused_vs_ref);
     RUN(test_sum_retreat);
     RUN(test_winograd);
+    RUN(test_vec_silu);
     free(model_buf);
     return test_summary();
 }

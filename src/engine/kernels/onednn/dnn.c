@@ -54,6 +54,7 @@
  * thread afterwards, for the reference kernels it runs too. */
 #include "engine/ir.h"
 #include "engine/kernels/onednn/dnn.h"
+#include "engine/kernels/onednn/vec.h"
 #include "engine/quant.h"
 
 #include <dnnl.h>
@@ -198,7 +199,9 @@ struct dnn_bind {
 #define MAX_BUFS  16
 
 struct dnn_step {
-    dnnl_primitive_t prim;
+    dnnl_primitive_t prim; /* NULL: our SiLU (vec.h) over silu_n floats at binds[0] */
+    int64_t silu_n;
+    int silu_isa; /* enum cvb__vec_isa */
     int n_args, cap_args;
     dnnl_exec_arg_t *args;  /* memory objects created at prepare, handles set per run */
     struct dnn_bind *binds; /* where each arg's handle comes from */
@@ -262,6 +265,11 @@ void cvb__dnn_test_refuse_matmul_trans(bool on) { refuse_matmul_trans = on; }
 static bool no_winograd;
 
 void cvb__dnn_test_no_winograd(bool on) { no_winograd = on; }
+
+/* Tests only (cvb__dnn_test_no_vec_silu): SiLU stays oneDNN's swish. */
+static bool no_vec_silu;
+
+void cvb__dnn_test_no_vec_silu(bool on) { no_vec_silu = on; }
 
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -712,15 +720,40 @@ static int try_winograd(struct prep *p, const dnnl_memory_desc_t *src, const dnn
                                                        dnnl_convolution_winograd, src, wei, bias,
                                                        dst, strides, dil, pl, pr);
     int rc = 0;
+    dnnl_primitive_desc_iterator_t it = NULL;
     if (s != dnnl_success) {
         rc = prep_status(p, s, "winograd convolution descriptor");
-    } else if (dnnl_primitive_desc_create(pd, &cd, attr, p->d->eng, NULL) != dnnl_success) {
-        *pd = NULL; /* not implemented here: the direct kernels */
+    } else if (dnnl_primitive_desc_iterator_create(&it, &cd, attr, p->d->eng, NULL) !=
+               dnnl_success) {
+        it = NULL; /* not implemented here: the direct kernels */
+    } else {
+        /* oneDNN's first choice is jit_fp32_wino_2x3 at batch 1 and
+         * jit_wino_4x3 at larger batches; 4x3 was faster at batch 1 too
+         * (1.2-1.5x on the YOLO shapes, notes/onednn.md) and takes the same
+         * shapes, so it is taken wherever it is offered: one algorithm at
+         * every batch size, so an item's output does not depend on its batch */
+        *pd = dnnl_primitive_desc_iterator_fetch(it);
+        while (dnnl_primitive_desc_iterator_next(it) == dnnl_success) {
+            dnnl_primitive_desc_t alt = dnnl_primitive_desc_iterator_fetch(it);
+            const char *impl = NULL;
+            if (alt != NULL)
+                dnnl_primitive_desc_query(alt, dnnl_query_impl_info_str, 0, &impl);
+            if (impl != NULL && strstr(impl, "wino_4x3") != NULL) {
+                dnnl_primitive_desc_destroy(*pd);
+                *pd = alt;
+                break;
+            }
+            if (alt != NULL) dnnl_primitive_desc_destroy(alt);
+        }
+    }
+    if (*pd == NULL) {
+        /* none: the direct kernels */
     } else if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(*pd, dnnl_query_src_md, 0), src) ||
                !dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(*pd, dnnl_query_dst_md, 0), dst)) {
         dnnl_primitive_desc_destroy(*pd); /* never reorders around it */
         *pd = NULL;
     }
+    if (it != NULL) dnnl_primitive_desc_iterator_destroy(it);
     if (po != NULL) dnnl_post_ops_destroy(po);
     if (attr != NULL) dnnl_primitive_attr_destroy(attr);
     return rc;
@@ -749,6 +782,43 @@ static int step_swish(struct prep *p, const struct cvb_tensor *y) {
         snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "+swish");
     }
     return rc;
+}
+
+/* The instruction set of our SiLU step (vec.h) for this plan, or NONE
+ * (oneDNN's swish then): the CPU's best, within the ISA oneDNN may use. */
+static int vec_silu_isa(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    int cpu = cvb__vec_cpu_isa();
+    if (no_vec_silu) return CVB__VEC_NONE;
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return cpu;
+    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2)
+        return cpu < CVB__VEC_AVX2 ? cpu : CVB__VEC_AVX2;
+    return CVB__VEC_NONE;
+}
+
+/* SiLU in place on output 0 ('y', every element as stored: zero padding
+ * stays zero) as our vector step. */
+static int step_vec_silu(struct prep *p, const struct cvb_tensor *y, int isa) {
+    struct dnn_plan *pl = p->plan;
+    if (pl->n_steps == MAX_STEPS) return prep_fail(p, CVB_EINTERNAL, "too many steps");
+    struct dnn_step *st = &pl->steps[pl->n_steps];
+    st->args = calloc(1, sizeof *st->args);
+    st->binds = calloc(1, sizeof *st->binds);
+    if (st->args == NULL || st->binds == NULL) {
+        free(st->args);
+        free(st->binds);
+        st->args = NULL;
+        st->binds = NULL;
+        return prep_fail(p, CVB_ENOMEM, "out of memory");
+    }
+    pl->n_steps++;
+    st->cap_args = st->n_args = 1;
+    st->binds[0] = (struct dnn_bind){BIND_OUT, 0, 0};
+    st->silu_n = act_elems(p, y);
+    st->silu_isa = isa;
+    size_t l = strlen(pl->impl);
+    snprintf(pl->impl + l, sizeof pl->impl - l, "+silu");
+    return 0;
 }
 
 /* Conv in float32, bfloat16 or int8 (conv_quant). The activations the
@@ -917,6 +987,11 @@ static int prep_conv_part(struct prep *p, int part) {
      * uint8 output then gets x / scale + zp (a linear post-op: the
      * activation must see real values), rounded and saturated by the
      * kernel's store, as the quantise reorder of the consumer did before. */
+    /* float32 SiLU without a fused sum after it: our vector step */
+    int silu_isa = q == NULL && (post & CVB__POST_SWISH) && !(post & CVB__POST_SUM)
+                       ? vec_silu_isa()
+                       : CVB__VEC_NONE;
+    bool own_silu = silu_isa != CVB__VEC_NONE;
     if (post != 0 || int8) {
         s = dnnl_primitive_attr_clone(&attr, p->d->attr);
         if (s == dnnl_success && int8)
@@ -926,7 +1001,7 @@ static int prep_conv_part(struct prep *p, int part) {
             s = dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &rt);
         }
         if (s == dnnl_success) s = dnnl_post_ops_create(&po);
-        if (s == dnnl_success && (post & CVB__POST_SWISH))
+        if (s == dnnl_success && (post & CVB__POST_SWISH) && !own_silu)
             s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_swish, 1.f, 0.f);
         if (s == dnnl_success && (post & CVB__POST_RELU))
             s = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
@@ -1130,7 +1205,8 @@ static int prep_conv_part(struct prep *p, int part) {
     }
     if (rc == 0 && !dst_direct)
         rc = step_reorder(p, want_d, db, &dst_md, (struct dnn_bind){BIND_OUT, out_idx, 0});
-    if (rc == 0 && wino_swish) rc = step_swish(p, y);
+    if (rc == 0 && own_silu) rc = step_vec_silu(p, y, silu_isa);
+    else if (rc == 0 && wino_swish) rc = step_swish(p, y);
     if (rc == 0 && q != NULL && part <= 0) {
         /* name the precision in profiles: "brgconv:avx512_core_vnni/u8s8" */
         size_t l = strlen(p->plan->impl);
@@ -2351,9 +2427,12 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
             case BIND_BUF: ptr = pl->bufs[b->idx]; break;
             default: ptr = d->scratch; break;
             }
-            s = dnnl_memory_set_data_handle(st->args[j].memory, ptr);
+            if (st->prim == NULL)
+                cvb__vec_silu(ptr, st->silu_n, st->silu_isa); /* oneDNN's CPU stream is synchronous */
+            else
+                s = dnnl_memory_set_data_handle(st->args[j].memory, ptr);
         }
-        if (s == dnnl_success)
+        if (s == dnnl_success && st->prim != NULL)
             s = dnnl_primitive_execute(st->prim, d->stream, st->n_args, st->args);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);

@@ -130,6 +130,9 @@ void cvb__dnn_test_refuse_matmul_trans(bool on);
 /* Tests only, likewise: no Conv takes the Winograd kernels (all direct), so
  * tests can compare the two on one model. */
 void cvb__dnn_test_no_winograd(bool on);
+/* Tests only, likewise: SiLU after a float32 Conv stays oneDNN's swish
+ * (fused, or a step after a Winograd conv) instead of our vector step. */
+void cvb__dnn_test_no_vec_silu(bool on);
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Vector kernels run between oneDNN primitives (vec.h): SiLU in AVX-512
+ * and in AVX2 + FMA.
+ *
+ * exp(-x) = 2^k * exp(r), k = round(-x / ln2), r = -x - k ln2 with ln2 split
+ * in two (Cody-Waite) so r keeps its bits; exp(r) on |r| <= ln2/2 by a
+ * degree-6 Taylor polynomial (error below 2e-8 there); 2^k by scalef
+ * (AVX-512) or by building the exponent bits (AVX2). The argument is
+ * clamped to [-88, 88] so 1 + e stays finite (then the reciprocal and its
+ * Newton step give 0, not NaN, for x -> -large). */
+#include "engine/kernels/onednn/vec.h"
+
+#include <stddef.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+#define omp_get_num_threads() 1
+#define omp_get_thread_num() 0
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693145751953125f /* ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 16 bits */
+#define LN2_LO 1.428606765330187e-06f
+
+/* exp(r) = sum r^i / i!, Horner from i = 6 down to 0 */
+static const float EXP_TAYLOR[7] = {1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f};
+
+__attribute__((target("avx512f"))) static inline __m512 silu16(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.f);
+    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), x); /* -x */
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-88.f)), _mm512_set1_ps(88.f));
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(LOG2E)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_HI), t);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
+    __m512 p = _mm512_set1_ps(EXP_TAYLOR[0]);
+    for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_TAYLOR[i]));
+    __m512 d = _mm512_add_ps(one, _mm512_scalef_ps(p, k)); /* 1 + exp(-x) */
+    __m512 q = _mm512_rcp14_ps(d);
+    q = _mm512_mul_ps(q, _mm512_fnmadd_ps(d, q, _mm512_set1_ps(2.f)));
+    return _mm512_mul_ps(x, q);
+}
+
+__attribute__((target("avx512f"))) static void silu_span512(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, silu16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(x + i, m, silu16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 silu8(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.f);
+    __m256 t = _mm256_sub_ps(_mm256_setzero_ps(), x);
+    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-88.f)), _mm256_set1_ps(88.f));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(LOG2E)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_HI), t);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(LN2_LO), r);
+    __m256 p = _mm256_set1_ps(EXP_TAYLOR[0]);
+    for (int i = 1; i < 7; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_TAYLOR[i]));
+    /* 2^k for k in [-127, 127]: exponent bits k + 127 (k = -127: 0) */
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256 d = _mm256_fmadd_ps(p, _mm256_castsi256_ps(e), one);
+    __m256 q = _mm256_rcp_ps(d);
+    q = _mm256_mul_ps(q, _mm256_fnmadd_ps(d, q, _mm256_set1_ps(2.f)));
+    return _mm256_mul_ps(x, q);
+}
+
+__attribute__((target("avx2,fma"))) static void silu_span256(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, silu8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)),
+                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(x + i, m, silu8(_mm256_maskload_ps(x + i, m)));
+    }
+}
+
+int cvb__vec_cpu_isa(void) {
+    if (__builtin_cpu_supports("avx512f")) return CVB__VEC_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CVB__VEC_AVX2;
+    return CVB__VEC_NONE;
+}
+
+static void silu_span(float *x, int64_t n, int isa) {
+    if (isa >= CVB__VEC_AVX512)
+        silu_span512(x, n);
+    else
+        silu_span256(x, n);
+}
+
+void cvb__vec_silu(float *x, int64_t n, int isa) {
+    enum { CHUNK = 4096 }; /* 16 KiB per task */
+    int64_t chunks = (n + CHUNK - 1) / CHUNK;
+    if (chunks <= 1) { /* no team for one task */
+        silu_span(x, n, isa);
+        return;
+    }
+    /* a plain parallel region split by hand, as oneDNN's own */
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int64_t c0 = chunks * t / nt, c1 = chunks * (t + 1) / nt;
+        int64_t a = c0 * CHUNK, b = c1 * CHUNK < n ? c1 * CHUNK : n;
+        if (a < b) silu_span(x + a, b - a, isa);
+    }
+}
+
+#else
+
+int cvb__vec_cpu_isa(void) { return CVB__VEC_NONE; }
+
+void cvb__vec_silu(float *x, int64_t n, int isa) {
+    (void)x; /* never called: cvb__vec_cpu_isa() is NONE here */
+    (void)n;
+    (void)isa;
+}
+
+#endif
