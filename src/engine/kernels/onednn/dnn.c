@@ -987,8 +987,10 @@ static int prep_conv_part(struct prep *p, int part) {
      * uint8 output then gets x / scale + zp (a linear post-op: the
      * activation must see real values), rounded and saturated by the
      * kernel's store, as the quantise reorder of the consumer did before. */
-    /* float32 SiLU without a fused sum after it: our vector step */
-    int silu_isa = q == NULL && (post & CVB__POST_SWISH) && !(post & CVB__POST_SUM)
+    /* SiLU into a float32 output (any precision of the conv) without a
+     * fused sum after it: our vector step over that output */
+    int silu_isa = (post & CVB__POST_SWISH) && !(post & CVB__POST_SUM) && part < 0 &&
+                           ay == NULL && !act_bf16(p, y)
                        ? vec_silu_isa()
                        : CVB__VEC_NONE;
     bool own_silu = silu_isa != CVB__VEC_NONE;
@@ -1205,8 +1207,6 @@ static int prep_conv_part(struct prep *p, int part) {
     }
     if (rc == 0 && !dst_direct)
         rc = step_reorder(p, want_d, db, &dst_md, (struct dnn_bind){BIND_OUT, out_idx, 0});
-    if (rc == 0 && own_silu) rc = step_vec_silu(p, y, silu_isa);
-    else if (rc == 0 && wino_swish) rc = step_swish(p, y);
     if (rc == 0 && q != NULL && part <= 0) {
         /* name the precision in profiles: "brgconv:avx512_core_vnni/u8s8" */
         size_t l = strlen(p->plan->impl);
@@ -1215,6 +1215,8 @@ static int prep_conv_part(struct prep *p, int part) {
                  ay != NULL ? ">u8" : act_bf16(p, y) ? ">bf16" : "",
                  part == 0 ? "+split" : "");
     }
+    if (rc == 0 && own_silu) rc = step_vec_silu(p, y, silu_isa);
+    else if (rc == 0 && wino_swish) rc = step_swish(p, y);
 out:
     free(wq);
     free(wscale);
