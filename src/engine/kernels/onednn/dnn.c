@@ -686,16 +686,34 @@ static dnnl_status_t quant_attr(struct prep *p, float scale, int32_t zp,
  * 2.44 ms). They take no SiLU post-op (ReLU only), so SiLU then runs as an
  * in-place eltwise step, which costs far less than the difference. A fused
  * sum stays direct: it accumulates after the activation. */
+/* All ONNX attribute values 'name' of node n equal to 1 (absent counts). */
+static bool attr_all_one(const struct cvb_node *n, const char *name) {
+    const int64_t *v;
+    int cnt = cvb__attr_ints(n, name, &v);
+    for (int i = 0; i < cnt; i++)
+        if (v[i] != 1) return false;
+    return true;
+}
+
+bool cvb__dnn_winograd_conv(const struct cvb_graph *g, const struct cvb_node *n) {
+    if (no_winograd || n->op != CVB_OP_CONV || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 ||
+        n->n_out < 1 || n->out[0] < 0)
+        return false;
+    const struct cvb_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]],
+                            *y = &g->tensors[n->out[0]];
+    const struct cvb_tensor *b = n->n_in > 2 && n->in[2] >= 0 ? &g->tensors[n->in[2]] : NULL;
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core && x->ndim == 4 &&
+           w->ndim == 4 && y->ndim == 4 && cvb__attr_int(n, "group", 1) == 1 &&
+           w->data != NULL && (b == NULL || b->data != NULL) && w->dims[2] == 3 &&
+           w->dims[3] == 3 && attr_all_one(n, "strides") && attr_all_one(n, "dilations") &&
+           x->dims[1] % 16 == 0 && y->dims[1] % 16 == 0;
+}
+
 static bool wino_candidate(const struct prep *p, const struct cvb_tensor *x,
-                           const struct cvb_tensor *y, const struct cvb_tensor *w,
-                           const struct cvb_tensor *b, int64_t group, const struct geom *gm,
-                           unsigned post, bool lowp) {
-    return !no_winograd && !lowp && x->ndim == 4 && group == 1 && w->data != NULL &&
-           (b == NULL || b->data != NULL) &&
-           w->dims[2] == 3 && w->dims[3] == 3 && gm->stride[0] == 1 && gm->stride[1] == 1 &&
-           gm->dil[0] == 1 && gm->dil[1] == 1 && x->dims[1] % 16 == 0 && y->dims[1] % 16 == 0 &&
-           layout_of(p, x) == CVB__LAYOUT_BLK16 && layout_of(p, y) == CVB__LAYOUT_BLK16 &&
-           !(post & CVB__POST_SUM);
+                           const struct cvb_tensor *y, unsigned post, bool lowp) {
+    return !lowp && cvb__dnn_winograd_conv(p->g, p->n) && layout_of(p, x) == CVB__LAYOUT_BLK16 &&
+           layout_of(p, y) == CVB__LAYOUT_BLK16 && !(post & CVB__POST_SUM);
 }
 
 /* The Winograd primitive for these tensors (*pd), or *pd NULL where oneDNN
@@ -1034,7 +1052,7 @@ static int prep_conv_part(struct prep *p, int part) {
      * when that is no better. */
     bool sum_ref = false, again = false, via_direct = false, via_blk = false;
     bool wino_swish = false, wino_pd = false;
-    if (wino_candidate(p, x, y, w, b, group, &gm, post, q != NULL)) {
+    if (wino_candidate(p, x, y, post, q != NULL)) {
         rc = try_winograd(p, &src_md, &wany_md, b != NULL ? &bias_md : NULL, &dst_md, &gm, post,
                           &pd);
         if (rc < 0) goto out;

@@ -162,6 +162,12 @@ int cvb__dnn_bf16_layout(void);
 /* Tests only: force cvb__dnn_bf16_layout()'s answer (0: the rule above).
  * Process-wide; set it before loading. */
 void cvb__dnn_test_bf16_layout(int layout);
+/* Would Conv n run oneDNN's float32 Winograd kernels (with its activations
+ * in nChw16c and no fused sum)? A 2-D 3x3 stride-1 Conv without groups or
+ * dilation, constant weights and bias, 16-multiple channels in and out, on
+ * an ISA with AVX-512. bf16 plans in the blocked layout keep such Convs
+ * float32: there Winograd beats jit_bf16 (avx512_core_bf16, notes). */
+bool cvb__dnn_winograd_conv(const struct cvb_graph *g, const struct cvb_node *n);
 /* "OpenMP" (this build's oneDNN threading runtime) and its library version. */
 const char *cvb__dnn_runtime(void);
 /* "oneDNN 2.6.3 (OpenMP)": the library in use, for run manifests. */
