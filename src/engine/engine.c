@@ -894,6 +894,12 @@ static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
              * 64->64 3x3 at 80x80, 0.94 vs 1.45 ms (Zen 4, 2 threads) */
             if (cvb__dnn_bf16_layout() != CVB__LAYOUT_NHWC && cvb__dnn_winograd_conv(g, n))
                 continue;
+            /* nor do bf16 convs into a plain output there: oneDNN 2.6 runs
+             * them on x64:gemm (model.2's 16->8 conv 1.46 vs 0.78 ms float32,
+             * the head's box convs 0.37-0.52 vs 0.29 ms) */
+            if (e->fast && e->blk != CVB__LAYOUT_NHWC && n->n_out > 0 && n->out[0] >= 0 &&
+                e->layout[n->out[0]] == CVB__LAYOUT_PLAIN)
+                continue;
             e->quant[i].prec = CVB__PREC_BF16;
             e->n_lowp++;
             continue;

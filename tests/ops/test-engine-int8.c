@@ -336,7 +336,8 @@ static void test_bf16_guard(void) {
     CHECK(fp != NULL && b != NULL);
     if (fp == NULL || b == NULL) goto out;
     /* yolov8n has 64 Convs; where the bf16 plan is blocked (no AMX) the
-     * 3x3 stride-1 ones of 16-multiple channels stay float32 on Winograd */
+     * 3x3 stride-1 ones of 16-multiple channels stay float32 on Winograd,
+     * and so do those into a plain output (the head's box convs) */
     const struct cvb_node_profile *pr;
     int np = cvb_engine_profile(b, &pr), wino = 0;
     for (int i = 0; i < np; i++) wino += strstr(pr[i].kernel, "wino") != NULL;
@@ -347,7 +348,7 @@ static void test_bf16_guard(void) {
         CHECK(cvb_engine_n_lowp_convs(b) >= 50);
         CHECK_EQ_INT(wino, 0);
     } else {
-        CHECK(cvb_engine_n_lowp_convs(b) >= 20); /* measured 27 of 64, Winograd 32 */
+        CHECK(cvb_engine_n_lowp_convs(b) >= 20); /* measured 24 of 64, Winograd 32 */
         CHECK(cvb_engine_n_lowp_convs(b) + wino >= 55);
     }
     n = make_inputs(frames, names, 3); /* random, dog, grey */
