@@ -28,7 +28,8 @@
  * target: int8 rel-L2 < 0.35 per input and mean F1 over the photos >= 0.6
  * (measured 0.70); bf16 rel-L2 < 0.1, with >= 50 bf16 convs in the AMX
  * (NHWC) plan, and in the blocked plan >= 20 plus the float32 Winograd
- * convs making >= 55 of the 64. Also: int8 without a calibration file is a clear error; a
+ * convs (>= 20 on AVX-512) making >= 55 of the 64, none on bf16 gemm.
+ * Also: int8 without a calibration file is a clear error; a
  * calibration file for another model is refused; no quantised conv runs a
  * oneDNN reference kernel; the calibration file round-trips.
  * Conv output ranges (test_conv_outputs): every 'conv' record has its
@@ -339,10 +340,13 @@ static void test_bf16_guard(void) {
      * 3x3 stride-1 ones of 16-multiple channels stay float32 on Winograd,
      * and so do those into a plain output (the head's box convs) */
     const struct cvb_node_profile *pr;
-    int np = cvb_engine_profile(b, &pr), wino = 0;
-    for (int i = 0; i < np; i++) wino += strstr(pr[i].kernel, "wino") != NULL;
-    printf("bf16: %d convs bf16, %d float32 Winograd (bf16 layout %s)\n",
-           cvb_engine_n_lowp_convs(b), wino,
+    int np = cvb_engine_profile(b, &pr), wino = 0, gemm = 0;
+    for (int i = 0; i < np; i++) {
+        wino += strstr(pr[i].kernel, "wino") != NULL;
+        gemm += strstr(pr[i].kernel, "gemm") != NULL && strstr(pr[i].kernel, "/bf16") != NULL;
+    }
+    printf("bf16: %d convs bf16, %d float32 Winograd, %d bf16 on gemm (bf16 layout %s)\n",
+           cvb_engine_n_lowp_convs(b), wino, gemm,
            cvb__dnn_bf16_layout() == CVB__LAYOUT_NHWC ? "NHWC" : "blocked");
     if (cvb__dnn_bf16_layout() == CVB__LAYOUT_NHWC) {
         CHECK(cvb_engine_n_lowp_convs(b) >= 50);
@@ -350,6 +354,8 @@ static void test_bf16_guard(void) {
     } else {
         CHECK(cvb_engine_n_lowp_convs(b) >= 20); /* measured 24 of 64, Winograd 32 */
         CHECK(cvb_engine_n_lowp_convs(b) + wino >= 55);
+        CHECK_EQ_INT(gemm, 0); /* convs into a plain output stay float32 */
+        if (strncmp(cvb_engine_isa(b), "avx512", 6) == 0) CHECK(wino >= 20);
     }
     n = make_inputs(frames, names, 3); /* random, dog, grey */
     for (int i = 0; i < n; i++) {

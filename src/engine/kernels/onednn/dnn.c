@@ -678,14 +678,6 @@ static dnnl_status_t quant_attr(struct prep *p, float scale, int32_t zp,
     return s;
 }
 
-/* Winograd convolution (oneDNN's jit_fp32_wino_2x3 / jit_wino_4x3): a
- * float32 3x3 stride-1 Conv between nChw16c activations whose channel
- * counts are multiples of 16 does 2.25-4x fewer multiplications. On Zen 4
- * (2 threads, notes/onednn.md) its kernels ran the C2f/C3k2 bottleneck
- * shapes 1.4-2x faster than the direct ones (64->64 at 80x80: 1.19 vs
- * 2.44 ms). They take no SiLU post-op (ReLU only), so SiLU then runs as an
- * in-place eltwise step, which costs far less than the difference. A fused
- * sum stays direct: it accumulates after the activation. */
 /* All ONNX attribute values 'name' of node n equal to 1 (absent counts). */
 static bool attr_all_one(const struct cvb_node *n, const char *name) {
     const int64_t *v;
@@ -695,6 +687,14 @@ static bool attr_all_one(const struct cvb_node *n, const char *name) {
     return true;
 }
 
+/* Winograd convolution (oneDNN's jit_fp32_wino_2x3 / jit_wino_4x3): a
+ * float32 3x3 stride-1 Conv between nChw16c activations whose channel
+ * counts are multiples of 16 does 2.25-4x fewer multiplications. On Zen 4
+ * (2 threads, notes/onednn.md) its kernels ran the C2f/C3k2 bottleneck
+ * shapes 1.4-2x faster than the direct ones (64->64 at 80x80: 1.19 vs
+ * 2.44 ms). They take no SiLU post-op (ReLU only), so SiLU then runs as a
+ * step after it (ours, step_vec_silu, or oneDNN's eltwise, step_swish). A
+ * fused sum stays direct: it accumulates after the activation. */
 bool cvb__dnn_winograd_conv(const struct cvb_graph *g, const struct cvb_node *n) {
     if (no_winograd || n->op != CVB_OP_CONV || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 ||
         n->n_out < 1 || n->out[0] < 0)
@@ -1059,7 +1059,7 @@ static int prep_conv_part(struct prep *p, int part) {
         wino_pd = pd != NULL;
         wino_swish = wino_pd && (post & CVB__POST_SWISH);
     }
-    for (int attempt = wino_pd ? 3 : 0; attempt < 3; attempt++) {
+    for (int attempt = wino_pd ? 3 : 0; attempt < 3; attempt++) { /* none after Winograd */
         dnnl_memory_desc_t s_md = csrc_md, d_md = dst_md;
         if (attempt == 1 && via_blk && !again) {
             /* the source's blocked layout for the output too */
@@ -2447,8 +2447,9 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
             case BIND_BUF: ptr = pl->bufs[b->idx]; break;
             default: ptr = d->scratch; break;
             }
-            if (st->prim == NULL)
-                cvb__vec_silu(ptr, st->silu_n, st->silu_isa); /* oneDNN's CPU stream is synchronous */
+            if (st->prim == NULL) /* our SiLU step: one bind, in place */
+                cvb__vec_silu(ptr, st->silu_n, st->silu_isa); /* in order: the CPU stream is
+                                                                  synchronous */
             else
                 s = dnnl_memory_set_data_handle(st->args[j].memory, ptr);
         }
