@@ -63,7 +63,9 @@
  * jit_bf16 there is as fast as the channels-last kernels and the views
  * stay), NHWC on AMX (oneDNN's AMX convolutions take nothing else), where
  * activations between bf16 Convs are stored as bfloat16 (plan_bf16), with
- * no conversion step between them.
+ * no conversion step between them: the Concats, Splits, MaxPools, Resizes
+ * and residual Adds between them pass bfloat16 through. NHWC channel
+ * Concats (and plain ones) copy rows (cvb__vec_concat_rows).
  *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
  * allocates (the reference kernels' working memory is the planned scratch,
@@ -1012,13 +1014,30 @@ static void plan_u8(struct cvb_engine *e) {
     }
 }
 
+/* An Add of two tensors of its output's shape (no broadcast): C2f's and
+ * C3k's residual Add, computed by oneDNN's binary primitive in bfloat16
+ * when its operands are. */
+static bool add_same_shape(const struct cvb_graph *g, const struct cvb_node *n) {
+    if (n->op != CVB_OP_ADD || n->n_in != 2 || n->n_out < 1 || n->out[0] < 0 || n->in[0] < 0 ||
+        n->in[1] < 0)
+        return false;
+    const struct cvb_tensor *y = &g->tensors[n->out[0]];
+    for (int j = 0; j < 2; j++) {
+        const struct cvb_tensor *x = &g->tensors[n->in[j]];
+        if (x->ndim != y->ndim || memcmp(x->dims, y->dims, sizeof x->dims[0] * (size_t)y->ndim))
+            return false;
+    }
+    return true;
+}
+
 /* bf16: the nodes that pass bfloat16 activations through (a channel
- * Concat or Split, MaxPool, Resize): all their activation tensors are
- * bfloat16 or none is. 'j' >= 0 asks whether input j is one of them
- * (Resize's roi/scales/sizes and Split's sizes are not), -1 whether n is
- * such a node at all. */
-static bool bf16_passes(const struct cvb_node *n, int j) {
+ * Concat or Split, MaxPool, Resize, a same-shape Add): all their activation
+ * tensors are bfloat16 or none is. 'j' >= 0 asks whether input j is one of
+ * them (Resize's roi/scales/sizes and Split's sizes are not), -1 whether n
+ * is such a node at all. */
+static bool bf16_passes(const struct cvb_graph *g, const struct cvb_node *n, int j) {
     switch (n->op) {
+    case CVB_OP_ADD: return add_same_shape(g, n);
     case CVB_OP_CONCAT: return norm_axis(n, 4) == 1;
     case CVB_OP_SPLIT: return norm_axis(n, 4) == 1 && j <= 0;
     case CVB_OP_MAXPOOL: return (n->n_out < 2 || n->out[1] < 0) && j <= 0;
@@ -1051,15 +1070,15 @@ static void plan_bf16(struct cvb_engine *e) {
         for (int i = 0; i < g->n_nodes; i++) {
             const struct cvb_node *n = &g->nodes[i];
             if (n->dead) continue;
-            if (bf16_passes(n, -1)) {
+            if (bf16_passes(g, n, -1)) {
                 bool all = true;
                 for (int j = 0; j < n->n_in; j++)
-                    if (bf16_passes(n, j)) all &= n->in[j] >= 0 && e->act[n->in[j]].bf16;
+                    if (bf16_passes(g, n, j)) all &= n->in[j] >= 0 && e->act[n->in[j]].bf16;
                 for (int o = 0; o < n->n_out; o++) all &= n->out[o] >= 0 && e->act[n->out[o]].bf16;
                 if (all) continue;
                 for (int j = 0; j < n->n_in + n->n_out; j++) {
                     int t = j < n->n_in ? n->in[j] : n->out[j - n->n_in];
-                    if (t >= 0 && e->act[t].bf16 && (j >= n->n_in || bf16_passes(n, j))) {
+                    if (t >= 0 && e->act[t].bf16 && (j >= n->n_in || bf16_passes(g, n, j))) {
                         e->act[t].bf16 = false;
                         changed = true;
                     }

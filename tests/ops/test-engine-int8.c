@@ -372,10 +372,13 @@ out:
 /* The bf16 plan of AMX CPUs (cvb__dnn_bf16_layout: NHWC), forced here
  * through the test hook so that every bf16-capable CPU checks it: bf16
  * Convs write bfloat16 activations (">bf16") that the next bf16 Convs,
- * Concats, MaxPools and Resizes read as they are; each C2f's Split is
+ * Concats, MaxPools, Resizes and residual Adds read as they are (each
+ * bottleneck's Add in bfloat16, "/bf16", every 4-D Concat copying bfloat16
+ * rows, "vec:rows/bf16": no float32 between the stem and the head); each C2f's Split is
  * absorbed by its Conv, which writes the two halves ("+Split"); none of those
  * runs a reference kernel; the outputs agree with the blocked bf16 plan
- * (same roundings, other kernels: measured 2-6e-6) within 1e-4, which
+ * (the same but for the residual sums, rounded to bfloat16 here: measured
+ * 2.5e-6 to 1.3e-5) within 1e-4, which
  * bfloat16 buffers planned at half their size break (5e-4 measured);
  * a run is a pure function of its input (a buffer planned with a wrong
  * size or lifetime shows up as A, B, A giving two different A results);
@@ -392,10 +395,21 @@ static void test_bf16_nhwc(void) {
     CHECK(blk != NULL && b != NULL);
     if (blk == NULL || b == NULL) goto out;
     const struct cvb_node_profile *pr;
-    int np = cvb_engine_profile(b, &pr), n_w = 0, n_conv = 0, n_split_conv = 0;
+    int np = cvb_engine_profile(b, &pr), n_w = 0, n_conv = 0, n_split_conv = 0, n_add = 0,
+        n_add16 = 0, n_cat4 = 0, n_cat4_16 = 0;
     for (int i = 0; i < np; i++) {
         const char *k = pr[i].kernel;
         if (strstr(pr[i].ops, "+Split") != NULL) n_split_conv++;
+        bool act4 = strncmp(pr[i].shape, "[1,", 3) == 0 && strchr(pr[i].shape + 3, ',') != NULL &&
+                    strchr(strchr(pr[i].shape + 3, ',') + 1, ',') != NULL; /* 4-D output */
+        if (strcmp(pr[i].ops, "Add") == 0 && act4) {
+            n_add++;
+            n_add16 += strstr(k, "/bf16") != NULL;
+        }
+        if (strcmp(pr[i].ops, "Concat") == 0 && act4) {
+            n_cat4++;
+            n_cat4_16 += strcmp(k, "vec:rows/bf16") == 0;
+        }
         CHECK(strcmp(pr[i].ops, "Split") != 0); /* all absorbed */
         if (strncmp(pr[i].ops, "Conv", 4) == 0 && strstr(k, "/bf16") != NULL) {
             n_conv++;
@@ -408,11 +422,18 @@ static void test_bf16_nhwc(void) {
                   strcmp(pr[i].ops, "Resize") != 0);
         }
     }
-    printf("  bf16 NHWC plan: %d of %d bf16 convs write bfloat16, %d splits absorbed\n", n_w,
-           n_conv, n_split_conv);
+    printf("  bf16 NHWC plan: %d of %d bf16 convs write bfloat16, %d splits absorbed, %d of %d "
+           "residual Adds and %d of %d Concats in bfloat16\n", n_w, n_conv, n_split_conv,
+           n_add16, n_add, n_cat4_16, n_cat4);
     CHECK(n_split_conv == 8); /* one per C2f */
     CHECK(n_conv == cvb_engine_n_lowp_convs(b));
-    CHECK(n_w >= 40); /* 43 in YOLOv8n: all but the fused-sum convs and the head's */
+    CHECK(n_w >= 50); /* 53 of 59 in YOLOv8n: all but the head's */
+    /* the bottlenecks' residual Adds and every 4-D Concat in bfloat16: no
+     * float32 between the stem and the head */
+    CHECK_EQ_INT(n_add, 6);
+    CHECK_EQ_INT(n_add16, n_add);
+    CHECK_EQ_INT(n_cat4, 13);
+    CHECK_EQ_INT(n_cat4_16, n_cat4);
     n = make_inputs(frames, names, 3); /* random, dog, grey */
     for (int i = 0; i < n; i++) {
         double rel = 1;

@@ -198,10 +198,21 @@ struct dnn_bind {
 #define MAX_STEPS 16
 #define MAX_BUFS  16
 
+/* A step is a oneDNN primitive or one of our vector kernels (vec.h). */
+enum step_kind {
+    STEP_PRIM = 0,
+    STEP_SILU,   /* SiLU in place over silu_n floats at binds[0] */
+    STEP_CONCAT, /* binds[n_args - 1] = rows of binds[0..n_args - 1), row_bytes each */
+};
+
 struct dnn_step {
-    dnnl_primitive_t prim; /* NULL: our SiLU (vec.h) over silu_n floats at binds[0] */
+    dnnl_primitive_t prim; /* STEP_PRIM only */
+    int kind;              /* enum step_kind */
     int64_t silu_n;
     int silu_isa; /* enum cvb__vec_isa */
+    int64_t rows;      /* STEP_CONCAT */
+    size_t *row_bytes; /* STEP_CONCAT: per input */
+    void **ptrs;       /* our steps: the bound pointers of a run (n_args) */
     int n_args, cap_args;
     dnnl_exec_arg_t *args;  /* memory objects created at prepare, handles set per run */
     struct dnn_bind *binds; /* where each arg's handle comes from */
@@ -226,6 +237,8 @@ void cvb__dnn_release(void *state) {
         if (st->prim != NULL) dnnl_primitive_destroy(st->prim);
         free(st->args);
         free(st->binds);
+        free(st->row_bytes);
+        free(st->ptrs);
     }
     for (int i = 0; i < p->n_bufs; i++)
         free(p->bufs[i]);
@@ -816,21 +829,27 @@ static int vec_silu_isa(void) {
 
 /* SiLU in place on output 0 ('y', every element as stored: zero padding
  * stays zero) as our vector step. */
-static int step_vec_silu(struct prep *p, const struct cvb_tensor *y, int isa) {
+/* A step of ours (no primitive) with n_args bound pointers. */
+static int step_own(struct prep *p, int kind, int n_args, struct dnn_step **out) {
     struct dnn_plan *pl = p->plan;
     if (pl->n_steps == MAX_STEPS) return prep_fail(p, CVB_EINTERNAL, "too many steps");
-    struct dnn_step *st = &pl->steps[pl->n_steps];
-    st->args = calloc(1, sizeof *st->args);
-    st->binds = calloc(1, sizeof *st->binds);
-    if (st->args == NULL || st->binds == NULL) {
-        free(st->args);
-        free(st->binds);
-        st->args = NULL;
-        st->binds = NULL;
+    struct dnn_step *st = &pl->steps[pl->n_steps++]; /* released with the plan */
+    st->kind = kind;
+    st->args = calloc((size_t)n_args, sizeof *st->args);
+    st->binds = calloc((size_t)n_args, sizeof *st->binds);
+    st->ptrs = calloc((size_t)n_args, sizeof *st->ptrs);
+    if (st->args == NULL || st->binds == NULL || st->ptrs == NULL)
         return prep_fail(p, CVB_ENOMEM, "out of memory");
-    }
-    pl->n_steps++;
-    st->cap_args = st->n_args = 1;
+    st->cap_args = st->n_args = n_args;
+    *out = st;
+    return 0;
+}
+
+static int step_vec_silu(struct prep *p, const struct cvb_tensor *y, int isa) {
+    struct dnn_plan *pl = p->plan;
+    struct dnn_step *st;
+    int rc = step_own(p, STEP_SILU, 1, &st);
+    if (rc < 0) return rc;
     st->binds[0] = (struct dnn_bind){BIND_OUT, 0, 0};
     st->silu_n = act_elems(p, y);
     st->silu_isa = isa;
@@ -1549,11 +1568,21 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "broadcast in a blocked layout");
         goto out;
     }
+    /* bf16 plans: a same-shape Add whose operands and output are all stored
+     * as bfloat16 (the executor makes it all or none) adds in bfloat16 */
+    int n_bf16 = act_bf16(p, a) + act_bf16(p, b) + act_bf16(p, y);
+    if (n_bf16 != 0 && (n_bf16 != 3 || !a_full || !b_full || alg != dnnl_binary_add)) {
+        rc = prep_fail(p, CVB_EINTERNAL, "bfloat16 operands of a binary op other than a "
+                       "same-shape Add of bfloat16 tensors");
+        goto out;
+    }
     dnnl_memory_desc_t md0, md1, mdy;
     dnnl_status_t s;
     if (a_full && b_full) {
         /* element by element over the stored bytes: zero padding stays zero */
-        s = md_flat(&md0, act_elems(p, y));
+        dnnl_dims_t ne = {act_elems(p, y)};
+        s = n_bf16 == 3 ? dnnl_memory_desc_init_by_tag(&md0, 1, ne, dnnl_bf16, dnnl_a)
+                        : md_flat(&md0, ne[0]);
         md1 = md0;
     } else {
         s = md_plain(&md0, nd, y->dims);
@@ -1578,6 +1607,10 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_0, &md0, (struct dnn_bind){BIND_IN, i0, 0});
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_SRC_1, &md1, (struct dnn_bind){BIND_IN, i1, 0});
     if (rc == 0) rc = step_arg(p, st, DNNL_ARG_DST, &mdy, (struct dnn_bind){BIND_OUT, 0, 0});
+    if (rc == 0 && n_bf16 != 0) {
+        size_t l = strlen(p->plan->impl);
+        snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "/bf16");
+    }
 out:
     if (po != NULL) dnnl_post_ops_destroy(po);
     if (attr != NULL) dnnl_primitive_attr_destroy(attr);
@@ -1636,6 +1669,43 @@ out:
 
 /* ---- Concat ------------------------------------------------------------------ */
 
+/* Concat as rows (cvb__vec_concat_rows): in NHWC along channels (a row per
+ * pixel) or in the plain layout along any axis (a row per index before
+ * it); every tensor float32, or every one bfloat16 (bf16 plans). */
+static int step_concat_rows(struct prep *p, int lay, int axis) {
+    const struct cvb_tensor *y = tout(p, 0);
+    int k = p->n->n_in, n_bf16 = act_bf16(p, y);
+    for (int i = 0; i < k; i++) n_bf16 += act_bf16(p, tin(p, i));
+    if (n_bf16 != 0 && n_bf16 != k + 1)
+        return prep_fail(p, CVB_EINTERNAL, "Concat of float32 and bfloat16 tensors");
+    size_t esz = n_bf16 != 0 ? 2 : 4;
+    /* the storage order's dims: NHWC's channel axis is the last */
+    int64_t rows = 1;
+    if (lay == CVB__LAYOUT_NHWC)
+        rows = y->dims[0] * y->dims[2] * y->dims[3];
+    else
+        for (int d = 0; d < axis; d++) rows *= y->dims[d];
+    struct dnn_step *st;
+    int rc = step_own(p, STEP_CONCAT, k + 1, &st);
+    if (rc < 0) return rc;
+    st->row_bytes = calloc((size_t)k, sizeof *st->row_bytes);
+    if (st->row_bytes == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory");
+    st->rows = rows;
+    for (int i = 0; i < k; i++) {
+        const struct cvb_tensor *x = tin(p, i);
+        int64_t e = 1;
+        if (lay == CVB__LAYOUT_NHWC)
+            e = x->dims[1];
+        else
+            for (int d = axis; d < x->ndim; d++) e *= x->dims[d];
+        st->row_bytes[i] = (size_t)e * esz;
+        st->binds[i] = (struct dnn_bind){BIND_IN, i, 0};
+    }
+    st->binds[k] = (struct dnn_bind){BIND_OUT, 0, 0};
+    snprintf(p->plan->impl, sizeof p->plan->impl, "vec:rows%s", esz == 2 ? "/bf16" : "");
+    return 0;
+}
+
 static int prep_concat(struct prep *p) {
     const struct cvb_tensor *y = tout(p, 0);
     dnnl_primitive_desc_t pd = NULL;
@@ -1652,13 +1722,7 @@ static int prep_concat(struct prep *p) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "axis out of range");
         goto out;
     }
-    mds = calloc((size_t)k, sizeof *mds);
-    if (mds == NULL) {
-        rc = prep_fail(p, CVB_ENOMEM, "out of memory");
-        goto out;
-    }
-    dnnl_status_t s = dnnl_success;
-    for (int i = 0; i < k && s == dnnl_success; i++) {
+    for (int i = 0; i < k; i++) {
         const struct cvb_tensor *x = tin(p, i);
         /* Empty inputs (numel 0) are left to the reference kernel. */
         if (!is_f32(x) || x->ndim != y->ndim) {
@@ -1666,8 +1730,23 @@ static int prep_concat(struct prep *p) {
                            y->ndim);
             goto out;
         }
-        s = md_act(p, &mds[i], x);
     }
+    int lay;
+    bool consts = false; /* stored plain whatever the layout of the rest */
+    for (int i = 0; i < k; i++) consts |= tin(p, i)->data != NULL;
+    if (same_layout(p, &lay) &&
+        (lay == CVB__LAYOUT_PLAIN ||
+         (lay == CVB__LAYOUT_NHWC && y->ndim == 4 && axis == 1 && !consts))) {
+        rc = step_concat_rows(p, lay, (int)axis);
+        goto out;
+    }
+    mds = calloc((size_t)k, sizeof *mds);
+    if (mds == NULL) {
+        rc = prep_fail(p, CVB_ENOMEM, "out of memory");
+        goto out;
+    }
+    dnnl_status_t s = dnnl_success;
+    for (int i = 0; i < k && s == dnnl_success; i++) s = md_act(p, &mds[i], tin(p, i));
     dnnl_memory_desc_t dst_md;
     if (s == dnnl_success) s = md_act(p, &dst_md, y);
     if (s == dnnl_success)
@@ -2447,14 +2526,19 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
             case BIND_BUF: ptr = pl->bufs[b->idx]; break;
             default: ptr = d->scratch; break;
             }
-            if (st->prim == NULL) /* our SiLU step: one bind, in place */
-                cvb__vec_silu(ptr, st->silu_n, st->silu_isa); /* in order: the CPU stream is
-                                                                  synchronous */
-            else
+            if (st->kind == STEP_PRIM)
                 s = dnnl_memory_set_data_handle(st->args[j].memory, ptr);
+            else
+                st->ptrs[j] = ptr;
         }
-        if (s == dnnl_success && st->prim != NULL)
+        /* ours run in order with the primitives: the CPU stream is synchronous */
+        if (s == dnnl_success && st->kind == STEP_PRIM)
             s = dnnl_primitive_execute(st->prim, d->stream, st->n_args, st->args);
+        else if (st->kind == STEP_SILU)
+            cvb__vec_silu(st->ptrs[0], st->silu_n, st->silu_isa);
+        else if (st->kind == STEP_CONCAT)
+            cvb__vec_concat_rows(st->ptrs[st->n_args - 1], (const void *const *)st->ptrs,
+                                 st->row_bytes, st->n_args - 1, st->rows);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Vector kernels run between oneDNN primitives (vec.h): SiLU in AVX-512
- * and in AVX2 + FMA.
+ * and in AVX2 + FMA; concatenation by rows (memcpy per row and member).
  *
  * exp(-x) = 2^k * exp(r), k = round(-x / ln2), r = -x - k ln2 with ln2 split
  * in two (Cody-Waite) so r keeps its bits; exp(r) on |r| <= ln2/2 by a
@@ -18,6 +18,36 @@
 #define omp_get_num_threads() 1
 #define omp_get_thread_num() 0
 #endif
+
+#include <string.h>
+
+/* Rows [r0, r1) of cvb__vec_concat_rows. */
+static void concat_span(uint8_t *out, const void *const *in, const size_t *row_bytes, int n,
+                        size_t out_row, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        uint8_t *o = out + (size_t)r * out_row;
+        for (int i = 0; i < n; i++) {
+            memcpy(o, (const uint8_t *)in[i] + (size_t)r * row_bytes[i], row_bytes[i]);
+            o += row_bytes[i];
+        }
+    }
+}
+
+void cvb__vec_concat_rows(void *out, const void *const *in, const size_t *row_bytes, int n,
+                          int64_t rows) {
+    enum { TASK_BYTES = 16384 }; /* below this much in all, no team */
+    size_t out_row = 0;
+    for (int i = 0; i < n; i++) out_row += row_bytes[i];
+    if (out_row * (size_t)rows <= TASK_BYTES || rows < 2) {
+        concat_span(out, in, row_bytes, n, out_row, 0, rows);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        concat_span(out, in, row_bytes, n, out_row, rows * t / nt, rows * (t + 1) / nt);
+    }
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
