@@ -64,8 +64,10 @@
  * stay), NHWC on AMX (oneDNN's AMX convolutions take nothing else), where
  * activations between bf16 Convs are stored as bfloat16 (plan_bf16), with
  * no conversion step between them: the Concats, Splits, MaxPools, Resizes
- * and residual Adds between them pass bfloat16 through. NHWC channel
- * Concats (and plain ones) copy rows (cvb__vec_concat_rows).
+ * and residual Adds between them pass bfloat16 through; with a uint8 frame
+ * the stem reads it as bfloat16 [x, x] (e->u8_bf16x2, frame_x2 in
+ * dnn.h). NHWC channel Concats (and plain ones) copy rows
+ * (cvb__vec_concat_rows).
  *
  * cvb_engine_run() only points kernels at buffers and calls them: it never
  * allocates (the reference kernels' working memory is the planned scratch,
@@ -140,6 +142,7 @@ struct cvb_engine {
      * uint8 (e->act) and read only by int8 Convs */
     int u8_tensor;            /* -1 when the input is taken as is */
     bool u8_direct;
+    bool u8_bf16x2; /* bf16 NHWC plans: the frame stored as bfloat16 [x, x] (frame_x2 Convs) */
     void *u8_state;
     int u8_prof;
     char u8_name[64];
@@ -560,6 +563,7 @@ static int cmp_by_size_desc(const void *a, const void *b) {
 static size_t act_bytes(const struct cvb_engine *e, int t) {
     const struct cvb_tensor *tt = &e->g->tensors[t];
     if (e->act != NULL && e->act[t].u8) return (size_t)tt->numel;
+    if (t == e->u8_tensor && e->u8_bf16x2) return (size_t)tt->numel * 4; /* 2C bfloat16 */
     if (e->act != NULL && e->act[t].bf16) return (size_t)tt->numel * 2;
     int64_t n = cvb__act_elems(tt, e->layout[t]);
     if (n != tt->numel) return (size_t)n * sizeof(float); /* padded blocked float32 */
@@ -769,7 +773,8 @@ static int build_profile(struct cvb_engine *e, struct cvb_err *err) {
                  (long long)e->u8_dims[2], (long long)e->u8_dims[3]);
         snprintf(kern, PROF_STR, "%s",
                  e->u8_state != NULL ? cvb__dnn_impl_name(e->u8_state) : "ref:u8_to_f32");
-        e->prof[k] = (struct cvb_node_profile){"input", "u8->f32", shape, kern, 0.0, 0, 0};
+        e->prof[k] = (struct cvb_node_profile){"input", e->u8_bf16x2 ? "u8->bf16x2" : "u8->f32",
+                                               shape, kern, 0.0, 0, 0};
         e->u8_prof = k++;
     }
     for (int i = 0; i < g->n_nodes; i++) {
@@ -857,6 +862,7 @@ static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
     struct cvb_graph *g = e->g;
     e->u8_tensor = -1;
     e->u8_direct = false;
+    e->u8_bf16x2 = false;
     if (e->opts.input_format != CVB_INPUT_U8_NHWC) return 0;
     if (g->n_inputs != 1)
         return cvb_err_set(err, CVB_EINVAL, "%s: --input-format u8-nhwc needs a model with one "
@@ -913,7 +919,8 @@ static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
                          n->name);
             continue;
         }
-        e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, ce->scale, ce->zp, false};
+        e->quant[i] = (struct cvb__dnn_quant){.prec = CVB__PREC_INT8, .src_scale = ce->scale,
+                                              .src_zp = ce->zp};
         e->n_lowp++;
     }
     /* int8 with a uint8 frame: the Convs reading the frame take it as is */
@@ -921,11 +928,28 @@ static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
         cvb__quant_select_frame(g, e->fuse, e->u8_tensor, sel) > 0) {
         for (int i = 0; i < g->n_nodes; i++) {
             if (!sel[i]) continue;
-            e->quant[i] = (struct cvb__dnn_quant){CVB__PREC_INT8, CVB__QUANT_FRAME_SCALE, 0, true};
+            e->quant[i] = (struct cvb__dnn_quant){.prec = CVB__PREC_INT8,
+                                                  .src_scale = CVB__QUANT_FRAME_SCALE,
+                                                  .w_fit = true};
             e->n_lowp++;
         }
         e->act[e->u8_tensor] = (struct cvb__dnn_act){true, CVB__QUANT_FRAME_SCALE, 0, false};
         e->u8_direct = true;
+    }
+    /* bf16 in NHWC (AMX) with a uint8 frame: the Convs reading the frame
+     * run bf16 too, from the frame stored as bfloat16 [x, x] with weights
+     * [hi, lo] of w / 255 (struct cvb__dnn_quant: frame_x2), so that the
+     * stem writes bfloat16 for the next Conv; the blocked plan's stem
+     * stays float32 (jit_bf16 ran it slower there: 1.2-1.3 vs 0.7-0.9 ms,
+     * Zen 4) */
+    if (e->opts.precision == CVB_PRECISION_BF16 && e->fast && e->blk == CVB__LAYOUT_NHWC &&
+        e->u8_tensor >= 0 && cvb__quant_select_frame(g, e->fuse, e->u8_tensor, sel) > 0) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!sel[i]) continue;
+            e->quant[i] = (struct cvb__dnn_quant){.prec = CVB__PREC_BF16, .frame_x2 = true};
+            e->n_lowp++;
+        }
+        e->u8_bf16x2 = true;
     }
 out:
     free(sel);
@@ -1064,6 +1088,8 @@ static void plan_bf16(struct cvb_engine *e) {
         return;
     for (int t = 0; t < g->n_tensors; t++)
         e->act[t].bf16 = lowp_candidate(e, t) && live_node(g, g->tensors[t].producer);
+    /* read by its frame_x2 Convs only (cvb__quant_select_frame) */
+    if (e->u8_bf16x2) e->act[e->u8_tensor].bf16 = true;
     bool changed = true;
     while (changed) {
         changed = false;
@@ -1313,7 +1339,8 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     if (e->opts.kernels == CVB_KERNELS_ONEDNN) {
         if (e->u8_tensor >= 0 && !e->u8_direct) {
             rc = cvb__dnn_prepare_u8_input(e->dnn, &g->tensors[e->u8_tensor],
-                                           e->layout[e->u8_tensor], &e->u8_state, err);
+                                           e->layout[e->u8_tensor], e->u8_bf16x2, &e->u8_state,
+                                           err);
             if (rc < 0) goto out;
         }
         for (int i = 0; i < g->n_nodes; i++) {

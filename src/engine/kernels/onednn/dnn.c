@@ -203,6 +203,7 @@ enum step_kind {
     STEP_PRIM = 0,
     STEP_SILU,   /* SiLU in place over silu_n floats at binds[0] */
     STEP_CONCAT, /* binds[n_args - 1] = rows of binds[0..n_args - 1), row_bytes each */
+    STEP_FRAME2, /* binds[1] = the uint8 frame at binds[0] as bfloat16 [x, x], rows pixels */
 };
 
 struct dnn_step {
@@ -210,7 +211,8 @@ struct dnn_step {
     int kind;              /* enum step_kind */
     int64_t silu_n;
     int silu_isa; /* enum cvb__vec_isa */
-    int64_t rows;      /* STEP_CONCAT */
+    int64_t rows;      /* STEP_CONCAT, STEP_FRAME2 */
+    int frame_c;       /* STEP_FRAME2: channels of the frame */
     size_t *row_bytes; /* STEP_CONCAT: per input */
     void **ptrs;       /* our steps: the bound pointers of a run (n_args) */
     int n_args, cap_args;
@@ -517,6 +519,16 @@ static int step_reorder(struct prep *p, const dnnl_memory_desc_t *from, struct d
 
 /* Reorder constant data 'data' (layout 'from') into a new plan buffer of
  * layout 'to', now. */
+/* v rounded to bfloat16 (to nearest, ties to even), as float32; v finite */
+static float bf16_round(float v) {
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
 static int const_reorder(struct prep *p, const void *data, const dnnl_memory_desc_t *from,
                          const dnnl_memory_desc_t *to, int *buf) {
     dnnl_primitive_desc_t rpd = NULL;
@@ -929,6 +941,13 @@ static int prep_conv_part(struct prep *p, int part) {
         rc = prep_fail(p, CVB_EINVAL, "bf16 needs constant weights");
         goto out;
     }
+    bool x2 = bf16 && q->frame_x2; /* reads the frame as bfloat16 [x, x] */
+    if (x2 && (nd != 4 || part >= 0 || cvb__attr_int(p->n, "group", 1) != 1 ||
+               (post & CVB__POST_SUM) || !act_bf16(p, x))) {
+        rc = prep_fail(p, CVB_EINTERNAL, "a bf16 frame convolution is 2-D, reads the frame "
+                       "stored as bfloat16, has no groups or fused sum and absorbs no split");
+        goto out;
+    }
     int64_t group = cvb__attr_int(p->n, "group", 1);
     int64_t c = x->dims[1], m = part >= 0 ? y->dims[1] : w->dims[0];
     if (part >= 0 && (!(int8 || bf16) || group != 1 || o0 + m > w->dims[0] ||
@@ -957,7 +976,7 @@ static int prep_conv_part(struct prep *p, int part) {
     int wnd = 0;
     if (group > 1) wd[wnd++] = group;
     wd[wnd++] = m / group;
-    wd[wnd++] = c / group;
+    wd[wnd++] = (x2 ? 2 : 1) * c / group;
     for (int i = 0; i < sp; i++)
         wd[wnd++] = w->dims[2 + i];
     dnnl_dims_t strides, dil, pl, pr, wdims, xdims;
@@ -971,11 +990,13 @@ static int prep_conv_part(struct prep *p, int part) {
         wdims[i] = wd[i];
     for (int i = 0; i < nd; i++)
         xdims[i] = x->dims[i];
+    if (x2) xdims[1] *= 2;
     dnnl_data_type_t wdt = int8 ? dnnl_s8 : bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t ydims;
     for (int i = 0; i < nd; i++)
         ydims[i] = y->dims[i];
     dnnl_status_t s = ax != NULL ? dnnl_memory_desc_init_by_tag(&src_md, nd, xdims, dnnl_u8, dnnl_nhwc)
+                      : x2       ? dnnl_memory_desc_init_by_tag(&src_md, nd, xdims, dnnl_bf16, dnnl_nhwc)
                                  : md_act(p, &src_md, x);
     if (s == dnnl_success)
         s = ay != NULL ? dnnl_memory_desc_init_by_tag(&dst_md, nd, ydims, dnnl_u8, dnnl_nhwc)
@@ -1220,6 +1241,25 @@ static int prep_conv_part(struct prep *p, int part) {
                 p->qsrc_md = *want_s;
             }
         }
+    } else if (x2) {
+        /* [hi, lo] of w / 255 per output channel: the frame holds [x, x] */
+        int64_t per = w->numel / w->dims[0];
+        float *w2 = malloc((size_t)(2 * w->numel) * sizeof *w2);
+        if (w2 == NULL) {
+            rc = prep_fail(p, CVB_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int64_t o = 0; o < m; o++)
+            for (int64_t k = 0; k < per; k++) {
+                float v = ((const float *)w->data)[o * per + k] / 255.f, hi = bf16_round(v);
+                w2[o * 2 * per + k] = hi;
+                w2[o * 2 * per + per + k] = v - hi; /* input channel C + (its channel) */
+            }
+        int buf;
+        rc = const_reorder(p, w2, &wplain_md, want_w, &buf);
+        free(w2);
+        wb = (struct dnn_bind){BIND_BUF, buf, 0};
+        if (rc == 0) rc = bind_input_md(p, 0, &src_md, want_s, &sb);
     } else {
         rc = bind_input(p, 1, &wplain_md, want_w, &wb);
         if (rc == 0) rc = bind_input_md(p, 0, &src_md, want_s, &sb);
@@ -1248,7 +1288,7 @@ static int prep_conv_part(struct prep *p, int part) {
         /* name the precision in profiles: "brgconv:avx512_core_vnni/u8s8" */
         size_t l = strlen(p->plan->impl);
         snprintf(p->plan->impl + l, sizeof p->plan->impl - l, "%s%s%s",
-                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : "/bf16",
+                 int8 ? (q->src_zp != 0 ? "/u8s8+zp" : "/u8s8") : x2 ? "/bf16x2" : "/bf16",
                  ay != NULL ? ">u8" : act_bf16(p, y) ? ">bf16" : "",
                  part == 0 ? "+split" : "");
     }
@@ -2222,7 +2262,7 @@ static int prep_slice_reorders(struct prep *p, bool concat) {
 /* ---- uint8 frame input --------------------------------------------------------- */
 
 int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
-                              void **state, struct cvb_err *err) {
+                              bool bf16x2, void **state, struct cvb_err *err) {
     static const struct cvb_node dummy = {.op = CVB_OP_IDENTITY, .name = "input"};
     struct prep p = {.d = d, .n = &dummy, .err = err};
     dnnl_primitive_attr_t attr = NULL;
@@ -2236,6 +2276,17 @@ int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, in
     if (tl_configured != d->id) configure_thread(d);
     if (t->ndim != 4) {
         rc = cvb_err_set(err, CVB_EUNSUPPORTED, "uint8 input needs a [N,C,H,W] model input");
+        goto out;
+    }
+    if (bf16x2) {
+        rc = step_own(&p, STEP_FRAME2, 2, &st);
+        if (rc == 0) {
+            st->binds[0] = (struct dnn_bind){BIND_IN, 0, 0};
+            st->binds[1] = (struct dnn_bind){BIND_OUT, 0, 0};
+            st->rows = t->dims[0] * t->dims[2] * t->dims[3];
+            st->frame_c = (int)t->dims[1];
+            snprintf(p.plan->impl, sizeof p.plan->impl, "vec:u8>bf16x2");
+        }
         goto out;
     }
     /* logical dims N,C,H,W; the frame is N,H,W,C bytes */
@@ -2539,6 +2590,8 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
         else if (st->kind == STEP_CONCAT)
             cvb__vec_concat_rows(st->ptrs[st->n_args - 1], (const void *const *)st->ptrs,
                                  st->row_bytes, st->n_args - 1, st->rows);
+        else if (st->kind == STEP_FRAME2)
+            cvb__vec_u8_to_bf16x2(st->ptrs[1], st->ptrs[0], st->rows, st->frame_c);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)

@@ -50,6 +50,14 @@ struct cvb__dnn_quant {
     float src_scale;
     int32_t src_zp;
     bool w_fit; /* int8: weight scales by cvb__quant_weights_fit (frame convs) */
+    /* bf16, a Conv reading the uint8 frame (NHWC plans): its source is the
+     * frame stored by cvb__dnn_prepare_u8_input(bf16x2) as 2C bfloat16
+     * channels [x, x] (x the byte's value: exact), its weights are
+     * [hi, lo] with hi + lo = w / 255 (hi = w / 255 rounded to bfloat16,
+     * lo the rest, rounded too): float32's result within ~2^-16 of the
+     * weights, where one bfloat16 rounding of the input and weights moved
+     * boxes of the precision guard's photos */
+    bool frame_x2;
 };
 
 /* How an NHWC activation is stored in an int8 plan: float32 (u8 false), or
@@ -139,10 +147,12 @@ int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const str
                         const struct cvb__dnn_io *io, void **state, struct cvb_err *err);
 
 /* A plan that converts a uint8 NHWC frame (the caller's input 0) into the
- * float32 tensor 't' ([1,C,H,W], output 0, layout 'layout') scaled by 1/255.
- * Run it with cvb__dnn_run and a kctx whose in[0]/out[0] are set. */
+ * float32 tensor 't' ([N,C,H,W], output 0, layout 'layout') scaled by 1/255;
+ * with bf16x2, into the NHWC bfloat16 [N,H,W,2C] source of frame_x2 Convs
+ * (each byte's value twice, unscaled; layout ignored). Run it with
+ * cvb__dnn_run and a kctx whose in[0]/out[0] are set. */
 int cvb__dnn_prepare_u8_input(struct cvb__dnn *d, const struct cvb_tensor *t, int layout,
-                              void **state, struct cvb_err *err);
+                              bool bf16x2, void **state, struct cvb_err *err);
 
 /* ISA cap, process-wide. 'isa' is auto|amx|avx512_vnni|avx512|avx2. Must be
  * called before any other oneDNN use in the process; a later call asking a

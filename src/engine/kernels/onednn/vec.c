@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Vector kernels run between oneDNN primitives (vec.h): SiLU in AVX-512
- * and in AVX2 + FMA; concatenation by rows (memcpy per row and member).
+ * and in AVX2 + FMA; concatenation by rows (memcpy per row and member);
+ * a uint8 frame into bfloat16.
  *
  * exp(-x) = 2^k * exp(r), k = round(-x / ln2), r = -x - k ln2 with ln2 split
  * in two (Cody-Waite) so r keeps its bits; exp(r) on |r| <= ln2/2 by a
@@ -46,6 +47,31 @@ void cvb__vec_concat_rows(void *out, const void *const *in, const size_t *row_by
     {
         int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
         concat_span(out, in, row_bytes, n, out_row, rows * t / nt, rows * (t + 1) / nt);
+    }
+}
+
+/* bfloat16 of a byte's value: the high half of its float32 bits, exact */
+static void u8_bf16x2_span(uint16_t *out, const uint8_t *in, int64_t p0, int64_t p1, int c) {
+    for (int64_t p = p0; p < p1; p++) {
+        uint16_t *o = out + p * 2 * c;
+        for (int k = 0; k < c; k++) {
+            float f = (float)in[p * c + k];
+            uint32_t u;
+            memcpy(&u, &f, sizeof u);
+            o[k] = o[c + k] = (uint16_t)(u >> 16);
+        }
+    }
+}
+
+void cvb__vec_u8_to_bf16x2(uint16_t *out, const uint8_t *in, int64_t n, int c) {
+    if (n * c <= 16384) {
+        u8_bf16x2_span(out, in, 0, n, c);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        u8_bf16x2_span(out, in, n * t / nt, n * (t + 1) / nt, c);
     }
 }
 

@@ -38,6 +38,11 @@ void cvb__vec_silu(float *x, int64_t n, int isa);
  * index before the axis). oneDNN 2.6's concat copies such rows element by
  * element: 1.3-1.7 ms for YOLOv8n's 48- and 96-channel bf16 Concats at
  * 160x160 and 80x80 (Zen 4, 2 threads). */
+/* out[p][c] = out[p][C + c] = in[p][c] as bfloat16 (exact: a byte's value
+ * has 8 significant bits), for pixels p < n and channels c < C; split over
+ * the calling thread's OpenMP team. */
+void cvb__vec_u8_to_bf16x2(uint16_t *out, const uint8_t *in, int64_t n, int c);
+
 void cvb__vec_concat_rows(void *out, const void *const *in, const size_t *row_bytes, int n,
                           int64_t rows);
 
