@@ -13,6 +13,8 @@
  * Prints the implementation oneDNN chose for each case; a convolution on a
  * "ref" implementation fails the test (100-1000x slower). */
 #include "engine/ir.h"
+#include "engine/kernels/onednn/dnn.h"
+#include "engine/kernels/onednn/vec.h"
 #include "test.h"
 
 #include <stdint.h>
@@ -126,6 +128,7 @@ static void tb_ints(struct tb *t, const char *name, int n, const int64_t *v) {
 
 static struct cvb__dnn *dnn;
 static int n_refused, n_on_dnn;
+static char last_impl[128]; /* the implementation of the last case run */
 
 /* Infer, run both kernel sets, compare with tolerance 'tol' (normalised by
  * the largest reference magnitude; 0 = bit-exact) and free the graph. */
@@ -208,6 +211,7 @@ static void tb_run(struct tb *t, enum expect want, double tol) {
     }
     double rel = maxref > 0 ? maxerr / maxref : maxerr;
     const char *impl = cvb__dnn_impl_name(state);
+    snprintf(last_impl, sizeof last_impl, "%s", impl);
     char shape[96];
     printf("  %-34s %-24s out %-18s err %.2e\n", t->label, impl,
            cvb__shape_str(y, shape, sizeof shape), rel);
@@ -501,24 +505,32 @@ static void test_concat(void) {
 
 /* ---- Softmax ---- */
 
+/* 'mid': a Softmax-13 over a non-innermost axis, which runs our AVX-512
+ * kernel (vec:softmax) where oneDNN may use AVX-512 */
 static void softmax_case(const char *label, int64_t opset, int64_t axis, bool set_axis, int nd,
-                         const int64_t *dims) {
+                         const int64_t *dims, bool mid) {
     struct tb t;
     tb_begin(&t, label, CVB_OP_SOFTMAX, opset);
     t.lo = -5.f;
     t.hi = 5.f;
     tb_in(&t, nd, dims);
     if (set_axis) tb_int(&t, "axis", axis);
+    last_impl[0] = '\0';
     tb_run(&t, DNN, 1e-6);
+    const char *isa = cvb__dnn_effective_isa();
+    bool avx512 = cvb__vec_cpu_isa() >= CVB__VEC_AVX512 &&
+                  (strncmp(isa, "avx512", 6) == 0 || strcmp(isa, "all") == 0);
+    CHECK_EQ_INT(strcmp(last_impl, "vec:softmax") == 0, mid && avx512);
 }
 
 static void test_softmax(void) {
-    softmax_case("softmax last axis", 13, -1, false, SHAPE(2, 5, 37));
-    softmax_case("softmax axis 1", 13, 1, true, SHAPE(1, 16, 4, 50));
-    softmax_case("softmax axis 2 (DFL)", 17, 2, true, SHAPE(1, 4, 16, 50));
-    softmax_case("softmax-11 axis 1 (flatten)", 11, 1, true, SHAPE(2, 3, 4, 5));
-    softmax_case("softmax-11 default axis", 11, 0, false, SHAPE(3, 7, 6));
-    softmax_case("softmax-11 last axis", 11, -1, true, SHAPE(3, 7, 6));
+    softmax_case("softmax last axis", 13, -1, false, SHAPE(2, 5, 37), false);
+    softmax_case("softmax axis 1", 13, 1, true, SHAPE(1, 16, 4, 50), true);
+    softmax_case("softmax axis 2 (DFL)", 17, 2, true, SHAPE(1, 4, 16, 50), true);
+    softmax_case("softmax axis 0, inner 7", 13, 0, true, SHAPE(3, 7), true); /* masked tail only */
+    softmax_case("softmax-11 axis 1 (flatten)", 11, 1, true, SHAPE(2, 3, 4, 5), false);
+    softmax_case("softmax-11 default axis", 11, 0, false, SHAPE(3, 7, 6), false);
+    softmax_case("softmax-11 last axis", 11, -1, true, SHAPE(3, 7, 6), false);
 }
 
 /* ---- MatMul ---- */

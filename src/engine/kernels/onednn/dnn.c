@@ -204,6 +204,7 @@ enum step_kind {
     STEP_SILU,   /* SiLU in place over silu_n floats at binds[0] */
     STEP_CONCAT, /* binds[n_args - 1] = rows of binds[0..n_args - 1), row_bytes each */
     STEP_FRAME2, /* binds[1] = the uint8 frame at binds[0] as bfloat16 [x, x], rows pixels */
+    STEP_SOFTMAX, /* binds[1] = softmax of binds[0] over the middle axis of sm[3] */
 };
 
 struct dnn_step {
@@ -213,6 +214,7 @@ struct dnn_step {
     int silu_isa; /* enum cvb__vec_isa */
     int64_t rows;      /* STEP_CONCAT, STEP_FRAME2 */
     int frame_c;       /* STEP_FRAME2: channels of the frame */
+    int64_t sm[3];     /* STEP_SOFTMAX: outer, axis, inner */
     size_t *row_bytes; /* STEP_CONCAT: per input */
     void **ptrs;       /* our steps: the bound pointers of a run (n_args) */
     int n_args, cap_args;
@@ -1904,8 +1906,21 @@ static int prep_softmax(struct prep *p) {
             mid *= x->dims[i];
     }
     /* oneDNN's fast softmax wants the axis innermost in memory: with inner
-     * > 1 the data is reordered to [outer, inner, mid], normalised there and
-     * reordered back (DFL: 16 bins on axis 1 of [1,16,4,A]). */
+     * > 1 it would take a reorder to [outer, inner, mid] and one back (DFL:
+     * 16 bins on axis 1 of [1,16,4,A]); ours (AVX-512) reads the columns in
+     * place: 0.10-0.17 vs 0.52-0.58 ms for YOLOv8n's DFL at 640 (Zen 4, 2
+     * threads, 3 alternating rounds) */
+    if (inner > 1 && vec_silu_isa() == CVB__VEC_AVX512) {
+        rc = step_own(p, STEP_SOFTMAX, 2, &st);
+        if (rc < 0) goto out;
+        st->binds[0] = (struct dnn_bind){BIND_IN, 0, 0};
+        st->binds[1] = (struct dnn_bind){BIND_OUT, 0, 0};
+        st->sm[0] = outer;
+        st->sm[1] = mid;
+        st->sm[2] = inner;
+        snprintf(p->plan->impl, sizeof p->plan->impl, "vec:softmax");
+        goto out;
+    }
     int64_t dims[3] = {outer, mid, inner};
     dnnl_dims_t ddims = {outer, mid, inner};
     dnnl_memory_desc_t md, md_t;
@@ -2592,6 +2607,8 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
                                  st->row_bytes, st->n_args - 1, st->rows);
         else if (st->kind == STEP_FRAME2)
             cvb__vec_u8_to_bf16x2(st->ptrs[1], st->ptrs[0], st->rows, st->frame_c);
+        else if (st->kind == STEP_SOFTMAX)
+            cvb__vec_softmax_mid(st->ptrs[0], st->ptrs[1], st->sm[0], st->sm[1], st->sm[2]);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)

@@ -11,6 +11,7 @@
  * Newton step give 0, not NaN, for x -> -large). */
 #include "engine/kernels/onednn/vec.h"
 
+#include <math.h>
 #include <stddef.h>
 
 #ifdef _OPENMP
@@ -85,9 +86,8 @@ void cvb__vec_u8_to_bf16x2(uint16_t *out, const uint8_t *in, int64_t n, int c) {
 /* exp(r) = sum r^i / i!, Horner from i = 6 down to 0 */
 static const float EXP_TAYLOR[7] = {1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f};
 
-__attribute__((target("avx512f"))) static inline __m512 silu16(__m512 x) {
-    const __m512 one = _mm512_set1_ps(1.f);
-    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), x); /* -x */
+/* exp(t), t clamped to [-88, 88] first */
+__attribute__((target("avx512f"))) static inline __m512 exp16(__m512 t) {
     t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-88.f)), _mm512_set1_ps(88.f));
     __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(LOG2E)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -95,7 +95,12 @@ __attribute__((target("avx512f"))) static inline __m512 silu16(__m512 x) {
     r = _mm512_fnmadd_ps(k, _mm512_set1_ps(LN2_LO), r);
     __m512 p = _mm512_set1_ps(EXP_TAYLOR[0]);
     for (int i = 1; i < 7; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_TAYLOR[i]));
-    __m512 d = _mm512_add_ps(one, _mm512_scalef_ps(p, k)); /* 1 + exp(-x) */
+    return _mm512_scalef_ps(p, k);
+}
+
+__attribute__((target("avx512f"))) static inline __m512 silu16(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.f);
+    __m512 d = _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))); /* 1 + exp(-x) */
     __m512 q = _mm512_rcp14_ps(d);
     q = _mm512_mul_ps(q, _mm512_fnmadd_ps(d, q, _mm512_set1_ps(2.f)));
     return _mm512_mul_ps(x, q);
@@ -108,6 +113,49 @@ __attribute__((target("avx512f"))) static void silu_span512(float *x, int64_t n)
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
         _mm512_mask_storeu_ps(x + i, m, silu16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* Softmax over the middle axis of [mid, inner] at x (into y), for inner
+ * positions [j0, j1): 16 positions at a time, each a column of 'mid'
+ * values 'inner' apart. exp(x - max) / sum, the sum's reciprocal by one
+ * division per column. */
+__attribute__((target("avx512f"))) static void softmax_cols512(const float *x, float *y,
+                                                               int64_t mid, int64_t inner,
+                                                               int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j += 16) {
+        __mmask16 m = j1 - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (j1 - j)) - 1u);
+        __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+        for (int64_t k = 0; k < mid; k++)
+            mx = _mm512_max_ps(mx, _mm512_maskz_loadu_ps(m, x + k * inner + j));
+        for (int64_t k = 0; k < mid; k++) {
+            __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + k * inner + j), mx));
+            sum = _mm512_add_ps(sum, e);
+            _mm512_mask_storeu_ps(y + k * inner + j, m, e);
+        }
+        __m512 r = _mm512_div_ps(_mm512_set1_ps(1.f), sum);
+        for (int64_t k = 0; k < mid; k++) {
+            float *yk = y + k * inner + j;
+            _mm512_mask_storeu_ps(yk, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, yk), r));
+        }
+    }
+}
+
+void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, int64_t inner) {
+    enum { COLS = 64 }; /* inner positions per task */
+    int64_t per = (inner + COLS - 1) / COLS, tasks = outer * per;
+    if (tasks <= 1) {
+        for (int64_t o = 0; o < outer; o++)
+            softmax_cols512(x + o * mid * inner, y + o * mid * inner, mid, inner, 0, inner);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int64_t k = tasks * t / nt; k < tasks * (t + 1) / nt; k++) {
+            int64_t o = k / per, j0 = k % per * COLS, j1 = j0 + COLS < inner ? j0 + COLS : inner;
+            softmax_cols512(x + o * mid * inner, y + o * mid * inner, mid, inner, j0, j1);
+        }
     }
 }
 
@@ -173,6 +221,14 @@ void cvb__vec_silu(float *x, int64_t n, int isa) {
 #else
 
 int cvb__vec_cpu_isa(void) { return CVB__VEC_NONE; }
+
+void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, int64_t inner) {
+    (void)x; /* never called: cvb__vec_cpu_isa() is NONE here */
+    (void)y;
+    (void)outer;
+    (void)mid;
+    (void)inner;
+}
 
 void cvb__vec_silu(float *x, int64_t n, int isa) {
     (void)x; /* never called: cvb__vec_cpu_isa() is NONE here */

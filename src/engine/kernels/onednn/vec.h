@@ -39,6 +39,14 @@ void cvb__vec_silu(float *x, int64_t n, int isa);
  * as long for YOLOv8n's 48- and 96-channel bf16 Concats at 160x160 and
  * 80x80: 0.36-0.44 and 0.12-0.13 ms against 0.13-0.14 and 0.04-0.05 (Zen 4,
  * 2 threads, 3 alternating rounds). */
+/* Softmax over the middle axis of x viewed as [outer, mid, inner] (into y,
+ * which may be x), in AVX-512 (only where cvb__vec_cpu_isa() is AVX512),
+ * split over the calling thread's OpenMP team: each column of 'mid' values
+ * exp(x - max) / sum, within a few ulp of a float32 reference. For the
+ * DFL's softmax over 16 bins of [1,16,4,A] oneDNN 2.6 reorders to put the
+ * axis innermost, normalises and reorders back. */
+void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, int64_t inner);
+
 /* out[p][c] = out[p][C + c] = in[p][c] as bfloat16 (exact: a byte's value
  * has 8 significant bits), for pixels p < n and channels c < C; split over
  * the calling thread's OpenMP team. */
