@@ -519,8 +519,6 @@ static int step_reorder(struct prep *p, const dnnl_memory_desc_t *from, struct d
     return step_reorder_attr(p, from, src, to, dst, NULL);
 }
 
-/* Reorder constant data 'data' (layout 'from') into a new plan buffer of
- * layout 'to', now. */
 /* v rounded to bfloat16 (to nearest, ties to even), as float32; v finite */
 static float bf16_round(float v) {
     uint32_t u;
@@ -531,6 +529,8 @@ static float bf16_round(float v) {
     return v;
 }
 
+/* Reorder constant data 'data' (layout 'from') into a new plan buffer of
+ * layout 'to', now. */
 static int const_reorder(struct prep *p, const void *data, const dnnl_memory_desc_t *from,
                          const dnnl_memory_desc_t *to, int *buf) {
     dnnl_primitive_desc_t rpd = NULL;
@@ -841,8 +841,6 @@ static int vec_silu_isa(void) {
     return CVB__VEC_NONE;
 }
 
-/* SiLU in place on output 0 ('y', every element as stored: zero padding
- * stays zero) as our vector step. */
 /* A step of ours (no primitive) with n_args bound pointers. */
 static int step_own(struct prep *p, int kind, int n_args, struct dnn_step **out) {
     struct dnn_plan *pl = p->plan;
@@ -859,6 +857,8 @@ static int step_own(struct prep *p, int kind, int n_args, struct dnn_step **out)
     return 0;
 }
 
+/* SiLU in place on output 0 ('y', every element as stored: zero padding
+ * stays zero) as our vector step. */
 static int step_vec_silu(struct prep *p, const struct cvb_tensor *y, int isa) {
     struct dnn_plan *pl = p->plan;
     struct dnn_step *st;

@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -20,8 +21,6 @@
 #define omp_get_num_threads() 1
 #define omp_get_thread_num() 0
 #endif
-
-#include <string.h>
 
 /* Rows [r0, r1) of cvb__vec_concat_rows. */
 static void concat_span(uint8_t *out, const void *const *in, const size_t *row_bytes, int n,
