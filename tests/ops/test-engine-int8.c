@@ -40,10 +40,12 @@
  * tests/integration/qdq_ort.py checks that with ORT).
  * uint8 activations (test_u8_activations): int8 Convs feeding int8 Convs
  * write uint8 (kernel name ends ">u8"), Concats feeding int8 Convs quantise
- * into their slices ("reorder:jit...->u8"), every C2f Split is absorbed by
- * its Conv ("+Split", no Split step left), none of them on a reference
- * kernel; and a run is a pure function of its input (frame A, B, A again:
- * the same bytes), which catches a buffer planned with a wrong lifetime.
+ * into their slices ("vec:rows->u8" with AVX-512, where the outputs equal
+ * those of oneDNN's reorders, "reorder:jit:uni->u8" elsewhere), every C2f
+ * Split is absorbed by its Conv ("+Split", no Split step left), none of
+ * them on a reference kernel; and a run is a pure function of its input
+ * (frame A, B, A again: the same bytes), which catches a buffer planned
+ * with a wrong lifetime.
  * uint8 frame into the stem (test_frame_stem): with a u8 NHWC input the
  * stem conv runs int8 reading the caller's frame as is (kernel "/u8s8",
  * no "input u8->f32" step in the profile, no reference kernel), on top of
@@ -209,11 +211,14 @@ out:
 }
 
 static void test_u8_activations(void) {
-    struct cvb_engine *q = load(CVB_PRECISION_INT8, calib_path);
+    struct cvb_engine *q = load(CVB_PRECISION_INT8, calib_path), *qr = NULL;
+
     uint8_t *fa = malloc((size_t)S * S * 3), *fb = malloc((size_t)S * S * 3);
     float *y1 = NULL, *y2 = NULL;
     CHECK(q != NULL && fa != NULL && fb != NULL);
     if (q == NULL || fa == NULL || fb == NULL) goto out;
+    /* where vec.h's AVX-512 kernels run (dnn.c: vec_silu_isa) */
+    bool vec512 = __builtin_cpu_supports("avx512f") && strncmp(cvb_engine_isa(q), "avx512", 6) == 0;
     const struct cvb_node_profile *pr;
     int np = cvb_engine_profile(q, &pr), n_conv_u8 = 0, n_cat_u8 = 0, n_split_conv = 0;
     for (int i = 0; i < np; i++) {
@@ -222,7 +227,8 @@ static void test_u8_activations(void) {
         if (strncmp(pr[i].ops, "Conv", 4) == 0 && strstr(k, ">u8") != NULL) n_conv_u8++;
         if (strcmp(pr[i].ops, "Concat") == 0 && kl > 4 && strcmp(k + kl - 4, "->u8") == 0) {
             n_cat_u8++;
-            CHECK(strncmp(k, "reorder:jit", 11) == 0);
+            /* our rows step with AVX-512, oneDNN's reorders elsewhere */
+            CHECK(strcmp(k, vec512 ? "vec:rows->u8" : "reorder:jit:uni->u8") == 0);
         }
         if (strstr(pr[i].ops, "+Split") != NULL) n_split_conv++;
         CHECK(strcmp(pr[i].ops, "Split") != 0); /* all absorbed */
@@ -250,12 +256,28 @@ static void test_u8_activations(void) {
     CHECK(memcmp(y1, y2, oi.bytes) != 0);
     CHECK(run1(q, fa, y2) == 0);
     CHECK(memcmp(y1, y2, oi.bytes) == 0);
+    /* the rows step quantises as oneDNN's reorders do: the same outputs */
+    cvb__dnn_test_no_vec_concat_u8(true);
+    qr = load(CVB_PRECISION_INT8, calib_path);
+    cvb__dnn_test_no_vec_concat_u8(false);
+    CHECK(qr != NULL);
+    if (qr == NULL) goto out;
+    int nr = 0;
+    np = cvb_engine_profile(qr, &pr);
+    for (int i = 0; i < np; i++) nr += strcmp(pr[i].kernel, "reorder:jit:uni->u8") == 0;
+    CHECK_EQ_INT(nr, n_cat_u8);
+    CHECK(run1(qr, fa, y2) == 0);
+    double rel = rel_l2(y2, y1, oi.numel);
+    printf("  uint8 concats as %s vs oneDNN reorders: outputs rel-L2 %.3g%s\n",
+           vec512 ? "rows" : "reorders", rel, memcmp(y1, y2, oi.bytes) == 0 ? " (identical)" : "");
+    CHECK(rel < 1e-4);
 out:
     free(fa);
     free(fb);
     free(y1);
     free(y2);
     cvb_engine_free(q);
+    cvb_engine_free(qr);
 }
 
 static void test_frame_stem(void) {

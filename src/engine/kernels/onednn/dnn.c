@@ -205,6 +205,7 @@ enum step_kind {
     STEP_CONCAT, /* binds[n_args - 1] = rows of binds[0..n_args - 1), row_bytes each */
     STEP_FRAME2, /* binds[1] = the uint8 frame at binds[0] as bfloat16 [x, x], rows pixels */
     STEP_SOFTMAX, /* binds[1] = softmax of binds[0] over the middle axis of sm[3] */
+    STEP_CONCAT_U8, /* STEP_CONCAT into uint8: cols values per input, q_f32 ones quantised */
 };
 
 struct dnn_step {
@@ -216,6 +217,10 @@ struct dnn_step {
     int frame_c;       /* STEP_FRAME2: channels of the frame */
     int64_t sm[3];     /* STEP_SOFTMAX: outer, axis, inner */
     size_t *row_bytes; /* STEP_CONCAT: per input */
+    int64_t *cols;     /* STEP_CONCAT_U8: per input */
+    uint8_t *q_f32;    /* STEP_CONCAT_U8: per input, 1 for float32 (quantised) */
+    float q_inv;       /* STEP_CONCAT_U8: 1 / the output's scale */
+    int32_t q_zp;      /* STEP_CONCAT_U8: the output's zero point */
     void **ptrs;       /* our steps: the bound pointers of a run (n_args) */
     int n_args, cap_args;
     dnnl_exec_arg_t *args;  /* memory objects created at prepare, handles set per run */
@@ -242,6 +247,8 @@ void cvb__dnn_release(void *state) {
         free(st->args);
         free(st->binds);
         free(st->row_bytes);
+        free(st->cols);
+        free(st->q_f32);
         free(st->ptrs);
     }
     for (int i = 0; i < p->n_bufs; i++)
@@ -285,6 +292,10 @@ void cvb__dnn_test_no_winograd(bool on) { no_winograd = on; }
 
 /* Tests only (cvb__dnn_test_no_vec_silu): SiLU stays oneDNN's swish. */
 static bool no_vec_silu;
+/* Tests only (cvb__dnn_test_no_vec_concat_u8): uint8 Concats stay reorders. */
+static bool no_vec_concat_u8;
+
+void cvb__dnn_test_no_vec_concat_u8(bool on) { no_vec_concat_u8 = on; }
 
 void cvb__dnn_test_no_vec_silu(bool on) { no_vec_silu = on; }
 
@@ -1809,13 +1820,38 @@ out:
     return rc;
 }
 
+/* prep_concat_u8 as our rows step (cvb__vec_concat_rows_u8), members
+ * checked by the caller. */
+static int step_concat_rows_u8(struct prep *p, const struct cvb__dnn_act *ay) {
+    const struct cvb_tensor *y = tout(p, 0);
+    int k = p->n->n_in;
+    struct dnn_step *st;
+    int rc = step_own(p, STEP_CONCAT_U8, k + 1, &st);
+    if (rc < 0) return rc;
+    st->cols = calloc((size_t)k, sizeof *st->cols);
+    st->q_f32 = calloc((size_t)k, sizeof *st->q_f32);
+    if (st->cols == NULL || st->q_f32 == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory");
+    st->rows = y->dims[0] * y->dims[2] * y->dims[3];
+    st->q_inv = 1.f / ay->scale;
+    st->q_zp = ay->zp;
+    for (int i = 0; i < k; i++) {
+        st->cols[i] = tin(p, i)->dims[1];
+        st->q_f32[i] = act_u8(p, tin(p, i)) == NULL;
+        st->binds[i] = (struct dnn_bind){BIND_IN, i, 0};
+    }
+    st->binds[k] = (struct dnn_bind){BIND_OUT, 0, 0};
+    snprintf(p->plan->impl, sizeof p->plan->impl, "vec:rows->u8");
+    return 0;
+}
+
 /* Channel Concat in NHWC writing a uint8 output (int8 plans: every reader
- * is an int8 Conv with the output's scale). Each member is reordered into
- * its channel slice of the output (a strided sub-memory): a float32 member
- * is quantised on the way (x / scale + zp, rounded, saturated, as the
- * Conv's own quantise step did), a uint8 member (same scale and zero point,
+ * is an int8 Conv with the output's scale): a float32 member is quantised
+ * into its channel slice (x / scale + zp, rounded, saturated, as the Conv's
+ * own quantise step did), a uint8 member (same scale and zero point,
  * guaranteed by the executor) is copied. This replaces a float32 concat
- * followed by a quantise pass over the whole output. */
+ * followed by a quantise pass over the whole output. With AVX-512 it is
+ * our rows step (vec:rows->u8); elsewhere each member is a oneDNN reorder
+ * into its slice of the output (a strided sub-memory). */
 static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
     const struct cvb_tensor *y = tout(p, 0);
     dnnl_primitive_attr_t qattr = NULL;
@@ -1824,6 +1860,19 @@ static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
     if (axis < 0) axis += y->ndim;
     if (y->ndim != 4 || axis != 1 || layout_of(p, y) != CVB__LAYOUT_NHWC)
         return prep_fail(p, CVB_EINTERNAL, "a uint8 concat needs an NHWC channel concat");
+    int64_t pos = 0;
+    for (int i = 0; i < k; i++) {
+        const struct cvb_tensor *x = tin(p, i);
+        if (!is_f32(x) || x->ndim != 4 || x->data != NULL || layout_of(p, x) != CVB__LAYOUT_NHWC)
+            return prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d is not an NHWC activation",
+                             i);
+        const struct cvb__dnn_act *ax = act_u8(p, x);
+        if (ax != NULL && (ax->scale != ay->scale || ax->zp != ay->zp))
+            return prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d has another scale", i);
+        pos += x->dims[1];
+    }
+    if (pos != y->dims[1]) return prep_fail(p, CVB_EINTERNAL, "members do not cover the output");
+    if (!no_vec_concat_u8 && vec_silu_isa() == CVB__VEC_AVX512) return step_concat_rows_u8(p, ay);
     dnnl_dims_t yd = {y->dims[0], y->dims[1], y->dims[2], y->dims[3]};
     dnnl_memory_desc_t whole;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&whole, 4, yd, dnnl_u8, dnnl_nhwc);
@@ -1832,18 +1881,10 @@ static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
         rc = prep_status(p, s, "describing the output");
         goto out;
     }
-    int64_t pos = 0;
+    pos = 0;
     for (int i = 0; i < k && rc == 0; i++) {
         const struct cvb_tensor *x = tin(p, i);
-        if (!is_f32(x) || x->ndim != 4 || x->data != NULL || layout_of(p, x) != CVB__LAYOUT_NHWC) {
-            rc = prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d is not an NHWC activation", i);
-            goto out;
-        }
         const struct cvb__dnn_act *ax = act_u8(p, x);
-        if (ax != NULL && (ax->scale != ay->scale || ax->zp != ay->zp)) {
-            rc = prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d has another scale", i);
-            goto out;
-        }
         dnnl_dims_t xd = {x->dims[0], x->dims[1], x->dims[2], x->dims[3]}, off = {0, pos, 0, 0};
         dnnl_memory_desc_t xmd, sub;
         s = dnnl_memory_desc_init_by_tag(&xmd, 4, xd, ax != NULL ? dnnl_u8 : dnnl_f32, dnnl_nhwc);
@@ -1856,8 +1897,6 @@ static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
                                (struct dnn_bind){BIND_OUT, 0, 0}, ax != NULL ? NULL : qattr);
         pos += x->dims[1];
     }
-    if (rc == 0 && pos != y->dims[1])
-        rc = prep_fail(p, CVB_EINTERNAL, "members do not cover the output");
     if (rc == 0) {
         /* name the copies' kernel, e.g. "reorder:jit:uni->u8" */
         const_dnnl_primitive_desc_t rpd = NULL;
@@ -2609,6 +2648,10 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
             cvb__vec_u8_to_bf16x2(st->ptrs[1], st->ptrs[0], st->rows, st->frame_c);
         else if (st->kind == STEP_SOFTMAX)
             cvb__vec_softmax_mid(st->ptrs[0], st->ptrs[1], st->sm[0], st->sm[1], st->sm[2]);
+        else if (st->kind == STEP_CONCAT_U8)
+            cvb__vec_concat_rows_u8(st->ptrs[st->n_args - 1], (const void *const *)st->ptrs,
+                                    st->cols, st->q_f32, st->n_args - 1, st->rows, st->q_inv,
+                                    st->q_zp);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)

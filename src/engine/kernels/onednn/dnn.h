@@ -141,6 +141,9 @@ void cvb__dnn_test_no_winograd(bool on);
 /* Tests only, likewise: SiLU after a float32 Conv stays oneDNN's swish
  * (fused, or a step after a Winograd conv) instead of our vector step. */
 void cvb__dnn_test_no_vec_silu(bool on);
+/* Tests only, likewise: a uint8 channel Concat runs oneDNN reorders (one per
+ * member) instead of our rows step (cvb__vec_concat_rows_u8). */
+void cvb__dnn_test_no_vec_concat_u8(bool on);
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Vector kernels run between oneDNN primitives (vec.h): SiLU in AVX-512
- * and in AVX2 + FMA; concatenation by rows (memcpy per row and member);
- * a uint8 frame into bfloat16.
+ * and in AVX2 + FMA; concatenation by rows (memcpy per row and member),
+ * also into uint8 (quantising float32 members, AVX-512); a uint8 frame
+ * into bfloat16; the DFL's softmax (AVX-512).
  *
  * exp(-x) = 2^k * exp(r), k = round(-x / ln2), r = -x - k ln2 with ln2 split
  * in two (Cody-Waite) so r keeps its bits; exp(r) on |r| <= ln2/2 by a
@@ -187,6 +188,55 @@ __attribute__((target("avx2,fma"))) static void silu_span256(float *x, int64_t n
     }
 }
 
+/* quantise c float32 values into uint8 (cvb__vec_concat_rows_u8) */
+__attribute__((target("avx512f"))) static void quant_row512(uint8_t *o, const float *x, int64_t c,
+                                                          __m512 inv, __m512 zp) {
+    const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.f);
+    int64_t i = 0;
+    for (; i < c; i += 16) {
+        __mmask16 m = c - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (c - i)) - 1);
+        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), inv, zp);
+        /* max first: a NaN takes the second operand, 0 */
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        _mm512_mask_cvtepi32_storeu_epi8(o + i, m, _mm512_cvtps_epi32(v));
+    }
+}
+
+/* rows [r0, r1) of cvb__vec_concat_rows_u8 */
+__attribute__((target("avx512f"))) static void concat_u8_span(uint8_t *out, const void *const *in,
+                                                            const int64_t *cols,
+                                                            const uint8_t *f32, int n,
+                                                            int64_t out_row, int64_t r0,
+                                                            int64_t r1, float inv, int32_t zp) {
+    __m512 vi = _mm512_set1_ps(inv), vz = _mm512_set1_ps((float)zp);
+    for (int64_t r = r0; r < r1; r++) {
+        uint8_t *o = out + r * out_row;
+        for (int i = 0; i < n; i++) {
+            if (f32[i])
+                quant_row512(o, (const float *)in[i] + r * cols[i], cols[i], vi, vz);
+            else
+                memcpy(o, (const uint8_t *)in[i] + r * cols[i], (size_t)cols[i]);
+            o += cols[i];
+        }
+    }
+}
+
+void cvb__vec_concat_rows_u8(uint8_t *out, const void *const *in, const int64_t *cols,
+                             const uint8_t *f32, int n, int64_t rows, float inv, int32_t zp) {
+    int64_t out_row = 0;
+    for (int i = 0; i < n; i++) out_row += cols[i];
+    if (out_row * rows <= 16384 || rows < 2) {
+        concat_u8_span(out, in, cols, f32, n, out_row, 0, rows, inv, zp);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        concat_u8_span(out, in, cols, f32, n, out_row, rows * t / nt, rows * (t + 1) / nt, inv,
+                       zp);
+    }
+}
+
 int cvb__vec_cpu_isa(void) {
     if (__builtin_cpu_supports("avx512f")) return CVB__VEC_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CVB__VEC_AVX2;
@@ -227,6 +277,18 @@ void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, 
     (void)outer;
     (void)mid;
     (void)inner;
+}
+
+void cvb__vec_concat_rows_u8(uint8_t *out, const void *const *in, const int64_t *cols,
+                             const uint8_t *f32, int n, int64_t rows, float inv, int32_t zp) {
+    (void)out; /* never called: cvb__vec_cpu_isa() is NONE here */
+    (void)in;
+    (void)cols;
+    (void)f32;
+    (void)n;
+    (void)rows;
+    (void)inv;
+    (void)zp;
 }
 
 void cvb__vec_silu(float *x, int64_t n, int isa) {
