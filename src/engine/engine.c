@@ -50,7 +50,10 @@
  * u8 x s8. Between int8 Convs activations stay uint8 (plan_u8): a tensor
  * whose readers are all int8 Convs, or channel Concats that feed int8 Convs,
  * with one calibrated scale, is written quantised by its Conv (or Concat)
- * and read as is; other Conv inputs are quantised on the way in. A channel
+ * and read as is; other Conv inputs are quantised on the way in. Where our
+ * uint8 steps run (AVX-512, cvb__dnn_vec_u8), a Concat also requantises a
+ * member stored with another reader's scale, and the residual Adds read
+ * and write uint8 (vec:add). A channel
  * Split of an int8 Conv's output (its only reader) is absorbed into the
  * Conv, which writes each slice densely (plan_conv_splits). With a uint8
  * frame input (--input-format u8-nhwc), the Convs reading the model input
@@ -143,6 +146,7 @@ struct cvb_engine {
     int u8_tensor;            /* -1 when the input is taken as is */
     bool u8_direct;
     bool u8_bf16x2; /* bf16 NHWC plans: the frame stored as bfloat16 [x, x] (frame_x2 Convs) */
+    bool vec_u8;    /* int8 plans: our uint8 steps run (cvb__dnn_vec_u8) */
     void *u8_state;
     int u8_prof;
     char u8_name[64];
@@ -981,63 +985,6 @@ static bool concat_u8_ok(const struct cvb_engine *e, const struct cvb_node *n) {
     return true;
 }
 
-/* The uint8 storage every reader of tensor t (written by node i) expects,
- * if they all expect one: sets *want and returns true. */
-static bool u8_readers_agree(const struct cvb_engine *e, int i, int t, struct cvb__dnn_act *want) {
-    const struct cvb_graph *g = e->g;
-    bool any = false;
-    for (int k = i + 1; k < g->n_nodes; k++) {
-        const struct cvb_node *c = &g->nodes[k];
-        if (c->dead) continue;
-        for (int j = 0; j < c->n_in; j++) {
-            if (c->in[j] != t) continue;
-            struct cvb__dnn_act a;
-            if (c->op == CVB_OP_CONV && j == 0 && e->quant[k].prec == CVB__PREC_INT8 &&
-                !(e->fuse[k].post & CVB__POST_SUM)) /* a fused sum reads float32 */
-                a = (struct cvb__dnn_act){true, e->quant[k].src_scale, e->quant[k].src_zp, false};
-            else if (c->op == CVB_OP_CONCAT && c->n_out >= 1 && c->out[0] >= 0 &&
-                     e->act[c->out[0]].u8)
-                a = e->act[c->out[0]];
-            else
-                return false;
-            if (any && (a.scale != want->scale || a.zp != want->zp)) return false;
-            *want = a;
-            any = true;
-        }
-    }
-    return any;
-}
-
-/* int8: which activations are stored as uint8 (e->act), so that no
- * separate quantise pass runs between an int8 Conv and the next. A tensor
- * is uint8 when it is written by an int8 Conv (without a fused sum) or by a
- * channel Concat of NHWC activations, and every reader expects it quantised
- * with one and the same scale and zero point: an int8 Conv (input 0)
- * expects its calibrated input scale, the member of a uint8 Concat the
- * Concat's. Each tensor keeps the scale its readers were calibrated with, so
- * the numbers are those of the float32-in-between plan: a Conv's uint8
- * output is the value its reader's quantise step computed. Decided from the
- * last node back: a Concat's output is settled before its members. */
-static void plan_u8(struct cvb_engine *e) {
-    const struct cvb_graph *g = e->g;
-    if (e->opts.precision != CVB_PRECISION_INT8 || !e->fast || e->act == NULL) return;
-    for (int i = g->n_nodes - 1; i >= 0; i--) {
-        const struct cvb_node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int o = 0; o < n->n_out; o++) {
-            int t = n->out[o];
-            struct cvb__dnn_act want;
-            /* a Split absorbed by its int8 Conv: the Conv writes its outputs */
-            bool writer = (n->op == CVB_OP_CONV && o == 0 && e->quant[i].prec == CVB__PREC_INT8 &&
-                           !(e->fuse[i].post & CVB__POST_SUM) && e->absorb[i] < 0) ||
-                          (n->op == CVB_OP_CONCAT && o == 0 && concat_u8_ok(e, n)) ||
-                          (n->op == CVB_OP_SPLIT && e->absorb[i] >= 0);
-            if (t >= 0 && writer && lowp_candidate(e, t) && u8_readers_agree(e, i, t, &want))
-                e->act[t] = want;
-        }
-    }
-}
-
 /* An Add of two tensors of its output's shape (no broadcast): C2f's and
  * C3k's residual Add, computed by oneDNN's binary primitive in bfloat16
  * when its operands are. */
@@ -1052,6 +999,96 @@ static bool add_same_shape(const struct cvb_graph *g, const struct cvb_node *n) 
             return false;
     }
     return true;
+}
+
+/* int8 with our uint8 steps (cvb__dnn_vec_u8): a same-shape Add of NHWC
+ * activations, which reads and writes each of its tensors as stored,
+ * uint8 with its own scale or float32. */
+static bool add_u8_ok(const struct cvb_engine *e, const struct cvb_node *n) {
+    if (!e->vec_u8 || !add_same_shape(e->g, n)) return false;
+    int ts[3] = {n->in[0], n->in[1], n->out[0]};
+    for (int j = 0; j < 3; j++)
+        if (e->layout[ts[j]] != CVB__LAYOUT_NHWC || e->g->tensors[ts[j]].data != NULL)
+            return false;
+    return true;
+}
+
+/* The uint8 storage the readers of tensor t (written by node i) can all
+ * take, if there is one: sets *want and returns true. An int8 Conv (input 0)
+ * reads the scale and zero point it was calibrated with, and so does a
+ * uint8 Concat (its own), unless our uint8 steps run (e->vec_u8): then the
+ * Concat requantises a member stored with another scale and a same-shape
+ * Add (add_u8_ok) reads any. The Convs' storage first (they must agree),
+ * else the first uint8 Concat's (copied there as is); readers that take
+ * any storage alone name none. */
+static bool u8_readers_agree(const struct cvb_engine *e, int i, int t, struct cvb__dnn_act *want) {
+    const struct cvb_graph *g = e->g;
+    struct cvb__dnn_act fixed = {0}, cat = {0};
+    bool have_fixed = false, have_cat = false;
+    for (int k = i + 1; k < g->n_nodes; k++) {
+        const struct cvb_node *c = &g->nodes[k];
+        if (c->dead) continue;
+        for (int j = 0; j < c->n_in; j++) {
+            if (c->in[j] != t) continue;
+            struct cvb__dnn_act a;
+            if (c->op == CVB_OP_CONV && j == 0 && e->quant[k].prec == CVB__PREC_INT8 &&
+                !(e->fuse[k].post & CVB__POST_SUM)) { /* a fused sum reads float32 */
+                a = (struct cvb__dnn_act){true, e->quant[k].src_scale, e->quant[k].src_zp, false};
+            } else if (c->op == CVB_OP_CONCAT && c->n_out >= 1 && c->out[0] >= 0 &&
+                       e->act[c->out[0]].u8) {
+                a = e->act[c->out[0]];
+                if (e->vec_u8) {
+                    if (!have_cat) cat = a;
+                    have_cat = true;
+                    continue;
+                }
+            } else if (c->op == CVB_OP_ADD && add_u8_ok(e, c)) {
+                continue;
+            } else {
+                return false;
+            }
+            if (have_fixed && (a.scale != fixed.scale || a.zp != fixed.zp)) return false;
+            fixed = a;
+            have_fixed = true;
+        }
+    }
+    if (!have_fixed && !have_cat) return false;
+    *want = have_fixed ? fixed : cat;
+    return true;
+}
+
+/* int8: which activations are stored as uint8 (e->act), so that no
+ * separate quantise pass runs between an int8 Conv and the next. A tensor
+ * is uint8 when it is written by an int8 Conv (without a fused sum), by a
+ * channel Concat of NHWC activations or (e->vec_u8) by a same-shape Add,
+ * and its readers take one uint8 storage (u8_readers_agree): an int8 Conv
+ * (input 0) its calibrated input scale, the member of a uint8 Concat the
+ * Concat's (or any, requantised, with e->vec_u8), an Add any. Each tensor
+ * keeps the scale its Conv readers were calibrated with, so the numbers
+ * are those of the float32-in-between plan, except where a uint8 member
+ * is requantised to its Concat's scale (rounded twice) or an Add reads an
+ * operand quantised for its other readers: what ONNX Runtime's QLinearConcat
+ * and QLinearAdd do with a QDQ model. Decided from the last node back: a
+ * Concat's or Add's output is settled before its inputs. */
+static void plan_u8(struct cvb_engine *e) {
+    const struct cvb_graph *g = e->g;
+    if (e->opts.precision != CVB_PRECISION_INT8 || !e->fast || e->act == NULL) return;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const struct cvb_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int o = 0; o < n->n_out; o++) {
+            int t = n->out[o];
+            struct cvb__dnn_act want;
+            /* a Split absorbed by its int8 Conv: the Conv writes its outputs */
+            bool writer = (n->op == CVB_OP_CONV && o == 0 && e->quant[i].prec == CVB__PREC_INT8 &&
+                           !(e->fuse[i].post & CVB__POST_SUM) && e->absorb[i] < 0) ||
+                          (n->op == CVB_OP_CONCAT && o == 0 && concat_u8_ok(e, n)) ||
+                          (n->op == CVB_OP_SPLIT && e->absorb[i] >= 0) ||
+                          (n->op == CVB_OP_ADD && o == 0 && add_u8_ok(e, n));
+            if (t >= 0 && writer && lowp_candidate(e, t) && u8_readers_agree(e, i, t, &want))
+                e->act[t] = want;
+        }
+    }
 }
 
 /* bf16: the nodes that pass bfloat16 activations through (a channel
@@ -1332,6 +1369,7 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
     rc = plan_precision(e, err);
     if (rc < 0) goto out;
     plan_conv_splits(e);
+    e->vec_u8 = e->opts.kernels == CVB_KERNELS_ONEDNN && cvb__dnn_vec_u8();
     plan_u8(e);
     plan_bf16(e);
     rc = plan_memory(e, err);

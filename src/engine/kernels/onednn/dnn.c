@@ -205,7 +205,8 @@ enum step_kind {
     STEP_CONCAT, /* binds[n_args - 1] = rows of binds[0..n_args - 1), row_bytes each */
     STEP_FRAME2, /* binds[1] = the uint8 frame at binds[0] as bfloat16 [x, x], rows pixels */
     STEP_SOFTMAX, /* binds[1] = softmax of binds[0] over the middle axis of sm[3] */
-    STEP_CONCAT_U8, /* STEP_CONCAT into uint8: cols values per input, q_f32 ones quantised */
+    STEP_CONCAT_U8, /* STEP_CONCAT into uint8: cols values per input, requantised per q8 */
+    STEP_ADD_Q8,    /* binds[2] = binds[0] + binds[1], n values, each as q8[0..2] */
 };
 
 struct dnn_step {
@@ -218,9 +219,7 @@ struct dnn_step {
     int64_t sm[3];     /* STEP_SOFTMAX: outer, axis, inner */
     size_t *row_bytes; /* STEP_CONCAT: per input */
     int64_t *cols;     /* STEP_CONCAT_U8: per input */
-    uint8_t *q_f32;    /* STEP_CONCAT_U8: per input, 1 for float32 (quantised) */
-    float q_inv;       /* STEP_CONCAT_U8: 1 / the output's scale */
-    int32_t q_zp;      /* STEP_CONCAT_U8: the output's zero point */
+    struct cvb__vec_q8 *q8; /* STEP_CONCAT_U8: per input, then the output; STEP_ADD_Q8: 3 */
     void **ptrs;       /* our steps: the bound pointers of a run (n_args) */
     int n_args, cap_args;
     dnnl_exec_arg_t *args;  /* memory objects created at prepare, handles set per run */
@@ -248,7 +247,7 @@ void cvb__dnn_release(void *state) {
         free(st->binds);
         free(st->row_bytes);
         free(st->cols);
-        free(st->q_f32);
+        free(st->q8);
         free(st->ptrs);
     }
     for (int i = 0; i < p->n_bufs; i++)
@@ -292,10 +291,10 @@ void cvb__dnn_test_no_winograd(bool on) { no_winograd = on; }
 
 /* Tests only (cvb__dnn_test_no_vec_silu): SiLU stays oneDNN's swish. */
 static bool no_vec_silu;
-/* Tests only (cvb__dnn_test_no_vec_concat_u8): uint8 Concats stay reorders. */
-static bool no_vec_concat_u8;
+/* Tests only (cvb__dnn_test_no_vec_u8): no uint8 step of ours. */
+static bool no_vec_u8;
 
-void cvb__dnn_test_no_vec_concat_u8(bool on) { no_vec_concat_u8 = on; }
+void cvb__dnn_test_no_vec_u8(bool on) { no_vec_u8 = on; }
 
 void cvb__dnn_test_no_vec_silu(bool on) { no_vec_silu = on; }
 
@@ -851,6 +850,8 @@ static int vec_silu_isa(void) {
         return cpu < CVB__VEC_AVX2 ? cpu : CVB__VEC_AVX2;
     return CVB__VEC_NONE;
 }
+
+bool cvb__dnn_vec_u8(void) { return !no_vec_u8 && vec_silu_isa() == CVB__VEC_AVX512; }
 
 /* A step of ours (no primitive) with n_args bound pointers. */
 static int step_own(struct prep *p, int kind, int n_args, struct dnn_step **out) {
@@ -1568,6 +1569,27 @@ out:
 
 /* ---- Add, Sub, Mul, Div ------------------------------------------------------ */
 
+/* A same-shape Add as our step (cvb__vec_add_q8), with q[j] the storage of
+ * input 0, input 1 and the output (NULL: float32), in any layout (element
+ * by element over the stored values). */
+static int step_add_q8(struct prep *p, const struct cvb__dnn_act *const q[3]) {
+    struct dnn_step *st;
+    int rc = step_own(p, STEP_ADD_Q8, 3, &st);
+    if (rc < 0) return rc;
+    st->q8 = calloc(3, sizeof *st->q8);
+    if (st->q8 == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory");
+    for (int j = 0; j < 3; j++)
+        st->q8[j] = q[j] != NULL ? (struct cvb__vec_q8){CVB__VEC_U8, q[j]->scale, q[j]->zp}
+                                 : (struct cvb__vec_q8){CVB__VEC_F32, 1.f, 0};
+    st->rows = act_elems(p, tout(p, 0));
+    st->binds[0] = (struct dnn_bind){BIND_IN, 0, 0};
+    st->binds[1] = (struct dnn_bind){BIND_IN, 1, 0};
+    st->binds[2] = (struct dnn_bind){BIND_OUT, 0, 0};
+    snprintf(p->plan->impl, sizeof p->plan->impl, "vec:add/%s%s%s>%s", q[0] ? "u8" : "f32",
+             "+", q[1] ? "u8" : "f32", q[2] ? "u8" : "f32");
+    return 0;
+}
+
 static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
     const struct cvb_tensor *a = tin(p, 0), *b = tin(p, 1), *y = tout(p, 0);
     dnnl_primitive_desc_t pd = NULL;
@@ -1619,6 +1641,18 @@ static int prep_binary(struct prep *p, dnnl_alg_kind_t alg) {
     }
     if (lay != CVB__LAYOUT_PLAIN && !(a_full && b_full)) {
         rc = prep_fail(p, CVB_EUNSUPPORTED, "broadcast in a blocked layout");
+        goto out;
+    }
+    /* int8 plans: a same-shape Add with a uint8 operand or output (only
+     * with cvb__dnn_vec_u8) is our step */
+    const struct cvb__dnn_act *qa[3] = {act_u8(p, a), act_u8(p, b), act_u8(p, y)};
+    if (qa[0] != NULL || qa[1] != NULL || qa[2] != NULL) {
+        if (!a_full || !b_full || alg != dnnl_binary_add || !cvb__dnn_vec_u8()) {
+            rc = prep_fail(p, CVB_EINTERNAL, "uint8 operands of a binary op other than a "
+                           "same-shape Add, or without the AVX-512 step");
+            goto out;
+        }
+        rc = step_add_q8(p, qa);
         goto out;
     }
     /* bf16 plans: a same-shape Add whose operands and output are all stored
@@ -1829,14 +1863,19 @@ static int step_concat_rows_u8(struct prep *p, const struct cvb__dnn_act *ay) {
     int rc = step_own(p, STEP_CONCAT_U8, k + 1, &st);
     if (rc < 0) return rc;
     st->cols = calloc((size_t)k, sizeof *st->cols);
-    st->q_f32 = calloc((size_t)k, sizeof *st->q_f32);
-    if (st->cols == NULL || st->q_f32 == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory");
+    st->q8 = calloc((size_t)k + 1, sizeof *st->q8);
+    if (st->cols == NULL || st->q8 == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory");
     st->rows = y->dims[0] * y->dims[2] * y->dims[3];
-    st->q_inv = 1.f / ay->scale;
-    st->q_zp = ay->zp;
+    st->q8[k] = (struct cvb__vec_q8){CVB__VEC_U8, ay->scale, ay->zp};
     for (int i = 0; i < k; i++) {
+        const struct cvb__dnn_act *ax = act_u8(p, tin(p, i));
         st->cols[i] = tin(p, i)->dims[1];
-        st->q_f32[i] = act_u8(p, tin(p, i)) == NULL;
+        if (ax == NULL)
+            st->q8[i] = (struct cvb__vec_q8){CVB__VEC_F32, 1.f, 0};
+        else if (ax->scale == ay->scale && ax->zp == ay->zp)
+            st->q8[i] = (struct cvb__vec_q8){CVB__VEC_COPY, ax->scale, ax->zp};
+        else
+            st->q8[i] = (struct cvb__vec_q8){CVB__VEC_U8, ax->scale, ax->zp};
         st->binds[i] = (struct dnn_bind){BIND_IN, i, 0};
     }
     st->binds[k] = (struct dnn_bind){BIND_OUT, 0, 0};
@@ -1847,11 +1886,13 @@ static int step_concat_rows_u8(struct prep *p, const struct cvb__dnn_act *ay) {
 /* Channel Concat in NHWC writing a uint8 output (int8 plans: every reader
  * is an int8 Conv with the output's scale): a float32 member is quantised
  * into its channel slice (x / scale + zp, rounded, saturated, as the Conv's
- * own quantise step did), a uint8 member (same scale and zero point,
- * guaranteed by the executor) is copied. This replaces a float32 concat
- * followed by a quantise pass over the whole output. With AVX-512 it is
- * our rows step (vec:rows->u8); elsewhere each member is a oneDNN reorder
- * into its slice of the output (a strided sub-memory). */
+ * own quantise step did), a uint8 member with the output's scale and zero
+ * point is copied. This replaces a float32 concat followed by a quantise
+ * pass over the whole output. With AVX-512 it is our rows step
+ * (vec:rows->u8), which also requantises a uint8 member stored with
+ * another scale (cvb__dnn_vec_u8: the executor plans those only then);
+ * elsewhere each member is a oneDNN reorder into its slice of the output
+ * (a strided sub-memory). */
 static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
     const struct cvb_tensor *y = tout(p, 0);
     dnnl_primitive_attr_t qattr = NULL;
@@ -1867,12 +1908,12 @@ static int prep_concat_u8(struct prep *p, const struct cvb__dnn_act *ay) {
             return prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d is not an NHWC activation",
                              i);
         const struct cvb__dnn_act *ax = act_u8(p, x);
-        if (ax != NULL && (ax->scale != ay->scale || ax->zp != ay->zp))
+        if (ax != NULL && (ax->scale != ay->scale || ax->zp != ay->zp) && !cvb__dnn_vec_u8())
             return prep_fail(p, CVB_EINTERNAL, "uint8 concat member %d has another scale", i);
         pos += x->dims[1];
     }
     if (pos != y->dims[1]) return prep_fail(p, CVB_EINTERNAL, "members do not cover the output");
-    if (!no_vec_concat_u8 && vec_silu_isa() == CVB__VEC_AVX512) return step_concat_rows_u8(p, ay);
+    if (cvb__dnn_vec_u8()) return step_concat_rows_u8(p, ay);
     dnnl_dims_t yd = {y->dims[0], y->dims[1], y->dims[2], y->dims[3]};
     dnnl_memory_desc_t whole;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&whole, 4, yd, dnnl_u8, dnnl_nhwc);
@@ -2650,8 +2691,10 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
             cvb__vec_softmax_mid(st->ptrs[0], st->ptrs[1], st->sm[0], st->sm[1], st->sm[2]);
         else if (st->kind == STEP_CONCAT_U8)
             cvb__vec_concat_rows_u8(st->ptrs[st->n_args - 1], (const void *const *)st->ptrs,
-                                    st->cols, st->q_f32, st->n_args - 1, st->rows, st->q_inv,
-                                    st->q_zp);
+                                    st->cols, st->q8, st->n_args - 1, st->rows,
+                                    st->q8[st->n_args - 1].scale, st->q8[st->n_args - 1].zp);
+        else if (st->kind == STEP_ADD_Q8)
+            cvb__vec_add_q8(st->ptrs[2], st->ptrs[0], st->ptrs[1], st->rows, st->q8);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)

@@ -141,9 +141,16 @@ void cvb__dnn_test_no_winograd(bool on);
 /* Tests only, likewise: SiLU after a float32 Conv stays oneDNN's swish
  * (fused, or a step after a Winograd conv) instead of our vector step. */
 void cvb__dnn_test_no_vec_silu(bool on);
-/* Tests only, likewise: a uint8 channel Concat runs oneDNN reorders (one per
- * member) instead of our rows step (cvb__vec_concat_rows_u8). */
-void cvb__dnn_test_no_vec_concat_u8(bool on);
+/* Tests only, likewise: cvb__dnn_vec_u8() is false: a uint8 channel Concat
+ * runs oneDNN reorders (one per member) instead of our rows step, and the
+ * int8 plans' Adds stay float32 (the plan before our uint8 steps). */
+void cvb__dnn_test_no_vec_u8(bool on);
+
+/* Whether the uint8 steps of vec.h run here (AVX-512, within the ISA oneDNN
+ * may use): then an int8 plan may store a uint8 Concat member with another
+ * scale than the Concat's (requantised by the Concat) and keep a same-shape
+ * Add's operands and output uint8. */
+bool cvb__dnn_vec_u8(void);
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Vector kernels run between oneDNN primitives (vec.h): SiLU in AVX-512
  * and in AVX2 + FMA; concatenation by rows (memcpy per row and member),
- * also into uint8 (quantising float32 members, AVX-512); a uint8 frame
- * into bfloat16; the DFL's softmax (AVX-512).
+ * also into uint8 (requantising members, AVX-512); the int8 plans' Add of
+ * uint8 or float32 operands (AVX-512); a uint8 frame into bfloat16; the
+ * DFL's softmax (AVX-512).
  *
  * exp(-x) = 2^k * exp(r), k = round(-x / ln2), r = -x - k ln2 with ln2 split
  * in two (Cody-Waite) so r keeps its bits; exp(r) on |r| <= ln2/2 by a
@@ -188,52 +189,134 @@ __attribute__((target("avx2,fma"))) static void silu_span256(float *x, int64_t n
     }
 }
 
-/* quantise c float32 values into uint8 (cvb__vec_concat_rows_u8) */
-__attribute__((target("avx512f"))) static void quant_row512(uint8_t *o, const float *x, int64_t c,
-                                                          __m512 inv, __m512 zp) {
-    const __m512 lo = _mm512_setzero_ps(), hi = _mm512_set1_ps(255.f);
-    int64_t i = 0;
-    for (; i < c; i += 16) {
-        __mmask16 m = c - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (c - i)) - 1);
-        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), inv, zp);
-        /* max first: a NaN takes the second operand, 0 */
-        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-        _mm512_mask_cvtepi32_storeu_epi8(o + i, m, _mm512_cvtps_epi32(v));
-    }
+/* the first min(left, 16) lanes */
+__attribute__((target("avx512f"))) static inline __mmask16 tail16(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
+/* Up to 16 values (left of them, lanes past left read 0) from x at i as
+ * float32: float32 as is, uint8 q as (float)q. (Byte loads by hand: masked
+ * ones need AVX512BW.) */
+__attribute__((target("avx512f"))) static inline __m512 raw16(const void *x, int64_t i,
+                                                             int64_t left, int kind) {
+    if (kind == CVB__VEC_F32) return _mm512_maskz_loadu_ps(tail16(left), (const float *)x + i);
+    __m128i b;
+    if (left >= 16) {
+        b = _mm_loadu_si128((const __m128i *)((const uint8_t *)x + i));
+    } else {
+        uint8_t t[16] = {0};
+        memcpy(t, (const uint8_t *)x + i, (size_t)left);
+        b = _mm_loadu_si128((const __m128i *)t);
+    }
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+}
+
+/* v (already v / scale + zp) rounded and saturated into 16 bytes at o */
+__attribute__((target("avx512f"))) static inline void store16_u8(uint8_t *o, __mmask16 m,
+                                                                __m512 v) {
+    /* max first: a NaN takes the second operand, 0 */
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.f));
+    _mm512_mask_cvtepi32_storeu_epi8(o, m, _mm512_cvtps_epi32(v));
+}
+
+/* c values of kind 'kind' (F32 or U8) into uint8: raw * mul + add, with
+ * mul and add folding the member's dequantisation and the output's
+ * quantisation */
+__attribute__((target("avx512f"))) static void requant_row512(uint8_t *o, const void *x,
+                                                             int64_t c, int kind, __m512 mul,
+                                                             __m512 add) {
+    for (int64_t i = 0; i < c; i += 16)
+        store16_u8(o + i, tail16(c - i), _mm512_fmadd_ps(raw16(x, i, c - i, kind), mul, add));
+}
+
+struct concat_u8 {
+    const void *const *in;
+    const int64_t *cols;
+    const struct cvb__vec_q8 *q;
+    int n;
+    int64_t out_row;
+    float inv; /* 1 / the output's scale */
+    float zp;
+};
+
 /* rows [r0, r1) of cvb__vec_concat_rows_u8 */
-__attribute__((target("avx512f"))) static void concat_u8_span(uint8_t *out, const void *const *in,
-                                                            const int64_t *cols,
-                                                            const uint8_t *f32, int n,
-                                                            int64_t out_row, int64_t r0,
-                                                            int64_t r1, float inv, int32_t zp) {
-    __m512 vi = _mm512_set1_ps(inv), vz = _mm512_set1_ps((float)zp);
+__attribute__((target("avx512f"))) static void concat_u8_span(uint8_t *out,
+                                                            const struct concat_u8 *c,
+                                                            int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
-        uint8_t *o = out + r * out_row;
-        for (int i = 0; i < n; i++) {
-            if (f32[i])
-                quant_row512(o, (const float *)in[i] + r * cols[i], cols[i], vi, vz);
-            else
-                memcpy(o, (const uint8_t *)in[i] + r * cols[i], (size_t)cols[i]);
-            o += cols[i];
+        uint8_t *o = out + r * c->out_row;
+        for (int i = 0; i < c->n; i++) {
+            int64_t k = c->cols[i];
+            const struct cvb__vec_q8 *q = &c->q[i];
+            if (q->kind == CVB__VEC_COPY) {
+                memcpy(o, (const uint8_t *)c->in[i] + r * k, (size_t)k);
+            } else if (q->kind == CVB__VEC_F32) {
+                requant_row512(o, (const float *)c->in[i] + r * k, k, CVB__VEC_F32,
+                               _mm512_set1_ps(c->inv), _mm512_set1_ps(c->zp));
+            } else {
+                /* ((x - zp_i) * s_i) * inv + zp = x * (s_i * inv) + (zp - zp_i * s_i * inv) */
+                float mul = q->scale * c->inv;
+                requant_row512(o, (const uint8_t *)c->in[i] + r * k, k, CVB__VEC_U8,
+                               _mm512_set1_ps(mul), _mm512_set1_ps(c->zp - (float)q->zp * mul));
+            }
+            o += k;
         }
     }
 }
 
 void cvb__vec_concat_rows_u8(uint8_t *out, const void *const *in, const int64_t *cols,
-                             const uint8_t *f32, int n, int64_t rows, float inv, int32_t zp) {
-    int64_t out_row = 0;
-    for (int i = 0; i < n; i++) out_row += cols[i];
-    if (out_row * rows <= 16384 || rows < 2) {
-        concat_u8_span(out, in, cols, f32, n, out_row, 0, rows, inv, zp);
+                             const struct cvb__vec_q8 *q, int n, int64_t rows, float scale,
+                             int32_t zp) {
+    struct concat_u8 c = {in, cols, q, n, 0, 1.f / scale, (float)zp};
+    for (int i = 0; i < n; i++) c.out_row += cols[i];
+    if (c.out_row * rows <= 16384 || rows < 2) {
+        concat_u8_span(out, &c, 0, rows);
         return;
     }
 #pragma omp parallel
     {
         int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-        concat_u8_span(out, in, cols, f32, n, out_row, rows * t / nt, rows * (t + 1) / nt, inv,
-                       zp);
+        concat_u8_span(out, &c, rows * t / nt, rows * (t + 1) / nt);
+    }
+}
+
+/* values [i0, i1) of cvb__vec_add_q8 */
+__attribute__((target("avx512f"))) static void add_q8_span(void *y, const void *a, const void *b,
+                                                         int64_t i0, int64_t i1,
+                                                         const struct cvb__vec_q8 q[3]) {
+    /* an operand's value: raw * scale - zp * scale (float32: raw) */
+    float sa = q[0].kind == CVB__VEC_F32 ? 1.f : q[0].scale;
+    float sb = q[1].kind == CVB__VEC_F32 ? 1.f : q[1].scale;
+    float za = q[0].kind == CVB__VEC_F32 ? 0.f : (float)q[0].zp;
+    float zb = q[1].kind == CVB__VEC_F32 ? 0.f : (float)q[1].zp;
+    __m512 ma = _mm512_set1_ps(sa), aa = _mm512_set1_ps(-za * sa);
+    __m512 mb = _mm512_set1_ps(sb), ab = _mm512_set1_ps(-zb * sb);
+    __m512 inv = _mm512_set1_ps(1.f / q[2].scale), zp = _mm512_set1_ps((float)q[2].zp);
+    for (int64_t i = i0; i < i1; i += 16) {
+        __mmask16 m = tail16(i1 - i);
+        __m512 v = _mm512_add_ps(_mm512_fmadd_ps(raw16(a, i, i1 - i, q[0].kind), ma, aa),
+                                 _mm512_fmadd_ps(raw16(b, i, i1 - i, q[1].kind), mb, ab));
+        if (q[2].kind == CVB__VEC_F32)
+            _mm512_mask_storeu_ps((float *)y + i, m, v);
+        else
+            store16_u8((uint8_t *)y + i, m, _mm512_fmadd_ps(v, inv, zp));
+    }
+}
+
+void cvb__vec_add_q8(void *y, const void *a, const void *b, int64_t n,
+                     const struct cvb__vec_q8 q[3]) {
+    enum { CHUNK = 4096 };
+    int64_t chunks = (n + CHUNK - 1) / CHUNK;
+    if (chunks <= 1) {
+        add_q8_span(y, a, b, 0, n, q);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int64_t c0 = chunks * t / nt, c1 = chunks * (t + 1) / nt;
+        int64_t i0 = c0 * CHUNK, i1 = c1 * CHUNK < n ? c1 * CHUNK : n;
+        if (i0 < i1) add_q8_span(y, a, b, i0, i1, q);
     }
 }
 
@@ -280,15 +363,25 @@ void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, 
 }
 
 void cvb__vec_concat_rows_u8(uint8_t *out, const void *const *in, const int64_t *cols,
-                             const uint8_t *f32, int n, int64_t rows, float inv, int32_t zp) {
+                             const struct cvb__vec_q8 *q, int n, int64_t rows, float scale,
+                             int32_t zp) {
     (void)out; /* never called: cvb__vec_cpu_isa() is NONE here */
     (void)in;
     (void)cols;
-    (void)f32;
+    (void)q;
     (void)n;
     (void)rows;
-    (void)inv;
+    (void)scale;
     (void)zp;
+}
+
+void cvb__vec_add_q8(void *y, const void *a, const void *b, int64_t n,
+                     const struct cvb__vec_q8 q[3]) {
+    (void)y; /* never called: cvb__vec_cpu_isa() is NONE here */
+    (void)a;
+    (void)b;
+    (void)n;
+    (void)q;
 }
 
 void cvb__vec_silu(float *x, int64_t n, int isa) {

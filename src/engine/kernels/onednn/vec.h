@@ -55,16 +55,43 @@ void cvb__vec_u8_to_bf16x2(uint16_t *out, const uint8_t *in, int64_t n, int c);
 void cvb__vec_concat_rows(void *out, const void *const *in, const size_t *row_bytes, int n,
                           int64_t rows);
 
+/* How a member of cvb__vec_concat_rows_u8 reaches the uint8 output, and
+ * what an operand or result of cvb__vec_add_q8 holds. */
+enum cvb__vec_q8_kind {
+    CVB__VEC_COPY = 0, /* uint8 with the output's scale and zero point: copied */
+    CVB__VEC_F32,      /* float32 */
+    CVB__VEC_U8,       /* uint8 with its own scale and zero point */
+};
+
+/* Quantisation of a uint8 tensor, or CVB__VEC_F32: the value of q is
+ * (q - zp) * scale. */
+struct cvb__vec_q8 {
+    int kind; /* enum cvb__vec_q8_kind */
+    float scale;
+    int32_t zp;
+};
+
 /* Concatenation by rows into uint8 (int8 plans' channel Concats in NHWC):
  * row r of 'out' is row r of in[0], then of in[1], ..., where in[i] has
- * cols[i] values per row, uint8 copied as they are when f32[i] is 0, float32
- * quantised when it is 1: min(max(round(x * inv + zp), 0), 255), rounding
- * to nearest even, as oneDNN's reorder with an output scale and zero point
- * (+inf gives 255, NaN 0). In AVX-512 (only where cvb__vec_cpu_isa() is
- * AVX512), split over the calling thread's OpenMP team. oneDNN 2.6 ran one
- * reorder per member into its strided slice: YOLOv8n's 13 such Concats at
- * 640 took 2.2-2.4 ms on 2 Zen 4 threads. */
+ * cols[i] values per row, copied when q[i].kind is CVB__VEC_COPY, else
+ * requantised to the output's 'scale' and 'zp': min(max(round(v / scale +
+ * zp), 0), 255) of each value v, rounding to nearest even as oneDNN's
+ * reorder with an output scale and zero point (+inf gives 255, NaN 0). In
+ * AVX-512 (only where cvb__vec_cpu_isa() is AVX512), split over the calling
+ * thread's OpenMP team. oneDNN 2.6 ran one reorder per member into its
+ * strided slice: YOLOv8n's 13 such Concats at 640 took 0.9-1.4 ms against
+ * 0.5-0.7 on 2 Zen 4 threads. */
 void cvb__vec_concat_rows_u8(uint8_t *out, const void *const *in, const int64_t *cols,
-                             const uint8_t *f32, int n, int64_t rows, float inv, int32_t zp);
+                             const struct cvb__vec_q8 *q, int n, int64_t rows, float scale,
+                             int32_t zp);
+
+/* y = a + b over n values, where each of a, b and y is float32 or uint8
+ * with its own scale and zero point (q[0], q[1], q[2]; none CVB__VEC_COPY),
+ * y quantised as in cvb__vec_concat_rows_u8. In AVX-512 (only where
+ * cvb__vec_cpu_isa() is AVX512), split over the calling thread's OpenMP
+ * team. The int8 plans' residual Adds: their operands and result stay
+ * uint8 where the Convs around them read or write it. */
+void cvb__vec_add_q8(void *y, const void *a, const void *b, int64_t n,
+                     const struct cvb__vec_q8 q[3]);
 
 #endif
