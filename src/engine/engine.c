@@ -882,8 +882,9 @@ static int setup_u8(struct cvb_engine *e, struct cvb_err *err) {
 }
 
 /* Per-Conv precision (e->quant). int8: the Convs cvb__quant_select()
- * picks, each with its calibration entry (matched by node name); a picked bf16: every Conv with
- * constant weights. */
+ * picks, each with its calibration entry (matched by node name). bf16: the
+ * Convs it picks, less those that run faster in float32 in the blocked
+ * plan; in the NHWC plan also the grouped (depthwise) Convs. */
 static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
     struct cvb_graph *g = e->g;
     int rc = 0;
@@ -926,6 +927,20 @@ static int plan_precision(struct cvb_engine *e, struct cvb_err *err) {
         e->quant[i] = (struct cvb__dnn_quant){.prec = CVB__PREC_INT8, .src_scale = ce->scale,
                                               .src_zp = ce->zp};
         e->n_lowp++;
+    }
+    /* bf16 in NHWC (AMX): the grouped (depthwise) Convs too, so that
+     * bfloat16 passes through them (YOLO11's head, C2PSA's position conv):
+     * oneDNN's brdgmm_dw runs them in bf16 a little faster than in float32
+     * (64 ch at 80x80 0.16-0.17 vs 0.17-0.19 ms, 80 ch 0.21 vs 0.21-0.22;
+     * Zen 4, 2 threads); blocked, jit_dw in bf16 was slower (80 ch at 80x80
+     * 0.38 vs 0.33 ms): float32 there */
+    if (e->opts.precision == CVB_PRECISION_BF16 && e->fast && e->blk == CVB__LAYOUT_NHWC &&
+        cvb__quant_select_grouped(g, e->fuse, sel) > 0) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (!sel[i]) continue;
+            e->quant[i].prec = CVB__PREC_BF16;
+            e->n_lowp++;
+        }
     }
     /* int8 with a uint8 frame: the Convs reading the frame take it as is */
     if (e->opts.precision == CVB_PRECISION_INT8 && e->fast && e->u8_tensor >= 0 &&

@@ -154,21 +154,39 @@ static bool *reaches_output(const struct cvb_graph *g) {
 }
 
 /* Is live node i a Conv that may be quantised, its input channel count
- * aside? 2-D, batch 1, float32, constant weights, no groups, and not a head
- * output conv. */
-static bool conv_candidate(const struct cvb_graph *g, const struct cvb__fusion *f,
-                           const bool *to_out, int i) {
+ * aside? 2-D, batch 1, float32, constant weights, no groups (with
+ * 'grouped': groups), and not a head output conv. */
+static bool conv_candidate_g(const struct cvb_graph *g, const struct cvb__fusion *f,
+                             const bool *to_out, int i, bool grouped) {
     const struct cvb_node *n = &g->nodes[i];
     if (n->dead || n->op != CVB_OP_CONV || n->n_in < 2 || n->n_out < 1 || n->out[0] < 0 ||
         n->in[0] < 0 || n->in[1] < 0)
         return false;
     const struct cvb_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     if (x->dtype != CVB_DT_F32 || x->ndim != 4 || x->dims[0] < 1 || w->data == NULL ||
-        w->dtype != CVB_DT_F32 || x->data != NULL || cvb__attr_int(n, "group", 1) != 1)
+        w->dtype != CVB_DT_F32 || x->data != NULL || (cvb__attr_int(n, "group", 1) != 1) != grouped)
         return false;
     unsigned post = f != NULL ? f[i].post : 0;
     bool act = (post & (CVB__POST_SWISH | CVB__POST_RELU)) != 0;
     return !(to_out[n->out[0]] && !act); /* head output conv / DFL */
+}
+
+static bool conv_candidate(const struct cvb_graph *g, const struct cvb__fusion *f,
+                           const bool *to_out, int i) {
+    return conv_candidate_g(g, f, to_out, i, false);
+}
+
+int cvb__quant_select_grouped(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel) {
+    int n_sel = 0;
+    for (int i = 0; i < g->n_nodes; i++) sel[i] = false;
+    bool *to_out = reaches_output(g);
+    if (to_out == NULL) return 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        sel[i] = conv_candidate_g(g, f, to_out, i, true);
+        n_sel += sel[i];
+    }
+    free(to_out);
+    return n_sel;
 }
 
 int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel) {

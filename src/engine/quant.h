@@ -50,6 +50,11 @@ void cvb__quant_act_params(float lo, float hi, float *scale, int32_t *zp);
  * not a head output conv (see above). Returns the number selected. */
 int cvb__quant_select(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel);
 
+/* bf16 plans in NHWC only: the live Convs with groups (depthwise) that
+ * would otherwise be candidates as in cvb__quant_select(): sel[i] (int8
+ * leaves them float32). Returns the number selected. */
+int cvb__quant_select_grouped(const struct cvb_graph *g, const struct cvb__fusion *f, bool *sel);
+
 /* uint8 frame input (int8 plans with --input-format u8-nhwc): the Convs
  * reading the model's input tensor 'input' take the caller's frame as their
  * u8 source as is: the model input is frame / 255, exact in u8 with this

@@ -52,7 +52,10 @@
  * the calibrated convs (lowp convs = calibrated + 1); its outputs agree
  * with the int8 plan fed the same frame as float32 NCHW / 255 (where the
  * stem stays float32) within the file's int8 tolerance, neither is farther
- * from fp32 than that, and the caller's frame is left unmodified. */
+ * from fp32 than that, and the caller's frame is left unmodified.
+ * Depthwise convs in bf16 (test_bf16_nhwc_grouped, a synthetic YOLO11n):
+ * the NHWC (AMX) plan runs all 7 bf16, the head's 6 writing bfloat16; the
+ * blocked plan keeps them float32; the two plans agree within 1e-4. */
 #include "cvb/detect.h"
 #include "cvb/engine.h"
 #include "cvb/synth.h"
@@ -430,6 +433,18 @@ out:
  * a run is a pure function of its input (a buffer planned with a wrong
  * size or lifetime shows up as A, B, A giving two different A results);
  * and at batch 2 each item equals its batch-1 run. */
+/* The blocked and the NHWC bf16 plan ('model' names it) agree within
+ * 'bound' (rel-L2 of the outputs) on each of the n frames. */
+static void plans_agree(const char *model, struct cvb_engine *blk, struct cvb_engine *nhwc,
+                        uint8_t **frames, const char **names, int n, double bound) {
+    for (int i = 0; i < n; i++) {
+        double rel = 1;
+        compare(names[i], blk, nhwc, frames[i], &rel);
+        printf("  %-22s %sNHWC vs blocked bf16 plan: rel-L2 %.2e\n", names[i], model, rel);
+        CHECK(rel < bound);
+    }
+}
+
 static void test_bf16_nhwc(void) {
     struct cvb_engine *blk = load(CVB_PRECISION_BF16, NULL);
     cvb__dnn_test_bf16_layout(CVB__LAYOUT_NHWC);
@@ -491,12 +506,7 @@ static void test_bf16_nhwc(void) {
     CHECK_EQ_INT(n_cat4, 13);
     CHECK_EQ_INT(n_cat4_16, n_cat4);
     n = make_inputs(frames, names, 3); /* random, dog, grey */
-    for (int i = 0; i < n; i++) {
-        double rel = 1;
-        compare(names[i], blk, b, frames[i], &rel);
-        printf("  %-22s NHWC vs blocked bf16 plan: rel-L2 %.2e\n", names[i], rel);
-        CHECK(rel < 2e-5);
-    }
+    plans_agree("", blk, b, frames, names, n, 2e-5);
     struct cvb_tensor_info oi;
     cvb_engine_output_info(b, 0, &oi);
     y1 = malloc(oi.bytes);
@@ -582,6 +592,56 @@ static int filter_calib(const char *dst, const char *prefix, bool keep) {
     fclose(in);
     fclose(out);
     return 0;
+}
+
+/* A model with grouped (depthwise) Convs (YOLO11n: the head's class
+ * branch, C2PSA's position conv) in bf16: the NHWC plan runs them bf16 and
+ * they pass bfloat16 through; the blocked plan keeps them float32. */
+static void test_bf16_nhwc_grouped(void) {
+    struct cvb_synth_opts so = {.arch = "yolo11n", .imgsz = S, .seed = 3};
+    struct cvb_engine_opts o = {.kernels = CVB_KERNELS_ONEDNN, .threads = 1,
+                                .input_format = CVB_INPUT_U8_NHWC,
+                                .precision = CVB_PRECISION_BF16, .allow_emulated = true};
+    struct cvb_err err = {0};
+    struct cvb_engine *blk = NULL, *b = NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    uint8_t *frames[4] = {0};
+    const char *names[4];
+    int n = 0;
+    CHECK(cvb_synth_model_buffer(&so, &buf, &len, NULL, &err) == 0);
+    if (buf == NULL) goto out;
+    CHECK(cvb_engine_load_buffer(buf, len, "yolo11n", &o, &blk, &err) == 0);
+    cvb__dnn_test_bf16_layout(CVB__LAYOUT_NHWC);
+    CHECK(cvb_engine_load_buffer(buf, len, "yolo11n", &o, &b, &err) == 0);
+    cvb__dnn_test_bf16_layout(0);
+    if (blk == NULL || b == NULL) goto out;
+    const struct cvb_node_profile *pr;
+    int np = cvb_engine_profile(b, &pr), n_dw = 0, n_dw16 = 0, n_dw_w = 0, n_blk16 = 0;
+    for (int i = 0; i < np; i++) {
+        const char *k = pr[i].kernel;
+        if (strncmp(pr[i].ops, "Conv", 4) != 0 || strstr(k, "_dw") == NULL) continue;
+        n_dw++;
+        n_dw16 += strstr(k, "/bf16") != NULL;
+        n_dw_w += strstr(k, "/bf16>bf16") != NULL;
+    }
+    np = cvb_engine_profile(blk, &pr);
+    for (int i = 0; i < np; i++)
+        n_blk16 += strncmp(pr[i].ops, "Conv", 4) == 0 && strstr(pr[i].kernel, "_dw") != NULL &&
+                   strstr(pr[i].kernel, "/bf16") != NULL;
+    printf("  yolo11n bf16 NHWC plan: %d of %d depthwise convs bf16, %d writing bfloat16; "
+           "blocked plan: %d bf16\n", n_dw16, n_dw, n_dw_w, n_blk16);
+    CHECK(n_dw >= 7); /* 6 in the head, 1 in C2PSA */
+    CHECK_EQ_INT(n_dw16, n_dw);
+    CHECK(n_dw_w >= 6); /* the head's: each feeds a bf16 pointwise conv */
+    CHECK_EQ_INT(n_blk16, 0);
+    n = make_inputs(frames, names, 3); /* random, dog, grey */
+    plans_agree("yolo11n ", blk, b, frames, names, n, 1e-4);
+out:
+    for (int i = 0; i < n; i++) free(frames[i]);
+    free(buf);
+    cvb_engine_free(blk);
+    cvb_engine_free(b);
 }
 
 static void test_conv_outputs(void) {
@@ -691,6 +751,7 @@ int main(void) {
     RUN(test_frame_stem);
     RUN(test_bf16_guard);
     RUN(test_bf16_nhwc);
+    RUN(test_bf16_nhwc_grouped);
     unlink(model_path);
     unlink(calib_path);
     unlink(qdq_path);
