@@ -311,9 +311,11 @@ static void choose_layouts(struct cvb_engine *e) {
     if (ok == NULL) return; /* all plain: still correct */
     for (int i = 0; i < g->n_nodes; i++) {
         int64_t soff;
-        bool retreat = false; /* the engine's per-node retreat: this node stays plain */
-        for (int k = 0; k < e->n_plain_nodes; k++) retreat |= e->plain_nodes[k] == i;
-        ok[i] = live_node(g, i) && !retreat && (g->nodes[i].op == CVB_OP_SLICE
+        /* the engine's per-node retreat, and a fused DFL (dnn.c prep_dfl):
+         * this node stays plain */
+        bool plain = (e->fuse[i].post & CVB__POST_DFL) != 0;
+        for (int k = 0; k < e->n_plain_nodes; k++) plain |= e->plain_nodes[k] == i;
+        ok[i] = live_node(g, i) && !plain && (g->nodes[i].op == CVB_OP_SLICE
                                         ? !e->dyn_node[i] && slice_view_ok(e, &g->nodes[i], true, &soff)
                                         : node_blk(g, &g->nodes[i]));
     }
@@ -1361,7 +1363,8 @@ static int plan_all(struct cvb_engine *e, const struct cvb_model_info *before,
             e->cblk = 1;
         }
         cblk_tl = e->cblk;
-        cvb__passes_fuse(g, e->fuse, e->no_sum, e->n_no_sum, e->plain_nodes, e->n_plain_nodes);
+        cvb__passes_fuse(g, e->fuse, e->no_sum, e->n_no_sum, e->plain_nodes, e->n_plain_nodes,
+                         cvb__dnn_dfl_ok());
         choose_layouts(e);
         choose_views(e, vmode, vflag, voff, vbase);
     }

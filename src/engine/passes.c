@@ -259,8 +259,64 @@ static int compose_transposes(struct cvb_graph *g, struct cvb__fusion *f, const 
     return removed;
 }
 
+/* All 'name' ints of node n equal to v (absent counts as equal). */
+static bool attr_all(const struct cvb_node *n, const char *name, int64_t v) {
+    const int64_t *a;
+    int cnt = cvb__attr_ints(n, name, &a);
+    for (int k = 0; k < cnt; k++)
+        if (a[k] != v) return false;
+    return true;
+}
+
+/* The DFL of Ultralytics' detection heads: Transpose(x, perm 0,2,1,3) ->
+ * Softmax(axis 1, opset >= 13) -> Conv(1x1, one output channel, constant
+ * weights, stride 1, no padding), each intermediate read by the next node
+ * only. The Conv reads x and does all three (CVB__POST_DFL: one pass over
+ * x, where the three nodes wrote and read 2.1 MB twice at 640). */
+static int fuse_dfl(struct cvb_graph *g, struct cvb__fusion *f, const int *plain, int n_plain) {
+    int removed = 0;
+    if (g->opset < 13) return 0; /* Softmax-11 normalises over the flattened tail */
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct cvb_node *cv = &g->nodes[i];
+        if (cv->dead || cv->op != CVB_OP_CONV || f[i].post != 0 || cv->n_in < 2 ||
+            cv->n_out < 1 || cv->out[0] < 0 || cv->in[0] < 0 || cv->in[1] < 0 ||
+            listed(plain, n_plain, i))
+            continue;
+        const struct cvb_tensor *w = &g->tensors[cv->in[1]], *t = &g->tensors[cv->in[0]];
+        if (w->data == NULL || w->dtype != CVB_DT_F32 || w->ndim != 4 || w->dims[0] != 1 ||
+            w->dims[2] != 1 || w->dims[3] != 1 || t->ndim != 4 || !is_f32_runtime(t) ||
+            cvb__attr_int(cv, "group", 1) != 1 || !attr_all(cv, "strides", 1) ||
+            !attr_all(cv, "dilations", 1) || !attr_all(cv, "pads", 0) ||
+            strcmp(cvb__attr_str(cv, "auto_pad", "NOTSET"), "NOTSET") != 0 ||
+            (cv->n_in > 2 && cv->in[2] >= 0 && g->tensors[cv->in[2]].data == NULL) ||
+            t->producer < 0 || sole_consumer(g, cv->in[0]) != i)
+            continue;
+        struct cvb_node *sm = &g->nodes[t->producer];
+        int64_t axis = cvb__attr_int(sm, "axis", -1);
+        if (sm->dead || sm->op != CVB_OP_SOFTMAX || sm->n_in < 1 || sm->in[0] < 0 ||
+            (axis != 1 && axis != -3))
+            continue;
+        const struct cvb_tensor *u = &g->tensors[sm->in[0]];
+        if (!is_f32_runtime(u) || u->producer < 0 || sole_consumer(g, sm->in[0]) != t->producer)
+            continue;
+        struct cvb_node *tr = &g->nodes[u->producer];
+        int perm[4];
+        if (tr->dead || tr->op != CVB_OP_TRANSPOSE || tr->n_in < 1 || tr->in[0] < 0 ||
+            listed(plain, n_plain, u->producer) || listed(plain, n_plain, t->producer) ||
+            !transpose_perm(tr, 4, perm) || perm[0] != 0 || perm[1] != 2 || perm[2] != 1 ||
+            perm[3] != 3 || !is_f32_runtime(&g->tensors[tr->in[0]]))
+            continue;
+        cv->in[0] = tr->in[0];
+        tr->dead = sm->dead = true;
+        f[i].post |= CVB__POST_DFL;
+        snprintf(f[i].ops, sizeof f[i].ops, "Transpose+Softmax+Conv");
+        removed += 2;
+    }
+    return removed;
+}
+
 int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
-                     int n_no_sum, const int *plain, int n_plain) {
+                     int n_no_sum, const int *plain, int n_plain, bool dfl) {
     int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         f[i].post = 0;
@@ -346,6 +402,7 @@ int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_s
             removed++;
         }
     }
+    if (dfl) removed += fuse_dfl(g, f, plain, n_plain);
     removed += fuse_matmul_transposes(g, f, plain, n_plain);
     store_matmul_transposed(g, f, plain, n_plain);
     removed += compose_transposes(g, f, plain, n_plain);

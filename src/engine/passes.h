@@ -32,6 +32,9 @@ struct cvb__fusion {
  *   MatMul(a, Transpose(p)) read by a Transpose, p larger than a
  *                         => it stores its output transposed (STORE_T) and
  *       that Transpose reads it so (READ_T)
+ *   Transpose(perm 0,2,1,3) -> Softmax(axis 1) -> Conv(1x1, one output
+ *       channel), only with 'dfl' (cvb__dnn_dfl_ok) => the Conv reads the
+ *       Transpose's input and computes the DFL (CVB__POST_DFL)
  *   Transpose -> Reshape -> Transpose, where the Reshape is a view of the
  *       first Transpose's strided output
  *                         => the last Transpose reads the first one's input
@@ -46,6 +49,6 @@ struct cvb__fusion {
  * layout). 'f' has g->n_nodes entries, initialised here. Returns the number
  * of nodes removed (>= 0). */
 int cvb__passes_fuse(struct cvb_graph *g, struct cvb__fusion *f, const int *no_sum,
-                     int n_no_sum, const int *plain, int n_plain);
+                     int n_no_sum, const int *plain, int n_plain, bool dfl);
 
 #endif

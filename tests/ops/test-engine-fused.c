@@ -26,7 +26,12 @@
  * SiLU step (synthetic YOLO11n at 320): on an AVX2 or AVX-512 ISA every float32
  * Conv+SiLU without a fused sum runs its SiLU as our vector step ("+silu"
  * in the profile's kernel); with the test hook on, none does and oneDNN's
- * swish runs. Outputs as for Winograd. */
+ * swish runs. Outputs as for Winograd.
+ *
+ * DFL (synthetic YOLO11n at 320): with AVX-512 the head's Transpose,
+ * Softmax and 1x1 Conv run as one fused step ("vec:dfl",
+ * "Transpose+Softmax+Conv"), its Softmax node gone; with the test hook on,
+ * the three nodes run. Outputs as for Winograd. */
 #include "cvb/engine.h"
 #include "cvb/synth.h"
 #include "engine/kernels/onednn/dnn.h"
@@ -313,6 +318,31 @@ out:
     trio_free(&t);
 }
 
+/* The DFL fused (Transpose+Softmax+Conv as one step of ours, "vec:dfl")
+ * where AVX-512 runs, against the three nodes (test hook). */
+static void test_dfl(void) {
+    struct trio t;
+    bool ok = trio_load(&t, 11, cvb__dnn_test_no_dfl);
+    CHECK(ok);
+    if (!ok) goto out;
+    int nf = count_kernels(t.e[1], "vec:dfl", "Transpose+Softmax+Conv");
+    printf("isa %s: %d fused DFL; with the hook: %d (Softmax nodes %d)\n", cvb_engine_isa(t.e[1]),
+           nf, count_kernels(t.e[2], "vec:dfl", NULL), count_ops(t.e[2], "Softmax", true));
+    CHECK_EQ_INT(count_kernels(t.e[2], "vec:dfl", NULL), 0);
+    CHECK(count_ops(t.e[2], "Softmax", true) >= 1); /* the DFL's, and C2PSA's attention */
+    if (strncmp(cvb_engine_isa(t.e[1]), "avx512", 6) == 0) {
+        CHECK_EQ_INT(nf, 1);
+        /* the DFL's Softmax is gone, the attention's stays */
+        CHECK_EQ_INT(count_ops(t.e[1], "Softmax", true), count_ops(t.e[2], "Softmax", true) - 1);
+    } else {
+        CHECK_EQ_INT(nf, 0);
+        printf("no AVX-512 (isa %s): the DFL stays three nodes\n", cvb_engine_isa(t.e[1]));
+    }
+    trio_check_outputs(&t, "fused DFL", "three nodes");
+out:
+    trio_free(&t);
+}
+
 int main(void) {
     struct cvb_synth_opts o = {.arch = "yolov8n", .imgsz = 320, .seed = 3};
     struct cvb_err err = {0};
@@ -324,6 +354,7 @@ int main(void) {
     RUN(test_sum_retreat);
     RUN(test_winograd);
     RUN(test_vec_silu);
+    RUN(test_dfl);
     free(model_buf);
     return test_summary();
 }

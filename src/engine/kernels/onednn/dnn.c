@@ -207,6 +207,7 @@ enum step_kind {
     STEP_SOFTMAX, /* binds[1] = softmax of binds[0] over the middle axis of sm[3] */
     STEP_CONCAT_U8, /* STEP_CONCAT into uint8: cols values per input, requantised per q8 */
     STEP_ADD_Q8,    /* binds[2] = binds[0] + binds[1], n values, each as q8[0..2] */
+    STEP_DFL,       /* binds[1] = the DFL of binds[0], sm[3] = outer, bins, inner */
 };
 
 struct dnn_step {
@@ -220,6 +221,7 @@ struct dnn_step {
     size_t *row_bytes; /* STEP_CONCAT: per input */
     int64_t *cols;     /* STEP_CONCAT_U8: per input */
     struct cvb__vec_q8 *q8; /* STEP_CONCAT_U8: per input, then the output; STEP_ADD_Q8: 3 */
+    float *dfl_w;      /* STEP_DFL: the bins' weights (sm[1]), then the bias */
     void **ptrs;       /* our steps: the bound pointers of a run (n_args) */
     int n_args, cap_args;
     dnnl_exec_arg_t *args;  /* memory objects created at prepare, handles set per run */
@@ -248,6 +250,7 @@ void cvb__dnn_release(void *state) {
         free(st->row_bytes);
         free(st->cols);
         free(st->q8);
+        free(st->dfl_w);
         free(st->ptrs);
     }
     for (int i = 0; i < p->n_bufs; i++)
@@ -291,6 +294,11 @@ void cvb__dnn_test_no_winograd(bool on) { no_winograd = on; }
 
 /* Tests only (cvb__dnn_test_no_vec_silu): SiLU stays oneDNN's swish. */
 static bool no_vec_silu;
+/* Tests only (cvb__dnn_test_no_dfl): the DFL is not fused. */
+static bool no_dfl;
+
+void cvb__dnn_test_no_dfl(bool on) { no_dfl = on; }
+
 /* Tests only (cvb__dnn_test_no_vec_u8): no uint8 step of ours. */
 static bool no_vec_u8;
 
@@ -853,6 +861,8 @@ static int vec_silu_isa(void) {
 
 bool cvb__dnn_vec_u8(void) { return !no_vec_u8 && vec_silu_isa() == CVB__VEC_AVX512; }
 
+bool cvb__dnn_dfl_ok(void) { return !no_dfl && vec_silu_isa() == CVB__VEC_AVX512; }
+
 /* A step of ours (no primitive) with n_args bound pointers. */
 static int step_own(struct prep *p, int kind, int n_args, struct dnn_step **out) {
     struct dnn_plan *pl = p->plan;
@@ -1324,7 +1334,39 @@ out:
  * the output channels, each writing its own dense tensor (in NHWC a channel
  * slice is strided, and oneDNN convolutions into or out of strided memory
  * run on reference kernels only), sharing one quantised input. */
+/* The fused DFL (CVB__POST_DFL) as our step: x [N, A, K, I] plain, the
+ * Conv's weights [1, K, 1, 1] constant, optional bias [1], y [N, 1, A, I]
+ * plain. */
+static int prep_dfl(struct prep *p) {
+    const struct cvb_tensor *x = tin(p, 0), *w = tin(p, 1), *b = tin(p, 2), *y = tout(p, 0);
+    if (!cvb__dnn_dfl_ok() || !is_f32(x) || !is_f32(w) || !is_f32(y) || x->ndim != 4 ||
+        w->ndim != 4 || y->ndim != 4 || w->data == NULL || w->dims[0] != 1 ||
+        w->dims[1] != x->dims[2] || w->dims[2] != 1 || w->dims[3] != 1 || y->dims[0] != x->dims[0] ||
+        y->dims[1] != 1 || y->dims[2] != x->dims[1] || y->dims[3] != x->dims[3] ||
+        (b != NULL && (!is_f32(b) || b->data == NULL || b->numel != 1)) ||
+        layout_of(p, x) != CVB__LAYOUT_PLAIN || layout_of(p, y) != CVB__LAYOUT_PLAIN ||
+        cvb__attr_int(p->n, "group", 1) != 1)
+        return prep_fail(p, CVB_EINTERNAL, "a fused DFL needs [N,A,K,I] -> [N,1,A,I] plain "
+                         "float32 with constant [1,K,1,1] weights");
+    struct dnn_step *st;
+    int rc = step_own(p, STEP_DFL, 2, &st);
+    if (rc < 0) return rc;
+    int64_t k = x->dims[2];
+    st->dfl_w = malloc(sizeof *st->dfl_w * (size_t)(k + 1));
+    if (st->dfl_w == NULL) return prep_fail(p, CVB_ENOMEM, "out of memory");
+    memcpy(st->dfl_w, w->data, sizeof *st->dfl_w * (size_t)k);
+    st->dfl_w[k] = b != NULL ? *(const float *)b->data : 0.f;
+    st->sm[0] = x->dims[0] * x->dims[1];
+    st->sm[1] = k;
+    st->sm[2] = x->dims[3];
+    st->binds[0] = (struct dnn_bind){BIND_IN, 0, 0};
+    st->binds[1] = (struct dnn_bind){BIND_OUT, 0, 0};
+    snprintf(p->plan->impl, sizeof p->plan->impl, "vec:dfl");
+    return 0;
+}
+
 static int prep_conv(struct prep *p) {
+    if (p->io != NULL && (p->io->post & CVB__POST_DFL)) return prep_dfl(p);
     if (p->io == NULL || p->io->n_split_out == 0) return prep_conv_part(p, -1);
     for (int k = 0; k < p->io->n_split_out; k++) {
         int rc = prep_conv_part(p, k);
@@ -2695,6 +2737,9 @@ int cvb__dnn_run(struct cvb__dnn *d, void *state, const struct cvb_kctx *k, stru
                                     st->q8[st->n_args - 1].scale, st->q8[st->n_args - 1].zp);
         else if (st->kind == STEP_ADD_Q8)
             cvb__vec_add_q8(st->ptrs[2], st->ptrs[0], st->ptrs[1], st->rows, st->q8);
+        else if (st->kind == STEP_DFL)
+            cvb__vec_dfl(st->ptrs[0], st->ptrs[1], st->sm[0], st->sm[1], st->sm[2], st->dfl_w,
+                         st->dfl_w[st->sm[1]]);
     }
     if (s == dnnl_success) s = dnnl_stream_wait(d->stream);
     if (s != dnnl_success)

@@ -95,7 +95,12 @@ enum {
     CVB__POST_READ_T = 64u,
     /* Transpose: reads its input at the strides in io->src_strides (a
      * Transpose -> Reshape -> Transpose chain composed by the passes) */
-    CVB__POST_STRIDED = 128u
+    CVB__POST_STRIDED = 128u,
+    /* Conv (1x1, one output channel): the DFL. Its input 0 is the tensor
+     * before a Transpose of axes 1 and 2 and a Softmax over the bins (the
+     * passes removed both): y[n][0][a][i] = bias + sum_b w[b] * softmax_b
+     * x[n][a][b][i] (cvb__vec_dfl), plain layout */
+    CVB__POST_DFL = 256u
 };
 
 struct cvb__dnn_io {
@@ -151,6 +156,14 @@ void cvb__dnn_test_no_vec_u8(bool on);
  * scale than the Concat's (requantised by the Concat) and keep a same-shape
  * Add's operands and output uint8. */
 bool cvb__dnn_vec_u8(void);
+
+/* Tests only, like the hooks above: cvb__dnn_dfl_ok() is false, so the
+ * DFL stays Transpose, Softmax and Conv. */
+void cvb__dnn_test_no_dfl(bool on);
+
+/* Whether the DFL runs fused as one step of ours here (AVX-512 within the
+ * ISA oneDNN may use; cvb__passes_fuse fuses it only then). */
+bool cvb__dnn_dfl_ok(void);
 
 /* cvb__dnn_prepare() with layouts and fusion; io NULL means all plain. */
 int cvb__dnn_prepare_io(struct cvb__dnn *d, const struct cvb_graph *g, const struct cvb_node *n,

@@ -3,7 +3,7 @@
  * and in AVX2 + FMA; concatenation by rows (memcpy per row and member),
  * also into uint8 (requantising members, AVX-512); the int8 plans' Add of
  * uint8 or float32 operands (AVX-512); a uint8 frame into bfloat16; the
- * DFL's softmax (AVX-512).
+ * DFL's softmax, and the whole DFL (softmax and expected bin, AVX-512).
  *
  * exp(-x) = 2^k * exp(r), k = round(-x / ln2), r = -x - k ln2 with ln2 split
  * in two (Cody-Waite) so r keeps its bits; exp(r) on |r| <= ln2/2 by a
@@ -138,6 +138,46 @@ __attribute__((target("avx512f"))) static void softmax_cols512(const float *x, f
         for (int64_t k = 0; k < mid; k++) {
             float *yk = y + k * inner + j;
             _mm512_mask_storeu_ps(yk, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, yk), r));
+        }
+    }
+}
+
+/* cvb__vec_dfl for inner positions [j0, j1) of one [k, inner] block at x:
+ * 16 columns at a time, each read twice (max, then exp) */
+__attribute__((target("avx512f"))) static void dfl_cols512(const float *x, float *y, int64_t k,
+                                                           int64_t inner, const float *w,
+                                                           float bias, int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j += 16) {
+        __mmask16 m = j1 - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (j1 - j)) - 1u);
+        __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+        __m512 dot = _mm512_setzero_ps();
+        for (int64_t b = 0; b < k; b++)
+            mx = _mm512_max_ps(mx, _mm512_maskz_loadu_ps(m, x + b * inner + j));
+        for (int64_t b = 0; b < k; b++) {
+            __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + b * inner + j), mx));
+            sum = _mm512_add_ps(sum, e);
+            dot = _mm512_fmadd_ps(e, _mm512_set1_ps(w[b]), dot);
+        }
+        _mm512_mask_storeu_ps(y + j, m,
+                              _mm512_add_ps(_mm512_div_ps(dot, sum), _mm512_set1_ps(bias)));
+    }
+}
+
+void cvb__vec_dfl(const float *x, float *y, int64_t outer, int64_t k, int64_t inner,
+                  const float *w, float bias) {
+    enum { COLS = 64 }; /* inner positions per task */
+    int64_t per = (inner + COLS - 1) / COLS, tasks = outer * per;
+    if (tasks <= 1) {
+        for (int64_t o = 0; o < outer; o++)
+            dfl_cols512(x + o * k * inner, y + o * inner, k, inner, w, bias, 0, inner);
+        return;
+    }
+#pragma omp parallel
+    {
+        int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        for (int64_t q = tasks * t / nt; q < tasks * (t + 1) / nt; q++) {
+            int64_t o = q / per, j0 = q % per * COLS, j1 = j0 + COLS < inner ? j0 + COLS : inner;
+            dfl_cols512(x + o * k * inner, y + o * inner, k, inner, w, bias, j0, j1);
         }
     }
 }
@@ -353,6 +393,17 @@ void cvb__vec_silu(float *x, int64_t n, int isa) {
 #else
 
 int cvb__vec_cpu_isa(void) { return CVB__VEC_NONE; }
+
+void cvb__vec_dfl(const float *x, float *y, int64_t outer, int64_t k, int64_t inner,
+                  const float *w, float bias) {
+    (void)x; /* never called: cvb__vec_cpu_isa() is NONE here */
+    (void)y;
+    (void)outer;
+    (void)k;
+    (void)inner;
+    (void)w;
+    (void)bias;
+}
 
 void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, int64_t inner) {
     (void)x; /* never called: cvb__vec_cpu_isa() is NONE here */

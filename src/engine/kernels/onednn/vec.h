@@ -47,6 +47,16 @@ void cvb__vec_silu(float *x, int64_t n, int isa);
  * axis innermost, normalises and reorders back. */
 void cvb__vec_softmax_mid(const float *x, float *y, int64_t outer, int64_t mid, int64_t inner);
 
+/* The DFL of Ultralytics' detection heads in one pass (the Transpose,
+ * Softmax and 1x1 Conv it is in ONNX): x is [outer, k, inner] (the box
+ * branch as [N*4, 16 bins, anchors]), and y[o][i] = bias + sum_b w[b] *
+ * softmax over b of x[o][b][i] (w: the Conv's k weights, 0..15 in the
+ * exports). In AVX-512 (only where cvb__vec_cpu_isa() is AVX512), split over
+ * the calling thread's OpenMP team; within a few ulp of a float32
+ * reference (one division per column). */
+void cvb__vec_dfl(const float *x, float *y, int64_t outer, int64_t k, int64_t inner,
+                  const float *w, float bias);
+
 /* out[p][c] = out[p][C + c] = in[p][c] as bfloat16 (exact: a byte's value
  * has 8 significant bits), for pixels p < n and channels c < C; split over
  * the calling thread's OpenMP team. */
