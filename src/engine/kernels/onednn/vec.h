@@ -38,7 +38,10 @@ void cvb__vec_silu(float *x, int64_t n, int isa);
  * index before the axis). oneDNN 2.6's concat ("simple:any") took 2.7-2.9x
  * as long for YOLOv8n's 48- and 96-channel bf16 Concats at 160x160 and
  * 80x80: 0.36-0.44 and 0.12-0.13 ms against 0.13-0.14 and 0.04-0.05 (Zen 4,
- * 2 threads, 3 alternating rounds). */
+ * 2 threads, 3 alternating rounds). A Conv writing straight into its
+ * channel slice would save the copy, but oneDNN 2.6 runs a convolution
+ * into an NHWC sub-memory destination on `ref:any` only (float32 and
+ * bf16, 1x1 and 3x3; measured on Zen 4). */
 /* Softmax over the middle axis of x viewed as [outer, mid, inner] (into y,
  * which may be x), in AVX-512 (only where cvb__vec_cpu_isa() is AVX512),
  * split over the calling thread's OpenMP team: each column of 'mid' values
