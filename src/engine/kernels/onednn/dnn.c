@@ -294,17 +294,18 @@ void cvb__dnn_test_no_winograd(bool on) { no_winograd = on; }
 
 /* Tests only (cvb__dnn_test_no_vec_silu): SiLU stays oneDNN's swish. */
 static bool no_vec_silu;
-/* Tests only (cvb__dnn_test_no_dfl): the DFL is not fused. */
-static bool no_dfl;
 
-void cvb__dnn_test_no_dfl(bool on) { no_dfl = on; }
+void cvb__dnn_test_no_vec_silu(bool on) { no_vec_silu = on; }
 
 /* Tests only (cvb__dnn_test_no_vec_u8): no uint8 step of ours. */
 static bool no_vec_u8;
 
 void cvb__dnn_test_no_vec_u8(bool on) { no_vec_u8 = on; }
 
-void cvb__dnn_test_no_vec_silu(bool on) { no_vec_silu = on; }
+/* Tests only (cvb__dnn_test_no_dfl): the DFL is not fused. */
+static bool no_dfl;
+
+void cvb__dnn_test_no_dfl(bool on) { no_dfl = on; }
 
 static int prep_fail(struct prep *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1329,11 +1330,6 @@ out:
     return rc;
 }
 
-/* A Conv, or (io->n_split_out > 0) a Conv that also does the channel
- * Split of its output: one convolution per Split output over that slice of
- * the output channels, each writing its own dense tensor (in NHWC a channel
- * slice is strided, and oneDNN convolutions into or out of strided memory
- * run on reference kernels only), sharing one quantised input. */
 /* The fused DFL (CVB__POST_DFL) as our step: x [N, A, K, I] plain, the
  * Conv's weights [1, K, 1, 1] constant, optional bias [1], y [N, 1, A, I]
  * plain. */
@@ -1341,8 +1337,9 @@ static int prep_dfl(struct prep *p) {
     const struct cvb_tensor *x = tin(p, 0), *w = tin(p, 1), *b = tin(p, 2), *y = tout(p, 0);
     if (!cvb__dnn_dfl_ok() || !is_f32(x) || !is_f32(w) || !is_f32(y) || x->ndim != 4 ||
         w->ndim != 4 || y->ndim != 4 || w->data == NULL || w->dims[0] != 1 ||
-        w->dims[1] != x->dims[2] || w->dims[2] != 1 || w->dims[3] != 1 || y->dims[0] != x->dims[0] ||
-        y->dims[1] != 1 || y->dims[2] != x->dims[1] || y->dims[3] != x->dims[3] ||
+        w->dims[1] != x->dims[2] || w->dims[2] != 1 || w->dims[3] != 1 ||
+        y->dims[0] != x->dims[0] || y->dims[1] != 1 || y->dims[2] != x->dims[1] ||
+        y->dims[3] != x->dims[3] ||
         (b != NULL && (!is_f32(b) || b->data == NULL || b->numel != 1)) ||
         layout_of(p, x) != CVB__LAYOUT_PLAIN || layout_of(p, y) != CVB__LAYOUT_PLAIN ||
         cvb__attr_int(p->n, "group", 1) != 1)
@@ -1365,6 +1362,11 @@ static int prep_dfl(struct prep *p) {
     return 0;
 }
 
+/* A Conv, or (io->n_split_out > 0) a Conv that also does the channel
+ * Split of its output: one convolution per Split output over that slice of
+ * the output channels, each writing its own dense tensor (in NHWC a channel
+ * slice is strided, and oneDNN convolutions into or out of strided memory
+ * run on reference kernels only), sharing one quantised input. */
 static int prep_conv(struct prep *p) {
     if (p->io != NULL && (p->io->post & CVB__POST_DFL)) return prep_dfl(p);
     if (p->io == NULL || p->io->n_split_out == 0) return prep_conv_part(p, -1);
@@ -1627,8 +1629,8 @@ static int step_add_q8(struct prep *p, const struct cvb__dnn_act *const q[3]) {
     st->binds[0] = (struct dnn_bind){BIND_IN, 0, 0};
     st->binds[1] = (struct dnn_bind){BIND_IN, 1, 0};
     st->binds[2] = (struct dnn_bind){BIND_OUT, 0, 0};
-    snprintf(p->plan->impl, sizeof p->plan->impl, "vec:add/%s%s%s>%s", q[0] ? "u8" : "f32",
-             "+", q[1] ? "u8" : "f32", q[2] ? "u8" : "f32");
+    snprintf(p->plan->impl, sizeof p->plan->impl, "vec:add/%s+%s>%s", q[0] ? "u8" : "f32",
+             q[1] ? "u8" : "f32", q[2] ? "u8" : "f32");
     return 0;
 }
 
